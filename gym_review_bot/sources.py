@@ -1,0 +1,188 @@
+"""Read-only views of a checkout: a commit's tree (through git) or a plain directory.
+
+Nothing here follows a symlink: links are reported as entries with their target, and the
+checks decide what to do with them.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Literal
+
+from gym_review_bot import git
+
+EntryKind = Literal["file", "symlink", "submodule"]
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: str  # repository-relative, POSIX separators
+    kind: EntryKind
+    size: int
+    target: str | None = None  # symlinks only
+    oid: str | None = None  # git trees only
+
+
+class SourceTree:
+    """The files of one checkout state."""
+
+    label: str = ""
+
+    def get(self, path: str) -> Entry | None:
+        raise NotImplementedError
+
+    def walk(self, prefix: str) -> list[Entry]:
+        """Every file, link and submodule below a directory, sorted by path."""
+        raise NotImplementedError
+
+    def is_dir(self, path: str) -> bool:
+        raise NotImplementedError
+
+    def subdirs(self, prefix: str) -> list[str]:
+        """Names of the real (not linked) directories directly inside a directory."""
+        raise NotImplementedError
+
+    def read(self, entry: Entry, limit: int | None = None) -> bytes:
+        """The whole file, or its first `limit` bytes."""
+        with self.stream(entry) as fh:
+            return fh.read() if limit is None else fh.read(limit)
+
+    @contextmanager
+    def stream(self, entry: Entry) -> Iterator[IO[bytes]]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+
+class GitTree(SourceTree):
+    """A commit's tree, read through git: never the working tree."""
+
+    def __init__(self, repo: Path, commit: str):
+        self.repo = repo
+        self.commit = commit
+        self.label = commit[:12]
+        self._entries: dict[str, Entry] = {}
+        self._dirs: set[str] = {""}
+        for item in git.list_tree(repo, commit):
+            self._add(item)
+        self._sorted = sorted(self._entries)
+
+    def _add(self, item: git.TreeItem) -> None:
+        if item.kind == "commit":
+            entry = Entry(item.path, "submodule", 0, oid=item.oid)
+        elif item.mode == "120000":
+            target = git.read_blob(self.repo, item.oid).decode("utf-8", "surrogateescape")
+            entry = Entry(item.path, "symlink", item.size or 0, target=target, oid=item.oid)
+        else:
+            entry = Entry(item.path, "file", item.size or 0, oid=item.oid)
+        self._entries[item.path] = entry
+        parent = posixpath.dirname(item.path)
+        while parent not in self._dirs:
+            self._dirs.add(parent)
+            parent = posixpath.dirname(parent)
+
+    def get(self, path: str) -> Entry | None:
+        return self._entries.get(path)
+
+    def walk(self, prefix: str) -> list[Entry]:
+        import bisect
+
+        start = prefix.rstrip("/") + "/" if prefix else ""
+        i = bisect.bisect_left(self._sorted, start)
+        out = []
+        while i < len(self._sorted) and self._sorted[i].startswith(start):
+            out.append(self._entries[self._sorted[i]])
+            i += 1
+        return out
+
+    def is_dir(self, path: str) -> bool:
+        return path.rstrip("/") in self._dirs
+
+    def subdirs(self, prefix: str) -> list[str]:
+        prefix = prefix.rstrip("/")
+        return sorted(
+            posixpath.basename(d) for d in self._dirs if d and posixpath.dirname(d) == prefix
+        )
+
+    def read(self, entry: Entry, limit: int | None = None) -> bytes:
+        if limit is None or entry.size <= limit:
+            return git.read_blob(self.repo, entry.oid or "")
+        return super().read(entry, limit)
+
+    @contextmanager
+    def stream(self, entry: Entry) -> Iterator[IO[bytes]]:
+        proc, fh = git.open_blob(self.repo, entry.oid or "")
+        try:
+            yield fh
+        finally:
+            fh.close()
+            proc.kill()
+            proc.wait()
+
+
+class FsTree(SourceTree):
+    """A plain directory, for --all and --server runs that need no git."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.label = str(root)
+
+    def _abs(self, path: str) -> Path:
+        return self.root / path if path else self.root
+
+    def _entry(self, path: str, st: os.stat_result) -> Entry | None:
+        if stat.S_ISLNK(st.st_mode):
+            return Entry(path, "symlink", st.st_size, target=os.readlink(self._abs(path)))
+        if stat.S_ISREG(st.st_mode):
+            return Entry(path, "file", st.st_size)
+        return None
+
+    def get(self, path: str) -> Entry | None:
+        try:
+            return self._entry(path, os.lstat(self._abs(path)))
+        except (OSError, ValueError):
+            return None
+
+    def walk(self, prefix: str) -> list[Entry]:
+        out: list[Entry] = []
+        base = self._abs(prefix)
+        for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
+            rel_dir = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
+            rel_dir = "" if rel_dir == "." else rel_dir
+            for name in dirnames + filenames:
+                rel = f"{rel_dir}/{name}" if rel_dir else name
+                try:
+                    st = os.lstat(os.path.join(dirpath, name))
+                except OSError:
+                    continue
+                if name in dirnames and not stat.S_ISLNK(st.st_mode):
+                    continue
+                entry = self._entry(rel, st)
+                if entry:
+                    out.append(entry)
+        return sorted(out, key=lambda e: e.path)
+
+    def is_dir(self, path: str) -> bool:
+        try:
+            return stat.S_ISDIR(os.lstat(self._abs(path)).st_mode)
+        except (OSError, ValueError):
+            return False
+
+    def subdirs(self, prefix: str) -> list[str]:
+        try:
+            names = os.listdir(self._abs(prefix))
+        except OSError:
+            return []
+        return sorted(n for n in names if self.is_dir(f"{prefix.rstrip('/')}/{n}" if prefix else n))
+
+    @contextmanager
+    def stream(self, entry: Entry) -> Iterator[IO[bytes]]:
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(self._abs(entry.path), flags)
+        with os.fdopen(fd, "rb") as fh:
+            yield fh
