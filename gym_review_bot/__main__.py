@@ -1,0 +1,3 @@
+from gym_review_bot.cli import main
+
+raise SystemExit(main())

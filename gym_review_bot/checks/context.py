@@ -1,0 +1,152 @@
+"""What a check sees of one server: its files, read safely and once, and facts about the checkout."""
+
+from __future__ import annotations
+
+import codecs
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from gym_review_bot.checks.base import SkipCheck
+from gym_review_bot.checks.checkout import Checkout
+from gym_review_bot.sources import Entry, SourceTree
+
+T = TypeVar("T")
+
+# Files the review reads as text; GR100 vets exactly these (and every symlink).
+TEXT_FILES = (
+    "app.py",
+    "tests/test_app.py",
+    "data/example.jsonl",
+    "data/example_rollouts.jsonl",
+    "requirements.txt",
+    "pyproject.toml",
+    "README.md",
+)
+CONFIG_SUFFIXES = (".yaml", ".yml")
+SNIFF_BYTES = 64 * 1024
+LFS_MAGIC = b"version https://git-lfs.github.com/spec/"
+MAX_LINK_HOPS = 8
+
+
+@dataclass
+class ServerContext:
+    tree: SourceTree
+    name: str
+    checkout: Checkout
+    max_file_bytes: int = 50 * 1024 * 1024
+    _memo: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        return f"resources_servers/{self.name}"
+
+    def full(self, rel: str) -> str:
+        return f"{self.path}/{rel}"
+
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    # -- files -------------------------------------------------------------------------------
+
+    def config_files(self) -> list[str]:
+        """configs/*.yaml (and .yml), relative to the server, links included."""
+        prefix = self.full("configs") + "/"
+        return [
+            e.path[len(self.path) + 1 :]
+            for e in self.tree.walk(self.full("configs"))
+            if e.path.endswith(CONFIG_SUFFIXES) and "/" not in e.path[len(prefix) :]
+        ]
+
+    def read_targets(self) -> list[str]:
+        return [*TEXT_FILES, *self.config_files()]
+
+    def problems(self) -> dict[str, str]:
+        """Files the review cannot or must not read (GR100), by repository path."""
+        return self.memo("problems", self._find_problems)
+
+    def _find_problems(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for entry in self.tree.walk(self.path):
+            if entry.kind == "symlink":
+                _, why = self._follow(entry)
+                if why:
+                    found[entry.path] = why
+        for rel in self.read_targets():
+            path = self.full(rel)
+            if path in found:
+                continue
+            entry, why = self._lookup(path)
+            if why:
+                found[path] = why
+            elif entry is not None:
+                why = self._vet_content(entry)
+                if why:
+                    found[path] = why
+        return found
+
+    def _lookup(self, path: str) -> tuple[Entry | None, str | None]:
+        entry = self.tree.get(path)
+        if entry is None:
+            return None, self._linked_parent(path)
+        if entry.kind == "symlink":
+            return self._follow(entry)
+        if entry.kind == "submodule":
+            return None, "is a git submodule, not a file"
+        return entry, None
+
+    def _linked_parent(self, path: str) -> str | None:
+        parent = posixpath.dirname(path)
+        while parent.startswith(self.path + "/"):
+            entry = self.tree.get(parent)
+            if entry is not None and entry.kind == "symlink":
+                return f"lies below {parent}, a symlink the review does not follow into a directory"
+            parent = posixpath.dirname(parent)
+        return None
+
+    def _follow(self, link: Entry) -> tuple[Entry | None, str | None]:
+        entry: Entry | None = link
+        for _ in range(MAX_LINK_HOPS):
+            if entry is None or entry.kind != "symlink":
+                return entry, None
+            target = entry.target or ""
+            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(entry.path), target))
+            if target.startswith("/") or not resolved.startswith(self.path + "/"):
+                return None, f"is a symlink to {target!r}, outside the server directory (not followed)"
+            entry = self.tree.get(resolved)
+        return None, "is a chain of symlinks too long to follow"
+
+    def _vet_content(self, entry: Entry) -> str | None:
+        if entry.size > self.max_file_bytes:
+            mb = entry.size / 1024 / 1024
+            cap = self.max_file_bytes / 1024 / 1024
+            return f"is {mb:,.1f} MB, over the {cap:g} MB cap (--max-file-mb); not read"
+        head = self.tree.read(entry, SNIFF_BYTES)
+        if head.startswith(LFS_MAGIC):
+            return "is a Git LFS pointer, not the file itself; commit the content (or a small sample)"
+        if b"\0" in head:
+            return "is binary (contains NUL bytes) where text is required"
+        try:
+            codecs.getincrementaldecoder("utf-8")().decode(head, final=entry.size <= SNIFF_BYTES)
+        except UnicodeDecodeError as exc:
+            return f"is not valid UTF-8 (byte {exc.start}); save it as UTF-8"
+        return None
+
+    def find(self, rel: str) -> Entry | None:
+        """A file the review may read; None when absent; SkipCheck when GR100 flagged it."""
+        path = self.full(rel)
+        why = self.problems().get(path)
+        if why:
+            raise SkipCheck(f"Not run: waits on GR100: {path} {why}.")
+        entry, _ = self._lookup(path)
+        return entry
+
+    def text(self, rel: str) -> str | None:
+        """The decoded text of a file (BOM stripped), or None when it does not exist."""
+        entry = self.find(rel)
+        if entry is None:
+            return None
+        return self.tree.read(entry).decode("utf-8", "replace").removeprefix("\ufeff")

@@ -1,0 +1,259 @@
+"""Check data/example.jsonl and data/example_rollouts.jsonl (GR106, GR107, GR110, GR111, GR112)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from gym_review_bot.checks.base import Check, Outcome, SkipCheck, failed, passed
+from gym_review_bot.checks.context import ServerContext
+from gym_review_bot.models import Location
+from gym_review_bot.safeload import is_finite_number, iter_jsonl
+
+MIN_ROWS = 5
+MAX_LISTED = 5
+EXAMPLES = "data/example.jsonl"
+ROLLOUTS = "data/example_rollouts.jsonl"
+PLACEHOLDER_MODEL = re.compile(
+    r"(stub|synthetic|example[-_ ]?model|test([-_ ]?model)?|dummy|fake|mock|placeholder|model|"
+    r"none|null|unknown|n/?a|todo|tbd|my[-_ ]?model|your[-_ ]?model)",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Rollout:
+    line: int
+    input_keys: set[str]
+    reward: float
+    model: Any
+
+
+@dataclass
+class JsonlSummary:
+    """One streaming pass over a JSON Lines file, keeping only what the checks need."""
+
+    rel: str
+    exists: bool = True
+    rows: int = 0
+    bad: list[tuple[int, str]] = field(default_factory=list)
+    input_keys: set[str] = field(default_factory=set)
+    rollouts: list[Rollout] = field(default_factory=list)
+
+
+def _message_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(_message_text(part.get("text") if isinstance(part, dict) else part) for part in content)
+    return "" if content is None else json.dumps(content, sort_keys=True)
+
+
+def _messages(params: Any) -> list[list[Any]] | None:
+    """A prompt's messages as [role, text] pairs, ignoring the fields a rollout adds."""
+    messages = params.get("input") if isinstance(params, dict) else None
+    if isinstance(messages, str):
+        messages = [{"role": "user", "content": messages}]
+    if not isinstance(messages, list):
+        return None
+    return [
+        [m.get("role"), _message_text(m.get("content"))] if isinstance(m, dict) else [None, _message_text(m)]
+        for m in messages
+    ]
+
+
+def _digest(messages: list[list[Any]]) -> str:
+    return hashlib.sha256(json.dumps(messages).encode()).hexdigest()
+
+
+def input_key(params: Any) -> str | None:
+    """A digest of a prompt's messages."""
+    messages = _messages(params)
+    return None if messages is None else _digest(messages)
+
+
+def input_prefix_keys(params: Any) -> set[str]:
+    """Digests of every leading run of a rollout's messages: multi-turn environments append
+    observations to the example's prompt, so the example is a prefix of the rollout's input."""
+    messages = _messages(params) or []
+    return {_digest(messages[:n]) for n in range(len(messages) + 1)}
+
+
+def _example_problem(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return "is not a JSON object"
+    params = value.get("responses_create_params")
+    if not isinstance(params, dict) or "input" not in params:
+        return "has no `responses_create_params.input`"
+    return None
+
+
+def _rollout_problem(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return "is not a JSON object"
+    if not isinstance(value.get("responses_create_params"), dict):
+        return "has no `responses_create_params` object"
+    response = value.get("response")
+    if not isinstance(response, dict) or not isinstance(response.get("output"), list):
+        return "has no `response` with an `output` list (is it an input row, not a rollout?)"
+    if "reward" not in value:
+        return "has no `reward`"
+    if not is_finite_number(value["reward"]):
+        return f"has reward {json.dumps(value['reward'])[:40]}, not a finite number"
+    return None
+
+
+def summarize(ctx: ServerContext, rel: str) -> JsonlSummary:
+    """Stream a JSONL file once; memoized per server."""
+
+    def compute() -> JsonlSummary:
+        entry = ctx.find(rel)
+        summary = JsonlSummary(rel)
+        if entry is None:
+            summary.exists = False
+            return summary
+        validate = _rollout_problem if rel == ROLLOUTS else _example_problem
+        with ctx.tree.stream(entry) as fh:
+            for row in iter_jsonl(fh, max_line_bytes=ctx.max_file_bytes):
+                summary.rows += 1
+                problem = row.error or validate(row.value)
+                if problem:
+                    summary.bad.append((row.line, problem))
+                    continue
+                params = row.value["responses_create_params"]
+                if rel == ROLLOUTS:
+                    model = row.value["response"].get("model")
+                    keys = input_prefix_keys(params)
+                    summary.rollouts.append(Rollout(row.line, keys, float(row.value["reward"]), model))
+                elif key := input_key(params):
+                    summary.input_keys.add(key)
+        return summary
+
+    return ctx.memo(f"jsonl:{rel}", compute)
+
+
+def _check_rows(ctx: ServerContext, rel: str, what: str, needs: str) -> Outcome:
+    file = ctx.full(rel)
+    s = summarize(ctx, rel)
+    if not s.exists:
+        return failed(f"{file} is missing. Add at least {MIN_ROWS} {what}, one JSON object a line.", file=file)
+    if s.bad:
+        line, why = s.bad[0]
+        more = f" ({len(s.bad) - 1} more bad lines)" if len(s.bad) > 1 else ""
+        return failed(
+            f"{file} line {line} {why}{more}. Every non-blank line must be a JSON object with {needs}.",
+            file=file,
+            line=line,
+            locations=[Location(file=file, line=n) for n, _ in s.bad[:MAX_LISTED]],
+        )
+    if s.rows < MIN_ROWS:
+        return failed(
+            f"{file} has {s.rows} row(s); NeMo Gym asks for at least {MIN_ROWS} {what}.", file=file
+        )
+    return passed(f"{file} has {s.rows} well-formed rows.", file=file)
+
+
+def check_examples(ctx: ServerContext) -> Outcome:
+    return _check_rows(ctx, EXAMPLES, "example inputs", "`responses_create_params.input`")
+
+
+def check_rollouts(ctx: ServerContext) -> Outcome:
+    return _check_rows(
+        ctx,
+        ROLLOUTS,
+        "rollouts generated from data/example.jsonl (e.g. with ng_collect_rollouts)",
+        "`responses_create_params`, a `response` with an `output` list and a finite numeric `reward`",
+    )
+
+
+def check_rollouts_match_examples(ctx: ServerContext) -> Outcome:
+    examples = summarize(ctx, EXAMPLES)
+    if not examples.exists or not examples.input_keys:
+        raise SkipCheck(f"Not run: {ctx.full(EXAMPLES)} has no usable rows to compare with (see GR106).")
+    file = ctx.full(ROLLOUTS)
+    strays = [r for r in summarize(ctx, ROLLOUTS).rollouts if not r.input_keys & examples.input_keys]
+    if strays:
+        lines = ", ".join(str(r.line) for r in strays[:MAX_LISTED])
+        return failed(
+            f"{file}: {len(strays)} rollout(s) (line {lines}) have an input that is not in "
+            f"{ctx.full(EXAMPLES)}. Regenerate the rollouts from the example data.",
+            file=file,
+            line=strays[0].line,
+            locations=[Location(file=file, line=r.line) for r in strays[:MAX_LISTED]],
+        )
+    return passed(f"Every rollout's input matches a row of {ctx.full(EXAMPLES)}.", file=file)
+
+
+def check_rewards_vary(ctx: ServerContext) -> Outcome:
+    file = ctx.full(ROLLOUTS)
+    rewards = [r.reward for r in summarize(ctx, ROLLOUTS).rollouts]
+    if len(set(rewards)) <= 1:
+        value = rewards[0] if rewards else "?"
+        return failed(
+            f"All {len(rewards)} example rollouts have reward {value}: they show no learning signal. "
+            "Include rollouts that fail as well as ones that succeed.",
+            file=file,
+        )
+    return passed(f"Rewards vary across the rollouts ({min(rewards):g} to {max(rewards):g}).", file=file)
+
+
+def check_real_model(ctx: ServerContext) -> Outcome:
+    file = ctx.full(ROLLOUTS)
+    rollouts = summarize(ctx, ROLLOUTS).rollouts
+    fake = [r for r in rollouts if not isinstance(r.model, str) or PLACEHOLDER_MODEL.fullmatch(r.model.strip() or "none")]
+    if fake:
+        names = sorted({repr(r.model) for r in fake})
+        return failed(
+            f"{file}: {len(fake)} rollout(s) (line {', '.join(str(r.line) for r in fake[:MAX_LISTED])}) name "
+            f"no real model in response.model ({', '.join(names[:3])}). Generate rollouts with a real policy model.",
+            file=file,
+            line=fake[0].line,
+            locations=[Location(file=file, line=r.line) for r in fake[:MAX_LISTED]],
+        )
+    models = sorted({r.model for r in rollouts})
+    return passed(f"Rollouts were generated by {', '.join(models[:3])}.", file=file)
+
+
+CHECKS = [
+    Check(
+        "GR106",
+        "error",
+        "data/example.jsonl has at least 5 example inputs",
+        "Put at least 5 rows in data/example.jsonl, each `{\"responses_create_params\": {\"input\": ...}}`.",
+        check_examples,
+    ),
+    Check(
+        "GR107",
+        "error",
+        "data/example_rollouts.jsonl has at least 5 real rollouts",
+        "Generate at least 5 rollouts from data/example.jsonl (ng_collect_rollouts) and commit them unedited.",
+        check_rollouts,
+    ),
+    Check(
+        "GR110",
+        "warning",
+        "Rollouts come from the example inputs",
+        "Regenerate data/example_rollouts.jsonl from the rows of data/example.jsonl.",
+        check_rollouts_match_examples,
+        needs=("GR107",),
+    ),
+    Check(
+        "GR111",
+        "warning",
+        "Rollout rewards are not all the same",
+        "Include rollouts that earn different rewards, so the verifier's signal shows.",
+        check_rewards_vary,
+        needs=("GR107",),
+    ),
+    Check(
+        "GR112",
+        "warning",
+        "Rollouts name a real model",
+        "Generate rollouts with a real policy model; response.model must name it.",
+        check_real_model,
+        needs=("GR107",),
+    ),
+]

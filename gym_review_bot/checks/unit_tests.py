@@ -1,0 +1,61 @@
+"""Check that tests/test_app.py holds at least one test (GR105)."""
+
+from __future__ import annotations
+
+import ast
+import warnings
+
+from gym_review_bot.checks.base import Check, Outcome, failed, passed
+from gym_review_bot.checks.context import ServerContext
+
+
+def _test_names(module: ast.Module) -> list[str]:
+    names = []
+    for node in module.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
+            names.append(node.name)
+        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+            names += [
+                f"{node.name}.{item.name}"
+                for item in node.body
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name.startswith("test")
+            ]
+    return names
+
+
+def check_has_tests(ctx: ServerContext) -> Outcome:
+    file = ctx.full("tests/test_app.py")
+    text = ctx.text("tests/test_app.py")
+    if text is None:
+        return failed(
+            f"{file} is missing. NeMo Gym requires at least one unit test per server: add "
+            "tests/test_app.py with a `test_...` function that exercises verify().",
+            file=file,
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            module = ast.parse(text, filename=file)
+    except (SyntaxError, ValueError, RecursionError) as exc:
+        line = getattr(exc, "lineno", None)
+        return failed(f"{file} does not parse as Python: {exc}. Fix the syntax error.", file=file, line=line)
+    names = _test_names(module)
+    if not names:
+        return failed(
+            f"{file} defines no test: pytest collects `test_*` functions and `test_*` methods of "
+            "`Test*` classes. Add at least one test that calls verify() and checks the reward.",
+            file=file,
+        )
+    shown = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
+    return passed(f"{file} defines {len(names)} test(s): {shown}.", file=file)
+
+
+CHECKS = [
+    Check(
+        "GR105",
+        "error",
+        "tests/test_app.py has at least one test",
+        "Add tests/test_app.py with at least one `test_*` function (or method of a `Test*` class).",
+        check_has_tests,
+    )
+]

@@ -1,0 +1,152 @@
+"""`gym-review`: parse arguments, run a command, set the exit code (0 clean, 1 errors found, 2 usage)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from gym_review_bot import __version__
+from gym_review_bot.discover import UsageError, discover_local, discover_pr
+from gym_review_bot.models import Report
+from gym_review_bot.render import render_markdown, render_terminal
+from gym_review_bot.review import ReviewOptions, review
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from gym_review_bot import sandbox
+
+    parser = argparse.ArgumentParser(
+        prog="gym-review",
+        description="Review NeMo Gym pull requests that add or change resource servers.",
+    )
+    parser.add_argument("--version", action="version", version=f"gym-review {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check", help="review a PR's servers (or named servers) and report")
+    check.add_argument("--repo", type=Path, default=Path("."), help="the NeMo Gym checkout (default: .)")
+    scope = check.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--base", metavar="REF", help="PR mode: review what HEAD changes since its merge base with REF")
+    scope.add_argument("--all", action="store_true", help="review every server in the checkout (no git needed)")
+    scope.add_argument(
+        "--server", action="append", metavar="NAME", help="review resources_servers/NAME (repeatable; no git needed)"
+    )
+    check.add_argument("--head", metavar="REF", default="HEAD", help="PR mode: the PR's head commit (default: HEAD)")
+    _add_common(check, sandbox)
+
+    demo = commands.add_parser("demo", help="review a bundled demo PR in a throwaway git repo")
+    _add_common(demo, sandbox)
+
+    cleanup = commands.add_parser("cleanup", help="remove containers and networks that dead runs left behind")
+    cleanup.add_argument("--cache", action="store_true", help="also remove the dependency cache images")
+    return parser
+
+
+def _add_common(parser: argparse.ArgumentParser, sandbox: object) -> None:
+    out = parser.add_argument_group("output")
+    out.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report (schema 1) to FILE")
+    out.add_argument("--markdown", type=Path, metavar="FILE", help="write the PR checklist comment to FILE")
+    out.add_argument("--quiet", action="store_true", help="print only the verdict line")
+    parser.add_argument(
+        "--max-file-mb", type=float, default=50, metavar="MB", help="size cap for files the review reads (default: 50)"
+    )
+    box = parser.add_argument_group("sandbox (Docker)")
+    toggle = box.add_mutually_exclusive_group()
+    toggle.add_argument("--docker", dest="docker", action="store_true", default=None, help="run the sandbox; fail if no daemon")
+    toggle.add_argument("--no-docker", dest="docker", action="store_false", help="never run the sandbox")
+    sandbox.add_cli_arguments(box)  # type: ignore[attr-defined]
+
+
+def _sandbox_choice(args: argparse.Namespace, pr_mode: bool) -> ReviewOptions:
+    from gym_review_bot import sandbox
+
+    options = ReviewOptions(max_file_mb=args.max_file_mb)
+    if args.docker is False:
+        options.sandbox_skip_reason = "--no-docker was given"
+        return options
+    if args.docker is None and not pr_mode:
+        options.sandbox_skip_reason = "outside PR mode (--base) the sandbox runs only with --docker"
+        return options
+    reason = sandbox.docker_unavailable_reason()
+    if reason:
+        if args.docker:
+            raise UsageError(f"--docker: no Docker daemon reachable ({reason})")
+        options.sandbox_skip_reason = f"no Docker daemon reachable ({reason})"
+        return options
+    options.sandbox = "run"
+    options.sandbox_options = sandbox.options_from_args(args)
+    return options
+
+
+def _emit(report: Report, args: argparse.Namespace) -> None:
+    if args.json:
+        _write(args.json, report.to_json() + "\n")
+    if args.markdown:
+        _write(args.markdown, render_markdown(report))
+    text = render_terminal(report, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+    print(text.rstrip().splitlines()[-1] if args.quiet else text.rstrip())
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def run_check(args: argparse.Namespace) -> int:
+    if args.max_file_mb <= 0:
+        raise UsageError("--max-file-mb must be positive")
+    pr_mode = args.base is not None
+    options = _sandbox_choice(args, pr_mode)
+    repo = args.repo.resolve()
+    if pr_mode:
+        found = discover_pr(repo, args.base, args.head)
+    else:
+        found = discover_local(repo, None if args.all else args.server)
+    report = review(found, options)
+    _emit(report, args)
+    return EXIT_FINDINGS if report.verdict == "fail" else EXIT_OK
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from gym_review_bot.demo import demo_repository
+
+    options = _sandbox_choice(args, pr_mode=False)
+    with demo_repository() as (repo, base):
+        print(f"Demo: a PR in a throwaway repository ({repo}) adds two servers; reviewing it.\n")
+        report = review(discover_pr(repo, base), options)
+        _emit(report, args)
+    return EXIT_OK
+
+
+def run_cleanup(args: argparse.Namespace) -> int:
+    from gym_review_bot import sandbox
+
+    reason = sandbox.docker_unavailable_reason()
+    if reason:
+        raise UsageError(f"cleanup: no Docker daemon reachable ({reason})")
+    print(sandbox.cleanup(cache=args.cache))
+    return EXIT_OK
+
+
+COMMANDS = {"check": run_check, "demo": run_demo, "cleanup": run_cleanup}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"gym-review: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("gym-review: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
