@@ -53,11 +53,12 @@ def _add_common(parser: argparse.ArgumentParser, sandbox: object) -> None:
     parser.add_argument(
         "--max-file-mb", type=float, default=50, metavar="MB", help="size cap for files the review reads (default: 50)"
     )
-    box = parser.add_argument_group("sandbox (Docker)")
-    toggle = box.add_mutually_exclusive_group()
-    toggle.add_argument("--docker", dest="docker", action="store_true", default=None, help="run the sandbox; fail if no daemon")
+    toggle = parser.add_mutually_exclusive_group()
+    toggle.add_argument(
+        "--docker", dest="docker", action="store_true", default=None, help="run the sandbox; exit 2 if no daemon"
+    )
     toggle.add_argument("--no-docker", dest="docker", action="store_false", help="never run the sandbox")
-    sandbox.add_cli_arguments(box)  # type: ignore[attr-defined]
+    sandbox.add_cli_arguments(parser)  # type: ignore[attr-defined]
 
 
 def _sandbox_choice(args: argparse.Namespace, pr_mode: bool) -> ReviewOptions:

@@ -106,3 +106,20 @@ def open_blob(repo: Path, oid: str) -> tuple[subprocess.Popen, IO[bytes]]:
     )
     assert proc.stdout is not None
     return proc, proc.stdout
+
+
+def init_repo(repo: Path) -> None:
+    _run(repo, "init", "-q", "-b", "main")
+
+
+def commit_all(repo: Path, message: str) -> str:
+    """Stage everything and commit as the demo author; returns the new commit's SHA."""
+    _run(repo, "add", "-A")
+    _run(
+        repo,
+        "-c", "user.name=gym-review demo",
+        "-c", "user.email=demo@gym-review.invalid",
+        "-c", "commit.gpgsign=false",
+        "commit", "-q", "-m", message,
+    )  # fmt: skip
+    return _run(repo, "rev-parse", "HEAD").decode().strip()
