@@ -17,7 +17,7 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gym_review_bot import sandbox
+    from gym_review_bot.sandbox import options as sandbox  # flags only: no Docker SDK import here
 
     parser = argparse.ArgumentParser(
         prog="gym-review",
@@ -62,8 +62,6 @@ def _add_common(parser: argparse.ArgumentParser, sandbox: object) -> None:
 
 
 def _sandbox_choice(args: argparse.Namespace, pr_mode: bool) -> ReviewOptions:
-    from gym_review_bot import sandbox
-
     options = ReviewOptions(max_file_mb=args.max_file_mb)
     if args.docker is False:
         options.sandbox_skip_reason = "--no-docker was given"
@@ -71,6 +69,8 @@ def _sandbox_choice(args: argparse.Namespace, pr_mode: bool) -> ReviewOptions:
     if args.docker is None and not pr_mode:
         options.sandbox_skip_reason = "outside PR mode (--base) the sandbox runs only with --docker"
         return options
+    from gym_review_bot import sandbox
+
     reason = sandbox.docker_unavailable_reason()
     if reason:
         if args.docker:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 from gym_review_bot.checks import Checkout, ServerContext, check_server
 from gym_review_bot.discover import Discovery, ServerTarget
 from gym_review_bot.models import Finding, Report, ServerReport
+from gym_review_bot.sandbox.catalogue import skipped_findings
 
 if TYPE_CHECKING:
     from gym_review_bot.sandbox import SandboxOptions
@@ -69,17 +70,17 @@ BLOCKING_FOR_SANDBOX = ("GR100", "GR101", "GR103")
 
 
 def _run_sandbox(result: ServerReport, found: Discovery, options: ReviewOptions) -> None:
-    from gym_review_bot import sandbox  # the Docker SDK loads only when a review gets here
-
     if options.sandbox == "skip":
-        result.findings += sandbox.skipped_findings(f"Sandbox not run: {options.sandbox_skip_reason}.")
+        result.findings += skipped_findings(f"{options.sandbox_skip_reason}.")
         return
     blocked = [f.id for f in result.findings if f.id in BLOCKING_FOR_SANDBOX and f.status != "pass"]
     if blocked:
-        result.findings += sandbox.skipped_findings(
-            f"Sandbox not run: waits on {', '.join(blocked)} (the server cannot be built or booted without it)."
+        result.findings += skipped_findings(
+            f"waits on {', '.join(blocked)} (the server cannot be built or booted without it)."
         )
         return
+    from gym_review_bot import sandbox  # the Docker SDK loads only when a sandbox runs
+
     assert options.sandbox_options is not None
     outcome = sandbox.run_sandbox(found.head, result.name, options.sandbox_options)
     result.findings += outcome.findings

@@ -54,22 +54,32 @@ def _environment(escape: bool) -> Environment:
         finalize=md_escape if escape else None,
     )
     env.filters["icon"] = finding_icon
+    env.filters["skip_groups"] = skip_groups
     return env
 
 
-def _problems(findings: list[Finding]) -> list[Finding]:
-    return [f for f in findings if f.status == "fail"]
+def skip_groups(findings: list[Finding]) -> list[tuple[str, str]]:
+    """Skipped findings as (ids, reason), runs of the same reason folded into one line."""
+    groups: list[tuple[list[str], str]] = []
+    for f in findings:
+        if f.status != "skip":
+            continue
+        if groups and groups[-1][1] == f.message:
+            groups[-1][0].append(f.id)
+        else:
+            groups.append(([f.id], f.message))
+    return [(ids[0] if len(ids) == 1 else f"{ids[0]}–{ids[-1]}", reason) for ids, reason in groups]
 
 
 def render_markdown(report: Report) -> str:
     """The sticky PR comment: verdict, then each server's problems, passing checks folded away."""
     template = _environment(escape=True).get_template("comment.md.j2")
-    return template.render(report=report, problems=_problems)
+    return template.render(report=report)
 
 
 def render_terminal(report: Report, color: bool = False) -> str:
     template = _environment(escape=False).get_template("terminal.txt.j2")
-    text = template.render(report=report, problems=_problems)
+    text = template.render(report=report)
     return _colorize(text) if color else text
 
 

@@ -1,0 +1,353 @@
+"""Every static check, made to fail and made to pass on realistic server trees."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import good_server_files
+
+STATIC_IDS = [f"GR{n}" for n in range(100, 115)]
+
+
+def rows(path: str = "data/example_rollouts.jsonl") -> list[dict]:
+    return [json.loads(line) for line in good_server_files("srv")[path].splitlines() if line.strip()]
+
+
+def jsonl(items: list) -> str:
+    return "".join((item if isinstance(item, str) else json.dumps(item)) + "\n" for item in items)
+
+
+def test_good_server_passes_every_static_check(server_tree) -> None:
+    findings = server_tree()
+    assert {i: findings[i].status for i in STATIC_IDS} == {i: "pass" for i in STATIC_IDS}
+    assert all(findings[i].message for i in STATIC_IDS)
+
+
+# -- GR100 -------------------------------------------------------------------------------------
+
+
+def test_gr100_symlink_out_of_the_server_fails_and_is_not_followed(server_tree, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("Code: Apache 2.0\n")
+    findings = server_tree()
+    readme = tmp_path / "checkout/resources_servers/srv/README.md"
+    readme.unlink()
+    os.symlink(secret, readme)
+    from tests.conftest import check_local
+
+    findings = check_local(tmp_path / "checkout", "srv")
+    assert findings["GR100"].status == "fail"
+    assert "README.md is a symlink" in findings["GR100"].message
+    assert findings["GR109"].status == "skip" and "GR100" in findings["GR109"].message
+
+
+def test_gr100_symlink_inside_the_server_is_followed(server_tree, tmp_path: Path) -> None:
+    server_tree()
+    root = tmp_path / "checkout/resources_servers/srv"
+    (root / "docs").mkdir()
+    (root / "README.md").rename(root / "docs/README.md")
+    os.symlink("docs/README.md", root / "README.md")
+    from tests.conftest import check_local
+
+    findings = check_local(tmp_path / "checkout", "srv")
+    assert findings["GR100"].status == "pass"
+    assert findings["GR109"].status == "pass"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00binary", "binary"),
+        ("Licen\xe7a: MIT\n".encode("latin-1"), "not valid UTF-8"),
+        (b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n", "Git LFS pointer"),
+    ],
+)
+def test_gr100_unreadable_content_fails(server_tree, content: bytes, expected: str) -> None:
+    findings = server_tree({"README.md": content})
+    assert findings["GR100"].status == "fail"
+    assert expected in findings["GR100"].message
+    assert findings["GR100"].file == "resources_servers/srv/README.md"
+
+
+def test_gr100_file_over_the_cap_fails(server_tree) -> None:
+    findings = server_tree({"data/example.jsonl": "x" * (2 * 1024 * 1024)}, max_file_mb=1)
+    assert findings["GR100"].status == "fail"
+    assert "over the 1 MB cap" in findings["GR100"].message
+    assert findings["GR106"].status == "skip"
+
+
+# -- GR101 / GR102 ------------------------------------------------------------------------------
+
+
+def test_gr101_missing_app_fails(server_tree) -> None:
+    findings = server_tree({"app.py": None})
+    assert findings["GR101"].status == "fail" and "missing" in findings["GR101"].message
+    assert findings["GR102"].status == "skip" and "GR101" in findings["GR102"].message
+
+
+def test_gr101_syntax_error_names_the_line(server_tree) -> None:
+    findings = server_tree({"app.py": "import os\n\ndef broken(:\n    pass\n"})
+    assert findings["GR101"].status == "fail"
+    assert findings["GR101"].line == 3
+
+
+APP_HEADER = "from nemo_gym.base_resources_server import SimpleResourcesServer, BaseVerifyResponse\n"
+
+
+def test_gr102_no_verify_fails(server_tree) -> None:
+    app = APP_HEADER + "class S(SimpleResourcesServer):\n    pass\n\nif __name__ == '__main__':\n    S.run_webserver()\n"
+    findings = server_tree({"app.py": app})
+    assert findings["GR102"].status == "fail"
+    assert findings["GR102"].severity == "error"
+    assert "S has no concrete verify" in findings["GR102"].message
+
+
+def test_gr102_abstract_verify_does_not_count(server_tree) -> None:
+    app = (
+        "from abc import abstractmethod\n" + APP_HEADER + "class S(SimpleResourcesServer):\n"
+        "    @abstractmethod\n    async def verify(self, body):\n        ...\n"
+    )
+    assert server_tree({"app.py": app})["GR102"].status == "fail"
+
+
+def test_gr102_verify_inherited_through_a_package_reexport_passes(server_tree, tmp_path: Path) -> None:
+    """Like NeMo Gym's gymnasium servers: the base lives in another directory, re-exported by __init__."""
+    root = tmp_path / "checkout"
+    lib = root / "resources_servers" / "shared_lib"
+    lib.mkdir(parents=True)
+    (lib / "__init__.py").write_text("from .base import JudgeBase\n")
+    (lib / "base.py").write_text(
+        APP_HEADER + "class JudgeBase(SimpleResourcesServer):\n    async def verify(self, body):\n        return 1\n"
+    )
+    app = "from resources_servers.shared_lib import JudgeBase\n\nclass S(JudgeBase):\n    pass\n"
+    findings = server_tree({"app.py": app})
+    assert findings["GR102"].status == "pass"
+    assert "inherits from JudgeBase" in findings["GR102"].message
+
+
+def test_gr102_gymnasium_style_server_with_step_and_reset(server_tree) -> None:
+    app = (
+        "import gymnasium_lib as g\n\nclass Env(g.Thing):\n    async def step(self, a):\n        pass\n"
+        "    async def reset(self):\n        pass\n    async def verify(self, body):\n        pass\n"
+    )
+    assert server_tree({"app.py": app})["GR102"].status == "pass"
+
+
+def test_gr102_unresolvable_base_is_a_warning_not_a_pass(server_tree) -> None:
+    app = "from some_vendor.servers import VendorServer\n\nclass S(VendorServer):\n    pass\n\nS.run_webserver()\n"
+    finding = server_tree({"app.py": app})["GR102"]
+    assert finding.status == "fail"
+    assert finding.severity == "warning"
+    assert "VendorServer (from some_vendor.servers)" in finding.message
+
+
+# -- GR103 / GR104 / GR113 ------------------------------------------------------------------------
+
+
+def test_gr103_no_configs_fails(server_tree) -> None:
+    findings = server_tree({"configs/srv.yaml": None})
+    assert findings["GR103"].status == "fail" and "No resources_servers/srv/configs/*.yaml" in findings["GR103"].message
+
+
+def test_gr103_broken_yaml_names_file_and_line(server_tree) -> None:
+    findings = server_tree({"configs/srv.yaml": "srv:\n  resources_servers:\n    srv: [unclosed\n"})
+    assert findings["GR103"].status == "fail"
+    assert findings["GR103"].file == "resources_servers/srv/configs/srv.yaml"
+    assert findings["GR103"].line is not None
+
+
+def test_gr103_entry_must_match_directory_name(server_tree) -> None:
+    config = "x:\n  resources_servers:\n    other_name:\n      entrypoint: app.py\n      domain: math\n"
+    finding = server_tree({"configs/srv.yaml": config})["GR103"]
+    assert finding.status == "fail"
+    assert "other_name instead" in finding.message
+
+
+def test_gr104_unknown_domain_suggests_closest(server_tree) -> None:
+    config = good_server_files("srv")["configs/srv.yaml"].replace("domain: knowledge", "domain: maths")
+    finding = server_tree({"configs/srv.yaml": config})["GR104"]
+    assert finding.status == "fail"
+    assert "Did you mean `math`?" in finding.message
+    assert finding.line == 5
+
+
+def test_gr104_missing_domain_fails_and_lists_allowed_values(server_tree) -> None:
+    config = good_server_files("srv")["configs/srv.yaml"].replace("      domain: knowledge\n", "")
+    finding = server_tree({"configs/srv.yaml": config})["GR104"]
+    assert finding.status == "fail"
+    assert "has no `domain`" in finding.message
+    assert "instruction_following" in finding.message
+
+
+def test_gr104_values_come_from_the_checkout_enum(server_tree) -> None:
+    enum = "from enum import Enum\nclass Domain(str, Enum):\n    ASTRONOMY = 'astronomy'\n"
+    config = good_server_files("srv")["configs/srv.yaml"].replace("domain: knowledge", "domain: astronomy")
+    findings = server_tree({"configs/srv.yaml": config}, checkout_files={"nemo_gym/config_types.py": enum})
+    assert findings["GR104"].status == "pass"
+
+
+def test_gr113_placeholder_licence_fails(server_tree) -> None:
+    config = good_server_files("srv")["configs/srv.yaml"].replace("license: Apache 2.0", "license: TBD")
+    finding = server_tree({"configs/srv.yaml": config})["GR113"]
+    assert finding.status == "fail" and "placeholder license `TBD`" in finding.message
+
+
+def test_gr113_missing_licence_fails(server_tree) -> None:
+    config = good_server_files("srv")["configs/srv.yaml"].replace("        license: Apache 2.0\n", "")
+    assert server_tree({"configs/srv.yaml": config})["GR113"].status == "fail"
+
+
+def test_gr113_licence_outside_the_checkout_list_fails(server_tree) -> None:
+    types = (
+        "from typing import Literal, Optional, Union\nclass DatasetConfig:\n"
+        "    license: Optional[Union[Literal['MIT'], Literal['TBD']]] = None\n"
+    )
+    finding = server_tree(checkout_files={"nemo_gym/config_types.py": types})["GR113"]
+    assert finding.status == "fail" and "not one NeMo Gym accepts" in finding.message
+
+
+def test_gr113_not_applicable_without_train_datasets(server_tree) -> None:
+    config = "srv:\n  resources_servers:\n    srv:\n      entrypoint: app.py\n      domain: math\n"
+    finding = server_tree({"configs/srv.yaml": config})["GR113"]
+    assert finding.status == "skip" and "Not applicable" in finding.message
+
+
+# -- GR105 --------------------------------------------------------------------------------------
+
+
+def test_gr105_missing_tests_fails(server_tree) -> None:
+    assert server_tree({"tests/test_app.py": None})["GR105"].status == "fail"
+
+
+def test_gr105_file_without_tests_fails(server_tree) -> None:
+    text = "def helper():\n    pass\n\nclass Helper:\n    def test_not_collected(self):\n        pass\n"
+    assert server_tree({"tests/test_app.py": text})["GR105"].status == "fail"
+
+
+def test_gr105_test_method_in_test_class_passes(server_tree) -> None:
+    text = "class TestServer:\n    async def test_verify(self):\n        assert True\n"
+    finding = server_tree({"tests/test_app.py": text})["GR105"]
+    assert finding.status == "pass" and "TestServer.test_verify" in finding.message
+
+
+# -- GR106 / GR107 / GR110 / GR111 / GR112 ------------------------------------------------------------
+
+
+def test_gr106_too_few_rows(server_tree) -> None:
+    examples = rows("data/example.jsonl")[:3]
+    finding = server_tree({"data/example.jsonl": jsonl(examples)})["GR106"]
+    assert finding.status == "fail" and "3 row(s)" in finding.message
+
+
+def test_gr106_names_first_bad_line(server_tree) -> None:
+    examples = rows("data/example.jsonl")
+    examples[2] = {"prompt": "no responses_create_params"}
+    finding = server_tree({"data/example.jsonl": jsonl(examples)})["GR106"]
+    assert finding.status == "fail" and finding.line == 3
+    assert "responses_create_params.input" in finding.message
+
+
+def test_gr107_placeholder_line_fails_with_line_number(server_tree) -> None:
+    rollouts = rows()
+    rollouts.insert(1, "... more rollouts here ...")
+    finding = server_tree({"data/example_rollouts.jsonl": jsonl(rollouts)})["GR107"]
+    assert finding.status == "fail" and finding.line == 2
+
+
+def test_gr107_input_rows_copied_as_rollouts_fail(server_tree) -> None:
+    findings = server_tree({"data/example_rollouts.jsonl": jsonl(rows("data/example.jsonl"))})
+    assert findings["GR107"].status == "fail"
+    assert "no `response`" in findings["GR107"].message
+    for waiting in ("GR110", "GR111", "GR112"):
+        assert findings[waiting].status == "skip" and "GR107" in findings[waiting].message
+
+
+@pytest.mark.parametrize("reward", ["NaN", "Infinity", "true", '"1.0"', "null"])
+def test_gr107_reward_must_be_a_finite_number(server_tree, reward: str) -> None:
+    rollouts = [json.dumps(r) for r in rows()]
+    rollouts[3] = rollouts[3].replace('"reward": 1.0', f'"reward": {reward}').replace('"reward": 0.0', f'"reward": {reward}')
+    finding = server_tree({"data/example_rollouts.jsonl": jsonl(rollouts)})["GR107"]
+    assert finding.status == "fail" and finding.line == 4
+
+
+def test_gr110_rollout_from_another_prompt_warns(server_tree) -> None:
+    rollouts = rows()
+    rollouts[4]["responses_create_params"]["input"][1]["content"] = "A prompt not in example.jsonl"
+    finding = server_tree({"data/example_rollouts.jsonl": jsonl(rollouts)})["GR110"]
+    assert finding.status == "fail" and finding.severity == "warning" and finding.line == 5
+
+
+def test_gr110_multi_turn_rollout_extending_the_example_passes(server_tree) -> None:
+    rollouts = rows()
+    for r in rollouts:
+        r["responses_create_params"]["input"].append({"role": "user", "content": "observation", "type": "message"})
+    assert server_tree({"data/example_rollouts.jsonl": jsonl(rollouts)})["GR110"].status == "pass"
+
+
+def test_gr111_equal_rewards_warn(server_tree) -> None:
+    rollouts = rows()
+    for r in rollouts:
+        r["reward"] = 1.0
+    finding = server_tree({"data/example_rollouts.jsonl": jsonl(rollouts)})["GR111"]
+    assert finding.status == "fail" and finding.severity == "warning"
+
+
+@pytest.mark.parametrize("model", ["stub", "synthetic", "example-model", "test", "", None])
+def test_gr112_placeholder_model_warns(server_tree, model) -> None:
+    rollouts = rows()
+    rollouts[0]["response"]["model"] = model
+    finding = server_tree({"data/example_rollouts.jsonl": jsonl(rollouts)})["GR112"]
+    assert finding.status == "fail" and finding.line == 1
+
+
+# -- GR108 --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "-e nemo-gym[dev] @ ../../\n",
+        "nemo-gym==0.4.0\nnumpy>=1.26  # arrays\n",
+        "--extra-index-url https://example.org/simple\nmylib @ https://example.org/mylib-1.0.tar.gz\n",
+        "-r ../shared/requirements.txt\nrequests[socks]>=2; python_version >= '3.10'\n",
+        "",
+    ],
+)
+def test_gr108_valid_requirements_pass(server_tree, text: str) -> None:
+    assert server_tree({"requirements.txt": text})["GR108"].status == "pass"
+
+
+@pytest.mark.parametrize("text", ["numpy>=>1.26\n", "--not-an-option x\n", "this is not a requirement\n"])
+def test_gr108_invalid_lines_fail(server_tree, text: str) -> None:
+    finding = server_tree({"requirements.txt": "nemo-gym==0.4.0\n" + text})["GR108"]
+    assert finding.status == "fail" and finding.line == 2
+
+
+def test_gr108_pyproject_with_dependencies_is_accepted(server_tree) -> None:
+    pyproject = '[project]\nname = "srv"\nversion = "0.1"\ndependencies = ["nemo-gym==0.4.0"]\n'
+    finding = server_tree({"requirements.txt": None, "pyproject.toml": pyproject})["GR108"]
+    assert finding.status == "pass" and "pyproject.toml" in finding.message
+
+
+def test_gr108_missing_fails(server_tree) -> None:
+    assert server_tree({"requirements.txt": None})["GR108"].status == "fail"
+
+
+# -- GR109 / GR114 (the wording table is in test_licence_wording.py) ---------------------------
+
+
+def test_gr109_missing_readme_fails(server_tree) -> None:
+    findings = server_tree({"README.md": None})
+    assert findings["GR109"].status == "fail" and "missing" in findings["GR109"].message
+    assert findings["GR114"].status == "skip"
+
+
+def test_gr114_code_only_warns(server_tree) -> None:
+    findings = server_tree({"README.md": "# Srv\n\n## Licensing information\nCode: Apache 2.0\n"})
+    assert findings["GR109"].status == "pass"
+    assert findings["GR114"].status == "fail" and findings["GR114"].severity == "warning"
+    assert "the data" in findings["GR114"].message
