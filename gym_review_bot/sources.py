@@ -6,6 +6,7 @@ checks decide what to do with them.
 
 from __future__ import annotations
 
+import bisect
 import os
 import posixpath
 import stat
@@ -90,8 +91,6 @@ class GitTree(SourceTree):
         return self._entries.get(path)
 
     def walk(self, prefix: str) -> list[Entry]:
-        import bisect
-
         start = prefix.rstrip("/") + "/" if prefix else ""
         i = bisect.bisect_left(self._sorted, start)
         out = []
@@ -143,10 +142,23 @@ class FsTree(SourceTree):
         return None
 
     def get(self, path: str) -> Entry | None:
+        if self._under_link(path):
+            return None  # as in a git tree: a linked directory has no entries
         try:
             return self._entry(path, os.lstat(self._abs(path)))
         except (OSError, ValueError):
             return None
+
+    def _under_link(self, path: str) -> bool:
+        parent = posixpath.dirname(path)
+        while parent:
+            try:
+                if stat.S_ISLNK(os.lstat(self._abs(parent)).st_mode):
+                    return True
+            except (OSError, ValueError):
+                return False
+            parent = posixpath.dirname(parent)
+        return False
 
     def walk(self, prefix: str) -> list[Entry]:
         out: list[Entry] = []
@@ -168,6 +180,8 @@ class FsTree(SourceTree):
         return sorted(out, key=lambda e: e.path)
 
     def is_dir(self, path: str) -> bool:
+        if self._under_link(path):
+            return False
         try:
             return stat.S_ISDIR(os.lstat(self._abs(path)).st_mode)
         except (OSError, ValueError):
