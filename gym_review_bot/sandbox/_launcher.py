@@ -1,0 +1,59 @@
+"""Runs inside the sandbox container: copy the server to the writable tmpfs, then serve it or test it.
+
+This file is copied into the image and run by the image's own Python; it imports nothing from the bot.
+"""
+
+import os
+import runpy
+import shutil
+import sys
+
+SOURCE_ROOT = "/src"
+WORK_ROOT = "/work"
+
+
+def copy_server(server_dir: str) -> str:
+    """Copy the read-only server directory to the tmpfs, where NeMo Gym and pytest may write."""
+    dst = os.path.join(WORK_ROOT, server_dir)
+    shutil.copytree(os.path.join(SOURCE_ROOT, server_dir), dst, symlinks=True, dirs_exist_ok=True)
+    os.chdir(dst)
+    # `resources_servers.<name>` imports resolve to this copy before the installed wheel's namespace.
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (WORK_ROOT, os.environ.get("PYTHONPATH")) if p)
+    sys.path.insert(0, WORK_ROOT)
+    return dst
+
+
+def run_tests() -> None:
+    argv = [sys.executable, "-m", "pytest", "tests/", "-q", "-rfE", "-p", "no:cacheprovider", "--color=no"]
+    os.execv(sys.executable, argv)
+
+
+def serve(server_dir: str, config_file: str, config_key: str, entrypoint: str) -> None:
+    """Resolve the config as `ng_run +config_paths=[FILE]` does, then start the entrypoint as its child would."""
+    from nemo_gym import global_config
+    from omegaconf import OmegaConf
+
+    sys.argv = [sys.argv[0], f"+config_paths=[{config_file}]"]
+    resolved = global_config.get_global_config_dict()
+    os.environ[global_config.NEMO_GYM_CONFIG_DICT_ENV_VAR_NAME] = OmegaConf.to_yaml(resolved)
+    os.environ[global_config.NEMO_GYM_CONFIG_PATH_ENV_VAR_NAME] = config_key
+    # A server process reads its config from the environment, never from the parent's parse.
+    global_config._GLOBAL_CONFIG_DICT = None
+    os.chdir(os.path.join(WORK_ROOT, server_dir))
+    sys.argv = [entrypoint]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(entrypoint)))
+    print(f"gym-review: starting {entrypoint} as {config_key}", flush=True)
+    runpy.run_path(entrypoint, run_name="__main__")
+
+
+def main() -> None:
+    mode, server_dir = sys.argv[1], sys.argv[2]
+    copy_server(server_dir)
+    if mode == "test":
+        run_tests()
+    else:
+        serve(server_dir, *sys.argv[3:6])
+
+
+if __name__ == "__main__":
+    main()

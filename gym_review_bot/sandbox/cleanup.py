@@ -1,0 +1,74 @@
+"""`gym-review cleanup`: remove what dead sandbox runs left behind, and with --cache the dependency cache."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import docker.errors
+
+from gym_review_bot.sandbox import docker_api
+
+
+def _running_hostnames(dk: Any) -> set[str]:
+    names: set[str] = set()
+    for c in dk.containers.list():
+        names.add(c.id[:12])
+        names.add(str(c.attrs.get("Config", {}).get("Hostname", "")))
+    return names
+
+
+def _dead(labels: dict[str, str], hostnames: set[str]) -> bool:
+    owner = labels.get(docker_api.LABEL_OWNER, "")
+    return bool(labels.get(docker_api.LABEL_RUN)) and not docker_api.owner_alive(owner, hostnames)
+
+
+def _remove(obj: Any, **kwargs: Any) -> bool:
+    try:
+        obj.remove(**kwargs)
+        return True
+    except docker.errors.NotFound:
+        return False
+    except docker_api.DockerError:
+        return False
+
+
+def cleanup(cache: bool = False) -> str:
+    """Remove containers, networks and images of dead runs (never a live run's); a summary line."""
+    reason = docker_api.unavailable_reason()
+    if reason:
+        return f"Nothing cleaned: {reason}"
+    dk = docker_api.client()
+    try:
+        hostnames = _running_hostnames(dk)
+        counts = {"containers": 0, "networks": 0, "images": 0, "cache images": 0}
+        for c in docker_api.iter_labelled(dk, "containers"):
+            if _dead(c.labels, hostnames) and _remove(c, force=True, v=True):
+                counts["containers"] += 1
+        for net in docker_api.iter_labelled(dk, "networks"):
+            net.reload()
+            if _dead(net.attrs.get("Labels") or {}, hostnames) and _remove(net):
+                counts["networks"] += 1
+        for image in docker_api.iter_labelled(dk, "images"):
+            labels = image.labels or {}
+            if labels.get(docker_api.LABEL_KIND) != "cache" and _dead(labels, hostnames):
+                counts["images"] += _remove_image(dk, image)
+        if cache:
+            for image in dk.images.list(filters={"label": f"{docker_api.LABEL_KIND}=cache"}):
+                counts["cache images"] += _remove_image(dk, image)
+        removed = ", ".join(f"{n} {what}" for what, n in counts.items() if n or what != "cache images" or cache)
+        return f"Removed {removed} left by dead gym-review sandbox runs" + (" and the dependency cache" if cache else "")
+    finally:
+        dk.close()
+
+
+def _remove_image(dk: Any, image: Any) -> int:
+    """Remove every tag of an image (in-use images stay: Docker refuses)."""
+    refs = image.tags or [image.id]
+    removed = 0
+    for ref in refs:
+        try:
+            dk.images.remove(ref, force=len(refs) > 1)
+            removed = 1
+        except docker_api.DockerError:
+            pass
+    return removed

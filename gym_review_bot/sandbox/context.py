@@ -1,0 +1,125 @@
+"""Docker build contexts as tar files, streamed from the checkout's tree (symlinks kept as links)."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import IO
+
+from gym_review_bot.sandbox.requirements import Requirements, local_files
+from gym_review_bot.sources import Entry, SourceTree
+
+VENV = "/opt/venv"
+DEPS_DIR = "/opt/gym-review/deps"
+LAUNCHER = "/opt/gym-review/launch.py"
+SERVER_CONFIG = "/opt/gym-review/server_config.yaml"
+SANDBOX_UID = "65534:65534"  # nobody: needs no passwd entry in the base image
+SPOOL_BYTES = 32 * 1024 * 1024
+
+
+class ContextWriter:
+    """An uncompressed tar written to a spooled temporary file."""
+
+    def __init__(self) -> None:
+        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+        self.tar = tarfile.open(fileobj=self.file, mode="w", format=tarfile.PAX_FORMAT)
+
+    def add_bytes(self, name: str, data: bytes, mode: int = 0o644) -> None:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode, info.mtime = len(data), mode, 0
+        self.tar.addfile(info, io.BytesIO(data))
+
+    def add_entry(self, tree: SourceTree, entry: Entry, name: str) -> None:
+        info = tarfile.TarInfo(name)
+        info.mode, info.mtime = 0o644, 0
+        if entry.kind == "symlink":
+            info.type, info.linkname = tarfile.SYMTYPE, entry.target or ""
+            self.tar.addfile(info)
+        elif entry.kind == "file":
+            with tree.stream(entry) as fh:
+                data = fh.read()  # a blob's size in a git tree is known only once read
+            info.size = len(data)
+            self.tar.addfile(info, io.BytesIO(data))
+
+    def close(self) -> IO[bytes]:
+        self.tar.close()
+        self.file.seek(0)
+        return self.file
+
+
+def _run_labels(labels: dict[str, str]) -> str:
+    return "LABEL " + " ".join(f"{k}={json.dumps(v)}" for k, v in labels.items())
+
+
+def deps_context(
+    base_image: str, reqs: Requirements, tree: SourceTree, ca_bundles: list[Path], labels: dict[str, str]
+) -> IO[bytes]:
+    """Stage 1 of the cache image: a virtualenv with the requirements (CA bundle and sources included)."""
+    ctx = ContextWriter()
+    ctx.add_bytes("deps/requirements.txt", reqs.requirements_text().encode())
+    env = "PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_NO_INPUT=1"
+    if ca_bundles:
+        ctx.add_bytes("deps/ca.pem", b"\n".join(p.read_bytes() for p in ca_bundles))
+        env += f" PIP_CERT={DEPS_DIR}/ca.pem"
+    targets = []
+    for i, dep in enumerate(reqs.local):
+        for entry in local_files(tree, dep):
+            rel = entry.path[len(dep.path) + 1 :] if dep.path else entry.path
+            ctx.add_entry(tree, entry, f"deps/local{i}/{rel}")
+        targets.append(f"'{DEPS_DIR}/local{i}{dep.extras}'")
+    pip = f"{VENV}/bin/pip"
+    dockerfile = "\n".join(
+        [
+            f"FROM {base_image}",
+            _run_labels(labels),
+            f"COPY deps/ {DEPS_DIR}/",
+            f"RUN python3 -m venv {VENV} && export {env} && {pip} install -r {DEPS_DIR}/requirements.txt"
+            + (f" && {pip} install {' '.join(targets)}" if targets else "")
+            + f" && ({VENV}/bin/python -c 'import pytest' 2>/dev/null || {pip} install pytest)",
+            "",
+        ]
+    )
+    ctx.add_bytes("Dockerfile", dockerfile.encode())
+    return ctx.close()
+
+
+def cache_context(base_image: str, stage_image: str, labels: dict[str, str], final: dict[str, str]) -> IO[bytes]:
+    """The kept cache image: the base plus the built virtualenv, without the CA bundle or sources."""
+    ctx = ContextWriter()
+    dockerfile = "\n".join(
+        [f"FROM {base_image}", _run_labels(labels), f"COPY --from={stage_image} {VENV} {VENV}", _run_labels(final), ""]
+    )
+    ctx.add_bytes("Dockerfile", dockerfile.encode())
+    return ctx.close()
+
+
+def run_context(
+    cache_image: str, tree: SourceTree, server_dir: str, server_config: bytes, labels: dict[str, str]
+) -> IO[bytes]:
+    """The run image: the cache image plus the server's files and the launcher."""
+    ctx = ContextWriter()
+    for entry in tree.walk(server_dir):
+        ctx.add_entry(tree, entry, f"src/{entry.path}")
+    launcher = resources.files("gym_review_bot.sandbox").joinpath("_launcher.py").read_bytes()
+    ctx.add_bytes("launch.py", launcher)
+    ctx.add_bytes("server_config.yaml", server_config)
+    dockerfile = "\n".join(
+        [
+            f"FROM {cache_image}",
+            _run_labels(labels),
+            "COPY src/ /src/",
+            f"COPY launch.py {LAUNCHER}",
+            f"COPY server_config.yaml {SERVER_CONFIG}",
+            f"ENV PATH={VENV}/bin:/usr/local/bin:/usr/bin:/bin HOME=/tmp USER=gymreview LOGNAME=gymreview "
+            "PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 RAY_USAGE_STATS_ENABLED=0 "
+            "RAY_DISABLE_DOCKER_CPU_WARNING=1",
+            f"USER {SANDBOX_UID}",
+            "",
+        ]
+    )
+    ctx.add_bytes("Dockerfile", dockerfile.encode())
+    return ctx.close()

@@ -1,0 +1,303 @@
+"""The only module that talks to Docker: labels, builds, networks, containers, and what a run leaves."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import docker
+import docker.errors
+import docker.utils
+import requests.exceptions
+from docker.models.containers import Container
+from docker.types import LogConfig
+
+LABEL_RUN = "gym-review-bot.run"
+LABEL_OWNER = "gym-review-bot.owner"  # hostname:pid:process start time, to tell live runs from dead ones
+LABEL_KIND = "gym-review-bot.kind"  # run | tmp | cache
+LABEL_CACHE_KEY = "gym-review-bot.cache-key"
+CACHE_REPO = "gym-review-bot-cache"
+RUN_REPO = "gym-review-bot-run"
+TMP_REPO = "gym-review-bot-tmp"
+LOG_CAP_BYTES = 64 * 1024
+LOG_TAIL_LINES = 60
+# Builds stream pip output; a quiet minute on the socket is not a dead daemon.
+BUILD_SOCKET_TIMEOUT = 1800
+DockerError = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
+
+
+def client(timeout: int = 120) -> docker.DockerClient:
+    return docker.from_env(timeout=timeout)
+
+
+def unavailable_reason() -> str | None:
+    """None when a daemon answers ping, else a one-line reason."""
+    try:
+        c = client(timeout=10)
+        try:
+            c.ping()
+        finally:
+            c.close()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "no daemon"
+        text = str(exc).strip().splitlines()
+        return f"no Docker daemon reachable ({type(exc).__name__}: {text[0] if text else 'no detail'})"
+
+
+def _process_start(pid: int) -> str:
+    """The kernel's start time of a process (clock ticks since boot), '' where /proc is missing."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def owner_label() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
+
+
+def owner_alive(owner: str, running_hostnames: set[str]) -> bool:
+    """Whether the process that labelled a run still runs (same start time: not a reused pid)."""
+    host, _, rest = owner.partition(":")
+    pid_text, _, start = rest.partition(":")
+    if host != socket.gethostname():
+        # Another bot container on this daemon: alive while a container with that hostname runs.
+        return host in running_hostnames
+    try:
+        pid = int(pid_text)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (ValueError, PermissionError):
+        return True
+    return not start or _process_start(pid) == start
+
+
+def cap_log(raw: bytes, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines of a log, at most LOG_CAP_BYTES of them."""
+    text = raw[-LOG_CAP_BYTES:].decode("utf-8", "replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class BuildResult:
+    image_id: str | None
+    log_tail: str
+    error: str | None = None
+
+
+@dataclass
+class ExitInfo:
+    """Why a container stopped, as far as Docker knows."""
+
+    running: bool
+    exit_code: int | None = None
+    oom_killed: bool = False
+    pids_current: int | None = None
+
+
+@dataclass
+class RunScope:
+    """Everything one sandbox run creates, labelled with its run id and removed by close()."""
+
+    docker: docker.DockerClient
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    owner: str = field(default_factory=owner_label)
+    containers: list[Container] = field(default_factory=list)
+    networks: list[Any] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    attached_self: list[tuple[Any, str]] = field(default_factory=list)
+
+    def labels(self, kind: str = "run") -> dict[str, str]:
+        return {LABEL_RUN: self.run_id, LABEL_OWNER: self.owner, LABEL_KIND: kind}
+
+    def build(self, context: IO[bytes], tag: str, network: bool) -> BuildResult:
+        """Build from a tar context through the API; the tag is removed by close() unless released."""
+        tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
+        image_id = None
+        api = docker.APIClient(timeout=BUILD_SOCKET_TIMEOUT, **docker.utils.kwargs_from_env())
+        try:
+            context.seek(0)
+            self.images.append(tag)
+            stream = api.build(
+                fileobj=context,
+                custom_context=True,
+                tag=tag,
+                rm=True,
+                forcerm=True,
+                pull=False,
+                decode=True,
+                network_mode="bridge" if network else "none",
+                use_config_proxy=False,  # no host setting reaches the build
+            )
+            for chunk in stream:
+                if "stream" in chunk:
+                    tail.extend(line for line in chunk["stream"].splitlines() if line.strip())
+                if "aux" in chunk and isinstance(chunk["aux"], dict):
+                    image_id = chunk["aux"].get("ID", image_id)
+                if "error" in chunk:
+                    tail.append(str(chunk["error"]).strip())
+                    return BuildResult(None, "\n".join(tail), str(chunk["error"]).strip())
+        except DockerError as exc:
+            return BuildResult(None, "\n".join(tail), f"{type(exc).__name__}: {exc}")
+        finally:
+            api.close()
+        return BuildResult(image_id or tag, "\n".join(tail))
+
+    def release_image(self, tag: str) -> None:
+        """Keep an image this run built (the dependency cache)."""
+        if tag in self.images:
+            self.images.remove(tag)
+
+    def network(self) -> Any:
+        """An internal network: reachable from the host and the bot, with no route out."""
+        net = self.docker.networks.create(
+            f"gym-review-{self.run_id}", driver="bridge", internal=True, labels=self.labels()
+        )
+        self.networks.append(net)
+        self._attach_self(net)
+        return net
+
+    def _attach_self(self, net: Any) -> None:
+        """When the bot runs in a container, join the network so it can reach the server."""
+        if not os.path.exists("/.dockerenv"):
+            return
+        try:
+            me = self.docker.containers.get(socket.gethostname())
+            net.connect(me)
+            self.attached_self.append((net, me.id))
+        except DockerError:
+            pass  # not a container of this daemon: the host route is used
+
+    def container(self, image: str, command: list[str], role: str, net: Any, limits: dict[str, Any]) -> Container:
+        c = self.docker.containers.create(
+            image,
+            command,
+            name=f"gym-review-{self.run_id}-{role}",
+            labels=self.labels(),
+            network=net.name,
+            log_config=LogConfig(type="json-file", config={"max-size": "10m", "max-file": "1"}),
+            **limits,
+        )
+        self.containers.append(c)
+        c.start()
+        return c
+
+    def close(self) -> list[str]:
+        """Remove every container, network and image of this run; return what could not be removed."""
+        problems: list[str] = []
+        for c in self.containers + self._labelled_containers():
+            try:
+                c.remove(force=True, v=True)
+            except docker.errors.NotFound:
+                pass
+            except DockerError as exc:
+                problems.append(f"container {c.name}: {exc}")
+        for net, member in self.attached_self:
+            try:
+                net.disconnect(member, force=True)
+            except DockerError:
+                pass
+        for net in self.networks:
+            try:
+                net.remove()
+            except docker.errors.NotFound:
+                pass
+            except DockerError as exc:
+                problems.append(f"network {net.name}: {exc}")
+        for tag in self.images:
+            try:
+                self.docker.images.remove(tag, force=True, noprune=False)
+            except docker.errors.ImageNotFound:
+                pass
+            except DockerError as exc:
+                problems.append(f"image {tag}: {exc}")
+        return problems
+
+    def _labelled_containers(self) -> list[Container]:
+        """Containers of this run not created here: the builder's intermediate ones."""
+        try:
+            return self.docker.containers.list(all=True, filters={"label": f"{LABEL_RUN}={self.run_id}"})
+        except DockerError:
+            return []
+
+
+def container_ip(container: Container, net: Any) -> str:
+    container.reload()
+    return container.attrs["NetworkSettings"]["Networks"][net.name]["IPAddress"]
+
+
+def exit_info(container: Container) -> ExitInfo:
+    try:
+        container.reload()
+        state = container.attrs.get("State", {})
+    except DockerError:
+        return ExitInfo(running=False)
+    info = ExitInfo(
+        running=bool(state.get("Running")),
+        exit_code=state.get("ExitCode") if not state.get("Running") else None,
+        oom_killed=bool(state.get("OOMKilled")),
+    )
+    if info.running:
+        try:
+            stats = container.stats(stream=False, one_shot=True)
+            info.pids_current = (stats.get("pids_stats") or {}).get("current")
+        except DockerError:
+            pass
+    return info
+
+
+def logs_tail(container: Container, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        return cap_log(container.logs(stdout=True, stderr=True, tail=lines * 4), lines)
+    except DockerError as exc:
+        return f"(logs unavailable: {exc})"
+
+
+def wait(container: Container, timeout: float) -> int | None:
+    """The exit code, or None when the container still runs after `timeout` seconds."""
+    try:
+        return int(container.wait(timeout=timeout).get("StatusCode", -1))
+    except (requests.exceptions.ConnectionError, requests.exceptions.ReadTimeout):
+        return None
+
+
+def kill(container: Container) -> None:
+    try:
+        container.kill()
+    except DockerError:
+        pass
+
+
+def image_exists(dk: docker.DockerClient, ref: str) -> str | None:
+    """The id of a local image, or None."""
+    try:
+        return dk.images.get(ref).id
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def pull(dk: docker.DockerClient, ref: str) -> str | None:
+    """Pull an image; None on success, else the reason."""
+    try:
+        dk.images.pull(ref)
+        return None
+    except DockerError as exc:
+        return f"{type(exc).__name__}: {str(exc).strip()[:500]}"
+
+
+def iter_labelled(dk: docker.DockerClient, kind: str) -> Iterator[Any]:
+    """Containers, networks or images that carry a run label."""
+    flt = {"label": LABEL_RUN}
+    if kind == "containers":
+        yield from dk.containers.list(all=True, filters=flt)
+    elif kind == "networks":
+        yield from dk.networks.list(filters=flt)
+    else:
+        yield from dk.images.list(filters=flt)
