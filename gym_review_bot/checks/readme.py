@@ -13,8 +13,8 @@ from gym_review_bot.checks.context import ServerContext
 LICENCE_HEADING = re.compile(r"\blicen[cs]", re.IGNORECASE)
 LABELLED = re.compile(r"^[\s>*_-]*licen[cs](e|es|ing)?( information)?[*_\s]*:\s*\S", re.IGNORECASE)
 PLACEHOLDER_VALUE = re.compile(
-    r"^[\s>*_-]*(\*\*)?(code|data|datasets?|software|licen[cs]e|licensing)\b[^:\n]{0,40}:(\*\*)?\s*"
-    r"(\?+|tbd|tba|todo|coming soon|<[^>]*>|\[[^\]]*licen[^\]]*\])\s*(<br\s*/?>)?\s*$",
+    r"^[\s>*_-]*((\*\*)?(code|data|datasets?|software|licen[cs]e|licensing)\b[^:\n]{0,40}:(\*\*)?\s*)?"
+    r"(\?+|tbd|tba|todo|coming soon|<[^>]*(licen|tbd|todo|insert|your|fill)[^>]*>|\[[^\]]*licen[^\]]*\])\s*(<br\s*/?>)?\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
 LICENCE_NAME = re.compile(
@@ -29,6 +29,7 @@ UPSTREAM = re.compile(
     r"see [^.\n]{0,80}licen[cs]e|\]\([^)]*licen[cs]e[^)]*\)|\bLICEN[CS]E\b",
     re.IGNORECASE,
 )
+SPDX = re.compile(r"SPDX-License-Identifier:\s*[\w.+-]+")
 MENTIONS_CODE = re.compile(r"\b(code|software|implementation|server)\b", re.IGNORECASE)
 MENTIONS_DATA = re.compile(r"\b(data|datasets?|benchmark|prompts?|tasks?|examples?)\b", re.IGNORECASE)
 
@@ -64,6 +65,9 @@ def find_licensing(text: str) -> Licensing | None:
         if LABELLED.match(line):
             end = next((j for j in range(i, len(lines)) if not lines[j].strip()), len(lines))
             return Licensing("\n".join(lines[i:end]), i + 1)
+    for i, line in enumerate(lines):  # an SPDX header is thin, but it does state the code's licence
+        if SPDX.search(line):
+            return Licensing(line.strip(), i + 1)
     return None
 
 

@@ -1,0 +1,41 @@
+"""GR109 / GR114 on real README licensing variants (most taken from servers merged into NeMo Gym)."""
+
+from __future__ import annotations
+
+import pytest
+
+# (README text, GR109 status, GR114 status or None when GR114 is skipped)
+CASES = {
+    "scaffold template": ("# Description\n\n# Licensing information\nCode: ?\nData: ?\n\nDependencies\n- nemo_gym: Apache 2.0\n", "fail", None),
+    "code filled, data still ?": ("# Licensing information\nCode: Apache 2.0<br>\nData: ?\n", "fail", None),
+    "TBD": ("## License\n\nTBD\n", "fail", None),
+    "TODO in a label": ("## Licensing\n- Code: TODO\n- Data: MIT\n", "fail", None),
+    "angle placeholder": ("## Licensing information\nCode: <license>\nData: <license>\n", "fail", None),
+    "coming soon": ("## Licensing\n\n- Code: Apache 2.0\n- Data: Coming soon\n", "fail", None),
+    "no section at all": ("# Circle count\n\nCounts circles in images.\n", "fail", None),
+    "section names no licence": ("## Licensing\n\nAsk the authors.\n", "fail", None),
+    "licence only in a code block": ("# Srv\n\n```\n# License\nMIT\n```\n", "fail", None),
+    "NeMo Gym example": ("# Licensing information\nCode: Apache 2.0\nData: Apache 2.0\n\nDependencies\n- nemo_gym: Apache 2.0\n", "pass", "pass"),
+    "data as a list": ("# Licensing information\n\nCode: Apache 2.0\nData:\n- HotPotQA: Creative Commons Attribution-ShareAlike 4.0 International\n", "pass", "pass"),
+    "bold labels, SPDX ids": ("## License\n\n- **Code**: Apache-2.0\n- **MiniF2F Data**: MIT License (from OpenAI MiniF2F repository)\n", "pass", "pass"),
+    "CC BY-SA link": ("## Licensing\n\nCode: Apache 2.0\nDataset: [CC-BY-SA-4.0](https://creativecommons.org/licenses/by-sa/4.0/)\n", "pass", "pass"),
+    "upstream pointer for data": ("## Licensing\n\n- Code: Apache 2.0\n- Data ([openai/mrcr](https://huggingface.co/datasets/openai/mrcr)): see upstream license\n", "pass", "pass"),
+    "only a licence name": ("## Licensing information\nApache 2.0\n", "pass", "fail"),
+    "code only": ("## Licensing\n\nCode: Apache 2.0\nIFBench library: Apache 2.0 (AllenAI)\n", "pass", "fail"),
+    "labelled paragraph, no heading": ("# Srv\n\nLicense: MIT for the code and CC BY 4.0 for the data.\n", "pass", "pass"),
+    "SPDX header only": ("<!--\nSPDX-License-Identifier: Apache-2.0\n-->\n\n# Circle Count\n", "pass", "fail"),
+    "licence heading with sub-sections": ("## Licensing Information\n\n### Code\nApache 2.0\n\n### Data\nCC BY 4.0\n\n## Next\n", "pass", "pass"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_licence_wording(server_tree, name: str) -> None:
+    readme, gr109, gr114 = CASES[name]
+    findings = server_tree({"README.md": readme})
+    assert findings["GR109"].status == gr109, findings["GR109"].message
+    if gr114 is None:
+        assert findings["GR114"].status == "skip"
+    else:
+        assert findings["GR114"].status == gr114, findings["GR114"].message
+    if gr109 == "fail":
+        assert findings["GR109"].severity == "error" and findings["GR109"].message.strip()
