@@ -1,0 +1,39 @@
+"""The README's check catalogue and CLI reference stay true to the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from gym_review_bot.checks import STATIC_CHECKS
+from gym_review_bot.cli import build_parser
+from gym_review_bot.sandbox.catalogue import CHECK_CATALOGUE, TITLES
+
+README = (Path(__file__).parent.parent / "README.md").read_text()
+
+
+def catalogue_rows() -> dict[str, tuple[str, str]]:
+    rows = re.findall(r"^\| (GR\d{3}) \| (error|warning) \| ([^|]+) \|", README, re.MULTILINE)
+    return {check_id: (severity, title.strip()) for check_id, severity, title in rows}
+
+
+def test_every_check_is_in_the_catalogue_with_its_severity_and_title() -> None:
+    rows = catalogue_rows()
+    expected = {c.id: (c.severity, c.title) for c in STATIC_CHECKS}
+    expected.update({row[0]: (row[1], TITLES[row[0]]) for row in CHECK_CATALOGUE})
+    assert rows == expected
+
+
+def test_every_cli_option_is_documented() -> None:
+    parser = build_parser()
+    options = set()
+    for action in parser._subparsers._group_actions[0].choices["check"]._actions:  # noqa: SLF001
+        options.update(o for o in action.option_strings if o.startswith("--") and o != "--help")
+    missing = sorted(o for o in options if f"`{o}" not in README)
+    assert missing == []
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    blocks = re.findall(r"```bash\n(.*?)```", README, re.DOTALL)
+    assert blocks[0].strip() == "pip install . && gym-review demo"
+    assert blocks[1].strip() == "pip install -e '.[test]' && python3 -m pytest -q"
