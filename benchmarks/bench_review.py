@@ -1,0 +1,183 @@
+"""Time whole `gym-review check` processes on the real servers of the nemo-gym 0.4.0 wheel.
+
+Targets (from the issue), wall time on the 2-core machine:
+  * PR mode: one PR adding one server to a checkout holding the wheel's ~95 servers, under 1 s.
+  * `--all` over every server of the wheel, under 5 s.
+
+Run: python benchmarks/bench_review.py [--runs N] [--server NAME]
+Prints min/median/max per scenario, PASS/FAIL against the target, and, when a target is missed,
+the ten slowest imports (python -X importtime) of that command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from corpus import CorpusUnavailable, corpus_root  # noqa: E402
+
+PR_TARGET_S = 1.0
+ALL_TARGET_S = 5.0
+DEFAULT_SERVER = "example_single_tool_call"
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+}
+
+
+def gym_review_command() -> list[str]:
+    """The installed console script, as a user runs it; else the module."""
+    script = shutil.which("gym-review")
+    return [script] if script else [sys.executable, "-m", "gym_review_bot"]
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env={**os.environ, **GIT_ENV})
+
+
+def build_pr_repo(wheel: Path, server: str, into: Path) -> Path:
+    """A git repo whose base commit is the wheel's tree without SERVER and whose HEAD adds it."""
+    repo = into / "gym"
+    repo.mkdir()
+    shutil.copytree(wheel / "nemo_gym", repo / "nemo_gym")
+    shutil.copytree(wheel / "resources_servers", repo / "resources_servers", ignore=_skip_top(server))
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "--no-verify", "-m", "base: the wheel without one server")
+    git(repo, "checkout", "--quiet", "-b", "pr")
+    shutil.copytree(wheel / "resources_servers" / server, repo / "resources_servers" / server)
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "--no-verify", "-m", f"add {server}")
+    return repo
+
+
+def _skip_top(server: str):
+    def ignore(directory: str, names: list[str]) -> list[str]:
+        return [server] if Path(directory).name == "resources_servers" and server in names else []
+
+    return ignore
+
+
+def time_runs(command: list[str], runs: int, cwd: Path) -> tuple[list[float], int]:
+    """Wall seconds of each run, and the last exit code; stops on a crash."""
+    times, code = [], 0
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+        times.append(time.perf_counter() - start)
+        code = done.returncode
+        if code not in (0, 1):
+            print(f"  command exited {code}:\n{done.stderr[-2000:]}")
+            break
+    return times, code
+
+
+def report(label: str, times: list[float], code: int, target: float) -> bool:
+    median = statistics.median(times)
+    ok = median < target and code in (0, 1)
+    print(
+        f"{label}: min {min(times):.3f} s, median {median:.3f} s, max {max(times):.3f} s "
+        f"over {len(times)} run(s); exit {code}; target < {target:g} s: {'PASS' if ok else 'FAIL'}"
+    )
+    return ok
+
+
+def check_pr_report(path: Path, server: str) -> bool:
+    """The PR run must review exactly the one added server, or its timing means nothing."""
+    try:
+        servers = [(s["name"], s["status"]) for s in json.loads(path.read_text(encoding="utf-8"))["servers"]]
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"  cannot read the PR report {path.name}: {exc}: FAIL")
+        return False
+    if servers != [(server, "added")]:
+        print(f"  the PR report lists {servers}, not [({server!r}, 'added')]: FAIL")
+        return False
+    return True
+
+
+def slowest_imports(command: list[str], cwd: Path, top: int = 10) -> None:
+    """The imports with the highest cumulative time when COMMAND runs under -X importtime."""
+    argv = command[1:] if command[0] != sys.executable else command[2:]
+    module_args = argv if command[0] == sys.executable else ["-m", "gym_review_bot", *argv]
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", *module_args], cwd=cwd, capture_output=True, text=True
+    )
+    rows = []
+    for line in done.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
+        if match:
+            rows.append((int(match.group(2)), int(match.group(1)), len(match.group(3)), match.group(4)))
+    total_us = sum(cumulative for cumulative, _, depth, _ in rows if depth == 1)
+    print(f"  imports: {total_us / 1e6:.3f} s at top level; slowest {top} by cumulative time:")
+    for cumulative, own, depth, name in sorted(rows, reverse=True)[:top]:
+        print(f"    {cumulative / 1e3:8.1f} ms cumulative {own / 1e3:7.1f} ms self  {'  ' * (depth - 1)}{name}")
+
+
+def baseline(runs: int) -> float:
+    times, _ = time_runs([sys.executable, "-c", "pass"], runs, Path.cwd())
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5, help="runs per scenario (default: 5)")
+    parser.add_argument("--server", default=DEFAULT_SERVER, help=f"the server the PR adds (default: {DEFAULT_SERVER})")
+    parser.add_argument("--importtime", action="store_true", help="print the slowest imports even when on target")
+    args = parser.parse_args()
+    try:
+        wheel = corpus_root()
+    except CorpusUnavailable as exc:
+        print(f"cannot download the nemo-gym 0.4.0 wheel (offline?): {exc}")
+        return 2
+    servers = sorted(p.name for p in (wheel / "resources_servers").iterdir() if p.is_dir())
+    if args.server not in servers:
+        print(f"--server {args.server}: not a directory of the wheel's resources_servers/")
+        return 2
+    base = gym_review_command()
+    print(f"corpus: {wheel} ({len(servers)} directories under resources_servers/)")
+    print(f"command: {' '.join(base)}; cpus: {os.cpu_count()}; python: {sys.version.split()[0]}")
+    print(f"python startup alone (python -c pass): median {baseline(args.runs):.3f} s")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-review-") as tmp:
+        tmp_path = Path(tmp)
+        start = time.perf_counter()
+        repo = build_pr_repo(wheel, args.server, tmp_path)
+        print(f"built the PR repository in {time.perf_counter() - start:.1f} s (base: the wheel minus {args.server})")
+        scenarios = [
+            (
+                f"PR mode, one PR adding {args.server}",
+                [*base, "check", "--repo", str(repo), "--base", "main", "--no-docker", "--json", "pr.json"],
+                PR_TARGET_S,
+            ),
+            (
+                f"--all over the wheel's {len(servers)} servers",
+                [*base, "check", "--repo", str(wheel), "--all", "--no-docker", "--json", "all.json"],
+                ALL_TARGET_S,
+            ),
+        ]
+        for label, command, target in scenarios:
+            times, code = time_runs(command, args.runs, tmp_path)
+            ok = report(label, times, code, target)
+            if command[-1] == "pr.json":
+                ok = check_pr_report(tmp_path / "pr.json", args.server) and ok
+            results.append(ok)
+            if not ok or args.importtime:
+                slowest_imports(command, tmp_path)
+    print("overall:", "PASS" if all(results) else "FAIL")
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
