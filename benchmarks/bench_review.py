@@ -44,7 +44,9 @@ def gym_review_command() -> list[str]:
 
 
 def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env={**os.environ, **GIT_ENV})
+    subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, env={**os.environ, **GIT_ENV}
+    )
 
 
 def build_pr_repo(wheel: Path, server: str, into: Path) -> Path:
@@ -122,7 +124,9 @@ def slowest_imports(command: list[str], cwd: Path, top: int = 10) -> None:
     total_us = sum(cumulative for cumulative, _, depth, _ in rows if depth == 1)
     print(f"  imports: {total_us / 1e6:.3f} s at top level; slowest {top} by cumulative time:")
     for cumulative, own, depth, name in sorted(rows, reverse=True)[:top]:
-        print(f"    {cumulative / 1e3:8.1f} ms cumulative {own / 1e3:7.1f} ms self  {'  ' * (depth - 1)}{name}")
+        print(
+            f"    {cumulative / 1e3:8.1f} ms cumulative {own / 1e3:7.1f} ms self  {'  ' * (depth - 1)}{name}"
+        )
 
 
 def baseline(runs: int) -> float:
@@ -131,10 +135,16 @@ def baseline(runs: int) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=5, help="runs per scenario (default: 5)")
-    parser.add_argument("--server", default=DEFAULT_SERVER, help=f"the server the PR adds (default: {DEFAULT_SERVER})")
-    parser.add_argument("--importtime", action="store_true", help="print the slowest imports even when on target")
+    parser.add_argument(
+        "--server", default=DEFAULT_SERVER, help=f"the server the PR adds (default: {DEFAULT_SERVER})"
+    )
+    parser.add_argument(
+        "--importtime", action="store_true", help="print the slowest imports even when on target"
+    )
     args = parser.parse_args()
     try:
         wheel = corpus_root()
@@ -154,7 +164,8 @@ def main() -> int:
         tmp_path = Path(tmp)
         start = time.perf_counter()
         repo = build_pr_repo(wheel, args.server, tmp_path)
-        print(f"built the PR repository in {time.perf_counter() - start:.1f} s (base: the wheel minus {args.server})")
+        took = time.perf_counter() - start
+        print(f"built the PR repository in {took:.1f} s (base: the wheel minus {args.server})")
         scenarios = [
             (
                 f"PR mode, one PR adding {args.server}",

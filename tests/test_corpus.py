@@ -82,7 +82,9 @@ def failing_ids(server: dict[str, Any]) -> tuple[set[str], set[str]]:
     return errors, warnings
 
 
-def _differences(name: str, server: dict[str, Any] | None, expected: dict[str, Any] | None = None) -> list[str]:
+def _differences(
+    name: str, server: dict[str, Any] | None, expected: dict[str, Any] | None = None
+) -> list[str]:
     """One line per id where the report and the expectations (by default, the reading) differ."""
     entry = EXPECTED[name]
     want_ids = expected if expected is not None else entry
@@ -147,12 +149,15 @@ def test_corpus_matches_expectations(all_report: dict[str, Any]) -> None:
         if entry.get("tool_disagrees"):
             known += _differences(name, servers.get(name))
             drift = _differences(name, servers.get(name), entry["tool_reports"])
-            unexpected += [f"{line} [vs tool_reports; if the check was fixed, drop tool_disagrees]" for line in drift]
+            unexpected += [
+                f"{line} [vs tool_reports; if the check was fixed, drop tool_disagrees]" for line in drift
+            ]
         else:
             unexpected += _differences(name, servers.get(name))
     if known:
         print("Known check defects (tool_disagrees in the expectations):\n" + "\n".join(known))
-    assert not unexpected, f"{len(unexpected)} difference(s) from {EXPECTATIONS.name}:\n" + "\n".join(unexpected)
+    listing = "\n".join(unexpected)
+    assert not unexpected, f"{len(unexpected)} difference(s) from {EXPECTATIONS.name}:\n{listing}"
 
 
 def _server_param(name: str) -> Any:
