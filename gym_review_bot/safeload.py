@@ -19,50 +19,42 @@ class UnsafeInput(ValueError):
     """Input the loaders refuse: too large once expanded, too deep, or not plain data."""
 
 
-class _CountingLoader(yaml.SafeLoader):
-    """SafeLoader that counts nodes as they would be expanded, aliases included."""
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
 
-    def __init__(self, stream: str):
-        super().__init__(stream)
-        self._expanded = 0
-        self._sizes: dict[int, int] = {}
 
-    def _size(self, node: yaml.Node) -> int:
-        key = id(node)
-        if key in self._sizes:
-            return self._sizes[key]
-        self._sizes[key] = 1  # cycles count once
-        size = 1
-        if isinstance(node, yaml.SequenceNode):
-            size += sum(self._size(child) for child in node.value)
-        elif isinstance(node, yaml.MappingNode):
-            size += sum(self._size(k) + self._size(v) for k, v in node.value)
-        self._sizes[key] = size
-        return size
+def _check_expansion(text: str) -> None:
+    """Count the nodes the text would expand to, aliases included, from the parser's events alone.
 
-    def compose_node(self, parent: Any, index: Any) -> yaml.Node:  # type: ignore[override]
-        is_alias = self.check_event(yaml.AliasEvent)
-        node = super().compose_node(parent, index)
-        self._expanded += self._size(node) if is_alias else 1
-        if self._expanded > MAX_YAML_NODES:
-            raise UnsafeInput(
-                f"YAML expands to more than {MAX_YAML_NODES:,} nodes (anchors and aliases included)"
-            )
-        return node
+    PyYAML shares aliased objects instead of copying them, but whatever walks the result later
+    (validation, serialisation) pays for every expansion: refuse before loading.
+    """
+    anchor_sizes: dict[str, int] = {}
+    open_collections: list[tuple[str | None, int]] = []  # (anchor, total when it opened)
+    total = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            total += anchor_sizes.get(event.anchor, 1)
+        elif isinstance(event, yaml.ScalarEvent | yaml.CollectionStartEvent):
+            total += 1
+            if isinstance(event, yaml.CollectionStartEvent):
+                open_collections.append((event.anchor, total - 1))
+            elif event.anchor:
+                anchor_sizes[event.anchor] = 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, opened_at = open_collections.pop()
+            if anchor:
+                anchor_sizes[anchor] = total - opened_at
+        if total > MAX_YAML_NODES:
+            raise UnsafeInput(f"YAML expands to more than {MAX_YAML_NODES:,} nodes (anchors and aliases included)")
 
 
 def load_yaml_documents(text: str) -> list[Any]:
     """Every document of a YAML text, plain data only; raises UnsafeInput or yaml.YAMLError."""
-    loader = _CountingLoader(text)
     try:
-        docs = []
-        while loader.check_data():
-            docs.append(loader.get_data())
-        return docs
+        _check_expansion(text)
+        return list(yaml.load_all(text, Loader=_Loader))
     except RecursionError as exc:
         raise UnsafeInput("YAML is nested too deeply") from exc
-    finally:
-        loader.dispose()
 
 
 def load_yaml(text: str) -> Any:

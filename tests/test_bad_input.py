@@ -183,3 +183,11 @@ def test_no_temp_files_left_behind(tmp_path: Path) -> None:
     env = {**os.environ, "TMPDIR": str(tmp)}
     subprocess.run([sys.executable, "-m", "gym_review_bot", "demo", "--quiet"], env=env, check=True, capture_output=True)
     assert list(tmp.iterdir()) == []
+
+
+def test_ordinary_anchors_and_aliases_still_load(server_tree) -> None:
+    config = (
+        "defaults: &defaults\n  entrypoint: app.py\n  domain: math\n"
+        "srv:\n  resources_servers:\n    srv:\n      <<: *defaults\n      description: merged\n"
+    )
+    assert server_tree({"configs/srv.yaml": config})["GR103"].status == "pass"

@@ -34,6 +34,10 @@ MENTIONS_CODE = re.compile(r"\b(code|software|implementation|server)\b", re.IGNO
 MENTIONS_DATA = re.compile(r"\b(data|datasets?|benchmark|prompts?|tasks?|examples?)\b", re.IGNORECASE)
 
 
+# Block structure only (headings, and the code blocks and HTML that hide them): that is all GR109 needs.
+_BLOCK_PARSER = MarkdownIt("zero").enable(["heading", "lheading", "fence", "code", "html_block", "list", "blockquote"])
+
+
 @dataclass
 class Licensing:
     """The README's licensing text: a section under a licence heading, or labelled paragraphs."""
@@ -44,7 +48,7 @@ class Licensing:
 
 def _heading_spans(text: str) -> list[tuple[int, int, str]]:
     """(level, first line index, heading text) for every Markdown heading outside code blocks."""
-    tokens = MarkdownIt("commonmark").parse(text)
+    tokens = _BLOCK_PARSER.parse(text)
     spans = []
     for i, tok in enumerate(tokens):
         if tok.type == "heading_open" and tok.map:
