@@ -72,7 +72,7 @@ def merge_base(repo: Path, a: str, b: str) -> str | None:
 def changed_files(repo: Path, base: str, head: str) -> list[Change]:
     """Files that differ between two commits, renames split into delete + add."""
     out = _run(repo, "diff", "--name-status", "--no-renames", "-z", base, head)
-    parts = out.decode("utf-8", "surrogateescape").split("\0")
+    parts = out.decode("utf-8", "replace").split("\0")
     changes = []
     for status, path in zip(parts[0::2], parts[1::2], strict=False):
         if status:
@@ -84,7 +84,7 @@ def list_tree(repo: Path, commit: str) -> list[TreeItem]:
     """Every entry of a commit's tree, recursively, with blob sizes."""
     out = _run(repo, "ls-tree", "-r", "-l", "-z", "--full-tree", commit)
     items = []
-    for record in out.decode("utf-8", "surrogateescape").split("\0"):
+    for record in out.decode("utf-8", "replace").split("\0"):
         if not record:
             continue
         meta, path = record.split("\t", 1)

@@ -5,9 +5,9 @@ Schema 1. Later work may add fields; it never renames or removes them.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
 
@@ -17,10 +17,18 @@ ServerStatus = Literal["added", "changed", "removed", "checked"]
 Verdict = Literal["pass", "fail"]
 
 
+def _valid_unicode(value: str) -> str:
+    """File names from a PR may be any bytes; the report is UTF-8, so undecodable bytes become U+FFFD."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+Text = Annotated[str, AfterValidator(_valid_unicode)]
+
+
 class Location(BaseModel):
     """A place in the checkout, relative to the repository root."""
 
-    file: str
+    file: Text
     line: int | None = None
 
 
@@ -31,8 +39,8 @@ class Finding(BaseModel):
     severity: Severity
     status: FindingStatus
     title: str = ""
-    message: str
-    file: str | None = None
+    message: Text
+    file: Text | None = None
     line: int | None = None
     locations: list[Location] = Field(default_factory=list)
     pre_existing: bool = False
@@ -52,8 +60,8 @@ class Timings(BaseModel):
 
 
 class ServerReport(BaseModel):
-    name: str
-    path: str
+    name: Text
+    path: Text
     status: ServerStatus
     findings: list[Finding] = Field(default_factory=list)
     timings: Timings | None = None
@@ -83,7 +91,7 @@ class Report(BaseModel):
     verdict: Verdict = "pass"
     summary: Summary = Field(default_factory=Summary)
     servers: list[ServerReport] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
+    notes: list[Text] = Field(default_factory=list)
 
     def finalize(self) -> Report:
         """Compute verdict and summary from the findings."""

@@ -191,3 +191,34 @@ def test_ordinary_anchors_and_aliases_still_load(server_tree) -> None:
         "srv:\n  resources_servers:\n    srv:\n      <<: *defaults\n      description: merged\n"
     )
     assert server_tree({"configs/srv.yaml": config})["GR103"].status == "pass"
+
+
+def test_file_names_that_are_not_utf8(repo: GitRepo, tmp_path: Path) -> None:
+    repo.git("checkout", "-q", "-b", "pr")
+    repo.server("srv", good_server_files("srv"))
+    raw = bytes(repo.path) + b"/resources_servers/srv/data/\xff\xfe.jsonl"
+    with open(raw, "wb") as fh:
+        fh.write(b"{}\n")
+    with open(bytes(repo.path) + b"/notes-\xff.md", "wb") as fh:
+        fh.write(b"x\n")
+    repo.commit()
+    for scope in (["--base", "main"], ["--all"]):
+        out = tmp_path / "r.json"
+        proc = subprocess.run(
+            [sys.executable, "-m", "gym_review_bot", "check", "--repo", str(repo.path), *scope, "--no-docker", "--json", str(out)],
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, proc.stderr
+        report = json.loads(out.read_text(encoding="utf-8"))
+        assert [s["name"] for s in report["servers"]] == ["srv"]
+    assert "notes-\ufffd.md" in " ".join(report_notes(repo, tmp_path))
+
+
+def report_notes(repo: GitRepo, tmp_path: Path) -> list[str]:
+    out = tmp_path / "notes.json"
+    subprocess.run(
+        [sys.executable, "-m", "gym_review_bot", "check", "--repo", str(repo.path), "--base", "main", "--no-docker", "--json", str(out)],
+        capture_output=True,
+    )
+    return json.loads(out.read_text(encoding="utf-8"))["notes"]
