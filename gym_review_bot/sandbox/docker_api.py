@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Iterator
@@ -113,6 +115,8 @@ class RunScope:
     networks: list[Any] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
     attached_self: list[tuple[Any, str]] = field(default_factory=list)
+    closed: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def labels(self, kind: str = "run") -> dict[str, str]:
         return {LABEL_RUN: self.run_id, LABEL_OWNER: self.owner, LABEL_KIND: kind}
@@ -176,29 +180,33 @@ class RunScope:
             pass  # not a container of this daemon: the host route is used
 
     def container(self, image: str, command: list[str], role: str, net: Any, limits: dict[str, Any]) -> Container:
-        c = self.docker.containers.create(
-            image,
-            command,
-            name=f"gym-review-{self.run_id}-{role}",
-            labels=self.labels(),
-            network=net.name,
-            log_config=LogConfig(type="json-file", config={"max-size": "10m", "max-file": "1"}),
-            **limits,
-        )
-        self.containers.append(c)
+        with self._lock:  # a thread may not add a container once close() has begun
+            if self.closed:
+                raise RuntimeError("the sandbox run is being cleaned up")
+            c = self.docker.containers.create(
+                image,
+                command,
+                name=f"gym-review-{self.run_id}-{role}",
+                labels=self.labels(),
+                network=net.name,
+                log_config=LogConfig(type="json-file", config={"max-size": "10m", "max-file": "1"}),
+                **limits,
+            )
+            self.containers.append(c)
         c.start()
         return c
 
     def close(self) -> list[str]:
         """Remove every container, network and image of this run; return what could not be removed."""
         problems: list[str] = []
-        for c in self.containers + self._labelled_containers():
-            try:
-                c.remove(force=True, v=True)
-            except docker.errors.NotFound:
-                pass
-            except DockerError as exc:
-                problems.append(f"container {c.name}: {exc}")
+        with self._lock:
+            self.closed = True
+        seen = {c.id: c for c in self.containers}
+        seen.update({c.id: c for c in self._labelled_containers()})
+        for c in seen.values():
+            problem = _remove_container(c)
+            if problem:
+                problems.append(problem)
         for net, member in self.attached_self:
             try:
                 net.disconnect(member, force=True)
@@ -226,6 +234,28 @@ class RunScope:
             return self.docker.containers.list(all=True, filters={"label": f"{LABEL_RUN}={self.run_id}"})
         except DockerError:
             return []
+
+
+def _remove_container(c: Container, settle: float = 60) -> str | None:
+    """Force-remove a container and wait until it is gone (a killed cgroup can take a while)."""
+    deadline = time.monotonic() + settle
+    while True:
+        try:
+            c.remove(force=True, v=True)
+        except docker.errors.NotFound:
+            return None
+        except DockerError as exc:
+            if time.monotonic() > deadline:
+                return f"container {c.name}: {exc}"
+        try:
+            c.reload()
+        except docker.errors.NotFound:
+            return None
+        except DockerError:
+            pass
+        if time.monotonic() > deadline:
+            return f"container {c.name}: still present after {settle:g} s"
+        time.sleep(0.5)
 
 
 def container_ip(container: Container, net: Any) -> str:

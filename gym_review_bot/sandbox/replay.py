@@ -104,7 +104,7 @@ class VerifyClient:
         except requests.Timeout:
             return None, f"timed out after {self.timeout:g} s", True
         except requests.ConnectionError as exc:
-            return None, f"connection failed ({type(exc).__name__})", True
+            return None, f"connection failed ({_reason(exc)})", True
         if resp.status_code != 200:
             return None, f"HTTP {resp.status_code}: {resp.text[:300]}", False
         try:
@@ -155,6 +155,14 @@ class VerifyClient:
             for session in self._sessions:
                 session.close()
             self._sessions.clear()
+
+
+def _reason(exc: Exception) -> str:
+    """The innermost cause of a requests error, in one short line."""
+    while exc.args and isinstance(exc.args[-1], Exception):
+        exc = exc.args[-1]
+    text = str(exc).split(": ", 1)[-1] if ": " in str(exc) else str(exc)
+    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
 
 
 def probe_bodies(template: dict[str, Any]) -> dict[str, dict[str, Any]]:

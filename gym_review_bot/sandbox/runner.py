@@ -77,11 +77,15 @@ class _Run:
             "init": True,
         }
 
-    def cause(self, container: Any, log: str = "") -> str:
-        """What killed or stalled a container, when it was a limit."""
+    def cause(self, container: Any, log: str = "", settle: float = 0) -> str:
+        """What killed or stalled a container, when it was a limit; `settle` waits for a dying one."""
         info = docker_api.exit_info(container)
+        deadline = time.monotonic() + settle
+        while info.running and time.monotonic() < deadline:
+            time.sleep(0.25)
+            info = docker_api.exit_info(container)
         if info.oom_killed:
-            return f"killed: out of memory (limit --memory {self.options.memory})"
+            return f"was killed: out of memory (limit --memory {self.options.memory})"
         if (info.pids_current or 0) >= self.options.pids - 2 or any(s in log for s in PIDS_SIGNS):
             return f"hit the process/thread limit (--pids {self.options.pids})"
         if not info.running and info.exit_code is not None:
@@ -231,7 +235,10 @@ def replay(run: _Run, url: str, config: ServerConfig) -> None:
     try:
         first = client.replay(read_rollouts(run.tree, run.rollouts_path))
         stopped = any(o.aborted for o in first)
-        cause = run.cause(run.server) if stopped else ""  # type: ignore[attr-defined]
+        dropped = any(o.aborted and "connection failed" in (o.error or "") for o in first)
+        troubled = stopped or any(not o.matches for o in first)
+        # A dropped connection is usually a dying server: give Docker a moment to record why.
+        cause = run.cause(run.server, settle=5 if dropped else 0) if troubled else ""  # type: ignore[attr-defined]
         second = None if stopped or not first else client.replay(read_rollouts(run.tree, run.rollouts_path))
         replay_findings(run, first, second, cause)
         if stopped:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from pathlib import Path
 
 import pytest
 from conftest import NEMO_GYM_REQUIREMENT, make_git_tree, server_files, wheel_server
-from sandbox_fixtures import answer_server
+from sandbox_fixtures import FAILING_TEST, answer_server
 
 from gym_review_bot.models import Finding
 from gym_review_bot.sandbox import SandboxOptions, run_sandbox
@@ -49,3 +52,175 @@ def test_real_example_single_tool_call_from_the_wheel(
         assert found[check_id].status == "pass", found[check_id].message
     # Its verify() rewards everything 1.0, so the example rewards do not vary: the probes cannot judge.
     assert found["GR206"].status == "skip"
+
+
+def test_changed_reward_fails_gr203_naming_the_line(tmp_path: Path, options: SandboxOptions) -> None:
+    files = answer_server(
+        "capitals_changed",
+        rewards=[1.0, 1.0, 0.0, 1.0, 1.0],  # line 5: verify() gives 0.0 ("It is a gas." is not "water")
+        test=FAILING_TEST,
+        requirements="nemo-gym==0.4.0\n--extra-index-url https://example.invalid/simple\n",
+    )
+    found = sandbox(tmp_path, "capitals_changed", files, options)
+    gr203 = found["GR203"]
+    assert gr203.status == "fail"
+    assert gr203.file == "resources_servers/capitals_changed/data/example_rollouts.jsonl" and gr203.line == 5
+    assert "line 5: stored reward 1, /verify returned 0" in gr203.message
+    assert [(loc.file, loc.line) for loc in gr203.locations] == [(gr203.file, 5)]
+    assert found["GR205"].status == "fail" and "test_that_fails" in found["GR205"].message
+    gr207 = found["GR207"]
+    assert gr207.status == "fail" and gr207.severity == "warning"
+    assert (gr207.file, gr207.line) == ("resources_servers/capitals_changed/requirements.txt", 2)
+    assert "--extra-index-url" in gr207.message and "not installed" in gr207.message
+    # The index line is dropped from the build, so the image is the shared cached one.
+    assert found["GR201"].status == "pass" and found["GR202"].status == "pass"
+
+
+def test_import_error_fails_boot_with_the_log_tail(tmp_path: Path, options: SandboxOptions) -> None:
+    files = answer_server("broken_import")
+    files["app.py"] = "raise RuntimeError('broken at import: missing API key')\n"
+    found = sandbox(tmp_path, "broken_import", files, options)
+    gr202 = found["GR202"]
+    assert gr202.status == "fail"
+    assert "exited with code 1" in gr202.message and "broken at import: missing API key" in gr202.message
+    for check_id in ("GR203", "GR204", "GR206"):
+        assert found[check_id].status == "skip" and "did not boot" in found[check_id].message
+    assert found["GR205"].status == "pass"  # its tests do not import app.py
+
+
+def test_verify_that_sleeps_forever_times_out(tmp_path: Path, options: SandboxOptions) -> None:
+    files = answer_server("sleeper", verify_body="time.sleep(10**9)\n        reward = 0.0", extra="import time")
+    found = sandbox(tmp_path, "sleeper", files, options.model_copy(update={"request_timeout": 3}))
+    gr203 = found["GR203"]
+    assert gr203.status == "fail" and "timed out after 3 s" in gr203.message
+    assert found["GR204"].status == "skip" and "did not complete" in found["GR204"].message
+    assert found["GR206"].status == "skip"
+
+
+REACH_OUT = '''
+import socket
+
+_REACHED = []
+
+
+def reached_outside() -> bool:
+    """Whether a connection to the outside succeeds (cached: it is tried once)."""
+    if not _REACHED:
+        ok = False
+        for host, port in (("pypi.org", 443), ("1.1.1.1", 53), ("8.8.8.8", 53)):
+            try:
+                socket.create_connection((host, port), timeout=3).close()
+                ok = True
+            except OSError as exc:
+                print(f"outside connection to {host}:{port} failed: {exc}", flush=True)
+        _REACHED.append(ok)
+    return _REACHED[0]
+'''
+
+
+def test_verify_cannot_reach_the_outside(tmp_path: Path, options: SandboxOptions) -> None:
+    # The stored rewards are the fair ones; a verify() that got out would return 0.5 instead.
+    verify = "reward = 0.5 if reached_outside() else (1.0 if body.expected_answer in response_text(body) else 0.0)"
+    files = answer_server("phones_home", verify_body=verify, extra=REACH_OUT)
+    found = sandbox(tmp_path, "phones_home", files, options)
+    assert statuses(found) == {f"GR20{i}": "pass" for i in range(1, 8)}, found["GR203"].message
+
+
+def test_memory_without_bound_is_killed_and_named(tmp_path: Path, options: SandboxOptions) -> None:
+    verify = "hog = []\n        while True:\n            hog.append(b'x' * (64 << 20))\n        reward = 0.0"
+    files = answer_server("memory_hog", verify_body=verify)
+    found = sandbox(tmp_path, "memory_hog", files, options.model_copy(update={"memory": "2g"}))
+    gr203 = found["GR203"]
+    assert gr203.status == "fail" and "out of memory (limit --memory 2g)" in gr203.message, gr203.message
+    assert found["GR205"].status == "pass"
+
+
+FORK_BOMB = """parent = os.getpid()
+        while True:
+            try:
+                child = os.fork()
+            except OSError:
+                break
+            if child == 0:
+                continue  # every child forks too
+        if os.getpid() != parent:
+            time.sleep(10**9)  # children hold their process slots
+        reward = 0.0"""
+
+
+def test_forks_without_bound_hit_the_pids_limit(tmp_path: Path, options: SandboxOptions) -> None:
+    files = answer_server("fork_bomb", verify_body=FORK_BOMB, extra="import os\nimport time")
+    found = sandbox(tmp_path, "fork_bomb", files, options.model_copy(update={"request_timeout": 10}))
+    gr203 = found["GR203"]
+    assert gr203.status == "fail" and "process/thread limit (--pids 1024)" in gr203.message, gr203.message
+
+
+def test_unbuildable_requirements_fail_gr201_with_the_build_log(tmp_path: Path, options: SandboxOptions) -> None:
+    files = answer_server("unbuildable", requirements="gym-review-bot-no-such-package-xyz==1.0\n")
+    found = sandbox(tmp_path, "unbuildable", files, options)
+    gr201 = found["GR201"]
+    assert gr201.status == "fail" and "gym-review-bot-no-such-package-xyz" in gr201.message
+    for check_id in ("GR202", "GR203", "GR204", "GR205", "GR206"):
+        assert found[check_id].status == "skip" and "did not build" in found[check_id].message
+
+
+COIN = '''
+CALLS: dict[str, int] = {}
+
+
+def coin(key: str) -> float:
+    """1.0, 0.0, 1.0, ... on successive calls: not deterministic."""
+    CALLS[key] = CALLS.get(key, 0) + 1
+    return float(CALLS[key] % 2)
+'''
+
+# Hackable: anything without a known wrong answer gets 1.0; the "4" question flips a coin.
+HACKABLE = (
+    'text = response_text(body)\n        reward = coin(body.expected_answer) if body.expected_answer == "4" '
+    'else (0.0 if "Venus" in text or "gas" in text else 1.0)'
+)
+
+
+def test_nondeterministic_and_hackable_verify_fail_gr204_and_gr206(tmp_path: Path, options: SandboxOptions) -> None:
+    files = answer_server("coin_flip", verify_body=HACKABLE, extra=COIN)
+    found = sandbox(tmp_path, "coin_flip", files, options)
+    assert found["GR203"].status == "pass", found["GR203"].message
+    gr204 = found["GR204"]
+    assert gr204.status == "fail" and gr204.line == 2 and "first replay 1, second 0" in gr204.message
+    gr206 = found["GR206"]
+    assert gr206.status == "fail" and gr206.severity == "warning"
+    assert "empty response: reward 1" in gr206.message and "unrelated text: reward 1" in gr206.message
+
+
+JUDGE_CONFIG = """{name}:
+  resources_servers:
+    {name}:
+      entrypoint: app.py
+      domain: knowledge
+      judge_model_server:
+        type: responses_api_models
+        name: judge_model
+"""
+
+
+def test_server_that_calls_a_judge_model_skips_the_replay_naming_it(
+    tmp_path: Path, options: SandboxOptions
+) -> None:
+    files = answer_server("judged")
+    files["configs/judged.yaml"] = JUDGE_CONFIG.format(name="judged")
+    files["app.py"] = files["app.py"].replace("    pass\n", "    judge_model_server: dict = {}\n", 1)
+    found = sandbox(tmp_path, "judged", files, options)
+    assert found["GR202"].status == "pass", found["GR202"].message
+    for check_id in ("GR203", "GR204"):
+        assert found[check_id].status == "skip" and "responses_api_models/judge_model" in found[check_id].message
+
+
+def test_ctrl_c_removes_everything_of_the_run(tmp_path: Path, options: SandboxOptions) -> None:
+    tree = make_git_tree(tmp_path / "repo", server_files("interrupted", answer_server("interrupted")))
+    timer = threading.Timer(4.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_sandbox(tree, "interrupted", options)
+    finally:
+        timer.cancel()

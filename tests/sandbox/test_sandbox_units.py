@@ -1,0 +1,292 @@
+"""The sandbox's parts that need no Docker: requirements, config, options, findings, the replay client."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from conftest import make_git_tree, server_files
+from sandbox_fixtures import answer_server, rollouts_jsonl
+
+from gym_review_bot.sandbox import (
+    CHECK_CATALOGUE,
+    SandboxOptions,
+    add_cli_arguments,
+    options_from_args,
+    run_sandbox,
+    skipped_findings,
+)
+from gym_review_bot.sandbox.image import base_image
+from gym_review_bot.sandbox.replay import VerifyClient, probe_bodies, read_rollouts, strip_nulls
+from gym_review_bot.sandbox.requirements import read_requirements
+from gym_review_bot.sandbox.server_config import load_server_config
+
+SERVER = "resources_servers/demo"
+
+
+def tree_with(tmp_path: Path, files: dict[str, str]) -> object:
+    return make_git_tree(tmp_path / "repo", files)
+
+
+# --- GR207 and the install plan -------------------------------------------------------------------
+
+
+def test_requirements_from_the_index_are_installed_and_pass(tmp_path: Path) -> None:
+    tree = tree_with(tmp_path, {f"{SERVER}/requirements.txt": "nemo-gym==0.4.0  # pinned\nnumpy>=1.26\n"})
+    reqs = read_requirements(tree, SERVER)
+    assert reqs.lines == ["nemo-gym==0.4.0", "numpy>=1.26"]
+    assert reqs.url_dependencies == [] and reqs.local == []
+
+
+def test_index_url_and_vcs_requirements_are_reported_and_not_installed(tmp_path: Path) -> None:
+    text = (
+        "nemo-gym==0.4.0\n"
+        "--extra-index-url https://pypi.example.com/simple\n"
+        "-i https://mirror.example.com/simple\n"
+        "--find-links=/wheels\n"
+        "mylib @ git+https://github.com/example/mylib@v1\n"
+        "https://example.com/pkg-1.0.tar.gz\n"
+        "-e git+https://github.com/example/other#egg=other\n"
+    )
+    tree = tree_with(tmp_path, {f"{SERVER}/requirements.txt": text})
+    reqs = read_requirements(tree, SERVER)
+    assert reqs.lines == ["nemo-gym==0.4.0"]
+    assert [(u.line, u.reason.split(" (")[0]) for u in reqs.url_dependencies] == [
+        (2, "changes the package index"),
+        (3, "changes the package index"),
+        (4, "changes the package index"),
+        (5, "installs from a version-control URL"),
+        (6, "installs from a URL"),
+        (7, "installs from a version-control URL"),
+    ]
+    allowed = read_requirements(tree, SERVER, allow_urls=True)
+    assert len(allowed.lines) == 7
+
+
+def test_nemo_gym_tree_requirement_installs_the_checkout_root(tmp_path: Path) -> None:
+    files = {
+        f"{SERVER}/requirements.txt": "-e nemo-gym[dev] @ ../../\n-r extra.txt\n",
+        f"{SERVER}/extra.txt": "sympy==1.13\n",
+        "pyproject.toml": "[project]\nname = 'nemo-gym'\n",
+        "nemo_gym/__init__.py": "",
+        "resources_servers/other/app.py": "",
+    }
+    tree = tree_with(tmp_path, files)
+    reqs = read_requirements(tree, SERVER)
+    assert [(d.path, d.extras) for d in reqs.local] == [("", "[dev]")]
+    assert reqs.lines == ["sympy==1.13"] and reqs.url_dependencies == []
+    from gym_review_bot.sandbox.requirements import local_files
+
+    # Other servers' trees (and the server itself) are not part of the dependency install.
+    assert [e.path for e in local_files(tree, reqs.local[0])] == ["nemo_gym/__init__.py", "pyproject.toml"]
+
+
+def test_paths_outside_the_checkout_are_reported(tmp_path: Path) -> None:
+    text = "-e ../../../../elsewhere\nlib @ file:///opt/lib\n-r ../../../secrets.txt\n"
+    tree = tree_with(tmp_path, {f"{SERVER}/requirements.txt": text})
+    reqs = read_requirements(tree, SERVER)
+    assert reqs.lines == [] and reqs.local == []
+    assert [u.line for u in reqs.url_dependencies] == [1, 2, 3]
+
+
+def test_pyproject_dependencies_and_uv_path_sources(tmp_path: Path) -> None:
+    pyproject = (
+        "[project]\nname = 'demo'\ndependencies = ['nemo-gym[dev]', 'numpy==2.0', 'lib @ https://x.org/lib.whl']\n"
+        "[tool.uv.sources]\nnemo-gym = { path = '../../', editable = true }\n"
+    )
+    tree = tree_with(tmp_path, {f"{SERVER}/pyproject.toml": pyproject, "pyproject.toml": "[project]\n"})
+    reqs = read_requirements(tree, SERVER)
+    assert reqs.source == f"{SERVER}/pyproject.toml"
+    assert reqs.lines == ["numpy==2.0"]
+    assert [(d.path, d.extras) for d in reqs.local] == [("", "[dev]")]
+    assert [u.line for u in reqs.url_dependencies] == [3]
+
+
+# --- The config the sandbox boots -----------------------------------------------------------------
+
+
+def test_server_config_keeps_only_the_server_entry_on_a_fixed_port(tmp_path: Path) -> None:
+    files = server_files("demo", answer_server("demo"))
+    cfg = load_server_config(tree_with(tmp_path, files), SERVER, "demo")
+    assert cfg.error is None and cfg.key == "demo" and cfg.entrypoint == "app.py"
+    doc = json.loads(json.dumps(__import__("yaml").safe_load(cfg.yaml_text)))
+    assert list(doc) == ["demo"]  # the agent entry, which needs a policy model, is left out
+    entry = doc["demo"]["resources_servers"]["demo"]
+    assert (entry["host"], entry["port"], entry["domain"]) == ("0.0.0.0", 8000, "knowledge")
+    assert cfg.dependencies == []
+
+
+def test_server_config_names_the_servers_verify_depends_on(tmp_path: Path) -> None:
+    config = (
+        "judge:\n  resources_servers:\n    judge:\n      entrypoint: app.py\n"
+        "      judge_model_server:\n        type: responses_api_models\n        name: judge_model\n"
+    )
+    cfg = load_server_config(tree_with(tmp_path, {f"{SERVER}/configs/judge.yaml": config}), SERVER, "demo")
+    assert cfg.dependencies == ["responses_api_models/judge_model"]
+    doc = __import__("yaml").safe_load(cfg.yaml_text)
+    assert "judge_model" in doc  # a stand-in, so the reference resolves and the server can boot
+
+
+def test_server_config_refuses_an_entrypoint_outside_the_server(tmp_path: Path) -> None:
+    config = "x:\n  resources_servers:\n    x:\n      entrypoint: ../../evil.py\n"
+    cfg = load_server_config(tree_with(tmp_path, {f"{SERVER}/configs/x.yaml": config}), SERVER, "x")
+    assert cfg.error and "leaves the server directory" in cfg.error
+
+
+def test_server_without_a_config_cannot_be_configured(tmp_path: Path) -> None:
+    cfg = load_server_config(tree_with(tmp_path, {f"{SERVER}/app.py": ""}), SERVER, "demo")
+    assert cfg.error and "resources_servers" in cfg.error
+
+
+# --- Options, base image, findings ----------------------------------------------------------------
+
+
+def test_cli_flags_map_onto_options_with_the_issue_defaults() -> None:
+    parser = argparse.ArgumentParser()
+    add_cli_arguments(parser)
+    assert options_from_args(parser.parse_args([])) == SandboxOptions()
+    args = parser.parse_args(
+        ["--base-image", "img:1", "--ca-bundle", "/ca.pem", "--boot-timeout", "5", "--request-timeout", "2",
+         "--concurrency", "3", "--test-timeout", "9", "--memory", "1g", "--pids", "64", "--cpus", "0.5",
+         "--allow-url-deps"]
+    )  # fmt: skip
+    opts = options_from_args(args)
+    assert opts == SandboxOptions(
+        base_image="img:1", ca_bundle=Path("/ca.pem"), boot_timeout=5, request_timeout=2, concurrency=3,
+        test_timeout=9, memory="1g", pids=64, cpus=0.5, allow_url_deps=True,
+    )  # fmt: skip
+
+
+def test_ca_bundles_come_from_the_option_and_the_environment(tmp_path: Path, monkeypatch) -> None:
+    a, b = tmp_path / "a.pem", tmp_path / "b.pem"
+    a.write_text("A"), b.write_text("B")
+    monkeypatch.delenv("PIP_CERT", raising=False)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(b))
+    assert SandboxOptions(ca_bundle=a).ca_bundles() == [a, b]
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    assert SandboxOptions().ca_bundles() == []
+
+
+def test_base_image_follows_option_environment_and_python_version(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("GYM_REVIEW_BASE_IMAGE", raising=False)
+    plain = tree_with(tmp_path / "a", {"README.md": ""})
+    pinned = tree_with(tmp_path / "b", {".python-version": "3.13.1\n"})
+    assert base_image(plain, SandboxOptions()) == "python:3.12-slim"
+    assert base_image(pinned, SandboxOptions()) == "python:3.13-slim"
+    monkeypatch.setenv("GYM_REVIEW_BASE_IMAGE", "local:1")
+    assert base_image(pinned, SandboxOptions()) == "local:1"
+    assert base_image(pinned, SandboxOptions(base_image="opt:2")) == "opt:2"
+
+
+def test_catalogue_and_skipped_findings_cover_gr201_to_gr207() -> None:
+    ids = [row[0] for row in CHECK_CATALOGUE]
+    assert ids == [f"GR20{i}" for i in range(1, 8)]
+    assert {row[0]: row[1] for row in CHECK_CATALOGUE} == {
+        "GR201": "error", "GR202": "error", "GR203": "error", "GR204": "error", "GR205": "error",
+        "GR206": "warning", "GR207": "warning",
+    }  # fmt: skip
+    skipped = skipped_findings("no Docker daemon")
+    assert [f.id for f in skipped] == ids
+    assert all(f.status == "skip" and "no Docker daemon" in f.message and f.title for f in skipped)
+
+
+def test_without_a_daemon_the_sandbox_checks_are_skipped_not_passed(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such-docker.sock")
+    files = server_files("demo", answer_server("demo", requirements="nemo-gym==0.4.0\n-f /wheels\n"))
+    result = run_sandbox(tree_with(tmp_path, files), "demo", SandboxOptions())
+    by_id = {f.id: f for f in result.findings}
+    for i in range(1, 7):
+        assert by_id[f"GR20{i}"].status == "skip" and "no Docker daemon reachable" in by_id[f"GR20{i}"].message
+    assert by_id["GR207"].status == "fail"  # read from the checkout, it needs no daemon
+    assert result.timings.build_s is None
+
+
+# --- The replay client, against a real HTTP server -------------------------------------------------
+
+
+class _VerifyHandler(BaseHTTPRequestHandler):
+    """A /verify that rewards the expected answer, refuses nulls like NeMo Gym's schema, and can hang."""
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        if "null" in json.dumps(body):
+            self._send(422, {"detail": "null field"})
+            return
+        if body.get("expected_answer") == "hang":
+            time.sleep(3)
+        text = "".join(p.get("text", "") for item in body["response"]["output"] for p in item.get("content", []))
+        self._send(200, dict(body, reward=1.0 if body["expected_answer"] in text else 0.0))
+
+    def _send(self, code: int, payload: dict) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(code)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def verify_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _VerifyHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_strip_nulls_is_recursive() -> None:
+    assert strip_nulls({"a": None, "b": [{"c": None, "d": 1}, None], "e": {"f": None}}) == {
+        "b": [{"d": 1}, None],
+        "e": {},
+    }
+
+
+def test_replay_reports_mismatches_by_line(tmp_path: Path, verify_url: str) -> None:
+    path = f"{SERVER}/data/example_rollouts.jsonl"
+    text = rollouts_jsonl([1.0, 1.0, 0.0, 1.0, 1.0]) + "not json\n" + json.dumps({"response": {}}) + "\n"
+    tree = tree_with(tmp_path, {path: text})
+    client = VerifyClient(verify_url, concurrency=3, timeout=10)
+    try:
+        outcomes = client.replay(read_rollouts(tree, path))
+    finally:
+        client.close()
+    assert [o.line for o in outcomes] == [1, 2, 3, 4, 5, 6, 7]
+    assert [o.matches for o in outcomes] == [True, True, True, True, False, False, False]
+    assert (outcomes[4].stored, outcomes[4].returned) == (1.0, 0.0)
+    assert "not valid JSON" in (outcomes[5].error or "") and "not a rollout" in (outcomes[6].error or "")
+
+
+def test_replay_stops_sending_once_a_request_times_out(tmp_path: Path, verify_url: str) -> None:
+    from sandbox_fixtures import QUESTIONS, rollout
+
+    rows = [rollout("q", "hang", "x", 1.0)] + [rollout(q, a, t, 1.0) for q, a, t in QUESTIONS] * 4
+    path = f"{SERVER}/data/example_rollouts.jsonl"
+    tree = tree_with(tmp_path, {path: "".join(json.dumps(r) + "\n" for r in rows)})
+    client = VerifyClient(verify_url, concurrency=1, timeout=0.5)
+    try:
+        outcomes = client.replay(read_rollouts(tree, path))
+    finally:
+        client.close()
+    assert outcomes[0].aborted and "timed out after 0.5 s" in (outcomes[0].error or "")
+    assert any("not replayed" in (o.error or "") for o in outcomes)
+
+
+def test_probes_replace_the_output_of_a_real_rollout() -> None:
+    from sandbox_fixtures import rollout
+
+    probes = probe_bodies(rollout("q", "Paris", "It is Paris.", 1.0))
+    assert probes["empty response"]["response"]["output"] == []
+    unrelated = probes["unrelated text"]["response"]["output"][0]["content"][0]["text"]
+    assert "Paris" not in unrelated
+    assert probes["empty response"]["expected_answer"] == "Paris"
