@@ -351,3 +351,10 @@ def test_gr114_code_only_warns(server_tree) -> None:
     assert findings["GR109"].status == "pass"
     assert findings["GR114"].status == "fail" and findings["GR114"].severity == "warning"
     assert "the data" in findings["GR114"].message
+
+
+def test_gr105_tests_under_another_name_only_warn(server_tree) -> None:
+    text = "def test_verify_rewards_correct_answers():\n    assert True\n"
+    finding = server_tree({"tests/test_app.py": None, "tests/test_rewards.py": text})["GR105"]
+    assert finding.status == "fail" and finding.severity == "warning"
+    assert "tests/test_rewards.py hold tests" in finding.message

@@ -18,7 +18,9 @@ def _parse_app(ctx: ServerContext) -> ast.Module | SyntaxError | None:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return ast.parse(text, filename="app.py")
+                module = ast.parse(text, filename="app.py")
+            ctx.checkout.remember(ctx.full("app.py"), module)
+            return module
         except SyntaxError as exc:
             return exc
         except (ValueError, RecursionError, MemoryError) as exc:

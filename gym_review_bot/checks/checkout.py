@@ -40,6 +40,10 @@ class Checkout:
         found = self._modules[path]
         return found[1] if found else None
 
+    def remember(self, path: str, module: ast.Module) -> None:
+        """Keep an AST a check already parsed, so the class resolver does not parse it again."""
+        self._modules.setdefault(path, (path, module))
+
     def _parse(self, path: str) -> tuple[str, ast.Module] | None:
         entry = self.tree.get(path)
         if entry is None or entry.kind != "file" or entry.size > MAX_MODULE_BYTES:

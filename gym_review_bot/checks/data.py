@@ -18,8 +18,8 @@ MAX_LISTED = 5
 EXAMPLES = "data/example.jsonl"
 ROLLOUTS = "data/example_rollouts.jsonl"
 PLACEHOLDER_MODEL = re.compile(
-    r"(stub|synthetic|example[-_ ]?model|test([-_ ]?model)?|dummy|fake|mock|placeholder|model|"
-    r"none|null|unknown|n/?a|todo|tbd|my[-_ ]?model|your[-_ ]?model)",
+    r"(stub|synthetic.*|example.*|test([-_ ]?model)?|dummy.*|fake.*|mock.*|placeholder.*|model|default|"
+    r"none|null|unknown|n/?a|todo|tbd|my[-_ ]?model|your[-_ ]?model|policy[-_ ]?model|.{1,2})",
     re.IGNORECASE,
 )
 

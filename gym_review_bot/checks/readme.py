@@ -29,8 +29,10 @@ UPSTREAM = re.compile(
     r"see [^.\n]{0,80}licen[cs]e|\]\([^)]*licen[cs]e[^)]*\)|\bLICEN[CS]E\b",
     re.IGNORECASE,
 )
+# A link to the upstream dataset is where its licence is found: good enough for the data.
+DATASET_LINK = re.compile(r"https?://|\]\(", re.IGNORECASE)
 SPDX = re.compile(r"SPDX-License-Identifier:\s*[\w.+-]+")
-MENTIONS_CODE = re.compile(r"\b(code|software|implementation|server)\b", re.IGNORECASE)
+MENTIONS_CODE = re.compile(r"\b(code|software|implementation)\b", re.IGNORECASE)
 MENTIONS_DATA = re.compile(r"\b(data|datasets?|benchmark|prompts?|tasks?|examples?)\b", re.IGNORECASE)
 
 
@@ -76,7 +78,11 @@ def find_licensing(text: str) -> Licensing | None:
 
 
 def _readme(ctx: ServerContext) -> tuple[str, str | None]:
-    return ctx.full("README.md"), ctx.text("README.md")
+    return ctx.full("README.md"), ctx.memo("readme", lambda: ctx.text("README.md"))
+
+
+def _licensing(ctx: ServerContext) -> Licensing | None:
+    return ctx.memo("licensing", lambda: find_licensing(_readme(ctx)[1] or ""))
 
 
 def check_licensing(ctx: ServerContext) -> Outcome:
@@ -87,7 +93,7 @@ def check_licensing(ctx: ServerContext) -> Outcome:
             "including its `# Licensing information` section (Code: ..., Data: ...).",
             file=file,
         )
-    licensing = find_licensing(text)
+    licensing = _licensing(ctx)
     if licensing is None:
         return failed(
             f"{file} has no licensing information. Add a `# Licensing information` section naming the "
@@ -114,15 +120,39 @@ def check_licensing(ctx: ServerContext) -> Outcome:
     return passed(f"{file} states licensing information (line {licensing.first_line}).", file=file)
 
 
+def _names_licence_for(lines: list[str], topic: re.Pattern, other: re.Pattern, pointer: re.Pattern) -> bool:
+    """Whether some line about `topic` (with the lines that continue it) names a licence or points to one.
+
+    The continuation runs to a blank line or a line about the other topic, so that `Code: ?` followed
+    by `Data: MIT` does not lend the data's licence to the code.
+    """
+    for i, line in enumerate(lines):
+        if not topic.search(line):
+            continue
+        block = [line]
+        for following in lines[i + 1 :]:
+            if not following.strip() or (other.search(following) and not topic.search(following)):
+                break
+            block.append(following)
+        joined = " ".join(block)
+        if LICENCE_NAME.search(joined) or UPSTREAM.search(joined) or pointer.search(joined):
+            return True
+    return False
+
+
 def check_code_and_data(ctx: ServerContext) -> Outcome:
-    file, text = _readme(ctx)
-    licensing = find_licensing(text or "")
+    file = ctx.full("README.md")
+    licensing = _licensing(ctx)
     assert licensing is not None  # GR114 needs GR109
-    body = "\n".join(licensing.text.splitlines()[1:]) or licensing.text
+    lines = licensing.text.splitlines()
+    body = lines[1:] if len(lines) > 1 else lines  # past the heading
     missing = [
         what
-        for what, pattern in (("the code", MENTIONS_CODE), ("the data", MENTIONS_DATA))
-        if not pattern.search(body)
+        for what, topic, other, pointer in (
+            ("the code", MENTIONS_CODE, MENTIONS_DATA, UPSTREAM),
+            ("the data", MENTIONS_DATA, MENTIONS_CODE, DATASET_LINK),
+        )
+        if not _names_licence_for(body, topic, other, pointer)
     ]
     if missing:
         return failed(

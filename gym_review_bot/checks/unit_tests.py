@@ -23,22 +23,54 @@ def _test_names(module: ast.Module) -> list[str]:
     return names
 
 
+def _parse(text: str, file: str) -> ast.Module | SyntaxError:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(text, filename=file)
+    except (SyntaxError, ValueError, RecursionError) as exc:
+        return exc if isinstance(exc, SyntaxError) else SyntaxError(str(exc))
+
+
+def _tests_elsewhere(ctx: ServerContext) -> list[str]:
+    """Other tests/test_*.py files that hold tests (pytest collects them too)."""
+    found = []
+    for entry in ctx.tree.walk(ctx.full("tests")):
+        name = entry.path.rsplit("/", 1)[-1]
+        if entry.kind != "file" or not (name.startswith("test_") and name.endswith(".py")):
+            continue
+        if entry.size > ctx.max_file_bytes:
+            continue
+        module = _parse(ctx.tree.read(entry).decode("utf-8", "replace"), entry.path)
+        if isinstance(module, ast.Module) and _test_names(module):
+            found.append(entry.path)
+    return found
+
+
 def check_has_tests(ctx: ServerContext) -> Outcome:
     file = ctx.full("tests/test_app.py")
     text = ctx.text("tests/test_app.py")
     if text is None:
+        elsewhere = _tests_elsewhere(ctx)
+        if elsewhere:  # the intent (tests exist) is met; only the file name differs from the guide
+            return failed(
+                f"{file} is missing, though {', '.join(elsewhere)} hold tests. NeMo Gym's guide names "
+                "tests/test_app.py: rename the file (or add tests/test_app.py).",
+                file=file,
+                severity="warning",
+            )
         return failed(
             f"{file} is missing. NeMo Gym requires at least one unit test per server: add "
             "tests/test_app.py with a `test_...` function that exercises verify().",
             file=file,
         )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            module = ast.parse(text, filename=file)
-    except (SyntaxError, ValueError, RecursionError) as exc:
-        line = getattr(exc, "lineno", None)
-        return failed(f"{file} does not parse as Python: {exc}. Fix the syntax error.", file=file, line=line)
+    module = _parse(text, file)
+    if isinstance(module, SyntaxError):
+        return failed(
+            f"{file} does not parse as Python: {module.msg} (line {module.lineno}). Fix the syntax error.",
+            file=file,
+            line=module.lineno,
+        )
     names = _test_names(module)
     if not names:
         return failed(
