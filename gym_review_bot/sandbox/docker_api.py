@@ -226,6 +226,7 @@ class RunScope:
                 pass
             except DockerError as exc:
                 problems.append(f"image {tag}: {exc}")
+        remove_layers(self.docker, {"label": f"{LABEL_RUN}={self.run_id}"})
         return problems
 
     def _labelled_containers(self) -> list[Container]:
@@ -256,6 +257,33 @@ def _remove_container(c: Container, settle: float = 60) -> str | None:
         if time.monotonic() > deadline:
             return f"container {c.name}: still present after {settle:g} s"
         time.sleep(0.5)
+
+
+def remove_layers(dk: docker.DockerClient, filters: dict[str, str]) -> int:
+    """Remove untagged images a build left (a failed step keeps the layers before it).
+
+    The kept cache image's own parent layers carry the run label too; Docker refuses to remove a
+    layer with children, which keeps them.
+    """
+    removed = 0
+    try:
+        layers = [i for i in dk.images.list(all=True, filters=filters) if not i.tags]
+    except DockerError:
+        return 0
+    progress = True
+    while layers and progress:  # a child must go before its parent: repeat while something goes
+        progress = False
+        for image in list(layers):
+            try:
+                dk.images.remove(image.id, noprune=False)
+            except docker.errors.ImageNotFound:
+                pass
+            except DockerError:
+                continue
+            layers.remove(image)
+            removed += 1
+            progress = True
+    return removed
 
 
 def container_ip(container: Container, net: Any) -> str:
