@@ -44,9 +44,7 @@ def gym_review_command() -> list[str]:
 
 
 def git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, env={**os.environ, **GIT_ENV}
-    )
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env={**os.environ, **GIT_ENV})
 
 
 def build_pr_repo(wheel: Path, server: str, into: Path) -> Path:
@@ -113,9 +111,7 @@ def slowest_imports(command: list[str], cwd: Path, top: int = 10) -> None:
     """The imports with the highest cumulative time when COMMAND runs under -X importtime."""
     argv = command[1:] if command[0] != sys.executable else command[2:]
     module_args = argv if command[0] == sys.executable else ["-m", "gym_review_bot", *argv]
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", *module_args], cwd=cwd, capture_output=True, text=True
-    )
+    done = subprocess.run([sys.executable, "-X", "importtime", *module_args], cwd=cwd, capture_output=True, text=True)
     rows = []
     for line in done.stderr.splitlines():
         match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
@@ -124,9 +120,7 @@ def slowest_imports(command: list[str], cwd: Path, top: int = 10) -> None:
     total_us = sum(cumulative for cumulative, _, depth, _ in rows if depth == 1)
     print(f"  imports: {total_us / 1e6:.3f} s at top level; slowest {top} by cumulative time:")
     for cumulative, own, depth, name in sorted(rows, reverse=True)[:top]:
-        print(
-            f"    {cumulative / 1e3:8.1f} ms cumulative {own / 1e3:7.1f} ms self  {'  ' * (depth - 1)}{name}"
-        )
+        print(f"    {cumulative / 1e3:8.1f} ms cumulative {own / 1e3:7.1f} ms self  {'  ' * (depth - 1)}{name}")
 
 
 def baseline(runs: int) -> float:
@@ -135,16 +129,10 @@ def baseline(runs: int) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="runs per scenario (default: 5)")
-    parser.add_argument(
-        "--server", default=DEFAULT_SERVER, help=f"the server the PR adds (default: {DEFAULT_SERVER})"
-    )
-    parser.add_argument(
-        "--importtime", action="store_true", help="print the slowest imports even when on target"
-    )
+    parser.add_argument("--server", default=DEFAULT_SERVER, help=f"the server the PR adds (default: {DEFAULT_SERVER})")
+    parser.add_argument("--importtime", action="store_true", help="print the slowest imports even when on target")
     args = parser.parse_args()
     try:
         wheel = corpus_root()

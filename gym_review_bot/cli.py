@@ -32,7 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     scope.add_argument("--base", metavar="REF", help="PR mode: review what HEAD changes since its merge base with REF")
     scope.add_argument("--all", action="store_true", help="review every server in the checkout (no git needed)")
     scope.add_argument(
-        "--server", action="append", metavar="NAME", help="review resources_servers/NAME (repeatable; no git needed)"
+        "--server",
+        action="append",
+        metavar="NAME",
+        help="review resources_servers/NAME (repeatable; no git needed)",
     )
     check.add_argument("--head", metavar="REF", default="HEAD", help="PR mode: the PR's head commit (default: HEAD)")
     _add_common(check, sandbox)
@@ -51,11 +54,19 @@ def _add_common(parser: argparse.ArgumentParser, sandbox: object) -> None:
     out.add_argument("--markdown", type=Path, metavar="FILE", help="write the PR checklist comment to FILE")
     out.add_argument("--quiet", action="store_true", help="print only the verdict line")
     parser.add_argument(
-        "--max-file-mb", type=float, default=50, metavar="MB", help="size cap for files the review reads (default: 50)"
+        "--max-file-mb",
+        type=float,
+        default=50,
+        metavar="MB",
+        help="size cap for files the review reads (default: 50)",
     )
     toggle = parser.add_mutually_exclusive_group()
     toggle.add_argument(
-        "--docker", dest="docker", action="store_true", default=None, help="run the sandbox; exit 2 if no daemon"
+        "--docker",
+        dest="docker",
+        action="store_true",
+        default=None,
+        help="run the sandbox; exit 2 if no daemon",
     )
     toggle.add_argument("--no-docker", dest="docker", action="store_false", help="never run the sandbox")
     sandbox.add_cli_arguments(parser)  # type: ignore[attr-defined]

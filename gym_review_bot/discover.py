@@ -44,9 +44,7 @@ def is_server(tree: SourceTree, name: str) -> bool:
 
 
 def _not_a_server(name: str) -> str:
-    return (
-        f"{SERVERS_DIR}/{name} has neither app.py nor configs/: a shared library, not a server; not checked."
-    )
+    return f"{SERVERS_DIR}/{name} has neither app.py nor configs/: a shared library, not a server; not checked."
 
 
 def discover_pr(repo: Path, base_ref: str, head_ref: str = "HEAD") -> Discovery:

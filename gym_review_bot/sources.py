@@ -104,9 +104,7 @@ class GitTree(SourceTree):
 
     def subdirs(self, prefix: str) -> list[str]:
         prefix = prefix.rstrip("/")
-        return sorted(
-            posixpath.basename(d) for d in self._dirs if d and posixpath.dirname(d) == prefix
-        )
+        return sorted(posixpath.basename(d) for d in self._dirs if d and posixpath.dirname(d) == prefix)
 
     def read(self, entry: Entry, limit: int | None = None) -> bytes:
         if limit is None or entry.size <= limit:

@@ -86,9 +86,7 @@ def _unpack(wheel: Path, root: Path) -> None:
 def server_dirs(root: Path) -> list[str]:
     """Every directory under resources_servers/, as the review's --all sees them."""
     return sorted(
-        p.name
-        for p in (root / "resources_servers").iterdir()
-        if p.is_dir() and not p.name.startswith((".", "__"))
+        p.name for p in (root / "resources_servers").iterdir() if p.is_dir() and not p.name.startswith((".", "__"))
     )
 
 

@@ -74,7 +74,16 @@ def test_big_file_in_a_git_tree_is_streamed_not_loaded(tmp_path: Path) -> None:
     repo.commit("huge examples")
     out = tmp_path / "r.json"
     proc, peak = run_measured(
-        "check", "--repo", str(repo.path), "--base", base, "--no-docker", "--max-file-mb", "200", "--json", str(out)
+        "check",
+        "--repo",
+        str(repo.path),
+        "--base",
+        base,
+        "--no-docker",
+        "--max-file-mb",
+        "200",
+        "--json",
+        str(out),
     )
     findings = {f["id"]: f for f in json.loads(out.read_text())["servers"][0]["findings"]}
     assert findings["GR106"]["status"] == "pass" and f"{line_count} well-formed rows" in findings["GR106"]["message"]
@@ -127,7 +136,17 @@ def test_deeply_nested_python_and_yaml_do_not_crash(server_tree) -> None:
 
 
 def test_empty_files_are_findings(server_tree) -> None:
-    empty = {rel: "" for rel in ("app.py", "tests/test_app.py", "data/example.jsonl", "data/example_rollouts.jsonl", "README.md", "configs/srv.yaml")}
+    empty = {
+        rel: ""
+        for rel in (
+            "app.py",
+            "tests/test_app.py",
+            "data/example.jsonl",
+            "data/example_rollouts.jsonl",
+            "README.md",
+            "configs/srv.yaml",
+        )
+    }
     findings = server_tree(empty)
     assert findings["GR101"].status == "pass"  # an empty module parses...
     assert findings["GR102"].status == "fail"  # ...but has no server class
@@ -167,7 +186,19 @@ def test_symlink_out_of_the_tree_in_a_git_commit(repo: GitRepo, tmp_path: Path) 
     repo.commit()
     out = tmp_path / "r.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "gym_review_bot", "check", "--repo", str(repo.path), "--base", "main", "--no-docker", "--json", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "gym_review_bot",
+            "check",
+            "--repo",
+            str(repo.path),
+            "--base",
+            "main",
+            "--no-docker",
+            "--json",
+            str(out),
+        ],
         capture_output=True,
         text=True,
     )
@@ -181,7 +212,9 @@ def test_no_temp_files_left_behind(tmp_path: Path) -> None:
     tmp = tmp_path / "tmpdir"
     tmp.mkdir()
     env = {**os.environ, "TMPDIR": str(tmp)}
-    subprocess.run([sys.executable, "-m", "gym_review_bot", "demo", "--quiet"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "gym_review_bot", "demo", "--quiet"], env=env, check=True, capture_output=True
+    )
     assert list(tmp.iterdir()) == []
 
 
@@ -205,7 +238,18 @@ def test_file_names_that_are_not_utf8(repo: GitRepo, tmp_path: Path) -> None:
     for scope in (["--base", "main"], ["--all"]):
         out = tmp_path / "r.json"
         proc = subprocess.run(
-            [sys.executable, "-m", "gym_review_bot", "check", "--repo", str(repo.path), *scope, "--no-docker", "--json", str(out)],
+            [
+                sys.executable,
+                "-m",
+                "gym_review_bot",
+                "check",
+                "--repo",
+                str(repo.path),
+                *scope,
+                "--no-docker",
+                "--json",
+                str(out),
+            ],
             capture_output=True,
             text=True,
         )
@@ -218,7 +262,19 @@ def test_file_names_that_are_not_utf8(repo: GitRepo, tmp_path: Path) -> None:
 def report_notes(repo: GitRepo, tmp_path: Path) -> list[str]:
     out = tmp_path / "notes.json"
     subprocess.run(
-        [sys.executable, "-m", "gym_review_bot", "check", "--repo", str(repo.path), "--base", "main", "--no-docker", "--json", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "gym_review_bot",
+            "check",
+            "--repo",
+            str(repo.path),
+            "--base",
+            "main",
+            "--no-docker",
+            "--json",
+            str(out),
+        ],
         capture_output=True,
     )
     return json.loads(out.read_text(encoding="utf-8"))["notes"]

@@ -99,7 +99,9 @@ APP_HEADER = "from nemo_gym.base_resources_server import SimpleResourcesServer, 
 
 
 def test_gr102_no_verify_fails(server_tree) -> None:
-    app = APP_HEADER + "class S(SimpleResourcesServer):\n    pass\n\nif __name__ == '__main__':\n    S.run_webserver()\n"
+    app = (
+        APP_HEADER + "class S(SimpleResourcesServer):\n    pass\n\nif __name__ == '__main__':\n    S.run_webserver()\n"
+    )
     findings = server_tree({"app.py": app})
     assert findings["GR102"].status == "fail"
     assert findings["GR102"].severity == "error"
@@ -269,7 +271,9 @@ def test_gr107_input_rows_copied_as_rollouts_fail(server_tree) -> None:
 @pytest.mark.parametrize("reward", ["NaN", "Infinity", "true", '"1.0"', "null"])
 def test_gr107_reward_must_be_a_finite_number(server_tree, reward: str) -> None:
     rollouts = [json.dumps(r) for r in rows()]
-    rollouts[3] = rollouts[3].replace('"reward": 1.0', f'"reward": {reward}').replace('"reward": 0.0', f'"reward": {reward}')
+    rollouts[3] = (
+        rollouts[3].replace('"reward": 1.0', f'"reward": {reward}').replace('"reward": 0.0', f'"reward": {reward}')
+    )
     finding = server_tree({"data/example_rollouts.jsonl": jsonl(rollouts)})["GR107"]
     assert finding.status == "fail" and finding.line == 4
 

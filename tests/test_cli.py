@@ -185,7 +185,8 @@ def test_shallow_clone_without_merge_base_exits_2_with_hint(repo: GitRepo, tmp_p
     repo.commit("main moves on")
     clone = tmp_path / "shallow"
     subprocess.run(
-        ["git", "clone", "-q", "--depth", "1", "--branch", "pr", f"file://{repo.path}", str(clone)], check=True
+        ["git", "clone", "-q", "--depth", "1", "--branch", "pr", f"file://{repo.path}", str(clone)],
+        check=True,
     )
     subprocess.run(["git", "-C", str(clone), "fetch", "-q", "--depth", "1", "origin", "main:main"], check=True)
     proc = run("check", "--repo", str(clone), "--base", "main", "--no-docker")

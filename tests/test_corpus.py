@@ -82,9 +82,7 @@ def failing_ids(server: dict[str, Any]) -> tuple[set[str], set[str]]:
     return errors, warnings
 
 
-def _differences(
-    name: str, server: dict[str, Any] | None, expected: dict[str, Any] | None = None
-) -> list[str]:
+def _differences(name: str, server: dict[str, Any] | None, expected: dict[str, Any] | None = None) -> list[str]:
     """One line per id where the report and the expectations (by default, the reading) differ."""
     entry = EXPECTED[name]
     want_ids = expected if expected is not None else entry
@@ -149,9 +147,7 @@ def test_corpus_matches_expectations(all_report: dict[str, Any]) -> None:
         if entry.get("tool_disagrees"):
             known += _differences(name, servers.get(name))
             drift = _differences(name, servers.get(name), entry["tool_reports"])
-            unexpected += [
-                f"{line} [vs tool_reports; if the check was fixed, drop tool_disagrees]" for line in drift
-            ]
+            unexpected += [f"{line} [vs tool_reports; if the check was fixed, drop tool_disagrees]" for line in drift]
         else:
             unexpected += _differences(name, servers.get(name))
     if known:

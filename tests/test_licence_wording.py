@@ -6,7 +6,11 @@ import pytest
 
 # (README text, GR109 status, GR114 status or None when GR114 is skipped)
 CASES = {
-    "scaffold template": ("# Description\n\n# Licensing information\nCode: ?\nData: ?\n\nDependencies\n- nemo_gym: Apache 2.0\n", "fail", None),
+    "scaffold template": (
+        "# Description\n\n# Licensing information\nCode: ?\nData: ?\n\nDependencies\n- nemo_gym: Apache 2.0\n",
+        "fail",
+        None,
+    ),
     "code filled, data still ?": ("# Licensing information\nCode: Apache 2.0<br>\nData: ?\n", "fail", None),
     "TBD": ("## License\n\nTBD\n", "fail", None),
     "TODO in a label": ("## Licensing\n- Code: TODO\n- Data: MIT\n", "fail", None),
@@ -15,16 +19,52 @@ CASES = {
     "no section at all": ("# Circle count\n\nCounts circles in images.\n", "fail", None),
     "section names no licence": ("## Licensing\n\nAsk the authors.\n", "fail", None),
     "licence only in a code block": ("# Srv\n\n```\n# License\nMIT\n```\n", "fail", None),
-    "NeMo Gym example": ("# Licensing information\nCode: Apache 2.0\nData: Apache 2.0\n\nDependencies\n- nemo_gym: Apache 2.0\n", "pass", "pass"),
-    "data as a list": ("# Licensing information\n\nCode: Apache 2.0\nData:\n- HotPotQA: Creative Commons Attribution-ShareAlike 4.0 International\n", "pass", "pass"),
-    "bold labels, SPDX ids": ("## License\n\n- **Code**: Apache-2.0\n- **MiniF2F Data**: MIT License (from OpenAI MiniF2F repository)\n", "pass", "pass"),
-    "CC BY-SA link": ("## Licensing\n\nCode: Apache 2.0\nDataset: [CC-BY-SA-4.0](https://creativecommons.org/licenses/by-sa/4.0/)\n", "pass", "pass"),
-    "upstream pointer for data": ("## Licensing\n\n- Code: Apache 2.0\n- Data ([openai/mrcr](https://huggingface.co/datasets/openai/mrcr)): see upstream license\n", "pass", "pass"),
+    "NeMo Gym example": (
+        "# Licensing information\nCode: Apache 2.0\nData: Apache 2.0\n\nDependencies\n- nemo_gym: Apache 2.0\n",
+        "pass",
+        "pass",
+    ),
+    "data as a list": (
+        "# Licensing information\n\nCode: Apache 2.0\nData:\n- HotPotQA: Creative Commons Attribution-ShareAlike 4.0 International\n",
+        "pass",
+        "pass",
+    ),
+    "bold labels, SPDX ids": (
+        "## License\n\n- **Code**: Apache-2.0\n- **MiniF2F Data**: MIT License (from OpenAI MiniF2F repository)\n",
+        "pass",
+        "pass",
+    ),
+    "CC BY-SA link": (
+        "## Licensing\n\nCode: Apache 2.0\nDataset: [CC-BY-SA-4.0](https://creativecommons.org/licenses/by-sa/4.0/)\n",
+        "pass",
+        "pass",
+    ),
+    "upstream pointer for data": (
+        "## Licensing\n\n- Code: Apache 2.0\n- Data ([openai/mrcr](https://huggingface.co/datasets/openai/mrcr)): see upstream license\n",
+        "pass",
+        "pass",
+    ),
     "only a licence name": ("## Licensing information\nApache 2.0\n", "pass", "fail"),
-    "code only": ("## Licensing\n\nCode: Apache 2.0\nIFBench library: Apache 2.0 (AllenAI)\n", "pass", "fail"),
-    "labelled paragraph, no heading": ("# Srv\n\nLicense: MIT for the code and CC BY 4.0 for the data.\n", "pass", "pass"),
-    "SPDX header only": ("<!--\nSPDX-License-Identifier: Apache-2.0\n-->\n\n# Circle Count\n", "pass", "fail"),
-    "licence heading with sub-sections": ("## Licensing Information\n\n### Code\nApache 2.0\n\n### Data\nCC BY 4.0\n\n## Next\n", "pass", "pass"),
+    "code only": (
+        "## Licensing\n\nCode: Apache 2.0\nIFBench library: Apache 2.0 (AllenAI)\n",
+        "pass",
+        "fail",
+    ),
+    "labelled paragraph, no heading": (
+        "# Srv\n\nLicense: MIT for the code and CC BY 4.0 for the data.\n",
+        "pass",
+        "pass",
+    ),
+    "SPDX header only": (
+        "<!--\nSPDX-License-Identifier: Apache-2.0\n-->\n\n# Circle Count\n",
+        "pass",
+        "fail",
+    ),
+    "licence heading with sub-sections": (
+        "## Licensing Information\n\n### Code\nApache 2.0\n\n### Data\nCC BY 4.0\n\n## Next\n",
+        "pass",
+        "pass",
+    ),
 }
 
 

@@ -10,7 +10,15 @@ from gym_review_bot.models import Finding
 
 # Run in id order; a check that waits on another (`needs`) always has a higher id.
 STATIC_CHECKS: list[Check] = sorted(
-    [*files.CHECKS, *app.CHECKS, *config.CHECKS, *unit_tests.CHECKS, *data.CHECKS, *requirements.CHECKS, *readme.CHECKS],
+    [
+        *files.CHECKS,
+        *app.CHECKS,
+        *config.CHECKS,
+        *unit_tests.CHECKS,
+        *data.CHECKS,
+        *requirements.CHECKS,
+        *readme.CHECKS,
+    ],
     key=lambda check: check.id,
 )
 

@@ -50,11 +50,7 @@ def check_app_parses(ctx: ServerContext) -> Outcome:
 def _run_webserver_target(module: ast.Module) -> ast.expr | None:
     """X in `X.run_webserver()`, NeMo Gym's way of starting a server."""
     for node in ast.walk(module):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "run_webserver"
-        ):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "run_webserver":
             return node.func.value
     return None
 
@@ -95,19 +91,26 @@ def check_verify(ctx: ServerContext) -> Outcome:
         unresolved += missing
     names = ", ".join(c.name for c in servers)
     if unresolved:
-        bases = ", ".join(sorted({u.describe() for u in unresolved}))
-        return failed(
-            f"Cannot tell whether {names} has a verify method: base class {bases} is not in this "
-            "checkout. Define verify on the server class, or check the base class by hand.",
-            file=file,
-            line=servers[0].node.lineno,
-            severity="warning",
+        return _cannot_tell(
+            f"Cannot tell whether {names} has a verify method", unresolved, file, servers[0].node.lineno
         )
     return failed(
         f"{names} has no concrete verify method (SimpleResourcesServer declares it abstract). Add "
         "`async def verify(self, body: BaseVerifyRequest) -> BaseVerifyResponse` that computes the reward.",
         file=servers[0].path,
         line=servers[0].node.lineno,
+    )
+
+
+def _cannot_tell(question: str, unresolved: list[Unresolved], file: str, line: int | None = None) -> Outcome:
+    """A base class outside the checkout hides what it defines: a warning, never a pass."""
+    bases = ", ".join(sorted({u.describe() for u in unresolved}))
+    return failed(
+        f"{question}: base class {bases} is not in this checkout. Define verify on the server class, "
+        "or check the base class by hand.",
+        file=file,
+        line=line,
+        severity="warning",
     )
 
 
@@ -120,13 +123,7 @@ def _no_server_class(ctx: ServerContext, resolver: ClassResolver, module: ast.Mo
         for u in resolver.lineage(ClassRef(file, node)).unresolved
     ]
     if unresolved:
-        bases = ", ".join(sorted({u.describe() for u in unresolved}))
-        return failed(
-            f"Cannot find the server class in {file}: base class {bases} is not in this checkout, so "
-            "the bot cannot tell whether it leads to SimpleResourcesServer. Check by hand.",
-            file=file,
-            severity="warning",
-        )
+        return _cannot_tell(f"Cannot tell which class in {file} is the server", unresolved, file)
     return failed(
         f"{file} defines no server class: none derives from SimpleResourcesServer or has step/reset. "
         "Define `class MyServer(SimpleResourcesServer)` with a verify method and start it with "

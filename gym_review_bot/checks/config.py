@@ -126,7 +126,13 @@ def check_domain(ctx: ServerContext) -> Outcome:
             close = difflib.get_close_matches(str(domain), allowed, n=1, cutoff=0.4)
             guess = f" Did you mean `{close[0]}`?" if close else ""
             line = find_line(file_text, rf"^\s*domain\s*:\s*['\"]?{re.escape(str(domain))}")
-            bad.append((e, f"{e.top}.resources_servers.{e.name} has domain `{domain}`, not an allowed value.{guess}", line))
+            bad.append(
+                (
+                    e,
+                    f"{e.top}.resources_servers.{e.name} has domain `{domain}`, not an allowed value.{guess}",
+                    line,
+                )
+            )
     if bad:
         first = bad[0]
         return failed(
@@ -172,7 +178,11 @@ def check_dataset_licences(ctx: ServerContext) -> Outcome:
         elif allowed and str(licence) not in allowed:
             bad.append((cfg, line, f"dataset `{name}` has license `{licence}`, not one NeMo Gym accepts"))
     if bad:
-        listing = f" Allowed values (nemo_gym/config_types.py): {', '.join(a for a in allowed if a != 'TBD')}." if allowed else ""
+        listing = (
+            f" Allowed values (nemo_gym/config_types.py): {', '.join(a for a in allowed if a != 'TBD')}."
+            if allowed
+            else ""
+        )
         return failed(
             "; ".join(msg for _, _, msg in bad) + ". Name the data's real licence." + listing,
             file=ctx.full(bad[0][0].rel),

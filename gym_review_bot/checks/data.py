@@ -150,9 +150,7 @@ def _check_rows(ctx: ServerContext, rel: str, what: str, needs: str) -> Outcome:
             locations=[Location(file=file, line=n) for n, _ in s.bad[:MAX_LISTED]],
         )
     if s.rows < MIN_ROWS:
-        return failed(
-            f"{file} has {s.rows} row(s); NeMo Gym asks for at least {MIN_ROWS} {what}.", file=file
-        )
+        return failed(f"{file} has {s.rows} row(s); NeMo Gym asks for at least {MIN_ROWS} {what}.", file=file)
     return passed(f"{file} has {s.rows} well-formed rows.", file=file)
 
 
@@ -203,7 +201,9 @@ def check_rewards_vary(ctx: ServerContext) -> Outcome:
 def check_real_model(ctx: ServerContext) -> Outcome:
     file = ctx.full(ROLLOUTS)
     rollouts = summarize(ctx, ROLLOUTS).rollouts
-    fake = [r for r in rollouts if not isinstance(r.model, str) or PLACEHOLDER_MODEL.fullmatch(r.model.strip() or "none")]
+    fake = [
+        r for r in rollouts if not isinstance(r.model, str) or PLACEHOLDER_MODEL.fullmatch(r.model.strip() or "none")
+    ]
     if fake:
         names = sorted({repr(r.model) for r in fake})
         return failed(
@@ -222,7 +222,7 @@ CHECKS = [
         "GR106",
         "error",
         "data/example.jsonl has at least 5 example inputs",
-        "Put at least 5 rows in data/example.jsonl, each `{\"responses_create_params\": {\"input\": ...}}`.",
+        'Put at least 5 rows in data/example.jsonl, each `{"responses_create_params": {"input": ...}}`.',
         check_examples,
     ),
     Check(

@@ -13,8 +13,7 @@ def check_readable_files(ctx: ServerContext) -> Outcome:
     problems = ctx.problems()
     if not problems:
         return passed(
-            "Every file the review reads is plain text under the size cap, and no symlink leaves "
-            "the server directory."
+            "Every file the review reads is plain text under the size cap, and no symlink leaves the server directory."
         )
     items = sorted(problems.items())
     listed = "; ".join(f"{path} {why}" for path, why in items[:MAX_LISTED])

@@ -14,7 +14,8 @@ LICENCE_HEADING = re.compile(r"\blicen[cs]", re.IGNORECASE)
 LABELLED = re.compile(r"^[\s>*_-]*licen[cs](e|es|ing)?( information)?[*_\s]*:\s*\S", re.IGNORECASE)
 PLACEHOLDER_VALUE = re.compile(
     r"^[\s>*_-]*((\*\*)?(code|data|datasets?|software|licen[cs]e|licensing)\b[^:\n]{0,40}:(\*\*)?\s*)?"
-    r"(\?+|tbd|tba|todo|coming soon|<[^>]*(licen|tbd|todo|insert|your|fill)[^>]*>|\[[^\]]*licen[^\]]*\])\s*(<br\s*/?>)?\s*$",
+    r"(\?+|tbd|tba|todo|coming soon|<[^>]*(licen|tbd|todo|insert|your|fill)[^>]*>|\[[^\]]*licen[^\]]*\])"
+    r"\s*(<br\s*/?>)?\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
 LICENCE_NAME = re.compile(
