@@ -53,12 +53,22 @@ def cleanup(cache: bool = False) -> str:
             if labels.get(docker_api.LABEL_KIND) != "cache" and _dead(labels, hostnames):
                 counts["images"] += _remove_image(dk, image)
         if cache:
-            for image in dk.images.list(filters={"label": f"{docker_api.LABEL_KIND}=cache"}):
-                counts["cache images"] += _remove_image(dk, image)
+            counts["cache images"] = remove_cache_images(dk)
         removed = ", ".join(f"{n} {what}" for what, n in counts.items() if n or what != "cache images" or cache)
         return f"Removed {removed} left by dead gym-review sandbox runs" + (" and the dependency cache" if cache else "")
     finally:
         dk.close()
+
+
+def remove_cache_images(dk: Any, key: str | None = None) -> int:
+    """Remove the dependency cache images (all, or the one of a cache key)."""
+    label = f"{docker_api.LABEL_KIND}=cache"
+    images = dk.images.list(filters={"label": label})
+    if key is not None:
+        images = [i for i in images if (i.labels or {}).get(docker_api.LABEL_CACHE_KEY) == key]
+    removed = sum(_remove_image(dk, image) for image in images)
+    docker_api.remove_layers(dk, {"dangling": "true", "label": docker_api.LABEL_RUN})
+    return removed
 
 
 def _remove_image(dk: Any, image: Any) -> int:

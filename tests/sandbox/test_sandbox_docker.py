@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
+import socket
+import subprocess
+import tarfile
 import threading
 from pathlib import Path
 
+import docker
 import pytest
 from conftest import NEMO_GYM_REQUIREMENT, make_git_tree, server_files, wheel_server
 from sandbox_fixtures import FAILING_TEST, answer_server
 
 from gym_review_bot.models import Finding
-from gym_review_bot.sandbox import SandboxOptions, run_sandbox
+from gym_review_bot.sandbox import SandboxOptions, cleanup, run_sandbox
+from gym_review_bot.sandbox.cleanup import remove_cache_images
+from gym_review_bot.sandbox.docker_api import LABEL_CACHE_KEY, LABEL_KIND, LABEL_OWNER, LABEL_RUN, owner_label
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("nothing_left")]
 
@@ -224,3 +231,50 @@ def test_ctrl_c_removes_everything_of_the_run(tmp_path: Path, options: SandboxOp
             run_sandbox(tree, "interrupted", options)
     finally:
         timer.cancel()
+
+
+def _dead_owner() -> str:
+    """The owner label of a process that has exited."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return f"{socket.gethostname()}:{child.pid}:1"
+
+
+def test_cleanup_removes_dead_runs_only_and_keeps_the_cache(options: SandboxOptions) -> None:
+    dk = docker.from_env()
+    dead = {LABEL_RUN: "deadrun00001", LABEL_OWNER: _dead_owner(), LABEL_KIND: "run"}
+    live = {LABEL_RUN: "liverun00001", LABEL_OWNER: owner_label(), LABEL_KIND: "run"}
+    dead_net = dk.networks.create("gym-review-test-dead", internal=True, labels=dead)
+    live_net = dk.networks.create("gym-review-test-live", internal=True, labels=live)
+    dead_box = dk.containers.create(options.base_image, ["true"], labels=dead, network_mode="none")
+    ctx = io.BytesIO()
+    with tarfile.open(fileobj=ctx, mode="w") as tar:
+        data = f"FROM {options.base_image}\nLABEL {LABEL_KIND}=cache {LABEL_CACHE_KEY}=test-key\n".encode()
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    ctx.seek(0)
+    fake_cache, _ = dk.images.build(
+        fileobj=ctx, custom_context=True, tag="gym-review-bot-cache:test-key", rm=True, forcerm=True
+    )
+    try:
+        summary = cleanup(cache=False)
+        assert summary.startswith("Removed 1 containers, 1 networks"), summary
+        names = {n.name for n in dk.networks.list()}
+        assert "gym-review-test-dead" not in names and "gym-review-test-live" in names
+        with pytest.raises(docker.errors.NotFound):
+            dk.containers.get(dead_box.id)
+        assert dk.images.get(fake_cache.id)  # without --cache the cache stays
+        assert remove_cache_images(dk, key="test-key") == 1
+    finally:
+        live_net.remove()
+        for obj in (dead_net, dead_box):
+            try:
+                obj.remove()
+            except docker.errors.NotFound:
+                pass
+        try:
+            dk.images.remove("gym-review-bot-cache:test-key")
+        except docker.errors.ImageNotFound:
+            pass
+        dk.close()
