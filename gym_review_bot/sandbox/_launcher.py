@@ -7,9 +7,15 @@ import os
 import runpy
 import shutil
 import sys
+import time
 
 SOURCE_ROOT = "/src"
 WORK_ROOT = "/work"
+
+
+def mark(event: str) -> None:
+    """A wall-clock mark the bot reads back from the log to split the boot time."""
+    print(f"gym-review: t={time.time():.3f} event={event}", flush=True)
 
 
 def copy_server(server_dir: str) -> str:
@@ -35,6 +41,7 @@ def serve(server_dir: str, config_file: str, config_key: str, entrypoint: str) -
 
     sys.argv = [sys.argv[0], f"+config_paths=[{config_file}]"]
     resolved = global_config.get_global_config_dict()
+    mark("config-resolved")
     os.environ[global_config.NEMO_GYM_CONFIG_DICT_ENV_VAR_NAME] = OmegaConf.to_yaml(resolved)
     os.environ[global_config.NEMO_GYM_CONFIG_PATH_ENV_VAR_NAME] = config_key
     # A server process reads its config from the environment, never from the parent's parse.
@@ -48,6 +55,7 @@ def serve(server_dir: str, config_file: str, config_key: str, entrypoint: str) -
 
 def main() -> None:
     mode, server_dir = sys.argv[1], sys.argv[2]
+    mark("launcher-start")
     copy_server(server_dir)
     if mode == "test":
         run_tests()

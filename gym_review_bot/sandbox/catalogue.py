@@ -17,8 +17,7 @@ CHECK_CATALOGUE: list[tuple[str, str, str, str]] = [
         "error",
         "The server boots the way NeMo Gym starts it (`python app.py` with its resolved config) and "
         "answers `GET /` within the boot timeout.",
-        "Run `ng_run +config_paths=[<your config>]` locally and fix what it prints; keep imports and "
-        "start-up light.",
+        "Run `ng_run +config_paths=[<your config>]` locally and fix what it prints; keep imports and start-up light.",
     ),
     (
         "GR203",

@@ -54,8 +54,8 @@ def cleanup(cache: bool = False) -> str:
                 counts["images"] += _remove_image(dk, image)
         if cache:
             counts["cache images"] = remove_cache_images(dk)
-        removed = ", ".join(f"{n} {what}" for what, n in counts.items() if n or what != "cache images" or cache)
-        return f"Removed {removed} left by dead gym-review sandbox runs" + (" and the dependency cache" if cache else "")
+        removed = ", ".join(f"{n} {what}" for what, n in counts.items() if what != "cache images" or cache)
+        return f"Removed {removed}: what dead gym-review sandbox runs left" + (" and the cache" if cache else "")
     finally:
         dk.close()
 

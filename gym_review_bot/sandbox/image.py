@@ -71,13 +71,16 @@ def ensure_cache(
     if docker_api.image_exists(scope.docker, tag):
         return ImageResult(tag, cache_hit=True)
     stage_tag = f"{docker_api.TMP_REPO}:{scope.run_id}"
-    stage = scope.build(
-        context.deps_context(base, reqs, tree, cas, scope.labels("tmp")), stage_tag, network=True
-    )
+    stage = scope.build(context.deps_context(base, reqs, tree, cas, scope.labels("tmp")), stage_tag, network=True)
     if stage.error:
         return ImageResult(None, f"installing the requirements failed: {stage.error}", stage.log_tail)
-    final = {docker_api.LABEL_KIND: "cache", docker_api.LABEL_RUN: "", docker_api.LABEL_OWNER: "",
-             docker_api.LABEL_CACHE_KEY: key, "gym-review-bot.base": base}
+    final = {
+        docker_api.LABEL_KIND: "cache",
+        docker_api.LABEL_RUN: "",
+        docker_api.LABEL_OWNER: "",
+        docker_api.LABEL_CACHE_KEY: key,
+        "gym-review-bot.base": base,
+    }
     cache = scope.build(context.cache_context(base, stage_tag, scope.labels("tmp"), final), tag, network=False)
     if cache.error:
         return ImageResult(None, f"saving the dependency cache image failed: {cache.error}", cache.log_tail)

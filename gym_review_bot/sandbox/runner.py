@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 import time
@@ -30,6 +31,8 @@ PIDS_SIGNS = ("Resource temporarily unavailable", "can't start new thread", "for
 class SandboxResult:
     findings: list[Finding] = field(default_factory=list)
     timings: Timings = field(default_factory=Timings)
+    # Where the boot time went (seconds): container start, NeMo Gym's config resolution, its server start.
+    boot_detail: dict[str, float] = field(default_factory=dict)
 
 
 def _fence(text: str) -> str:
@@ -49,6 +52,7 @@ class _Run:
         self.timings = Timings()
         self.scope: docker_api.RunScope | None = None
         self.net: Any = None
+        self.boot_detail: dict[str, float] = {}
 
     def set(self, check_id: str, status: str, message: str, **where: Any) -> None:
         self.findings.setdefault(check_id, make_finding(check_id, status, message, **where))
@@ -59,7 +63,7 @@ class _Run:
 
     def result(self) -> SandboxResult:
         self.skip_rest("the sandbox stopped before this check")
-        return SandboxResult([self.findings[i] for i in CHECK_IDS], self.timings)
+        return SandboxResult([self.findings[i] for i in CHECK_IDS], self.timings, self.boot_detail)
 
     def limits(self) -> dict[str, Any]:
         o = self.options
@@ -126,7 +130,7 @@ def build(run: _Run, reqs: Requirements, config: ServerConfig) -> str | None:
 def boot(run: _Run, image: str, config: ServerConfig) -> str | None:
     """Start the server and poll GET / with backoff; the base URL, or None with GR202 failed."""
     assert run.scope is not None
-    start = time.monotonic()
+    start, wall_start = time.monotonic(), time.time()
     cmd = ["python", context.LAUNCHER, "serve", run.server_dir, context.SERVER_CONFIG, config.key, config.entrypoint]
     server = run.scope.container(image, cmd, "server", run.net, run.limits())
     run.server = server  # type: ignore[attr-defined]
@@ -138,6 +142,7 @@ def boot(run: _Run, image: str, config: ServerConfig) -> str | None:
             try:
                 if http.get(url + "/", timeout=2).status_code == 200:
                     run.timings.boot_s = round(time.monotonic() - start, 2)
+                    run.boot_detail = _boot_detail(docker_api.logs_tail(server, 400), wall_start, time.time())
                     run.set("GR202", "pass", f"The server answers GET / after {run.timings.boot_s:.1f} s.")
                     return url
             except requests.RequestException:
@@ -154,9 +159,24 @@ def boot(run: _Run, image: str, config: ServerConfig) -> str | None:
         what = f"The server {cause} before answering GET /"
     else:
         what = f"The server did not answer GET / within {run.options.boot_timeout:g} s: timed out"
-    run.set("GR202", "fail", f"{what} (--boot-timeout {run.options.boot_timeout:g}). Last log lines:{_fence(log)}",
-            file=config.file)
+    run.set(
+        "GR202",
+        "fail",
+        f"{what} (--boot-timeout {run.options.boot_timeout:g}). Last log lines:{_fence(log)}",
+        file=config.file,
+    )
     return None
+
+
+def _boot_detail(log: str, wall_start: float, wall_end: float) -> dict[str, float]:
+    marks = {m.group(2): float(m.group(1)) for m in re.finditer(r"gym-review: t=([\d.]+) event=([\w-]+)", log)}
+    if "launcher-start" not in marks or "config-resolved" not in marks:
+        return {}
+    return {
+        "container_start_s": round(marks["launcher-start"] - wall_start, 2),
+        "nemo_gym_config_s": round(marks["config-resolved"] - marks["launcher-start"], 2),
+        "nemo_gym_server_start_s": round(wall_end - marks["config-resolved"], 2),
+    }
 
 
 def _listing(outcomes: list[Outcome], describe: Any) -> str:
@@ -204,9 +224,14 @@ def replay_findings(run: _Run, first: list[Outcome], second: list[Outcome] | Non
             + (f"{b.returned:g}" if b.returned is not None else f"failed ({b.error})")
             for a, b in differ[:MAX_LISTED]
         )
-        run.set("GR204", "fail", f"{len(differ)} rollouts got a different reward on a second replay:\n{listed}",
-                file=path, line=differ[0][0].line,
-                locations=[Location(file=path, line=a.line) for a, _ in differ[:MAX_MISMATCH_LOCATIONS]])
+        run.set(
+            "GR204",
+            "fail",
+            f"{len(differ)} rollouts got a different reward on a second replay:\n{listed}",
+            file=path,
+            line=differ[0][0].line,
+            locations=[Location(file=path, line=a.line) for a, _ in differ[:MAX_MISMATCH_LOCATIONS]],
+        )
     else:
         run.set("GR204", "pass", "A second replay returned the same rewards.")
 
@@ -223,8 +248,13 @@ def replay(run: _Run, url: str, config: ServerConfig) -> None:
     if config.dependencies:
         needs = ", ".join(config.dependencies)
         for check_id in ("GR203", "GR204", "GR206"):
-            run.set(check_id, "skip", f"Skipped: verify() calls another server ({needs}), which the sandbox "
-                    f"does not run; the rollouts cannot be replayed without it.", file=config.file)
+            run.set(
+                check_id,
+                "skip",
+                f"Skipped: verify() calls another server ({needs}), which the sandbox "
+                f"does not run; the rollouts cannot be replayed without it.",
+                file=config.file,
+            )
         return
     if run.tree.get(run.rollouts_path) is None:
         for check_id in ("GR203", "GR204", "GR206"):
@@ -254,8 +284,12 @@ def probe(run: _Run, client: VerifyClient) -> None:
     rollouts = [r for r in read_rollouts(run.tree, run.rollouts_path) if r.body and r.reward is not None]
     rewards = [r.reward for r in rollouts if r.reward is not None]
     if not rollouts or max(rewards) - min(rewards) <= TOLERANCE:
-        run.set("GR206", "skip", "Skipped: the example rollouts' rewards do not vary, so a probe's reward "
-                "cannot be judged. Include rollouts that fail as well as ones that succeed.")
+        run.set(
+            "GR206",
+            "skip",
+            "Skipped: the example rollouts' rewards do not vary, so a probe's reward "
+            "cannot be judged. Include rollouts that fail as well as ones that succeed.",
+        )
         return
     top = max(rewards)
     hacked = []
@@ -265,8 +299,12 @@ def probe(run: _Run, client: VerifyClient) -> None:
             hacked.append(f"- {name}: reward {reward:g}")
     if hacked:
         listed = "\n".join(hacked)
-        run.set("GR206", "fail", f"Responses that do not solve the task get the highest example reward "
-                f"({top:g}):\n{listed}", file=f"{run.server_dir}/app.py")
+        run.set(
+            "GR206",
+            "fail",
+            f"Responses that do not solve the task get the highest example reward ({top:g}):\n{listed}",
+            file=f"{run.server_dir}/app.py",
+        )
     else:
         run.set("GR206", "pass", f"An empty and an unrelated response get less than the highest reward ({top:g}).")
 
@@ -275,8 +313,12 @@ def run_tests(run: _Run, image: str) -> None:
     """GR205: pytest tests/ in its own sandboxed container, with a timeout."""
     assert run.scope is not None
     if not run.tree.is_dir(f"{run.server_dir}/tests"):
-        run.set("GR205", "fail", f"{run.server_dir}/tests/ does not exist, so there are no tests to run.",
-                file=run.server_dir)
+        run.set(
+            "GR205",
+            "fail",
+            f"{run.server_dir}/tests/ does not exist, so there are no tests to run.",
+            file=run.server_dir,
+        )
         return
     start = time.monotonic()
     cmd = ["python", context.LAUNCHER, "test", run.server_dir]
@@ -288,8 +330,13 @@ def run_tests(run: _Run, image: str) -> None:
     docker_api.kill(tests)
     where = {"file": f"{run.server_dir}/tests"}
     if code is None:
-        run.set("GR205", "fail", f"The tests did not finish within {run.options.test_timeout:g} s "
-                f"(--test-timeout); timed out. Last lines:{_fence(_tail(log, 30))}", **where)
+        run.set(
+            "GR205",
+            "fail",
+            f"The tests did not finish within {run.options.test_timeout:g} s "
+            f"(--test-timeout); timed out. Last lines:{_fence(_tail(log, 30))}",
+            **where,
+        )
     elif code == 0:
         run.set("GR205", "pass", f"`pytest tests/` passes ({_summary(log)}).")
     elif code == 5:
@@ -298,8 +345,12 @@ def run_tests(run: _Run, image: str) -> None:
         failed = [ln for ln in log.splitlines() if ln.startswith(("FAILED ", "ERROR "))][:MAX_LISTED]
         detail = "\n".join(failed) or _tail(log, 30)
         reason = f" The test process {cause}." if cause and "exited" not in cause else ""
-        run.set("GR205", "fail", f"`pytest tests/` failed (exit code {code}, {_summary(log)}).{reason}"
-                f"{_fence(detail)}", **where)
+        run.set(
+            "GR205",
+            "fail",
+            f"`pytest tests/` failed (exit code {code}, {_summary(log)}).{reason}{_fence(detail)}",
+            **where,
+        )
 
 
 def _tail(log: str, n: int) -> str:
@@ -392,3 +443,23 @@ def _guarded(run: _Run, check_id: str, fn: Any, *args: Any) -> None:
         fn(*args)
     except Exception as exc:  # noqa: BLE001
         run.set(check_id, "fail", f"The sandbox failed during this check: {type(exc).__name__}: {exc}")
+
+
+@contextmanager
+def serving(tree: SourceTree, server_name: str, options: SandboxOptions) -> Iterator[str]:
+    """Build and boot a server in the sandbox and yield its base URL; removed afterwards (benchmarks)."""
+    run = _Run(tree, server_name, options)
+    run.scope = docker_api.RunScope(docker_api.client())
+    try:
+        config = load_server_config(tree, run.server_dir, server_name)
+        image = build(run, read_requirements(tree, run.server_dir, options.allow_url_deps), config)
+        if image is None:
+            raise RuntimeError(run.findings["GR201"].message)
+        run.net = run.scope.network()
+        url = boot(run, image, config)
+        if url is None:
+            raise RuntimeError(run.findings["GR202"].message)
+        yield url
+    finally:
+        with _signals_blocked():
+            run.scope.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 # verify() gives 1.0 when the assistant's text contains the expected answer: rewards vary across rollouts.
-ANSWER_APP = '''
+ANSWER_APP = """
 from nemo_gym.base_resources_server import (
     BaseResourcesServerConfig,
     BaseVerifyRequest,
@@ -44,9 +44,9 @@ class AnswerServer(SimpleResourcesServer):
 
 if __name__ == "__main__":
     AnswerServer.run_webserver()
-'''
+"""
 
-FAIR_VERIFY = 'reward = 1.0 if body.expected_answer in response_text(body) else 0.0'
+FAIR_VERIFY = "reward = 1.0 if body.expected_answer in response_text(body) else 0.0"
 
 CONFIG = """{name}:
   resources_servers:
@@ -67,15 +67,15 @@ CONFIG = """{name}:
         name: policy_model
 """
 
-PASSING_TEST = '''
+PASSING_TEST = """
 def test_answer_is_found():
     assert "Paris" in "It is Paris."
-'''
+"""
 
-FAILING_TEST = '''
+FAILING_TEST = """
 def test_that_fails():
     assert 1 + 1 == 3, "arithmetic is broken"
-'''
+"""
 
 QUESTIONS = [
     ("What is the capital of France?", "Paris", "It is Paris."),

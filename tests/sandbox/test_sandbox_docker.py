@@ -210,9 +210,7 @@ JUDGE_CONFIG = """{name}:
 """
 
 
-def test_server_that_calls_a_judge_model_skips_the_replay_naming_it(
-    tmp_path: Path, options: SandboxOptions
-) -> None:
+def test_server_that_calls_a_judge_model_skips_the_replay_naming_it(tmp_path: Path, options: SandboxOptions) -> None:
     files = answer_server("judged")
     files["configs/judged.yaml"] = JUDGE_CONFIG.format(name="judged")
     files["app.py"] = files["app.py"].replace("    pass\n", "    judge_model_server: dict = {}\n", 1)

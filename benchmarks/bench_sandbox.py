@@ -1,0 +1,179 @@
+"""Sandbox speed: a warm-cache run of one server end to end, and replay throughput against a bare client.
+
+Usage: python benchmarks/bench_sandbox.py [--rollouts 1000] [--rounds 3] [--concurrency 8]
+
+Needs a Docker daemon and a base image ($GYM_REVIEW_BASE_IMAGE, default gym-review-base:trixie built
+by .ci/setup-docker.sh). Uses NeMo Gym 0.4.0's real `example_single_tool_call` server from the wheel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from gym_review_bot.sandbox import SandboxOptions, docker_unavailable_reason, run_sandbox
+from gym_review_bot.sandbox.replay import VerifyClient, read_rollouts, strip_nulls
+from gym_review_bot.sandbox.runner import serving
+from gym_review_bot.sources import GitTree
+
+SERVER = "example_single_tool_call"
+WHEEL = "nemo_gym-0.4.0-py3-none-any.whl"
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def wheel_path() -> Path:
+    cache = Path(os.environ.get("GYM_REVIEW_CACHE") or Path.home() / ".cache" / "gym-review-bot")
+    wheel = cache / WHEEL
+    if not wheel.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version",
+             "3.12", "--disable-pip-version-check", "nemo-gym==0.4.0", "-d", str(cache)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    return wheel
+
+
+def server_repo(root: Path, rollouts: int | None = None) -> GitTree:
+    """example_single_tool_call in a git repo, pinned to nemo-gym 0.4.0, its rollouts repeated to `rollouts`."""
+    prefix = f"resources_servers/{SERVER}/"
+    with zipfile.ZipFile(wheel_path()) as archive:
+        for name in archive.namelist():
+            if name.startswith(prefix) and not name.endswith("/") and "__pycache__" not in name:
+                (root / name).parent.mkdir(parents=True, exist_ok=True)
+                (root / name).write_bytes(archive.read(name))
+    (root / prefix / "requirements.txt").write_text("nemo-gym==0.4.0\n")
+    if rollouts:
+        path = root / prefix / "data/example_rollouts.jsonl"
+        lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+        path.write_text("".join(lines[i % len(lines)] + "\n" for i in range(rollouts)))
+    git = ["git", "-c", "user.name=b", "-c", "user.email=b@b", "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "init", "-q"], cwd=root, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=root, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "bench"], cwd=root, check=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True, text=True)
+    return GitTree(root, head.stdout.strip())
+
+
+def options(concurrency: int) -> SandboxOptions:
+    return SandboxOptions(
+        base_image=os.environ.get("GYM_REVIEW_BASE_IMAGE") or "gym-review-base:trixie",
+        ca_bundle=CA_BUNDLE if CA_BUNDLE.is_file() else None,
+        concurrency=concurrency,
+    )
+
+
+def bench_end_to_end(opts: SandboxOptions, rounds: int) -> None:
+    print("== Warm cache: build + boot + replay + tests of one server with 5 rollouts ==")
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = server_repo(Path(tmp))
+        t0 = time.monotonic()
+        warm = run_sandbox(tree, SERVER, opts)  # fills the dependency cache when it is empty
+        print(f"warm-up run: {time.monotonic() - t0:.1f} s ({warm.findings[0].message})")
+        walls = []
+        for i in range(rounds):
+            start = time.monotonic()
+            result = run_sandbox(tree, SERVER, opts)
+            wall = time.monotonic() - start
+            walls.append(wall)
+            t, b = result.timings, result.boot_detail
+            nemo = b.get("nemo_gym_config_s", 0) + b.get("nemo_gym_server_start_s", 0)
+            print(
+                f"run {i + 1}: wall {wall:.1f} s | build {t.build_s} s, boot {t.boot_s} s, replay {t.replay_s} s, "
+                f"tests {t.tests_s} s (concurrent with boot + replay)"
+            )
+            if b and t.boot_s:
+                print(
+                    f"        boot: container start {b['container_start_s']} s, NeMo Gym config resolution "
+                    f"{b['nemo_gym_config_s']} s, NeMo Gym server start (Ray + uvicorn) "
+                    f"{b['nemo_gym_server_start_s']} s -> NeMo Gym's own start-up {nemo:.1f} s "
+                    f"= {100 * nemo / t.boot_s:.0f} % of boot"
+                )
+            statuses = {f.id: f.status for f in result.findings}
+            print(f"        findings: {statuses}")
+        print(f"median wall: {statistics.median(walls):.1f} s (target < 30 s)\n")
+
+
+def bare_client(url: str, bodies: list[bytes], concurrency: int) -> float:
+    """Requests per second of a plain concurrent client posting pre-serialized bodies."""
+    local = threading.local()
+
+    def post(data: bytes) -> None:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+            session.trust_env = False
+            session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=1))
+        resp = session.post(url + "/verify", data=data, headers={"content-type": "application/json"}, timeout=60)
+        resp.raise_for_status()
+        resp.json()
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(post, bodies))
+    return len(bodies) / (time.monotonic() - start)
+
+
+def bot_client(url: str, tree: GitTree, path: str, concurrency: int) -> tuple[float, int]:
+    """Requests per second of the sandbox's replay (reading, parsing and comparing included)."""
+    client = VerifyClient(url, concurrency, 60)
+    start = time.monotonic()
+    outcomes = client.replay(read_rollouts(tree, path))
+    rps = len(outcomes) / (time.monotonic() - start)
+    client.close()
+    return rps, sum(o.matches for o in outcomes)
+
+
+def bench_throughput(opts: SandboxOptions, rollouts: int, rounds: int) -> None:
+    print(f"== Replay throughput: {rollouts} rollouts, concurrency {opts.concurrency}, one NeMo Gym server ==")
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = server_repo(Path(tmp), rollouts)
+        path = f"resources_servers/{SERVER}/data/example_rollouts.jsonl"
+        rows = [json.loads(ln) for ln in (Path(tmp) / path).read_text().splitlines()]
+        bodies = [json.dumps(strip_nulls({k: v for k, v in r.items() if k != "reward"})).encode() for r in rows]
+        with serving(tree, SERVER, opts) as url:
+            bare_client(url, bodies[:100], opts.concurrency)  # warm both paths up
+            bot_client(url, tree, path, opts.concurrency)
+            bare, bot = [], []
+            for i in range(rounds):  # interleaved, so drift in the server hits both alike
+                bare.append(bare_client(url, bodies, opts.concurrency))
+                rps, matched = bot_client(url, tree, path, opts.concurrency)
+                bot.append(rps)
+                print(f"round {i + 1}: bare client {bare[-1]:.0f} req/s, sandbox replay {rps:.0f} req/s "
+                      f"({matched}/{rollouts} rewards reproduced)")  # fmt: skip
+    ratio = statistics.median(bot) / statistics.median(bare)
+    print(
+        f"median: bare {statistics.median(bare):.0f} req/s, sandbox replay {statistics.median(bot):.0f} req/s "
+        f"-> {100 * ratio:.0f} % of the bare client (target >= 80 %)\n"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rollouts", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    reason = docker_unavailable_reason()
+    if reason:
+        sys.exit(f"bench_sandbox: {reason}")
+    opts = options(args.concurrency)
+    bench_end_to_end(opts, args.rounds)
+    bench_throughput(opts, args.rollouts, args.rounds)
+
+
+if __name__ == "__main__":
+    main()
