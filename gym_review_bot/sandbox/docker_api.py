@@ -142,12 +142,13 @@ class RunScope:
             )
             for chunk in stream:
                 if "stream" in chunk:
-                    tail.extend(line for line in chunk["stream"].splitlines() if line.strip())
+                    tail.extend(line[:500] for line in chunk["stream"].splitlines() if line.strip())
                 if "aux" in chunk and isinstance(chunk["aux"], dict):
                     image_id = chunk["aux"].get("ID", image_id)
                 if "error" in chunk:
-                    tail.append(str(chunk["error"]).strip())
-                    return BuildResult(None, "\n".join(tail), str(chunk["error"]).strip())
+                    error = str(chunk["error"]).strip()[:2000]
+                    tail.append(error)
+                    return BuildResult(None, "\n".join(tail), error)
         except DockerError as exc:
             return BuildResult(None, "\n".join(tail), f"{type(exc).__name__}: {exc}")
         finally:

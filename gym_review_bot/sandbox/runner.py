@@ -210,7 +210,8 @@ def replay_findings(run: _Run, first: list[Outcome], second: list[Outcome] | Non
     else:
         run.set("GR203", "pass", f"All {len(first)} example rollouts reproduce their stored reward.")
     if second is None:
-        run.set("GR204", "skip", "Skipped: the first replay did not complete, so there is nothing to compare.")
+        why = "there are no rollouts" if not first else "the first replay did not complete"
+        run.set("GR204", "skip", f"Skipped: {why}, so there is nothing to compare.")
         return
     by_line = {o.line: o for o in second}
     differ = [
