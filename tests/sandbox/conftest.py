@@ -72,7 +72,8 @@ def base_image() -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    docker_items = [i for i in items if i.get_closest_marker("docker")]
+    here = Path(__file__).parent
+    docker_items = [i for i in items if i.get_closest_marker("docker") and i.path.is_relative_to(here)]
     if not docker_items:
         return
     reason = _docker_skip_reason()
