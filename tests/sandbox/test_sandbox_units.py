@@ -290,3 +290,45 @@ def test_probes_replace_the_output_of_a_real_rollout() -> None:
     unrelated = probes["unrelated text"]["response"]["output"][0]["content"][0]["text"]
     assert "Paris" not in unrelated
     assert probes["empty response"]["expected_answer"] == "Paris"
+
+
+# --- Run ownership and log caps -------------------------------------------------------------------
+
+
+def test_a_run_is_live_while_its_owner_process_runs() -> None:
+    import socket
+    import subprocess
+
+    from gym_review_bot.sandbox.docker_api import owner_alive, owner_label
+
+    assert owner_alive(owner_label(), set())
+    child = subprocess.Popen(["true"])
+    child.wait()
+    assert not owner_alive(f"{socket.gethostname()}:{child.pid}:1", set())
+    # Same pid, other start time: the pid was reused by another process.
+    host, pid, _ = owner_label().split(":")
+    assert not owner_alive(f"{host}:{pid}:1", set())
+    assert owner_alive("bot-container:7:99", {"bot-container"})
+    assert not owner_alive("gone-container:7:99", {"bot-container"})
+
+
+def test_logs_read_from_a_container_are_capped() -> None:
+    from gym_review_bot.sandbox.docker_api import LOG_CAP_BYTES, cap_log
+
+    flood = b"".join(b"line %d\n" % i for i in range(200_000))
+    tail = cap_log(flood, lines=10)
+    assert tail.splitlines() == [f"line {i}" for i in range(199_990, 200_000)]
+    assert len(cap_log(b"x" * (10 * LOG_CAP_BYTES), lines=10)) <= LOG_CAP_BYTES
+
+
+def test_gr207_finding_lists_every_line_with_its_location(tmp_path: Path) -> None:
+    from gym_review_bot.sandbox.runner import requirements_finding
+
+    text = "nemo-gym==0.4.0\n--index-url https://mirror.example.com/simple\nx @ git+https://e.com/x\n"
+    reqs = read_requirements(tree_with(tmp_path, {f"{SERVER}/requirements.txt": text}), SERVER)
+    finding = requirements_finding(reqs, allowed=False)
+    assert (finding.id, finding.severity, finding.status) == ("GR207", "warning", "fail")
+    assert (finding.file, finding.line) == (f"{SERVER}/requirements.txt", 2)
+    assert [loc.line for loc in finding.locations] == [2, 3]
+    assert "not installed in the sandbox build" in finding.message and "How to fix" in finding.message
+    assert "honoured because --allow-url-deps" in requirements_finding(reqs, allowed=True).message
