@@ -19,6 +19,7 @@ LAUNCHER = "/opt/gym-review/launch.py"
 SERVER_CONFIG = "/opt/gym-review/server_config.yaml"
 SANDBOX_UID = "65534:65534"  # nobody: needs no passwd entry in the base image
 SPOOL_BYTES = 32 * 1024 * 1024
+STREAM_BYTES = 4 * 1024 * 1024
 
 
 class ContextWriter:
@@ -39,9 +40,12 @@ class ContextWriter:
         if entry.kind == "symlink":
             info.type, info.linkname = tarfile.SYMTYPE, entry.target or ""
             self.tar.addfile(info)
-        elif entry.kind == "file":
+        elif entry.kind == "file" and entry.size > STREAM_BYTES:
+            info.size = entry.size  # large files are streamed, never held in memory
             with tree.stream(entry) as fh:
-                data = fh.read()  # a blob's size in a git tree is known only once read
+                self.tar.addfile(info, fh)
+        elif entry.kind == "file":
+            data = tree.read(entry)
             info.size = len(data)
             self.tar.addfile(info, io.BytesIO(data))
 

@@ -332,3 +332,29 @@ def test_gr207_finding_lists_every_line_with_its_location(tmp_path: Path) -> Non
     assert [loc.line for loc in finding.locations] == [2, 3]
     assert "not installed in the sandbox build" in finding.message and "How to fix" in finding.message
     assert "honoured because --allow-url-deps" in requirements_finding(reqs, allowed=True).message
+
+
+def test_build_context_streams_files_and_keeps_symlinks_as_links(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import tarfile
+
+    from gym_review_bot.sandbox.context import STREAM_BYTES, ContextWriter
+    from gym_review_bot.sources import FsTree, GitTree
+
+    big = os.urandom(STREAM_BYTES + 7)
+    make_git_tree(tmp_path / "repo", {f"{SERVER}/data/big.bin": big, f"{SERVER}/app.py": "x = 1\n"})
+    os.symlink("/etc/passwd", tmp_path / "repo" / SERVER / "leak")
+    subprocess.run(["git", "add", "-A"], cwd=tmp_path / "repo", check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "link"], cwd=tmp_path / "repo", check=True
+    )
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path / "repo", capture_output=True, text=True)
+    for source in (GitTree(tmp_path / "repo", head.stdout.strip()), FsTree(tmp_path / "repo")):
+        writer = ContextWriter()
+        for entry in source.walk(SERVER):
+            writer.add_entry(source, entry, f"src/{entry.path}")
+        with tarfile.open(fileobj=writer.close()) as tar:
+            assert tar.extractfile(f"src/{SERVER}/data/big.bin").read() == big
+            link = tar.getmember(f"src/{SERVER}/leak")
+            assert link.issym() and link.linkname == "/etc/passwd"  # a link, not /etc/passwd's content
