@@ -26,12 +26,9 @@ def cache_dir() -> Path:
     return Path(configured) if configured else Path.home() / ".cache" / "gym-review-bot"
 
 
-def corpus_root() -> Path:
-    """The unpacked wheel (holding nemo_gym/ and resources_servers/), fetched on first use."""
+def wheel_path() -> Path:
+    """The wheel file itself, downloaded into the cache on first use."""
     cache = cache_dir()
-    root = cache / UNPACKED
-    if (root / "resources_servers").is_dir():
-        return root
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -39,7 +36,15 @@ def corpus_root() -> Path:
     wheel = cache / WHEEL
     if not wheel.is_file():
         _download(cache, wheel)
-    _unpack(wheel, root)
+    return wheel
+
+
+def corpus_root() -> Path:
+    """The unpacked wheel (holding nemo_gym/ and resources_servers/), fetched on first use."""
+    root = cache_dir() / UNPACKED
+    if (root / "resources_servers").is_dir():
+        return root
+    _unpack(wheel_path(), root)
     return root
 
 
