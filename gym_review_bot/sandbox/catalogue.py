@@ -73,11 +73,13 @@ def make_finding(
     file: str | None = None,
     line: int | None = None,
     locations: list[Location] | None = None,
+    fix: str | None = None,
 ) -> Finding:
-    """A finding of one sandbox check; a failure's message gets the check's fix hint appended."""
+    """A finding of one sandbox check; a failure's message gets a fix hint (the check's own by default)."""
     severity: Severity = _BY_ID[check_id][1]  # type: ignore[assignment]
-    if status == "fail" and _BY_ID[check_id][3] not in message:
-        message = f"{message}\nHow to fix: {_BY_ID[check_id][3]}"
+    hint = fix or _BY_ID[check_id][3]
+    if status == "fail" and hint not in message:
+        message = f"{message}\nHow to fix: {hint}"
     return Finding(
         id=check_id,
         severity=severity,

@@ -81,6 +81,14 @@ class _Run:
             "init": True,
         }
 
+    def limits_hint(self, what: str = "") -> str:
+        o = self.options
+        what = what or f"verify() answer within {o.request_timeout:g} s"
+        return (
+            f"Make {what} and stay within the sandbox's limits "
+            f"({o.memory} memory, {o.pids} processes/threads, {o.cpus:g} CPU, no network)."
+        )
+
     def cause(self, container: Any, log: str = "", settle: float = 0) -> str:
         """What killed or stalled a container, when it was a limit; `settle` waits for a dying one."""
         info = docker_api.exit_info(container)
@@ -164,6 +172,9 @@ def boot(run: _Run, image: str, config: ServerConfig) -> str | None:
         "fail",
         f"{what} (--boot-timeout {run.options.boot_timeout:g}). Last log lines:{_fence(log)}",
         file=config.file,
+        fix=None
+        if "exited" in cause
+        else run.limits_hint(f"the server start and answer GET / within {run.options.boot_timeout:g} s"),
     )
     return None
 
@@ -198,6 +209,7 @@ def replay_findings(run: _Run, first: list[Outcome], second: list[Outcome] | Non
             return f"- line {o.line}: stored reward {o.stored:g}, /verify returned {o.returned:g}"
 
         why = f"\nThe server {cause}." if cause else ""
+        stalled = cause or any(o.aborted for o in bad)
         run.set(
             "GR203",
             "fail",
@@ -206,6 +218,7 @@ def replay_findings(run: _Run, first: list[Outcome], second: list[Outcome] | Non
             file=path,
             line=bad[0].line,
             locations=[Location(file=path, line=o.line) for o in bad[:MAX_MISMATCH_LOCATIONS]],
+            fix=run.limits_hint() if stalled else None,
         )
     else:
         run.set("GR203", "pass", f"All {len(first)} example rollouts reproduce their stored reward.")
@@ -337,6 +350,7 @@ def run_tests(run: _Run, image: str) -> None:
             f"The tests did not finish within {run.options.test_timeout:g} s "
             f"(--test-timeout); timed out. Last lines:{_fence(_tail(log, 30))}",
             **where,
+            fix=f"Make `pytest tests/` finish within {run.options.test_timeout:g} s, without network access.",
         )
     elif code == 0:
         run.set("GR205", "pass", f"`pytest tests/` passes ({_summary(log)}).")
