@@ -54,8 +54,9 @@ def cleanup(cache: bool = False) -> str:
                 counts["images"] += _remove_image(dk, image)
         if cache:
             counts["cache images"] = remove_cache_images(dk)
-        removed = ", ".join(f"{n} {what}" for what, n in counts.items() if what != "cache images" or cache)
-        return f"Removed {removed}: what dead gym-review sandbox runs left" + (" and the cache" if cache else "")
+        left = ", ".join(f"{counts[k]} {k[:-1]}(s)" for k in ("containers", "networks", "images"))
+        summary = f"Removed what dead gym-review sandbox runs left: {left}"
+        return summary + (f"; dependency cache: {counts['cache images']} image(s)" if cache else "")
     finally:
         dk.close()
 

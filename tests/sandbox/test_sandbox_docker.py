@@ -257,7 +257,7 @@ def test_cleanup_removes_dead_runs_only_and_keeps_the_cache(options: SandboxOpti
     )
     try:
         summary = cleanup(cache=False)
-        assert summary.startswith("Removed 1 containers, 1 networks"), summary
+        assert summary.startswith("Removed what dead gym-review sandbox runs left: 1 container(s), 1 network(s)")
         names = {n.name for n in dk.networks.list()}
         assert "gym-review-test-dead" not in names and "gym-review-test-live" in names
         with pytest.raises(docker.errors.NotFound):
@@ -276,3 +276,23 @@ def test_cleanup_removes_dead_runs_only_and_keeps_the_cache(options: SandboxOpti
         except docker.errors.ImageNotFound:
             pass
         dk.close()
+
+
+def test_checkout_root_requirement_is_installed_from_the_checkout(tmp_path: Path, options: SandboxOptions) -> None:
+    # NeMo Gym's own tree writes `-e nemo-gym[dev] @ ../../`; here the root is a tiny package instead.
+    uses_root = "import tiny_root\n\n\ndef test_root_package():\n    assert tiny_root.MARK\n"
+    files = server_files(
+        "rooted", answer_server("rooted", requirements="-e tiny-root[extra] @ ../../\n", test=uses_root)
+    )
+    files["pyproject.toml"] = (
+        "[build-system]\nrequires = ['setuptools>=68']\nbuild-backend = 'setuptools.build_meta'\n"
+        "[project]\nname = 'tiny-root'\nversion = '1.0'\n[project.optional-dependencies]\nextra = []\n"
+        "[tool.setuptools]\npackages = ['tiny_root']\n"
+    )
+    files["tiny_root/__init__.py"] = "MARK = 'installed from the checkout'\n"
+    tree = make_git_tree(tmp_path / "repo", files)
+    found = by_id(run_sandbox(tree, "rooted", options).findings)
+    assert found["GR201"].status == "pass", found["GR201"].message
+    assert found["GR205"].status == "pass", found["GR205"].message  # its test imports the root package
+    # Without nemo-gym the server cannot start, and says so.
+    assert found["GR202"].status == "fail" and "No module named 'nemo_gym'" in found["GR202"].message
