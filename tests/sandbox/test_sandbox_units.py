@@ -358,3 +358,17 @@ def test_build_context_streams_files_and_keeps_symlinks_as_links(tmp_path: Path)
             assert tar.extractfile(f"src/{SERVER}/data/big.bin").read() == big
             link = tar.getmember(f"src/{SERVER}/leak")
             assert link.issym() and link.linkname == "/etc/passwd"  # a link, not /etc/passwd's content
+
+
+def test_flags_and_catalogue_import_without_the_docker_sdk() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from gym_review_bot.sandbox import options, catalogue, skipped_findings, add_cli_arguments\n"
+        "assert 'docker' not in sys.modules, 'the Docker SDK was imported'\n"
+        "from gym_review_bot.sandbox import run_sandbox\n"
+        "assert 'docker' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
