@@ -292,7 +292,7 @@ def container_ip(container: Container, net: Any) -> str:
     return container.attrs["NetworkSettings"]["Networks"][net.name]["IPAddress"]
 
 
-def exit_info(container: Container) -> ExitInfo:
+def exit_info(container: Container, with_pids: bool = False) -> ExitInfo:
     try:
         container.reload()
         state = container.attrs.get("State", {})
@@ -303,7 +303,7 @@ def exit_info(container: Container) -> ExitInfo:
         exit_code=state.get("ExitCode") if not state.get("Running") else None,
         oom_killed=bool(state.get("OOMKilled")),
     )
-    if info.running:
+    if info.running and with_pids:
         try:
             stats = container.stats(stream=False, one_shot=True)
             info.pids_current = (stats.get("pids_stats") or {}).get("current")

@@ -91,11 +91,11 @@ class _Run:
 
     def cause(self, container: Any, log: str = "", settle: float = 0) -> str:
         """What killed or stalled a container, when it was a limit; `settle` waits for a dying one."""
-        info = docker_api.exit_info(container)
+        info = docker_api.exit_info(container, with_pids=True)
         deadline = time.monotonic() + settle
         while info.running and time.monotonic() < deadline:
             time.sleep(0.25)
-            info = docker_api.exit_info(container)
+            info = docker_api.exit_info(container, with_pids=True)
         if info.oom_killed:
             return f"was killed: out of memory (limit --memory {self.options.memory})"
         if (info.pids_current or 0) >= self.options.pids - 2 or any(s in log for s in PIDS_SIGNS):
