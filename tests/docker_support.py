@@ -1,0 +1,55 @@
+"""Docker helpers shared by the tests that need a daemon: why to skip, and what a run left behind."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_BASE_IMAGE = "gym-review-base:trixie"
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def base_image() -> str:
+    return os.environ.get("GYM_REVIEW_BASE_IMAGE") or DEFAULT_BASE_IMAGE
+
+
+def ca_bundle() -> Path | None:
+    """The host's CA bundle, which pip in a container needs behind a TLS-intercepting proxy."""
+    return HOST_CA_BUNDLE if HOST_CA_BUNDLE.is_file() else None
+
+
+def docker_skip_reason() -> str | None:
+    """Why Docker tests cannot run here, or None: a daemon answers and the base image is present."""
+    from gym_review_bot.sandbox.docker_api import unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        return reason
+    import docker
+
+    client = docker.from_env()
+    try:
+        client.images.get(base_image())
+    except docker.errors.ImageNotFound:
+        return f"base image {base_image()!r} is not present (build it with .ci/setup-docker.sh)"
+    finally:
+        client.close()
+    return None
+
+
+def daemon_state() -> dict[str, set[str]]:
+    """Ids of every container, network and image, dependency cache images excepted."""
+    import docker
+
+    from gym_review_bot.sandbox.docker_api import LABEL_KIND
+
+    client = docker.from_env()
+    try:
+        cache = {i.id for i in client.images.list(filters={"label": f"{LABEL_KIND}=cache"})}
+        return {
+            "containers": {c.id for c in client.containers.list(all=True)},
+            "networks": {n.id for n in client.networks.list()},
+            "images": {i.id for i in client.images.list()} - cache,
+        }
+    finally:
+        client.close()
