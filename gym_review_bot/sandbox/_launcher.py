@@ -19,9 +19,13 @@ def mark(event: str) -> None:
 
 
 def copy_server(server_dir: str) -> str:
-    """Copy the read-only server directory to the tmpfs, where NeMo Gym and pytest may write."""
+    """Copy the read-only server directory (and the root's pytest config) to the writable tmpfs."""
     dst = os.path.join(WORK_ROOT, server_dir)
     shutil.copytree(os.path.join(SOURCE_ROOT, server_dir), dst, symlinks=True, dirs_exist_ok=True)
+    for name in os.listdir(SOURCE_ROOT):
+        path = os.path.join(SOURCE_ROOT, name)
+        if os.path.isfile(path) and not os.path.islink(path):
+            shutil.copy(path, os.path.join(WORK_ROOT, name))
     os.chdir(dst)
     # `resources_servers.<name>` imports resolve to this copy before the installed wheel's namespace.
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (WORK_ROOT, os.environ.get("PYTHONPATH")) if p)
@@ -29,8 +33,26 @@ def copy_server(server_dir: str) -> str:
     return dst
 
 
+def has_pytest_config(directory: str) -> bool:
+    """Whether pytest would find its configuration in this directory."""
+    markers = {"pytest.ini": "", "pyproject.toml": "[tool.pytest", "tox.ini": "[pytest]", "setup.cfg": "[tool:pytest]"}
+    for name, marker in markers.items():
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                if marker in fh.read():
+                    return True
+    return False
+
+
 def run_tests() -> None:
     argv = [sys.executable, "-m", "pytest", "tests/", "-q", "-rfE", "-p", "no:cacheprovider", "--color=no"]
+    directory = os.getcwd()
+    while not has_pytest_config(directory) and directory != WORK_ROOT:
+        directory = os.path.dirname(directory)
+    if not has_pytest_config(directory):
+        # Outside NeMo Gym's tree its root config is missing: apply the asyncio mode it sets.
+        argv += ["-o", "asyncio_mode=auto"]
     os.execv(sys.executable, argv)
 
 

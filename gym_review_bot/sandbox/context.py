@@ -19,6 +19,9 @@ LAUNCHER = "/opt/gym-review/launch.py"
 SERVER_CONFIG = "/opt/gym-review/server_config.yaml"
 SANDBOX_UID = "65534:65534"  # nobody: needs no passwd entry in the base image
 SPOOL_BYTES = 32 * 1024 * 1024
+TEST_TOOLS = ("pytest", "pytest-asyncio")
+# pytest reads its configuration from the checkout root in NeMo Gym's tree (asyncio_mode = "auto").
+ROOT_PYTEST_CONFIGS = ("pyproject.toml", "pytest.ini", "tox.ini", "setup.cfg")
 STREAM_BYTES = 4 * 1024 * 1024
 
 
@@ -83,7 +86,8 @@ def deps_context(
             f"COPY deps/ {DEPS_DIR}/",
             f"RUN python3 -m venv {VENV} && export {env} && {pip} install -r {DEPS_DIR}/requirements.txt"
             + (f" && {pip} install {' '.join(targets)}" if targets else "")
-            + f" && ({VENV}/bin/python -c 'import pytest' 2>/dev/null || {pip} install pytest)",
+            # nemo-gym[dev] brings the test tools a server's tests are written for; plain nemo-gym does not.
+            + f" && ({VENV}/bin/python -c 'import pytest' 2>/dev/null || {pip} install {' '.join(TEST_TOOLS)})",
             "",
         ]
     )
@@ -108,6 +112,10 @@ def run_context(
     ctx = ContextWriter()
     for entry in tree.walk(server_dir):
         ctx.add_entry(tree, entry, f"src/{entry.path}")
+    for name in ROOT_PYTEST_CONFIGS:
+        entry = tree.get(name)
+        if entry is not None and entry.kind == "file":
+            ctx.add_entry(tree, entry, f"src/{name}")
     launcher = resources.files("gym_review_bot.sandbox").joinpath("_launcher.py").read_bytes()
     ctx.add_bytes("launch.py", launcher)
     ctx.add_bytes("server_config.yaml", server_config)

@@ -14,7 +14,7 @@ from gym_review_bot.sandbox.requirements import Requirements, content_digest, lo
 from gym_review_bot.sources import SourceTree
 
 # Bump when the cache image's layout changes, so old cache images are not reused.
-CACHE_SCHEME = 1
+CACHE_SCHEME = 2
 
 
 @dataclass

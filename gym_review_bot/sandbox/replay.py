@@ -16,6 +16,7 @@ from gym_review_bot.safeload import is_finite_number, iter_jsonl
 from gym_review_bot.sources import SourceTree
 
 MAX_ROLLOUT_LINE_BYTES = 64 * 1024 * 1024
+MAX_EXAMPLES_FOR_KEYS = 1000
 TOLERANCE = 1e-6
 UNRELATED_TEXT = "The quick brown fox jumps over the lazy dog. Bananas are yellow."
 
@@ -52,22 +53,40 @@ def strip_nulls(value: Any) -> Any:
     return value
 
 
-def read_rollouts(tree: SourceTree, path: str) -> Iterator[Rollout]:
+def input_keys(tree: SourceTree, examples_path: str) -> set[str] | None:
+    """The top-level keys of the example inputs, or None when there are none to go by."""
+    entry = tree.get(examples_path)
+    if entry is None or entry.kind != "file":
+        return None
+    keys: set[str] = set()
+    with tree.stream(entry) as fh:
+        for n, item in enumerate(iter_jsonl(fh, MAX_ROLLOUT_LINE_BYTES)):
+            if isinstance(item.value, dict):
+                keys.update(item.value)
+            if n >= MAX_EXAMPLES_FOR_KEYS:
+                break
+    return keys | {"responses_create_params", "response"} if keys else None
+
+
+def read_rollouts(tree: SourceTree, path: str, keys: set[str] | None = None) -> Iterator[Rollout]:
+    """The rollouts of a file; with `keys`, each body keeps only those (what the agent sent to /verify)."""
     entry = tree.get(path)
     if entry is None or entry.kind != "file":
         return
     with tree.stream(entry) as fh:
         for item in iter_jsonl(fh, MAX_ROLLOUT_LINE_BYTES):
-            yield _rollout(item.line, item.value, item.error)
+            yield _rollout(item.line, item.value, item.error, keys)
 
 
-def _rollout(line: int, value: Any, error: str | None) -> Rollout:
+def _rollout(line: int, value: Any, error: str | None, keys: set[str] | None = None) -> Rollout:
     if error:
         return Rollout(line, error=error)
     if not isinstance(value, dict) or "response" not in value or "responses_create_params" not in value:
         return Rollout(line, error="is not a rollout (needs `responses_create_params` and `response`)")
     reward = value.get("reward")
-    body = strip_nulls({k: v for k, v in value.items() if k != "reward"})
+    # A rollout is the verify response: the request plus what verify() added. The agent sent the
+    # example's fields and the response; the added fields (reward, scores) are not sent back.
+    body = strip_nulls({k: v for k, v in value.items() if k != "reward" and (keys is None or k in keys)})
     if not is_finite_number(reward):
         return Rollout(line, body=body, error=f"has no numeric stored `reward` (found {reward!r})")
     return Rollout(line, body=body, reward=float(reward))

@@ -18,7 +18,15 @@ from gym_review_bot.sandbox import context, docker_api
 from gym_review_bot.sandbox.catalogue import CHECK_IDS, make_finding
 from gym_review_bot.sandbox.image import build_run_image
 from gym_review_bot.sandbox.options import SandboxOptions
-from gym_review_bot.sandbox.replay import TOLERANCE, Outcome, VerifyClient, probe_bodies, read_rollouts
+from gym_review_bot.sandbox.replay import (
+    TOLERANCE,
+    Outcome,
+    Rollout,
+    VerifyClient,
+    input_keys,
+    probe_bodies,
+    read_rollouts,
+)
 from gym_review_bot.sandbox.requirements import Requirements, read_requirements
 from gym_review_bot.sandbox.server_config import SERVER_PORT, ServerConfig, load_server_config
 from gym_review_bot.sources import SourceTree
@@ -48,6 +56,7 @@ class _Run:
         self.server_dir = f"resources_servers/{server_name}"
         self.server_name = server_name
         self.rollouts_path = f"{self.server_dir}/data/example_rollouts.jsonl"
+        self.examples_path = f"{self.server_dir}/data/example.jsonl"
         self.findings: dict[str, Finding] = {}
         self.timings = Timings()
         self.scope: docker_api.RunScope | None = None
@@ -80,6 +89,9 @@ class _Run:
             "nano_cpus": int(o.cpus * 1e9),
             "init": True,
         }
+
+    def rollouts(self) -> Iterator[Rollout]:
+        return read_rollouts(self.tree, self.rollouts_path, input_keys(self.tree, self.examples_path))
 
     def limits_hint(self, what: str = "") -> str:
         o = self.options
@@ -277,13 +289,13 @@ def replay(run: _Run, url: str, config: ServerConfig) -> None:
     start = time.monotonic()
     client = VerifyClient(url, run.options.concurrency, run.options.request_timeout)
     try:
-        first = client.replay(read_rollouts(run.tree, run.rollouts_path))
+        first = client.replay(run.rollouts())
         stopped = any(o.aborted for o in first)
         dropped = any(o.aborted and "connection failed" in (o.error or "") for o in first)
         troubled = stopped or any(not o.matches for o in first)
         # A dropped connection is usually a dying server: give Docker a moment to record why.
         cause = run.cause(run.server, settle=5 if dropped else 0) if troubled else ""  # type: ignore[attr-defined]
-        second = None if stopped or not first else client.replay(read_rollouts(run.tree, run.rollouts_path))
+        second = None if stopped or not first else client.replay(run.rollouts())
         replay_findings(run, first, second, cause)
         if stopped:
             run.set("GR206", "skip", "Skipped: the server stopped answering during the replay.")
@@ -295,7 +307,7 @@ def replay(run: _Run, url: str, config: ServerConfig) -> None:
 
 
 def probe(run: _Run, client: VerifyClient) -> None:
-    rollouts = [r for r in read_rollouts(run.tree, run.rollouts_path) if r.body and r.reward is not None]
+    rollouts = [r for r in run.rollouts() if r.body and r.reward is not None]
     rewards = [r.reward for r in rollouts if r.reward is not None]
     if not rollouts or max(rewards) - min(rewards) <= TOLERANCE:
         run.set(

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gym_review_bot.sandbox import SandboxOptions, docker_unavailable_reason
-from gym_review_bot.sandbox.docker_api import LABEL_KIND
+from gym_review_bot.sandbox.docker_api import LABEL_KIND, LABEL_OWNER, owner_label
 from gym_review_bot.sources import GitTree
 
 NEMO_GYM_VERSION = "0.4.0"
@@ -94,17 +94,18 @@ def options() -> SandboxOptions:
     )
 
 
-def daemon_state() -> dict[str, set[str]]:
-    """Ids of every container, network and image, dependency cache images excepted."""
+def daemon_state() -> dict[str, dict[str, str]]:
+    """Every container, network and image (dependency cache images excepted): id -> owner label."""
     import docker
 
     client = docker.from_env()
     try:
         cache = {i.id for i in client.images.list(filters={"label": f"{LABEL_KIND}=cache"})}
+        networks = [client.networks.get(n.id) for n in client.networks.list()]
         return {
-            "containers": {c.id for c in client.containers.list(all=True)},
-            "networks": {n.id for n in client.networks.list()},
-            "images": {i.id for i in client.images.list()} - cache,
+            "containers": {c.id: (c.labels or {}).get(LABEL_OWNER, "") for c in client.containers.list(all=True)},
+            "networks": {n.id: (n.attrs.get("Labels") or {}).get(LABEL_OWNER, "") for n in networks},
+            "images": {i.id: (i.labels or {}).get(LABEL_OWNER, "") for i in client.images.list() if i.id not in cache},
         }
     finally:
         client.close()
@@ -112,12 +113,20 @@ def daemon_state() -> dict[str, set[str]]:
 
 @pytest.fixture
 def nothing_left() -> Iterator[None]:
-    """Asserts that the daemon holds exactly what it held before the test (cache images excepted)."""
+    """Asserts that the run added nothing to the daemon (cache images excepted).
+
+    Other processes may use the same daemon meanwhile (another test session): what they remove is
+    ignored, and so is what they add under their own owner label. Anything of this process, or
+    without an owner label, counts.
+    """
     before = daemon_state()
     yield
     after = daemon_state()
+    mine = owner_label()
     for kind in before:
-        assert after[kind] == before[kind], f"{kind} left behind: {after[kind] - before[kind]}"
+        added = {i: owner for i, owner in after[kind].items() if i not in before[kind]}
+        left = {i for i, owner in added.items() if owner in ("", mine)}
+        assert not left, f"{kind} left behind: {left}"
 
 
 # --- The nemo-gym 0.4.0 wheel ---------------------------------------------------------------------

@@ -226,10 +226,13 @@ class _VerifyHandler(BaseHTTPRequestHandler):
 
     def _send(self, code: int, payload: dict) -> None:
         data = json.dumps(payload).encode()
-        self.send_response(code)
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(code)
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client timed out, as the timeout test wants
 
     def log_message(self, *args: object) -> None:
         pass
@@ -372,3 +375,25 @@ def test_flags_and_catalogue_import_without_the_docker_sdk() -> None:
         "assert 'docker' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_replay_sends_what_the_agent_sent_not_what_verify_added(tmp_path: Path) -> None:
+    from sandbox_fixtures import examples_jsonl, rollout
+
+    from gym_review_bot.sandbox.replay import input_keys
+
+    row = rollout("q", "Paris", "It is Paris.", 1.0) | {"equivalence_score": 0.9, "_ng_task_index": 0}
+    files = {
+        f"{SERVER}/data/example.jsonl": examples_jsonl(),
+        f"{SERVER}/data/example_rollouts.jsonl": json.dumps(row) + "\n",
+    }
+    tree = tree_with(tmp_path, files)
+    keys = input_keys(tree, f"{SERVER}/data/example.jsonl")
+    assert keys == {"responses_create_params", "expected_answer", "response"}
+    [r] = read_rollouts(tree, f"{SERVER}/data/example_rollouts.jsonl", keys)
+    assert set(r.body or {}) == {"responses_create_params", "expected_answer", "response"}
+    assert r.reward == 1.0
+    # Without example inputs there is nothing to go by: everything but the reward is sent.
+    assert input_keys(tree, f"{SERVER}/data/missing.jsonl") is None
+    [r] = read_rollouts(tree, f"{SERVER}/data/example_rollouts.jsonl")
+    assert "equivalence_score" in (r.body or {}) and "reward" not in (r.body or {})
