@@ -179,6 +179,17 @@ def boot(run: _Run, image: str, config: ServerConfig) -> str | None:
         what = f"The server {cause} before answering GET /"
     else:
         what = f"The server did not answer GET / within {run.options.boot_timeout:g} s: timed out"
+    if config.dependencies and "killed" not in cause and "limit" not in cause:
+        # Such servers may wait for (or fail without) the model they call: not the PR's fault here.
+        needs = ", ".join(config.dependencies)
+        run.set(
+            "GR202",
+            "skip",
+            f"Skipped: {what[0].lower()}{what[1:]}; it calls {needs}, which the sandbox does not run, so a "
+            f"start-up that needs it cannot be judged. Last log lines:{_fence(log)}",
+            file=config.file,
+        )
+        return None
     run.set(
         "GR202",
         "fail",
@@ -286,6 +297,15 @@ def replay(run: _Run, url: str, config: ServerConfig) -> None:
         for check_id in ("GR203", "GR204", "GR206"):
             run.set(check_id, "skip", f"Skipped: {run.rollouts_path} does not exist.")
         return
+    if not _has_verify(url, run.options.request_timeout):
+        for check_id in ("GR203", "GR204", "GR206"):
+            run.set(
+                check_id,
+                "skip",
+                "Skipped: the server has no POST /verify (its OpenAPI schema lists none; "
+                "e.g. a Gymnasium-style environment rewards through /step), so rollouts cannot be replayed.",
+            )
+        return
     start = time.monotonic()
     client = VerifyClient(url, run.options.concurrency, run.options.request_timeout)
     try:
@@ -304,6 +324,17 @@ def replay(run: _Run, url: str, config: ServerConfig) -> None:
     finally:
         client.close()
         run.timings.replay_s = round(time.monotonic() - start, 2)
+
+
+def _has_verify(url: str, timeout: float) -> bool:
+    """False only when the server's OpenAPI schema is readable and has no /verify."""
+    try:
+        with requests.Session() as http:
+            http.trust_env = False
+            paths = http.get(url + "/openapi.json", timeout=timeout).json().get("paths")
+    except (requests.RequestException, ValueError, AttributeError):
+        return True
+    return not isinstance(paths, dict) or "/verify" in paths
 
 
 def probe(run: _Run, client: VerifyClient) -> None:
