@@ -32,7 +32,13 @@ from gym_review_bot.sandbox.server_config import SERVER_PORT, ServerConfig, load
 from gym_review_bot.sources import SourceTree
 
 MAX_LISTED = 20
-PIDS_SIGNS = ("Resource temporarily unavailable", "can't start new thread", "fork: retry", "EAGAIN")
+# What a process prints when fork() or thread creation hits the pids limit.
+PIDS_SIGNS = (
+    "can't start new thread",
+    "fork: retry: Resource temporarily unavailable",
+    "BlockingIOError: [Errno 11] Resource temporarily unavailable",
+    "pthread_create failed: Resource temporarily unavailable",
+)
 
 
 @dataclass
@@ -61,6 +67,7 @@ class _Run:
         self.timings = Timings()
         self.scope: docker_api.RunScope | None = None
         self.net: Any = None
+        self.server: Any = None
         self.boot_detail: dict[str, float] = {}
 
     def set(self, check_id: str, status: str, message: str, **where: Any) -> None:
@@ -153,7 +160,7 @@ def boot(run: _Run, image: str, config: ServerConfig) -> str | None:
     start, wall_start = time.monotonic(), time.time()
     cmd = ["python", context.LAUNCHER, "serve", run.server_dir, context.SERVER_CONFIG, config.key, config.entrypoint]
     server = run.scope.container(image, cmd, "server", run.net, run.limits())
-    run.server = server  # type: ignore[attr-defined]
+    run.server = server
     url = f"http://{docker_api.container_ip(server, run.net)}:{SERVER_PORT}"
     delay, deadline = 0.1, start + run.options.boot_timeout
     with requests.Session() as http:
@@ -172,6 +179,12 @@ def boot(run: _Run, image: str, config: ServerConfig) -> str | None:
             time.sleep(delay)
             delay = min(delay * 1.5, 2.0)
     run.timings.boot_s = round(time.monotonic() - start, 2)
+    _boot_failed(run, server, config)
+    return None
+
+
+def _boot_failed(run: _Run, server: Any, config: ServerConfig) -> None:
+    """GR202 for a server that exited, hit a limit or timed out before answering."""
     log = docker_api.logs_tail(server)
     cause = run.cause(server, log)
     docker_api.kill(server)
@@ -189,7 +202,7 @@ def boot(run: _Run, image: str, config: ServerConfig) -> str | None:
             f"start-up that needs it cannot be judged. Last log lines:{_fence(log)}",
             file=config.file,
         )
-        return None
+        return
     run.set(
         "GR202",
         "fail",
@@ -199,7 +212,6 @@ def boot(run: _Run, image: str, config: ServerConfig) -> str | None:
         if "exited" in cause
         else run.limits_hint(f"the server start and answer GET / within {run.options.boot_timeout:g} s"),
     )
-    return None
 
 
 def _boot_detail(log: str, wall_start: float, wall_end: float) -> dict[str, float]:
@@ -220,6 +232,12 @@ def _listing(outcomes: list[Outcome], describe: Any) -> str:
 
 
 def replay_findings(run: _Run, first: list[Outcome], second: list[Outcome] | None, cause: str) -> None:
+    _reproduction(run, first, cause)
+    _determinism(run, first, second)
+
+
+def _reproduction(run: _Run, first: list[Outcome], cause: str) -> None:
+    """GR203: each rollout's reward, returned again."""
     path = run.rollouts_path
     bad = [o for o in first if not o.matches]
     if not first:
@@ -245,6 +263,11 @@ def replay_findings(run: _Run, first: list[Outcome], second: list[Outcome] | Non
         )
     else:
         run.set("GR203", "pass", f"All {len(first)} example rollouts reproduce their stored reward.")
+
+
+def _determinism(run: _Run, first: list[Outcome], second: list[Outcome] | None) -> None:
+    """GR204: the second replay's rewards equal the first's."""
+    path = run.rollouts_path
     if second is None:
         why = "there are no rollouts" if not first else "the first replay did not complete"
         run.set("GR204", "skip", f"Skipped: {why}, so there is nothing to compare.")
@@ -282,29 +305,10 @@ def _same(a: float | None, b: float | None) -> bool:
 
 def replay(run: _Run, url: str, config: ServerConfig) -> None:
     """GR203, GR204 and GR206 against the running server."""
-    if config.dependencies:
-        needs = ", ".join(config.dependencies)
+    why_not = _why_not_replayable(run, url, config)
+    if why_not:
         for check_id in ("GR203", "GR204", "GR206"):
-            run.set(
-                check_id,
-                "skip",
-                f"Skipped: verify() calls another server ({needs}), which the sandbox "
-                f"does not run; the rollouts cannot be replayed without it.",
-                file=config.file,
-            )
-        return
-    if run.tree.get(run.rollouts_path) is None:
-        for check_id in ("GR203", "GR204", "GR206"):
-            run.set(check_id, "skip", f"Skipped: {run.rollouts_path} does not exist.")
-        return
-    if not _has_verify(url, run.options.request_timeout):
-        for check_id in ("GR203", "GR204", "GR206"):
-            run.set(
-                check_id,
-                "skip",
-                "Skipped: the server has no POST /verify (its OpenAPI schema lists none; "
-                "e.g. a Gymnasium-style environment rewards through /step), so rollouts cannot be replayed.",
-            )
+            run.set(check_id, "skip", f"Skipped: {why_not}", file=config.file if config.dependencies else None)
         return
     start = time.monotonic()
     client = VerifyClient(url, run.options.concurrency, run.options.request_timeout)
@@ -314,7 +318,7 @@ def replay(run: _Run, url: str, config: ServerConfig) -> None:
         dropped = any(o.aborted and "connection failed" in (o.error or "") for o in first)
         troubled = stopped or any(not o.matches for o in first)
         # A dropped connection is usually a dying server: give Docker a moment to record why.
-        cause = run.cause(run.server, settle=5 if dropped else 0) if troubled else ""  # type: ignore[attr-defined]
+        cause = run.cause(run.server, settle=5 if dropped else 0) if troubled else ""
         second = None if stopped or not first else client.replay(run.rollouts())
         replay_findings(run, first, second, cause)
         if stopped:
@@ -324,6 +328,23 @@ def replay(run: _Run, url: str, config: ServerConfig) -> None:
     finally:
         client.close()
         run.timings.replay_s = round(time.monotonic() - start, 2)
+
+
+def _why_not_replayable(run: _Run, url: str, config: ServerConfig) -> str | None:
+    if config.dependencies:
+        needs = ", ".join(config.dependencies)
+        return (
+            f"verify() calls another server ({needs}), which the sandbox does not run; "
+            "the rollouts cannot be replayed without it."
+        )
+    if run.tree.get(run.rollouts_path) is None:
+        return f"{run.rollouts_path} does not exist."
+    if not _has_verify(url, run.options.request_timeout):
+        return (
+            "the server has no POST /verify (its OpenAPI schema lists none; e.g. a Gymnasium-style "
+            "environment rewards through /step), so rollouts cannot be replayed."
+        )
+    return None
 
 
 def _has_verify(url: str, timeout: float) -> bool:
