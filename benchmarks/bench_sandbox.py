@@ -164,7 +164,8 @@ def bench_throughput(opts: SandboxOptions, rollouts: int, rounds: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rollouts", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="end-to-end runs")
+    parser.add_argument("--replay-rounds", type=int, default=7, help="interleaved throughput rounds (noisy)")
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
     reason = docker_unavailable_reason()
@@ -172,7 +173,7 @@ def main() -> None:
         sys.exit(f"bench_sandbox: {reason}")
     opts = options(args.concurrency)
     bench_end_to_end(opts, args.rounds)
-    bench_throughput(opts, args.rollouts, args.rounds)
+    bench_throughput(opts, args.rollouts, args.replay_rounds)
 
 
 if __name__ == "__main__":
