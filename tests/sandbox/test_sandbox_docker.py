@@ -96,13 +96,36 @@ def test_import_error_fails_boot_with_the_log_tail(tmp_path: Path, options: Sand
     assert found["GR205"].status == "pass"  # its tests do not import app.py
 
 
-def test_verify_that_sleeps_forever_times_out(tmp_path: Path, options: SandboxOptions) -> None:
-    files = answer_server("sleeper", verify_body="time.sleep(10**9)\n        reward = 0.0", extra="import time")
-    found = sandbox(tmp_path, "sleeper", files, options.model_copy(update={"request_timeout": 3}))
+SLEEPING_TEST = """
+import time
+
+
+def test_sleeps_forever():
+    time.sleep(10**9)
+"""
+
+
+def test_verify_and_tests_that_sleep_forever_time_out(tmp_path: Path, options: SandboxOptions) -> None:
+    files = answer_server(
+        "sleeper", verify_body="time.sleep(10**9)\n        reward = 0.0", extra="import time", test=SLEEPING_TEST
+    )
+    found = sandbox(tmp_path, "sleeper", files, options.model_copy(update={"request_timeout": 3, "test_timeout": 8}))
     gr203 = found["GR203"]
     assert gr203.status == "fail" and "timed out after 3 s" in gr203.message
+    assert "answer within 3 s" in gr203.message  # the fix names the limit, not the rollouts
     assert found["GR204"].status == "skip" and "did not complete" in found["GR204"].message
     assert found["GR206"].status == "skip"
+    gr205 = found["GR205"]
+    assert gr205.status == "fail" and "did not finish within 8 s" in gr205.message and "timed out" in gr205.message
+
+
+def test_server_that_never_answers_times_out_the_boot(tmp_path: Path, options: SandboxOptions) -> None:
+    files = answer_server("silent")
+    files["app.py"] = "import time\n\nprint('loading a very large model', flush=True)\ntime.sleep(10**9)\n"
+    found = sandbox(tmp_path, "silent", files, options.model_copy(update={"boot_timeout": 8}))
+    gr202 = found["GR202"]
+    assert gr202.status == "fail" and "did not answer GET / within 8 s: timed out" in gr202.message
+    assert "loading a very large model" in gr202.message
 
 
 REACH_OUT = '''
