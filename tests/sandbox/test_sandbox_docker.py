@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tarfile
 import threading
 from pathlib import Path
@@ -376,4 +377,56 @@ def test_bot_running_in_a_container_joins_the_internal_network(tmp_path: Path, o
         assert {k: v[0] for k, v in found.items()} == {f"GR20{i}": "pass" for i in range(1, 8)}, found
     finally:
         bot.remove(force=True)
+        dk.close()
+
+
+KILLED_RUN = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from conftest import make_git_tree, server_files
+from sandbox_fixtures import answer_server
+from gym_review_bot.sandbox import SandboxOptions, run_sandbox
+tree = make_git_tree(Path({repo!r}), server_files("killed", answer_server("killed")))
+run_sandbox(tree, "killed", SandboxOptions.model_validate_json({options!r}))
+"""
+
+
+def test_cleanup_removes_what_a_killed_run_left(tmp_path: Path, options: SandboxOptions) -> None:
+    """SIGKILL leaves no chance to clean up: `cleanup` does it, once the owner is dead."""
+    import time
+
+    code = KILLED_RUN.format(
+        tests=str(Path(__file__).parent), repo=str(tmp_path / "repo"), options=options.model_dump_json()
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    dk = docker.from_env()
+    try:
+        deadline = time.monotonic() + 300
+        owner = f"{socket.gethostname()}:{proc.pid}:"
+
+        def started() -> bool:
+            # The server container: the build is over, so nothing of the run is still being made.
+            running = dk.containers.list(filters={"label": LABEL_OWNER})
+            return any(c.labels[LABEL_OWNER].startswith(owner) and c.name.endswith("-server") for c in running)
+
+        while not started():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail("the run never started a container")
+            time.sleep(0.2)
+        run_ids = {c.labels[LABEL_RUN] for c in dk.containers.list(filters={"label": LABEL_RUN})}
+        cleanup()  # the owner is alive: nothing of its run may go
+        assert {c.labels[LABEL_RUN] for c in dk.containers.list(filters={"label": LABEL_RUN})} >= run_ids
+        proc.kill()
+        proc.wait()
+        summary = cleanup()
+        assert "Removed what dead gym-review sandbox runs left: " in summary
+        for kind in ("containers", "networks", "images"):
+            listed = getattr(dk, kind).list(**({"all": True} if kind == "containers" else {}))
+            owners = {(getattr(o, "labels", None) or o.attrs.get("Labels") or {}).get(LABEL_OWNER) for o in listed}
+            assert not any(o and o.split(":")[1] == str(proc.pid) for o in owners), (kind, summary)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
         dk.close()
