@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 import signal
 import threading
@@ -424,12 +425,25 @@ def run_tests(run: _Run, image: str) -> None:
         failed = [ln for ln in log.splitlines() if ln.startswith(("FAILED ", "ERROR "))][:MAX_LISTED]
         detail = "\n".join(failed) or _tail(log, 30)
         reason = f" The test process {cause}." if cause and "exited" not in cause else ""
+        files = _failed_files(run.server_dir, failed)
         run.set(
             "GR205",
             "fail",
             f"`pytest tests/` failed (exit code {code}, {_summary(log)}).{reason}{_fence(detail)}",
-            **where,
+            file=files[0] if files else where["file"],
+            locations=[Location(file=f) for f in files] or None,
         )
+
+
+def _failed_files(server_dir: str, failed: list[str]) -> list[str]:
+    """The test files of pytest's FAILED/ERROR lines, repository-relative, in order."""
+    files: list[str] = []
+    for line in failed:
+        match = re.match(r"^(?:FAILED|ERROR) ([^\s:]+\.py)", line)
+        path = posixpath.normpath(f"{server_dir}/{match.group(1)}") if match else None
+        if path and path.startswith(server_dir + "/") and path not in files:
+            files.append(path)
+    return files
 
 
 def _tail(log: str, n: int) -> str:

@@ -77,6 +77,7 @@ def test_changed_reward_fails_gr203_naming_the_line(tmp_path: Path, options: San
     assert "line 5: stored reward 1, /verify returned 0" in gr203.message
     assert [(loc.file, loc.line) for loc in gr203.locations] == [(gr203.file, 5)]
     assert found["GR205"].status == "fail" and "test_that_fails" in found["GR205"].message
+    assert found["GR205"].file == "resources_servers/capitals_changed/tests/test_app.py"
     gr207 = found["GR207"]
     assert gr207.status == "fail" and gr207.severity == "warning"
     assert (gr207.file, gr207.line) == ("resources_servers/capitals_changed/requirements.txt", 2)
