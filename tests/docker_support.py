@@ -37,19 +37,41 @@ def docker_skip_reason() -> str | None:
     return None
 
 
-def daemon_state() -> dict[str, set[str]]:
-    """Ids of every container, network and image, dependency cache images excepted."""
+def daemon_state() -> dict[str, dict[str, str]]:
+    """Every container, network and image (dependency cache images excepted): id -> owner label."""
     import docker
 
-    from gym_review_bot.sandbox.docker_api import LABEL_KIND
+    from gym_review_bot.sandbox.docker_api import LABEL_KIND, LABEL_OWNER
 
     client = docker.from_env()
     try:
         cache = {i.id for i in client.images.list(filters={"label": f"{LABEL_KIND}=cache"})}
         return {
-            "containers": {c.id for c in client.containers.list(all=True)},
-            "networks": {n.id for n in client.networks.list()},
-            "images": {i.id for i in client.images.list()} - cache,
+            "containers": {c.id: (c.labels or {}).get(LABEL_OWNER, "") for c in client.containers.list(all=True)},
+            "networks": {n.id: (n.attrs.get("Labels") or {}).get(LABEL_OWNER, "") for n in client.networks.list()},
+            "images": {i.id: (i.labels or {}).get(LABEL_OWNER, "") for i in client.images.list() if i.id not in cache},
         }
     finally:
         client.close()
+
+
+def leftovers(before: dict[str, dict[str, str]]) -> dict[str, set[str]]:
+    """What was added since `before` and belongs to no live process: what a finished run left behind.
+
+    Another test session may share the daemon; what its live processes own is not ours to judge.
+    """
+    import docker
+
+    from gym_review_bot.sandbox.docker_api import owner_alive
+
+    after = daemon_state()
+    client = docker.from_env()
+    try:
+        hostnames = {str(c.attrs.get("Config", {}).get("Hostname", "")) for c in client.containers.list()}
+    finally:
+        client.close()
+    left = {}
+    for kind, objects in after.items():
+        added = {i for i, owner in objects.items() if i not in before[kind]}
+        left[kind] = {i for i in added if not objects[i] or not owner_alive(objects[i], hostnames)}
+    return left

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import GitRepo, good_server_files
-from tests.docker_support import base_image, ca_bundle, daemon_state, docker_skip_reason
+from tests.docker_support import base_image, ca_bundle, daemon_state, docker_skip_reason, leftovers
 
 pytestmark = pytest.mark.docker
 
@@ -54,7 +54,7 @@ def test_pr_mode_runs_the_sandbox_and_reports_timings(repo: GitRepo, tmp_path: P
     assert bad["GR201"]["status"] == "skip" and "GR101" in bad["GR201"]["message"]
     assert proc.returncode == 1  # broken fails GR101
     assert "Sandbox timings: build" in md.read_text()
-    assert daemon_state() == before
+    assert leftovers(before) == {"containers": set(), "networks": set(), "images": set()}
 
 
 def test_stored_reward_that_does_not_reproduce_fails_the_pr(repo: GitRepo, tmp_path: Path) -> None:
