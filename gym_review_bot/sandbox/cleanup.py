@@ -45,7 +45,6 @@ def cleanup(cache: bool = False) -> str:
             if _dead(c.labels, hostnames) and _remove(c, force=True, v=True):
                 counts["containers"] += 1
         for net in docker_api.iter_labelled(dk, "networks"):
-            net.reload()
             if _dead(net.attrs.get("Labels") or {}, hostnames) and _remove(net):
                 counts["networks"] += 1
         for image in docker_api.iter_labelled(dk, "images"):

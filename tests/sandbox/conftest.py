@@ -101,7 +101,7 @@ def daemon_state() -> dict[str, dict[str, str]]:
     client = docker.from_env()
     try:
         cache = {i.id for i in client.images.list(filters={"label": f"{LABEL_KIND}=cache"})}
-        networks = [client.networks.get(n.id) for n in client.networks.list()]
+        networks = client.networks.list()  # the list carries the labels: no per-network look-up to race
         return {
             "containers": {c.id: (c.labels or {}).get(LABEL_OWNER, "") for c in client.containers.list(all=True)},
             "networks": {n.id: (n.attrs.get("Labels") or {}).get(LABEL_OWNER, "") for n in networks},
