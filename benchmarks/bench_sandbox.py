@@ -24,9 +24,10 @@ from pathlib import Path
 import requests
 from requests.adapters import HTTPAdapter
 
-from gym_review_bot.sandbox import SandboxOptions, docker_unavailable_reason, run_sandbox
+from gym_review_bot.sandbox.docker_api import unavailable_reason as docker_unavailable_reason
+from gym_review_bot.sandbox.options import SandboxOptions
 from gym_review_bot.sandbox.replay import VerifyClient, read_rollouts, strip_nulls
-from gym_review_bot.sandbox.runner import serving
+from gym_review_bot.sandbox.runner import run_sandbox, serving
 from gym_review_bot.sources import GitTree
 
 SERVER = "example_single_tool_call"

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from gym_review_bot import __version__
 from gym_review_bot.discover import UsageError, discover_local, discover_pr
@@ -17,7 +18,7 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gym_review_bot.sandbox import options as sandbox  # flags only: no Docker SDK import here
+    from gym_review_bot.sandbox import options as sandbox_options  # flags only: no Docker SDK import
 
     parser = argparse.ArgumentParser(
         prog="gym-review",
@@ -38,17 +39,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="review resources_servers/NAME (repeatable; no git needed)",
     )
     check.add_argument("--head", metavar="REF", default="HEAD", help="PR mode: the PR's head commit (default: HEAD)")
-    _add_common(check, sandbox)
+    _add_common(check, sandbox_options)
 
     demo = commands.add_parser("demo", help="review a bundled demo PR in a throwaway git repo")
-    _add_common(demo, sandbox)
+    _add_common(demo, sandbox_options)
 
     cleanup = commands.add_parser("cleanup", help="remove containers and networks that dead runs left behind")
     cleanup.add_argument("--cache", action="store_true", help="also remove the dependency cache images")
     return parser
 
 
-def _add_common(parser: argparse.ArgumentParser, sandbox: object) -> None:
+def _add_common(parser: argparse.ArgumentParser, sandbox_options: ModuleType) -> None:
     out = parser.add_argument_group("output")
     out.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report (schema 1) to FILE")
     out.add_argument("--markdown", type=Path, metavar="FILE", help="write the PR checklist comment to FILE")
@@ -69,7 +70,7 @@ def _add_common(parser: argparse.ArgumentParser, sandbox: object) -> None:
         help="run the sandbox; exit 2 if no daemon",
     )
     toggle.add_argument("--no-docker", dest="docker", action="store_false", help="never run the sandbox")
-    sandbox.add_cli_arguments(parser)  # type: ignore[attr-defined]
+    sandbox_options.add_cli_arguments(parser)
 
 
 def _sandbox_choice(args: argparse.Namespace, pr_mode: bool) -> ReviewOptions:
@@ -80,16 +81,17 @@ def _sandbox_choice(args: argparse.Namespace, pr_mode: bool) -> ReviewOptions:
     if args.docker is None and not pr_mode:
         options.sandbox_skip_reason = "outside PR mode (--base) the sandbox runs only with --docker"
         return options
-    from gym_review_bot import sandbox
+    from gym_review_bot.sandbox.docker_api import unavailable_reason
+    from gym_review_bot.sandbox.options import options_from_args
 
-    reason = sandbox.docker_unavailable_reason()
+    reason = unavailable_reason()
     if reason:
         if args.docker:
             raise UsageError(f"--docker: no Docker daemon reachable ({reason})")
         options.sandbox_skip_reason = f"no Docker daemon reachable ({reason})"
         return options
     options.sandbox = "run"
-    options.sandbox_options = sandbox.options_from_args(args)
+    options.sandbox_options = options_from_args(args)
     return options
 
 
@@ -136,12 +138,13 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_cleanup(args: argparse.Namespace) -> int:
-    from gym_review_bot import sandbox
+    from gym_review_bot.sandbox.cleanup import cleanup
+    from gym_review_bot.sandbox.docker_api import unavailable_reason
 
-    reason = sandbox.docker_unavailable_reason()
+    reason = unavailable_reason()
     if reason:
         raise UsageError(f"cleanup: no Docker daemon reachable ({reason})")
-    print(sandbox.cleanup(cache=args.cache))
+    print(cleanup(cache=args.cache))
     return EXIT_OK
 
 

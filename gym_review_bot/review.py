@@ -11,7 +11,7 @@ from gym_review_bot.models import Finding, Report, ServerReport
 from gym_review_bot.sandbox.catalogue import skipped_findings
 
 if TYPE_CHECKING:
-    from gym_review_bot.sandbox import SandboxOptions
+    from gym_review_bot.sandbox.options import SandboxOptions
 
 SandboxMode = Literal["run", "skip"]
 
@@ -79,9 +79,9 @@ def _run_sandbox(result: ServerReport, found: Discovery, options: ReviewOptions)
             f"waits on {', '.join(blocked)} (the server cannot be built or booted without it)."
         )
         return
-    from gym_review_bot import sandbox  # the Docker SDK loads only when a sandbox runs
+    from gym_review_bot.sandbox.runner import run_sandbox  # the Docker SDK loads only when a sandbox runs
 
     assert options.sandbox_options is not None
-    outcome = sandbox.run_sandbox(found.head, result.name, options.sandbox_options)
+    outcome = run_sandbox(found.head, result.name, options.sandbox_options)
     result.findings += outcome.findings
     result.timings = outcome.timings

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from gym_review_bot.sandbox import SandboxOptions, docker_unavailable_reason
 from gym_review_bot.sandbox.docker_api import LABEL_KIND, LABEL_OWNER, owner_label
+from gym_review_bot.sandbox.docker_api import unavailable_reason as docker_unavailable_reason
+from gym_review_bot.sandbox.options import SandboxOptions
 from gym_review_bot.sources import GitTree
 
 NEMO_GYM_VERSION = "0.4.0"

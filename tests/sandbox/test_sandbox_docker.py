@@ -19,9 +19,10 @@ from conftest import NEMO_GYM_REQUIREMENT, make_git_tree, server_files, wheel_se
 from sandbox_fixtures import FAILING_TEST, answer_server
 
 from gym_review_bot.models import Finding
-from gym_review_bot.sandbox import SandboxOptions, cleanup, run_sandbox
-from gym_review_bot.sandbox.cleanup import remove_cache_images
+from gym_review_bot.sandbox.cleanup import cleanup, remove_cache_images
 from gym_review_bot.sandbox.docker_api import LABEL_CACHE_KEY, LABEL_KIND, LABEL_OWNER, LABEL_RUN, owner_label
+from gym_review_bot.sandbox.options import SandboxOptions
+from gym_review_bot.sandbox.runner import run_sandbox
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("nothing_left")]
 
@@ -329,7 +330,8 @@ import json, sys, tempfile
 from pathlib import Path
 sys.path.insert(0, "/bot/tests/sandbox")
 from sandbox_fixtures import answer_server
-from gym_review_bot.sandbox import SandboxOptions, run_sandbox
+from gym_review_bot.sandbox.options import SandboxOptions
+from gym_review_bot.sandbox.runner import run_sandbox
 from gym_review_bot.sources import FsTree
 root = Path(tempfile.mkdtemp())
 for rel, text in answer_server("inside").items():
@@ -387,7 +389,8 @@ from pathlib import Path
 sys.path.insert(0, {tests!r})
 from conftest import make_git_tree, server_files
 from sandbox_fixtures import answer_server
-from gym_review_bot.sandbox import SandboxOptions, run_sandbox
+from gym_review_bot.sandbox.options import SandboxOptions
+from gym_review_bot.sandbox.runner import run_sandbox
 tree = make_git_tree(Path({repo!r}), server_files("killed", answer_server("killed")))
 run_sandbox(tree, "killed", SandboxOptions.model_validate_json({options!r}))
 """

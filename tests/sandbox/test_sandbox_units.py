@@ -14,17 +14,12 @@ import pytest
 from conftest import make_git_tree, server_files
 from sandbox_fixtures import answer_server, rollouts_jsonl
 
-from gym_review_bot.sandbox import (
-    CHECK_CATALOGUE,
-    SandboxOptions,
-    add_cli_arguments,
-    options_from_args,
-    run_sandbox,
-    skipped_findings,
-)
+from gym_review_bot.sandbox.catalogue import CHECK_CATALOGUE, skipped_findings
 from gym_review_bot.sandbox.image import base_image
+from gym_review_bot.sandbox.options import SandboxOptions, add_cli_arguments, options_from_args
 from gym_review_bot.sandbox.replay import VerifyClient, probe_bodies, read_rollouts, strip_nulls
 from gym_review_bot.sandbox.requirements import read_requirements
+from gym_review_bot.sandbox.runner import run_sandbox
 from gym_review_bot.sandbox.server_config import load_server_config
 
 SERVER = "resources_servers/demo"
@@ -369,9 +364,10 @@ def test_flags_and_catalogue_import_without_the_docker_sdk() -> None:
 
     code = (
         "import sys\n"
-        "from gym_review_bot.sandbox import options, catalogue, skipped_findings, add_cli_arguments\n"
+        "import gym_review_bot.cli, gym_review_bot.review\n"
+        "from gym_review_bot.sandbox import options, catalogue\n"
         "assert 'docker' not in sys.modules, 'the Docker SDK was imported'\n"
-        "from gym_review_bot.sandbox import run_sandbox\n"
+        "from gym_review_bot.sandbox.runner import run_sandbox\n"
         "assert 'docker' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
