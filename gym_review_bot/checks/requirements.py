@@ -11,6 +11,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from gym_review_bot.checks.base import Check, Outcome, failed, passed
 from gym_review_bot.checks.context import ServerContext
 from gym_review_bot.models import Location
+from gym_review_bot.reqfile import logical_lines
 
 # pip options that take a value, and those that stand alone (pip's requirements-file format).
 OPTIONS_WITH_VALUE = {
@@ -29,26 +30,6 @@ class RequirementLine:
     option: str | None = None  # the pip option, when the line is one
     value: str | None = None  # the option's value
     requirement: Requirement | None = None
-
-
-def logical_lines(text: str) -> list[tuple[int, str]]:
-    """Lines with comments stripped and backslash continuations joined, numbered from 1."""
-    out: list[tuple[int, str]] = []
-    pending, start = "", 0
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
-        if not pending:
-            start = number
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        full = (pending + line).strip()
-        pending = ""
-        if full:
-            out.append((start, full))
-    if pending.strip():
-        out.append((start, pending.strip()))
-    return out
 
 
 def parse_line(number: int, text: str) -> RequirementLine | str:

@@ -9,6 +9,7 @@ import shlex
 import tomllib
 from dataclasses import dataclass, field
 
+from gym_review_bot.reqfile import logical_lines
 from gym_review_bot.sources import SourceTree
 
 # Options that point pip somewhere other than PyPI.
@@ -128,7 +129,7 @@ class _Parser:
             self.result.notes.append(f"{path} is not a regular file of the checkout; not installed")
             return
         text = self.tree.read(entry).decode("utf-8", "replace")
-        for lineno, line in _logical_lines(text):
+        for lineno, line in logical_lines(text):
             self.parse_line(path, lineno, line, depth)
 
     def parse_line(self, path: str, lineno: int, line: str, depth: int) -> None:
@@ -155,26 +156,6 @@ class _Parser:
             self.result.lines.append(line)  # --pre, --prefer-binary, ...: pip judges them
         else:
             self.requirement(path, lineno, line)
-
-
-def _logical_lines(text: str) -> list[tuple[int, str]]:
-    """(first line number, text) of each requirement, comments stripped and continuations joined."""
-    out: list[tuple[int, str]] = []
-    pending, start = "", 0
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
-        if not pending:
-            start = number
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        line = (pending + line).strip()
-        pending = ""
-        if line:
-            out.append((start, line))
-    if pending.strip():
-        out.append((start, pending.strip()))
-    return out
 
 
 def _parse_pyproject(parser: _Parser, path: str) -> None:
