@@ -30,22 +30,11 @@ from gym_review_bot.sandbox.replay import VerifyClient, read_rollouts, strip_nul
 from gym_review_bot.sandbox.runner import run_sandbox, serving
 from gym_review_bot.sources import GitTree
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from corpus import wheel_path  # noqa: E402  (the tests' cached download of the nemo-gym wheel)
+
 SERVER = "example_single_tool_call"
-WHEEL = "nemo_gym-0.4.0-py3-none-any.whl"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-
-
-def wheel_path() -> Path:
-    cache = Path(os.environ.get("GYM_REVIEW_CACHE") or Path.home() / ".cache" / "gym-review-bot")
-    wheel = cache / WHEEL
-    if not wheel.is_file():
-        cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version",
-             "3.12", "--disable-pip-version-check", "nemo-gym==0.4.0", "-d", str(cache)],
-            check=True, capture_output=True,
-        )  # fmt: skip
-    return wheel
 
 
 def server_repo(root: Path, rollouts: int | None = None) -> GitTree:

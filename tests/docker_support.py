@@ -56,13 +56,15 @@ def daemon_state() -> dict[str, dict[str, str]]:
 
 
 def leftovers(before: dict[str, dict[str, str]]) -> dict[str, set[str]]:
-    """What was added since `before` and belongs to no live process: what a finished run left behind.
+    """What was added since `before` that this process, a finished process or no one owns: leaks.
 
     Another test session may share the daemon; what its live processes own is not ours to judge.
     """
     import docker
 
-    from gym_review_bot.sandbox.docker_api import owner_alive
+    from gym_review_bot.sandbox.docker_api import owner_alive, owner_label
+
+    mine = owner_label()
 
     after = daemon_state()
     client = docker.from_env()
@@ -73,5 +75,5 @@ def leftovers(before: dict[str, dict[str, str]]) -> dict[str, set[str]]:
     left = {}
     for kind, objects in after.items():
         added = {i for i, owner in objects.items() if i not in before[kind]}
-        left[kind] = {i for i in added if not objects[i] or not owner_alive(objects[i], hostnames)}
+        left[kind] = {i for i in added if objects[i] in ("", mine) or not owner_alive(objects[i], hostnames)}
     return left

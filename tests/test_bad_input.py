@@ -35,6 +35,29 @@ def run_measured(*args: str) -> tuple[subprocess.CompletedProcess, int]:
     return proc, peak[0] // 1024
 
 
+def review_json(repo: Path, tmp_path: Path, *scope: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """Run the CLI on a checkout with --no-docker; its process and its JSON report."""
+    out = tmp_path / "review.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gym_review_bot",
+            "check",
+            "--repo",
+            str(repo),
+            *scope,
+            "--no-docker",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc, json.loads(out.read_text(encoding="utf-8"))
+
+
 def baseline_mb(tmp_path: Path) -> int:
     root = tmp_path / "baseline"
     shutil.copytree(BASE_FIXTURE, root)
@@ -184,25 +207,8 @@ def test_symlink_out_of_the_tree_in_a_git_commit(repo: GitRepo, tmp_path: Path) 
     repo.server("srv", files)
     os.symlink("/etc/passwd", repo.path / "resources_servers/srv/README.md")
     repo.commit()
-    out = tmp_path / "r.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gym_review_bot",
-            "check",
-            "--repo",
-            str(repo.path),
-            "--base",
-            "main",
-            "--no-docker",
-            "--json",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    findings = {f["id"]: f for f in json.loads(out.read_text())["servers"][0]["findings"]}
+    proc, report = review_json(repo.path, tmp_path, "--base", "main")
+    findings = {f["id"]: f for f in report["servers"][0]["findings"]}
     assert proc.returncode == 1
     assert "symlink to '/etc/passwd'" in findings["GR100"]["message"]
     assert findings["GR109"]["status"] == "skip"
@@ -236,45 +242,8 @@ def test_file_names_that_are_not_utf8(repo: GitRepo, tmp_path: Path) -> None:
         fh.write(b"x\n")
     repo.commit()
     for scope in (["--base", "main"], ["--all"]):
-        out = tmp_path / "r.json"
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "gym_review_bot",
-                "check",
-                "--repo",
-                str(repo.path),
-                *scope,
-                "--no-docker",
-                "--json",
-                str(out),
-            ],
-            capture_output=True,
-            text=True,
-        )
+        proc, report = review_json(repo.path, tmp_path, *scope)
         assert proc.returncode == 0, proc.stderr
-        report = json.loads(out.read_text(encoding="utf-8"))
         assert [s["name"] for s in report["servers"]] == ["srv"]
-    assert "notes-\ufffd.md" in " ".join(report_notes(repo, tmp_path))
-
-
-def report_notes(repo: GitRepo, tmp_path: Path) -> list[str]:
-    out = tmp_path / "notes.json"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gym_review_bot",
-            "check",
-            "--repo",
-            str(repo.path),
-            "--base",
-            "main",
-            "--no-docker",
-            "--json",
-            str(out),
-        ],
-        capture_output=True,
-    )
-    return json.loads(out.read_text(encoding="utf-8"))["notes"]
+        if scope[0] == "--base":
+            assert "notes-\ufffd.md" in " ".join(report["notes"])
