@@ -10,6 +10,7 @@ from types import ModuleType
 
 from gym_review_bot import __version__
 from gym_review_bot.discover import UsageError, discover_local, discover_pr
+from gym_review_bot.git import GitError
 from gym_review_bot.models import Report
 from gym_review_bot.render import render_markdown, render_terminal
 from gym_review_bot.review import ReviewOptions, review
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except UsageError as exc:
+    except (UsageError, GitError) as exc:
         print(f"gym-review: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

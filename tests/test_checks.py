@@ -362,3 +362,20 @@ def test_gr105_tests_under_another_name_only_warn(server_tree) -> None:
     finding = server_tree({"tests/test_app.py": None, "tests/test_rewards.py": text})["GR105"]
     assert finding.status == "fail" and finding.severity == "warning"
     assert "tests/test_rewards.py hold tests" in finding.message
+
+
+def test_a_crashing_check_is_skipped_with_the_reason_and_the_rest_still_run() -> None:
+    from gym_review_bot.checks.base import Check, passed, run_checks
+
+    def crash(ctx: object) -> None:
+        raise KeyError("unexpected shape")
+
+    checks = [
+        Check("GR900", "error", "crashes", "-", crash),
+        Check("GR901", "error", "runs", "-", lambda ctx: passed("fine")),
+        Check("GR902", "error", "waits", "-", lambda ctx: passed("fine"), needs=("GR900",)),
+    ]
+    findings = {f.id: f for f in run_checks(checks, object())}
+    assert findings["GR900"].status == "skip" and "KeyError" in findings["GR900"].message
+    assert findings["GR901"].status == "pass"
+    assert findings["GR902"].status == "skip" and "GR900" in findings["GR902"].message

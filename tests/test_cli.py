@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gym_review_bot.render import MARKER
 from tests.conftest import GitRepo, good_server_files
 
 
@@ -205,7 +206,7 @@ def test_markdown_output_is_escaped_and_marked(repo: GitRepo, tmp_path: Path) ->
     md = tmp_path / "comment.md"
     proc, _ = check_pr(repo, "main", tmp_path, "--markdown", str(md))
     text = md.read_text()
-    assert text.startswith("<!-- gym-review-bot -->\n")
+    assert text.startswith(MARKER + "\n")
     assert f"<!-- gym-review-bot head={head} -->" in text
     assert "<img" not in text and "&lt;img" in text
     assert "@octocat" not in text

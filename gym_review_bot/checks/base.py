@@ -83,3 +83,8 @@ def _outcome(check: Check, ctx: object, done: dict[str, Finding]) -> Outcome:
         return check.run(ctx)
     except SkipCheck as exc:
         return skipped(str(exc))
+    except Exception as exc:  # a bug of ours must not sink the whole review, nor pass silently
+        return skipped(
+            f"Not run: the check crashed on this input ({type(exc).__name__}: {str(exc)[:200]}). "
+            "This is a gym-review-bot bug; a maintainer should check this by hand."
+        )
