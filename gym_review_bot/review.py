@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from gym_review_bot.checks import Checkout, ServerContext, check_server
@@ -22,7 +22,6 @@ class ReviewOptions:
     sandbox: SandboxMode = "skip"
     sandbox_skip_reason: str = "the sandbox was not requested"
     sandbox_options: SandboxOptions | None = None
-    extra_notes: list[str] = field(default_factory=list)
 
     @property
     def max_file_bytes(self) -> int:
@@ -38,7 +37,7 @@ def review(found: Discovery, options: ReviewOptions) -> Report:
         head_sha=found.head_sha,
         base_sha=found.base_sha,
         servers=servers,
-        notes=[*found.notes, *options.extra_notes],
+        notes=list(found.notes),
     )
     return report.finalize()
 
