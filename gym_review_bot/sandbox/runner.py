@@ -515,12 +515,12 @@ def run_sandbox(tree: SourceTree, server_name: str, options: SandboxOptions) -> 
                 url = None
             else:
                 url = boot(run, image, config)
-            if url is None:
-                run.skip_rest("the server did not boot (GR202)")
-            else:
+            if url is not None:
                 phase = "GR203"
                 replay(run, url, config)
-            tests.join()
+            tests.join()  # before any skip_rest: the tests do not wait on the boot, nor may their finding
+            if url is None:
+                run.skip_rest("the server did not boot (GR202)")
         except Exception as exc:  # noqa: BLE001 - a run never raises for what a PR does
             run.set(phase, "fail", f"The sandbox failed during this check: {type(exc).__name__}: {exc}")
         finally:
