@@ -1,4 +1,8 @@
-"""`gym-review`: parse arguments, run a command, set the exit code (0 clean, 1 errors found, 2 usage)."""
+"""`gym-review`: parse arguments, run a command, set the exit code.
+
+0 pass, 1 fail, 2 usage or infrastructure problem before any review, 3 the review ran but could not
+tell (verdict `error`: the report says what did not run and why).
+"""
 
 from __future__ import annotations
 
@@ -9,24 +13,26 @@ from pathlib import Path
 from types import ModuleType
 
 from gym_review_bot import __version__
+from gym_review_bot.argtypes import OneLineParser, positive_float
 from gym_review_bot.discover import UsageError, discover_local, discover_pr
 from gym_review_bot.git import GitError
 from gym_review_bot.models import Report
 from gym_review_bot.render import render_markdown, render_terminal
 from gym_review_bot.review import ReviewOptions, review
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+EXIT_CODES = {"pass": EXIT_OK, "fail": EXIT_FINDINGS, "error": EXIT_INCOMPLETE}
 
 
 def build_parser() -> argparse.ArgumentParser:
     from gym_review_bot.sandbox import options as sandbox_options  # flags only: no Docker SDK import
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="gym-review",
         description="Review NeMo Gym pull requests that add or change resource servers.",
     )
     parser.add_argument("--version", action="version", version=f"gym-review {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
 
     check = commands.add_parser("check", help="review a PR's servers (or named servers) and report")
     check.add_argument("--repo", type=Path, default=Path("."), help="the NeMo Gym checkout (default: .)")
@@ -57,7 +63,7 @@ def _add_common(parser: argparse.ArgumentParser, sandbox_options: ModuleType) ->
     out.add_argument("--quiet", action="store_true", help="print only the verdict line")
     parser.add_argument(
         "--max-file-mb",
-        type=float,
+        type=positive_float,
         default=50,
         metavar="MB",
         help="size cap for files the review reads (default: 50)",
@@ -75,12 +81,12 @@ def _add_common(parser: argparse.ArgumentParser, sandbox_options: ModuleType) ->
 
 
 def _sandbox_choice(args: argparse.Namespace, pr_mode: bool) -> ReviewOptions:
-    options = ReviewOptions(max_file_mb=args.max_file_mb)
+    options = ReviewOptions(max_file_mb=args.max_file_mb, allow_url_deps=args.allow_url_deps)
     if args.docker is False:
-        options.sandbox_skip_reason = "--no-docker was given"
+        options.sandbox_reason = "--no-docker was given"
         return options
     if args.docker is None and not pr_mode:
-        options.sandbox_skip_reason = "outside PR mode (--base) the sandbox runs only with --docker"
+        options.sandbox_reason = "outside PR mode (--base) the sandbox runs only with --docker"
         return options
     from gym_review_bot.sandbox.docker_api import unavailable_reason
     from gym_review_bot.sandbox.options import options_from_args
@@ -89,7 +95,8 @@ def _sandbox_choice(args: argparse.Namespace, pr_mode: bool) -> ReviewOptions:
     if reason:
         if args.docker:
             raise UsageError(f"--docker: no Docker daemon reachable ({reason})")
-        options.sandbox_skip_reason = f"no Docker daemon reachable ({reason})"
+        options.sandbox = "unavailable"
+        options.sandbox_reason = f"no Docker daemon reachable ({reason}); pass --no-docker to review without it"
         return options
     options.sandbox = "run"
     options.sandbox_options = options_from_args(args)
@@ -113,8 +120,6 @@ def _write(path: Path, text: str) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    if args.max_file_mb <= 0:
-        raise UsageError("--max-file-mb must be positive")
     pr_mode = args.base is not None
     options = _sandbox_choice(args, pr_mode)
     repo = args.repo.resolve()
@@ -124,7 +129,7 @@ def run_check(args: argparse.Namespace) -> int:
         found = discover_local(repo, None if args.all else args.server)
     report = review(found, options)
     _emit(report, args)
-    return EXIT_FINDINGS if report.verdict == "fail" else EXIT_OK
+    return EXIT_CODES.get(report.verdict, EXIT_INCOMPLETE)
 
 
 def run_demo(args: argparse.Namespace) -> int:

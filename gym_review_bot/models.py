@@ -1,10 +1,13 @@
 """The review report: the JSON contract every other part of the bot reads and extends.
 
-Schema 1. Later work may add fields; it never renames or removes them.
+Schema 1 only adds fields and enum values; it never renames or removes them. A consumer treats an
+unknown `status` or `verdict` value as not passing. `schema/report-1.schema.json` is generated from
+these models (a test keeps it in step).
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -12,9 +15,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 SCHEMA_VERSION = 1
 
 Severity = Literal["error", "warning"]
-FindingStatus = Literal["pass", "fail", "skip"]
+# `error`: the check could not do its job (it crashed, a service it needs was unreachable, its budget
+# ran out, the repository is damaged). `skip`: it does not apply or was not asked for (see SkipKind).
+FindingStatus = Literal["pass", "fail", "skip", "error"]
+SkipKind = Literal["not_applicable", "prerequisite_failed", "not_requested", "disabled_by_policy"]
 ServerStatus = Literal["added", "changed", "removed", "checked"]
-Verdict = Literal["pass", "fail"]
+Verdict = Literal["pass", "fail", "error"]
 
 
 def _valid_unicode(value: str) -> str:
@@ -32,22 +38,36 @@ class Location(BaseModel):
     line: int | None = None
 
 
+def make_fingerprint(check_id: str, server: str, file: str | None, key: str) -> str:
+    """A finding's identity across commits: check, server, file and the check's stable key (no line numbers)."""
+    raw = "\0".join((check_id, server, file or "", key))
+    return hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()[:20]
+
+
 class Finding(BaseModel):
     """The outcome of one check on one server."""
 
     id: str
     severity: Severity
     status: FindingStatus
+    skip_kind: SkipKind | None = None  # set exactly when status is "skip"
     title: str = ""
     message: Text
+    fix: str = ""  # the check's own fix hint
     file: Text | None = None
     line: int | None = None
     locations: list[Location] = Field(default_factory=list)
+    fingerprint: str = ""
     pre_existing: bool = False
 
     @property
     def blocks_merge(self) -> bool:
         return self.status == "fail" and self.severity == "error" and not self.pre_existing
+
+    @property
+    def not_run(self) -> bool:
+        """The check could not tell: an error, never to be read as a pass."""
+        return self.status == "error"
 
 
 class Timings(BaseModel):
@@ -64,6 +84,7 @@ class ServerReport(BaseModel):
     path: Text
     status: ServerStatus
     findings: list[Finding] = Field(default_factory=list)
+    sandbox_ran: bool = False  # the Docker sandbox built and ran this server (whatever it found)
     timings: Timings | None = None
 
     @property
@@ -79,6 +100,7 @@ class Summary(BaseModel):
     errors: int = 0
     warnings: int = 0
     skipped: int = 0
+    not_run: int = 0  # findings in `error`: checks that could not do their job
     pre_existing: int = 0
 
 
@@ -86,22 +108,35 @@ class Report(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     schema_version: int = Field(default=SCHEMA_VERSION, alias="schema")
+    tool_version: str = ""
+    generated_at: str = ""  # UTC, ISO 8601
     head_sha: str | None = None
     base_sha: str | None = None
     verdict: Verdict = "pass"
+    # False when a check could not run (`error`), was not requested, or the sandbox did not run
+    # for an added or changed server. A merge gate wants `verdict == "pass" and complete`.
+    complete: bool = True
     summary: Summary = Field(default_factory=Summary)
     servers: list[ServerReport] = Field(default_factory=list)
     notes: list[Text] = Field(default_factory=list)
 
     def finalize(self) -> Report:
-        """Compute verdict and summary from the findings."""
+        """Compute verdict, completeness and summary from the findings."""
         s = Summary(servers=len(self.servers))
+        complete, blocking_error = True, False
         for server in self.servers:
+            if server.status in ("added", "changed") and not server.sandbox_ran:
+                complete = False
             for f in server.findings:
                 if f.status == "pass":
                     s.passed += 1
                 elif f.status == "skip":
                     s.skipped += 1
+                    complete = complete and f.skip_kind != "not_requested"
+                elif f.status == "error":
+                    s.not_run += 1
+                    complete = False
+                    blocking_error = blocking_error or f.severity == "error"
                 elif f.pre_existing:
                     s.pre_existing += 1
                 elif f.severity == "error":
@@ -109,7 +144,8 @@ class Report(BaseModel):
                 else:
                     s.warnings += 1
         self.summary = s
-        self.verdict = "fail" if s.errors else "pass"
+        self.complete = complete
+        self.verdict = "fail" if s.errors else "error" if blocking_error else "pass"
         return self
 
     def to_json(self) -> str:

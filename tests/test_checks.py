@@ -364,7 +364,7 @@ def test_gr105_tests_under_another_name_only_warn(server_tree) -> None:
     assert "tests/test_rewards.py hold tests" in finding.message
 
 
-def test_a_crashing_check_is_skipped_with_the_reason_and_the_rest_still_run() -> None:
+def test_a_crashing_check_is_an_error_with_the_reason_and_the_rest_still_run() -> None:
     from gym_review_bot.checks.base import Check, passed, run_checks
 
     def crash(ctx: object) -> None:
@@ -375,7 +375,9 @@ def test_a_crashing_check_is_skipped_with_the_reason_and_the_rest_still_run() ->
         Check("GR901", "error", "runs", "-", lambda ctx: passed("fine")),
         Check("GR902", "error", "waits", "-", lambda ctx: passed("fine"), needs=("GR900",)),
     ]
-    findings = {f.id: f for f in run_checks(checks, object())}
-    assert findings["GR900"].status == "skip" and "KeyError" in findings["GR900"].message
+    findings = {f.id: f for f in run_checks(checks, object(), "demo")}
+    assert findings["GR900"].status == "error" and "KeyError" in findings["GR900"].message
+    assert findings["GR900"].skip_kind is None
     assert findings["GR901"].status == "pass"
     assert findings["GR902"].status == "skip" and "GR900" in findings["GR902"].message
+    assert findings["GR902"].skip_kind == "prerequisite_failed"

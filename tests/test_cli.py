@@ -38,14 +38,19 @@ def test_pr_adding_a_good_server_passes_with_exit_0(repo: GitRepo, tmp_path: Pat
     assert report["head_sha"] == head
     assert report["base_sha"] == repo.git("rev-parse", "main")
     assert report["verdict"] == "pass"
+    assert report["complete"] is False  # --no-docker: the sandbox was not requested
+    assert report["tool_version"] and report["generated_at"].endswith("Z")
     [server] = report["servers"]
     assert (server["name"], server["path"], server["status"]) == ("good", "resources_servers/good", "added")
     findings = by_id(server)
     assert all(findings[f"GR{n}"]["status"] == "pass" for n in range(100, 115))
-    assert all(findings[f"GR{n}"]["status"] == "skip" for n in range(201, 208))
+    assert findings["GR207"]["status"] == "pass"  # static: it runs without the sandbox
+    assert all(findings[f"GR{n}"]["status"] == "skip" for n in range(201, 207))
+    assert all(findings[f"GR{n}"]["skip_kind"] == "not_requested" for n in range(201, 207))
     assert "--no-docker" in findings["GR201"]["message"]
     for f in server["findings"]:
         assert set(f) >= {"id", "severity", "status", "message", "file", "line", "locations", "pre_existing"}
+        assert set(f) >= {"skip_kind", "fix", "fingerprint"} and f["fix"] and len(f["fingerprint"]) == 20
 
 
 def test_pr_with_a_defect_exits_1_and_names_it(repo: GitRepo, tmp_path: Path) -> None:

@@ -37,3 +37,11 @@ def test_readme_starts_with_the_two_commands() -> None:
     blocks = re.findall(r"```bash\n(.*?)```", README, re.DOTALL)
     assert blocks[0].strip() == "pip install . && gym-review demo"
     assert blocks[1].strip() == "pip install -e '.[test]' && python3 -m pytest -q"
+
+
+def test_committed_report_schema_is_generated_from_the_models() -> None:
+    from gym_review_bot.schema import SCHEMA_FILE, report_schema_text
+
+    committed = (Path(__file__).parent.parent / SCHEMA_FILE).read_text(encoding="utf-8")
+    assert committed == report_schema_text(), f"regenerate: python -m gym_review_bot.schema > {SCHEMA_FILE}"
+    assert SCHEMA_FILE in README

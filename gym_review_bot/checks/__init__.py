@@ -25,7 +25,7 @@ STATIC_CHECKS: list[Check] = sorted(
 
 def check_server(ctx: ServerContext) -> list[Finding]:
     """Every static check on one server, one finding each."""
-    return run_checks(STATIC_CHECKS, ctx)
+    return run_checks(STATIC_CHECKS, ctx, ctx.name)
 
 
 __all__ = ["STATIC_CHECKS", "Check", "Checkout", "ServerContext", "check_server"]

@@ -113,7 +113,7 @@ def check_config_entry(ctx: ServerContext) -> Outcome:
 def check_domain(ctx: ServerContext) -> Outcome:
     entries = server_entries(ctx)
     if not entries:
-        raise SkipCheck("Not run: waits on GR103: no config defines a resources_servers entry.")
+        raise SkipCheck("Not run: waits on GR103: no config defines a resources_servers entry.", "prerequisite_failed")
     allowed, source = ctx.checkout.domains
     bad: list[tuple[ServerEntry, str, int | None]] = []
     for e in entries:

@@ -140,7 +140,7 @@ class ServerContext:
         path = self.full(rel)
         why = self.problems().get(path)
         if why:
-            raise SkipCheck(f"Not run: waits on GR100: {path} {why}.")
+            raise SkipCheck(f"Not run: waits on GR100: {path} {why}.", "prerequisite_failed")
         entry, _ = self._lookup(path)
         return entry
 

@@ -182,7 +182,9 @@ def _failed_rollouts(ctx: ServerContext, bad: list[Rollout], what: str) -> Outco
 def check_rollouts_match_examples(ctx: ServerContext) -> Outcome:
     examples = summarize(ctx, EXAMPLES)
     if not examples.exists or not examples.input_keys:
-        raise SkipCheck(f"Not run: {ctx.full(EXAMPLES)} has no usable rows to compare with (see GR106).")
+        raise SkipCheck(
+            f"Not run: {ctx.full(EXAMPLES)} has no usable rows to compare with (see GR106).", "prerequisite_failed"
+        )
     file = ctx.full(ROLLOUTS)
     strays = [r for r in summarize(ctx, ROLLOUTS).rollouts if not r.input_keys & examples.input_keys]
     if strays:

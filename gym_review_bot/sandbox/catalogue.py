@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from gym_review_bot.models import Finding, Location, Severity
+from typing import TYPE_CHECKING
+
+from gym_review_bot.models import Finding, Location, Severity, SkipKind
+
+if TYPE_CHECKING:
+    from gym_review_bot.sandbox.requirements import Requirements
+
+MAX_LISTED = 20
 
 # (id, severity, what it checks, how to fix)
 CHECK_CATALOGUE: list[tuple[str, str, str, str]] = [
@@ -74,8 +81,12 @@ def make_finding(
     line: int | None = None,
     locations: list[Location] | None = None,
     fix: str | None = None,
+    skip_kind: SkipKind | None = None,
 ) -> Finding:
-    """A finding of one sandbox check; a failure's message gets a fix hint (the check's own by default)."""
+    """A finding of one sandbox check; a failure's message gets a fix hint (the check's own by default).
+
+    The fingerprint is left to the pipeline, which knows the server (see review.fingerprint_sandbox).
+    """
     severity: Severity = _BY_ID[check_id][1]  # type: ignore[assignment]
     hint = fix or _BY_ID[check_id][3]
     if status == "fail" and hint not in message:
@@ -84,14 +95,38 @@ def make_finding(
         id=check_id,
         severity=severity,
         status=status,  # type: ignore[arg-type]
+        skip_kind=(skip_kind or "not_applicable") if status == "skip" else None,
         title=TITLES[check_id],
         message=message,
+        fix=_BY_ID[check_id][3],
         file=file,
         line=line,
         locations=locations or ([Location(file=file, line=line)] if file else []),
     )
 
 
-def skipped_findings(reason: str) -> list[Finding]:
-    """GR201-GR207 all skipped with one reason, for when the sandbox does not run."""
-    return [make_finding(check_id, "skip", f"Skipped: {reason}") for check_id in CHECK_IDS]
+def skipped_findings(reason: str, kind: SkipKind, ids: list[str] = CHECK_IDS) -> list[Finding]:
+    """Sandbox checks all skipped with one reason, for when the sandbox does not run."""
+    return [make_finding(check_id, "skip", f"Skipped: {reason}", skip_kind=kind) for check_id in ids]
+
+
+def error_findings(reason: str, ids: list[str] = CHECK_IDS) -> list[Finding]:
+    """Sandbox checks that should have run and could not (no daemon): `error`, never a pass or a skip."""
+    return [make_finding(check_id, "error", f"Not run: {reason}") for check_id in ids]
+
+
+def requirements_finding(reqs: Requirements, allowed: bool) -> Finding:
+    """GR207, a static check: it reads the requirement files and needs no daemon."""
+    if not reqs.url_dependencies:
+        return make_finding("GR207", "pass", "Every requirement comes from the package index.")
+    verdict = "honoured because --allow-url-deps was given" if allowed else "not installed in the sandbox build"
+    listed = "\n".join(f"- {u.file}:{u.line}: `{u.text}` {u.reason}" for u in reqs.url_dependencies[:MAX_LISTED])
+    first = reqs.url_dependencies[0]
+    return make_finding(
+        "GR207",
+        "fail",
+        f"{len(reqs.url_dependencies)} requirement line(s) leave PyPI ({verdict}):\n{listed}",
+        file=first.file,
+        line=first.line,
+        locations=[Location(file=u.file, line=u.line) for u in reqs.url_dependencies],
+    )

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from gym_review_bot.argtypes import memory_size, positive_float, positive_int
+
 # Environment variables a TLS-intercepting proxy setup usually sets on the host; their CA bundle is
 # handed to pip during the build (the file only, never the variable or any other host setting).
 CA_BUNDLE_ENV_VARS = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
@@ -48,13 +50,15 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"image to build on (default: ${BASE_IMAGE_ENV_VAR}, else python:<.python-version>-slim)",
     )
     group.add_argument("--ca-bundle", type=Path, help="CA bundle pip trusts during the build (TLS proxies)")
-    group.add_argument("--boot-timeout", type=float, default=180, help="seconds for GET / to answer")
-    group.add_argument("--request-timeout", type=float, default=60, help="seconds per /verify request")
-    group.add_argument("--concurrency", type=int, default=8, help="concurrent /verify requests")
-    group.add_argument("--test-timeout", type=float, default=600, help="seconds for the server's pytest")
-    group.add_argument("--memory", default="4g", help="container memory limit (docker syntax, e.g. 4g)")
-    group.add_argument("--pids", type=int, default=1024, help="container process/thread limit")
-    group.add_argument("--cpus", type=float, default=1.0, help="container CPU limit")
+    group.add_argument("--boot-timeout", type=positive_float, default=180, help="seconds for GET / to answer")
+    group.add_argument("--request-timeout", type=positive_float, default=60, help="seconds per /verify request")
+    group.add_argument("--concurrency", type=positive_int, default=8, help="concurrent /verify requests")
+    group.add_argument("--test-timeout", type=positive_float, default=600, help="seconds for the server's pytest")
+    group.add_argument(
+        "--memory", type=memory_size, default="4g", help="container memory limit (docker syntax, e.g. 4g)"
+    )
+    group.add_argument("--pids", type=positive_int, default=1024, help="container process/thread limit")
+    group.add_argument("--cpus", type=positive_float, default=1.0, help="container CPU limit")
     group.add_argument(
         "--allow-url-deps",
         action="store_true",

@@ -16,7 +16,7 @@ import requests
 
 from gym_review_bot.models import Finding, Location, Timings
 from gym_review_bot.sandbox import context, docker_api
-from gym_review_bot.sandbox.catalogue import CHECK_IDS, make_finding
+from gym_review_bot.sandbox.catalogue import CHECK_IDS, make_finding, requirements_finding
 from gym_review_bot.sandbox.image import build_run_image
 from gym_review_bot.sandbox.options import SandboxOptions
 from gym_review_bot.sandbox.replay import (
@@ -76,10 +76,14 @@ class _Run:
 
     def skip_rest(self, reason: str) -> None:
         for check_id in CHECK_IDS:
-            self.set(check_id, "skip", f"Skipped: {reason}")
+            self.set(check_id, "skip", f"Skipped: {reason}", skip_kind="prerequisite_failed")
+
+    def error_rest(self, reason: str) -> None:
+        for check_id in CHECK_IDS:
+            self.set(check_id, "error", f"Not run: {reason}")
 
     def result(self) -> SandboxResult:
-        self.skip_rest("the sandbox stopped before this check")
+        self.error_rest("the sandbox stopped before this check")
         return SandboxResult([self.findings[i] for i in CHECK_IDS], self.timings, self.boot_detail)
 
     def limits(self) -> dict[str, Any]:
@@ -123,22 +127,6 @@ class _Run:
         if not info.running and info.exit_code is not None:
             return f"exited with code {info.exit_code}"
         return ""
-
-
-def requirements_finding(reqs: Requirements, allowed: bool) -> Finding:
-    if not reqs.url_dependencies:
-        return make_finding("GR207", "pass", "Every requirement comes from the package index.")
-    verdict = "honoured because --allow-url-deps was given" if allowed else "not installed in the sandbox build"
-    listed = "\n".join(f"- {u.file}:{u.line}: `{u.text}` {u.reason}" for u in reqs.url_dependencies[:MAX_LISTED])
-    first = reqs.url_dependencies[0]
-    return make_finding(
-        "GR207",
-        "fail",
-        f"{len(reqs.url_dependencies)} requirement line(s) leave PyPI ({verdict}):\n{listed}",
-        file=first.file,
-        line=first.line,
-        locations=[Location(file=u.file, line=u.line) for u in reqs.url_dependencies],
-    )
 
 
 def build(run: _Run, reqs: Requirements, config: ServerConfig) -> str | None:
@@ -495,7 +483,7 @@ def run_sandbox(tree: SourceTree, server_name: str, options: SandboxOptions) -> 
     run.findings["GR207"] = requirements_finding(reqs, options.allow_url_deps)
     reason = docker_api.unavailable_reason()
     if reason:
-        run.skip_rest(reason)
+        run.error_rest(f"no Docker daemon reachable ({reason})")
         return run.result()
     with _signals_as_interrupt():
         phase = "GR201"
@@ -522,7 +510,7 @@ def run_sandbox(tree: SourceTree, server_name: str, options: SandboxOptions) -> 
             if url is None:
                 run.skip_rest("the server did not boot (GR202)")
         except Exception as exc:  # noqa: BLE001 - a run never raises for what a PR does
-            run.set(phase, "fail", f"The sandbox failed during this check: {type(exc).__name__}: {exc}")
+            run.set(phase, "error", f"The sandbox failed during this check: {type(exc).__name__}: {exc}")
         finally:
             with _signals_blocked():
                 problems = run.scope.close() if run.scope else []
@@ -535,7 +523,7 @@ def _guarded(run: _Run, check_id: str, fn: Any, *args: Any) -> None:
     try:
         fn(*args)
     except Exception as exc:  # noqa: BLE001
-        run.set(check_id, "fail", f"The sandbox failed during this check: {type(exc).__name__}: {exc}")
+        run.set(check_id, "error", f"The sandbox failed during this check: {type(exc).__name__}: {exc}")
 
 
 @contextmanager

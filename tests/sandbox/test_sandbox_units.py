@@ -187,18 +187,18 @@ def test_catalogue_and_skipped_findings_cover_gr201_to_gr207() -> None:
         "GR201": "error", "GR202": "error", "GR203": "error", "GR204": "error", "GR205": "error",
         "GR206": "warning", "GR207": "warning",
     }  # fmt: skip
-    skipped = skipped_findings("no Docker daemon")
+    skipped = skipped_findings("--no-docker was given", "not_requested")
     assert [f.id for f in skipped] == ids
-    assert all(f.status == "skip" and "no Docker daemon" in f.message and f.title for f in skipped)
+    assert all(f.status == "skip" and f.skip_kind == "not_requested" and f.title and f.fix for f in skipped)
 
 
-def test_without_a_daemon_the_sandbox_checks_are_skipped_not_passed(tmp_path: Path, monkeypatch) -> None:
+def test_without_a_daemon_the_sandbox_checks_are_errors_not_passes_or_skips(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such-docker.sock")
     files = server_files("demo", answer_server("demo", requirements="nemo-gym==0.4.0\n-f /wheels\n"))
     result = run_sandbox(tree_with(tmp_path, files), "demo", SandboxOptions())
     by_id = {f.id: f for f in result.findings}
     for i in range(1, 7):
-        assert by_id[f"GR20{i}"].status == "skip" and "no Docker daemon reachable" in by_id[f"GR20{i}"].message
+        assert by_id[f"GR20{i}"].status == "error" and "no Docker daemon reachable" in by_id[f"GR20{i}"].message
     assert by_id["GR207"].status == "fail"  # read from the checkout, it needs no daemon
     assert result.timings.build_s is None
 
