@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gym_review_bot import git
+from gym_review_bot.checks.checkout import CONFIG_TYPES
 from gym_review_bot.models import ServerStatus
 from gym_review_bot.sources import FsTree, GitTree, SourceTree
 
@@ -83,6 +84,11 @@ def discover_pr(repo: Path, base_ref: str, head_ref: str = "HEAD") -> Discovery:
         more = f" and {len(outside) - MAX_LISTED_FILES} more" if len(outside) > MAX_LISTED_FILES else ""
         found.notes.append(
             f"{len(outside)} changed file(s) outside {SERVERS_DIR}/<name>/ (not reviewed): {shown}{more}."
+        )
+    if CONFIG_TYPES in outside:
+        found.notes.append(
+            f"This PR changes {CONFIG_TYPES}; the merge base's Domain values and licences are used; "
+            "the change takes effect after merge."
         )
     if not touched:
         found.notes.append(f"The PR touches no {SERVERS_DIR}/<name>/ directory.")
