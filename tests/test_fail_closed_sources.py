@@ -128,6 +128,17 @@ def test_gr102_cannot_tell_is_an_error_keyed_for_the_sandbox(server_tree) -> Non
     assert "cannot tell" in gr102.message and "sandbox will settle it" in gr102.message
 
 
+def test_gr102_server_class_imported_from_outside_is_an_error_not_a_failure(server_tree) -> None:
+    app = "from vendor.servers import VendorServer\n\nif __name__ == '__main__':\n    VendorServer.run_webserver()\n"
+    gr102 = server_tree({"app.py": app})["GR102"]
+    assert gr102.status == "error" and "VendorServer (from vendor.servers)" in gr102.message
+
+
+def test_gr102_file_without_any_server_class_fails(server_tree) -> None:
+    gr102 = server_tree({"app.py": "def helper():\n    return 1\n"})["GR102"]
+    assert gr102.status == "fail" and "defines no server class" in gr102.message
+
+
 # -- GR103: every entrypoint names a file inside the server ------------------------------------------
 
 
@@ -256,6 +267,19 @@ def test_repro_missing_object_inside_the_server_is_an_error_exit_3(repo: GitRepo
     assert "resources_servers/srv/README.md" in findings["GR100"]["message"] and oid in findings["GR100"]["message"]
     assert findings["GR109"]["status"] == "error" and oid in findings["GR109"]["message"]
     assert all(f["status"] != "fail" for f in findings.values())
+
+
+def test_missing_symlink_object_inside_the_server_is_an_error_not_a_crash(repo: GitRepo, tmp_path: Path) -> None:
+    repo.git("checkout", "-q", "-b", "pr")
+    repo.server("srv", good_server_files("srv"))
+    (repo.path / "resources_servers/srv/notes_link").symlink_to("README.md")
+    repo.commit()
+    oid = _delete_object(repo, "HEAD:resources_servers/srv/notes_link")
+    proc, report = check_pr(repo, tmp_path)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    gr100 = by_id(report["servers"][0])["GR100"]
+    assert gr100["status"] == "error" and "resources_servers/srv/notes_link" in gr100["message"]
+    assert oid in gr100["message"]
 
 
 def test_missing_object_outside_the_server_is_ignored(repo: GitRepo, tmp_path: Path) -> None:

@@ -156,6 +156,10 @@ def _no_server_class(file: str, resolver: ClassResolver, module: ast.Module) -> 
         if isinstance(node, ast.ClassDef)
         for u in resolver.lineage(ClassRef(file, node)).unresolved
     ]
+    target = _run_webserver_target(module)
+    started = resolver.resolve(file, target) if target is not None else None
+    if isinstance(started, Unresolved):  # `VendorServer.run_webserver()`: the server class lives elsewhere
+        unresolved.append(started)
     if unresolved:
         return _cannot_tell(f"Cannot tell which class in {file} is the server", unresolved, resolver, file)
     return failed(

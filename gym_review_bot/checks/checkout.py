@@ -57,15 +57,21 @@ def parse_python(source: str | bytes, filename: str) -> ast.Module:
 
 
 def too_deep_at(module: ast.AST) -> int | None:
-    """The line where the AST first nests past MAX_AST_DEPTH, walked without recursion; None when it does not."""
-    stack: list[tuple[ast.AST, int, int | None]] = [(module, 0, None)]
-    while stack:
-        node, depth, line = stack.pop()
-        line = getattr(node, "lineno", line)
-        if depth > MAX_AST_DEPTH:
-            return line
-        stack.extend((child, depth + 1, line) for child in ast.iter_child_nodes(node))
-    return None
+    """The line where the AST first nests past MAX_AST_DEPTH, walked level by level; None when it does not."""
+    level: list[ast.AST] = [module]
+    for _ in range(MAX_AST_DEPTH + 1):
+        below: list[ast.AST] = []
+        for node in level:
+            for name in node._fields:  # ast.iter_child_nodes, inlined: this runs on every node of a 2 MB file
+                value = getattr(node, name, None)
+                if isinstance(value, ast.AST):
+                    below.append(value)
+                elif type(value) is list:
+                    below.extend(item for item in value if isinstance(item, ast.AST))
+        if not below:
+            return None
+        level = below
+    return next((n.lineno for n in level if isinstance(getattr(n, "lineno", None), int)), None)
 
 
 class Checkout:
