@@ -12,7 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-from gym_review_bot.checks.checkout import MAX_AST_DEPTH, parse_python
+import pytest
+
+from gym_review_bot.checks.checkout import MAX_AST_DEPTH, UnreviewablePython, parse_python
 from gym_review_bot.discover import discover_pr
 from gym_review_bot.review import ReviewOptions, review
 from tests.conftest import GitRepo, good_server_files
@@ -76,6 +78,12 @@ def test_nesting_the_parser_itself_gives_up_on_is_a_gr101_failure(server_tree) -
     app = SERVER_TAIL + "x = " + "+".join(["a"] * 20000) + "\n"
     gr101 = server_tree({"app.py": app})["GR101"]
     assert gr101.status == "fail" and "too deeply nested to review" in gr101.message
+
+
+def test_source_the_parser_refuses_is_a_syntax_error_or_unreviewable_never_a_crash() -> None:
+    for source in ("x = 1\0\n", b"x = 1\0\n", b"\xff\xfe x = 1\n"):
+        with pytest.raises((SyntaxError, UnreviewablePython)):
+            parse_python(source, "app.py")
 
 
 def test_ordinary_nesting_parses() -> None:
