@@ -84,9 +84,20 @@ def discover_pr(repo: Path, base_ref: str, head_ref: str = "HEAD") -> Discovery:
         found.notes.append(
             f"{len(outside)} changed file(s) outside {SERVERS_DIR}/<name>/ (not reviewed): {shown}{more}."
         )
+    _note_policy_change(found, outside)
     if not touched:
         found.notes.append(f"The PR touches no {SERVERS_DIR}/<name>/ directory.")
     return found
+
+
+def _note_policy_change(found: Discovery, changed_outside: list[str]) -> None:
+    from gym_review_bot.checks.checkout import CONFIG_TYPES  # the checks load only when a review runs
+
+    if CONFIG_TYPES in changed_outside:
+        found.notes.append(
+            f"This PR changes {CONFIG_TYPES}; the merge base's Domain values and licences are used; "
+            "the change takes effect after merge."
+        )
 
 
 def _classify(found: Discovery, name: str) -> None:

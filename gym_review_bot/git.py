@@ -19,6 +19,7 @@ class TreeItem:
     oid: str
     size: int | None
     path: str
+    missing: bool = False  # the object is absent from the repository (a partial or damaged clone)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,9 @@ def list_tree(repo: Path, commit: str) -> list[TreeItem]:
             continue
         meta, path = record.split("\t", 1)
         mode, kind, oid, size = meta.split()
-        items.append(TreeItem(mode, kind, oid, None if size == "-" else int(size), path))
+        # git prints `BAD` as the size of a blob whose object is missing; `-` for trees and submodules
+        missing = kind == "blob" and not size.isdigit()
+        items.append(TreeItem(mode, kind, oid, int(size) if size.isdigit() else None, path, missing))
     return items
 
 

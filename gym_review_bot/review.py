@@ -39,7 +39,7 @@ class ReviewOptions:
 
 def review(found: Discovery, options: ReviewOptions) -> Report:
     """Check every discovered server and assemble the report."""
-    head = Checkout(found.head)
+    head = Checkout(found.head, trusted=found.base)  # policy facts (domains, licences) from the merge base
     base = Checkout(found.base) if found.base is not None else None
     servers = [_review_server(target, found, head, base, options) for target in found.servers]
     report = Report(

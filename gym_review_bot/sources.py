@@ -28,6 +28,7 @@ class Entry:
     size: int
     target: str | None = None  # symlinks only
     oid: str | None = None  # git trees only
+    missing: bool = False  # git trees only: the object is absent (a partial or damaged clone)
 
 
 class SourceTree:
@@ -76,6 +77,9 @@ class GitTree(SourceTree):
     def _add(self, item: git.TreeItem) -> None:
         if item.kind == "commit":
             entry = Entry(item.path, "submodule", 0, oid=item.oid)
+        elif item.missing:
+            kind: EntryKind = "symlink" if item.mode == "120000" else "file"
+            entry = Entry(item.path, kind, 0, oid=item.oid, missing=True)
         elif item.mode == "120000":
             target = git.read_blob(self.repo, item.oid).decode("utf-8", "surrogateescape")
             entry = Entry(item.path, "symlink", item.size or 0, target=target, oid=item.oid)
@@ -107,12 +111,14 @@ class GitTree(SourceTree):
         return sorted(posixpath.basename(d) for d in self._dirs if d and posixpath.dirname(d) == prefix)
 
     def read(self, entry: Entry, limit: int | None = None) -> bytes:
+        _refuse_missing(entry)
         if limit is None or entry.size <= limit:
             return git.read_blob(self.repo, entry.oid or "")
         return super().read(entry, limit)
 
     @contextmanager
     def stream(self, entry: Entry) -> Iterator[IO[bytes]]:
+        _refuse_missing(entry)  # `git cat-file` would stream nothing, which reads as an empty file
         proc, fh = git.open_blob(self.repo, entry.oid or "")
         try:
             yield fh
@@ -120,6 +126,11 @@ class GitTree(SourceTree):
             fh.close()
             proc.kill()
             proc.wait()
+
+
+def _refuse_missing(entry: Entry) -> None:
+    if entry.missing:
+        raise git.GitError(f"git object {entry.oid} ({entry.path}) is missing from the repository")
 
 
 class FsTree(SourceTree):

@@ -6,6 +6,7 @@ import ast
 import warnings
 from functools import cached_property
 
+from gym_review_bot.git import GitError
 from gym_review_bot.sources import SourceTree
 
 CONFIG_TYPES = "nemo_gym/config_types.py"
@@ -23,15 +24,76 @@ BUNDLED_DOMAINS = (
     "rlhf",
     "other",
 )
-MAX_MODULE_BYTES = 2 * 1024 * 1024
+# Python sources larger than this are never given to ast.parse (a 10 MB file took 34 s and 5.5 GB).
+MAX_PYTHON_BYTES = 2 * 1024 * 1024
+# Deeper ASTs are refused, not walked: no real server nests this far (a 600-term `a+a+...` does).
+MAX_AST_DEPTH = 200
+
+
+class UnreviewablePython(Exception):
+    """Python source the review will not walk (too big, too deeply nested); the message says why."""
+
+    def __init__(self, reason: str, line: int | None = None):
+        super().__init__(reason)
+        self.line = line
+
+
+def parse_python(source: str | bytes, filename: str) -> ast.Module:
+    """An AST under the nesting cap: SyntaxError for broken code, UnreviewablePython for absurd code."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarnings from PR code are not ours
+            module = ast.parse(source, filename=filename)
+    except (RecursionError, MemoryError) as exc:
+        raise UnreviewablePython(
+            f"is too deeply nested to review (the Python parser gave up: {type(exc).__name__})"
+        ) from None
+    except ValueError as exc:  # e.g. NUL bytes in the source
+        raise UnreviewablePython(f"cannot be parsed as Python ({str(exc)[:200]})") from None
+    line = too_deep_at(module)
+    if line is not None:
+        raise UnreviewablePython(f"is too deeply nested to review (past {MAX_AST_DEPTH} levels)", line)
+    return module
+
+
+# Fields that never hold a subtree (names, flags) or hold only a leaf (ctx, op): not worth visiting.
+_LEAF_FIELDS = {"ctx", "op", "ops", "id", "arg", "attr", "name", "module", "level", "kind", "conversion", "is_async"}
+_SUBTREE_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def too_deep_at(module: ast.AST) -> int | None:
+    """The line where the AST first nests past MAX_AST_DEPTH, walked level by level; None when it does not."""
+    level: list[ast.AST] = [module]
+    for _ in range(MAX_AST_DEPTH + 1):
+        below: list[ast.AST] = []
+        for node in level:  # ast.iter_child_nodes, inlined: this runs on every node of every file parsed
+            fields = _SUBTREE_FIELDS.get(type(node))
+            if fields is None:
+                fields = _SUBTREE_FIELDS[type(node)] = tuple(f for f in node._fields if f not in _LEAF_FIELDS)
+            for name in fields:
+                value = getattr(node, name, None)
+                if type(value) is list:
+                    below.extend([item for item in value if isinstance(item, ast.AST)])
+                elif isinstance(value, ast.AST):
+                    below.append(value)
+        if not below:
+            return None
+        level = below
+    return next((n.lineno for n in level if isinstance(getattr(n, "lineno", None), int)), None)
 
 
 class Checkout:
-    """One checkout state, parsed lazily and at most once per file."""
+    """One checkout state, parsed lazily and at most once per file.
 
-    def __init__(self, tree: SourceTree):
+    Facts that decide policy (the Domain enum, the licence list) come from `trusted`: in PR mode the
+    merge base, so a PR cannot widen what it is checked against.
+    """
+
+    def __init__(self, tree: SourceTree, trusted: SourceTree | None = None):
         self.tree = tree
         self._modules: dict[str, tuple[str, ast.Module] | None] = {}
+        self.rejected: dict[str, str] = {}  # Python files not parsed, and why (too big, too deep)
+        self._facts = self if trusted is None or trusted is tree else Checkout(trusted)
 
     def parse(self, path: str) -> ast.Module | None:
         """A Python file of the checkout as an AST; None when absent, too big or broken."""
@@ -46,14 +108,17 @@ class Checkout:
 
     def _parse(self, path: str) -> tuple[str, ast.Module] | None:
         entry = self.tree.get(path)
-        if entry is None or entry.kind != "file" or entry.size > MAX_MODULE_BYTES:
+        if entry is None or entry.kind != "file" or entry.missing:
+            return None  # a missing object outside the reviewed server is ignored; inside, GR100 reports it
+        if entry.size > MAX_PYTHON_BYTES:
+            self.rejected[path] = f"is {entry.size / 1024 / 1024:,.1f} MB, over the 2 MB cap for Python sources"
             return None
-        source = self.tree.read(entry)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # SyntaxWarnings from PR code are not ours
-                return path, ast.parse(source, filename=path)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return path, parse_python(self.tree.read(entry), path)
+        except UnreviewablePython as exc:
+            self.rejected[path] = str(exc)
+            return None
+        except (SyntaxError, GitError):
             return None
 
     def module_path(self, module: str) -> str | None:
@@ -66,7 +131,7 @@ class Checkout:
 
     @cached_property
     def _config_types(self) -> ast.Module | None:
-        return self.parse(CONFIG_TYPES)
+        return self._facts.parse(CONFIG_TYPES)
 
     @cached_property
     def domains(self) -> tuple[tuple[str, ...], str]:
@@ -83,7 +148,8 @@ class Checkout:
                         and isinstance(stmt.value.value, str)
                     )
                     if values:
-                        return values, f"the Domain enum in {CONFIG_TYPES}"
+                        where = "" if self._facts is self else " at the merge base"
+                        return values, f"the Domain enum in {CONFIG_TYPES}{where}"
         return BUNDLED_DOMAINS, "the bot's bundled list (no Domain enum in this checkout)"
 
     @cached_property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import posixpath
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from gym_review_bot.checks.context import ServerContext
 from gym_review_bot.models import Location
 from gym_review_bot.safeload import UnsafeInput, load_yaml, yaml_error_line
 
+MAX_SHOWN = 100  # characters of a config value quoted in a message
 PLACEHOLDER_LICENCES = {"", "tbd", "todo", "?", "unknown", "n/a", "na", "none", "null", "<license>", "tba"}
 
 
@@ -69,6 +71,75 @@ def server_entries(ctx: ServerContext) -> list[ServerEntry]:
     return entries
 
 
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
+
+
+def _path_problem(value: Any) -> str | None:
+    """Why an `entrypoint` value is not a relative path inside the server directory; None when it is."""
+    if not isinstance(value, str) or not value.strip():
+        return "is not a file name"
+    if value.startswith("/") or re.match(r"^[A-Za-z]:", value):
+        return "is an absolute path; name a file relative to the server directory"
+    if "\\" in value or "\0" in value:
+        return "is not a plain relative path (it holds a backslash or a NUL byte)"
+    normalized = posixpath.normpath(value)
+    if normalized == ".." or normalized.startswith("../"):
+        return "leaves the server directory"
+    if normalized == ".":
+        return "names the server directory, not a file"
+    return None
+
+
+def entrypoint_problem(ctx: ServerContext, value: Any) -> str | None:
+    """Why an `entrypoint` value does not name a file inside the server directory; None when it does."""
+    why = _path_problem(value)
+    if why is None and ctx.tree.get(ctx.full(posixpath.normpath(value))) is None:
+        why = f"names no file in {ctx.path}/"
+    return why
+
+
+def entrypoint_files(ctx: ServerContext) -> list[str]:
+    """Distinct files the entrypoints name (relative to the server, in config order), present or not."""
+    files: list[str] = []
+    for e in server_entries(ctx):
+        value = e.body.get("entrypoint") if isinstance(e.body, dict) else None
+        if _path_problem(value) is None:
+            rel = posixpath.normpath(value)
+            if rel not in files:
+                files.append(rel)
+    return files
+
+
+def _bad_entrypoints(ctx: ServerContext) -> list[tuple[ServerEntry, Any, str]]:
+    bad = []
+    for e in server_entries(ctx):
+        if isinstance(e.body, dict) and "entrypoint" in e.body:
+            why = entrypoint_problem(ctx, e.body["entrypoint"])
+            if why:
+                bad.append((e, e.body["entrypoint"], why))
+    return bad
+
+
+def _entrypoint_failure(ctx: ServerContext, bad: list[tuple[ServerEntry, Any, str]]) -> Outcome:
+    located = [
+        (e, v, why, find_line(e.config.text, rf"^\s*entrypoint\s*:\s*['\"]?{re.escape(str(v)[:MAX_SHOWN])}"))
+        for e, v, why in bad
+    ]
+    return failed(
+        " ".join(
+            f"{ctx.full(e.config.rel)}: `{e.top}.resources_servers.{e.name}.entrypoint` {_show(v)} {why}."
+            for e, v, why, _ in located
+        )
+        + f" Set entrypoint to the server's Python file, relative to {ctx.path}/ (e.g. `entrypoint: app.py`).",
+        file=ctx.full(bad[0][0].config.rel),
+        line=located[0][3],
+        locations=[Location(file=ctx.full(e.config.rel), line=line) for e, _, _, line in located],
+        key="entrypoint " + " ".join(sorted({_show(v) for _, v, _ in bad})),  # the values, never their lines
+    )
+
+
 def find_line(text: str, pattern: str) -> int | None:
     match = re.search(pattern, text, re.MULTILINE)
     return text.count("\n", 0, match.start()) + 1 if match else None
@@ -90,7 +161,11 @@ def check_config_entry(ctx: ServerContext) -> Outcome:
             file=ctx.full(first.rel),
             line=first.line,
             locations=[Location(file=ctx.full(c.rel), line=c.line) for c in broken],
+            key="unloadable " + " ".join(c.rel for c in broken),
         )
+    bad = _bad_entrypoints(ctx)
+    if bad:
+        return _entrypoint_failure(ctx, bad)
     own = [e for e in server_entries(ctx) if e.name == ctx.name]
     with_entrypoint = [e for e in own if isinstance(e.body, dict) and e.body.get("entrypoint")]
     if with_entrypoint:
@@ -117,7 +192,7 @@ def check_domain(ctx: ServerContext) -> Outcome:
     allowed, source = ctx.checkout.domains
     bad: list[tuple[ServerEntry, str, int | None]] = []
     for e in entries:
-        domain = e.body.get("domain") if isinstance(e.body, dict) else None
+        domain = _domain(e)
         file_text = e.config.text
         if domain is None:
             line = find_line(file_text, rf"^\s*{re.escape(e.name)}\s*:")
@@ -141,9 +216,14 @@ def check_domain(ctx: ServerContext) -> Outcome:
             file=ctx.full(first[0].config.rel),
             line=first[2],
             locations=[Location(file=ctx.full(e.config.rel), line=line) for e, _, line in bad],
+            key="domain " + " ".join(sorted({_show(_domain(e)) for e, _, _ in bad})),
         )
     domains = sorted({str(e.body["domain"]) for e in entries})
     return passed(f"Every resources server entry has an allowed domain ({', '.join(domains)}).")
+
+
+def _domain(e: ServerEntry) -> Any:
+    return e.body.get("domain") if isinstance(e.body, dict) else None
 
 
 def _datasets(ctx: ServerContext) -> list[tuple[Any, dict]]:
@@ -188,6 +268,7 @@ def check_dataset_licences(ctx: ServerContext) -> Outcome:
             file=ctx.full(bad[0][0].rel),
             line=bad[0][1],
             locations=[Location(file=ctx.full(c.rel), line=line) for c, line, _ in bad],
+            key="licence " + " ".join(sorted(msg for _, _, msg in bad)),
         )
     return passed(f"All {len(datasets)} train/validation datasets declare a licence.")
 
@@ -197,7 +278,8 @@ CHECKS = [
         "GR103",
         "error",
         "configs/*.yaml parse and define the server",
-        "Add configs/<name>.yaml with `<config>: {resources_servers: {<name>: {entrypoint: app.py}}}`.",
+        "Add configs/<name>.yaml with `<config>: {resources_servers: {<name>: {entrypoint: app.py}}}`; "
+        "every `entrypoint` names a file inside the server directory, by a relative path.",
         check_config_entry,
     ),
     Check(

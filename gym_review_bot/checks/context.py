@@ -8,15 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from gym_review_bot.checks.base import SkipCheck
-from gym_review_bot.checks.checkout import Checkout
+from gym_review_bot.checks.base import CheckError, SkipCheck
+from gym_review_bot.checks.checkout import MAX_PYTHON_BYTES, Checkout
 from gym_review_bot.sources import Entry, SourceTree
 
 T = TypeVar("T")
 
-# Files the review reads as text; GR100 vets exactly these (and every symlink).
+# Files the review reads as text; GR100 vets exactly these, the entrypoint files the configs name
+# (app.py when they name none), every symlink, and the size of every Python file.
 TEXT_FILES = (
-    "app.py",
     "tests/test_app.py",
     "data/example.jsonl",
     "data/example_rollouts.jsonl",
@@ -36,6 +36,7 @@ class ServerContext:
     name: str
     checkout: Checkout
     max_file_bytes: int = 50 * 1024 * 1024
+    max_python_bytes: int = MAX_PYTHON_BYTES
     _memo: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -61,37 +62,68 @@ class ServerContext:
             if e.path.endswith(CONFIG_SUFFIXES) and "/" not in e.path[len(prefix) :]
         ]
 
+    def entrypoints(self) -> list[str]:
+        """The distinct files the configs' entrypoints name, inside the server; app.py when they name none."""
+
+        def collect() -> list[str]:
+            from gym_review_bot.checks.config import entrypoint_files  # config reads files through this context
+
+            try:
+                return entrypoint_files(self) or ["app.py"]
+            except (SkipCheck, CheckError):  # an unreadable config: GR100 and GR103 say so
+                return ["app.py"]
+
+        return self.memo("entrypoints", collect)
+
     def read_targets(self) -> list[str]:
         return [*TEXT_FILES, *self.config_files()]
 
     def problems(self) -> dict[str, str]:
         """Files the review cannot or must not read (GR100), by repository path."""
-        return self.memo("problems", self._find_problems)
+        if "problems" not in self._memo:
+            found = self._vet(self.read_targets(), links=True)
+            self._memo["problems"] = found  # the configs are vetted: their entrypoints can be read now
+            found.update(self._vet([rel for rel in self.entrypoints() if self.full(rel) not in found], python=True))
+        return self._memo["problems"]
 
-    def _find_problems(self) -> dict[str, str]:
+    def damaged(self) -> dict[str, str]:
+        """Files of the server whose git object is missing (a damaged or partial clone): path -> object id."""
+        return {e.path: e.oid or "?" for e in self.tree.walk(self.path) if e.missing}
+
+    def _vet(self, rels: list[str], links: bool = False, python: bool = False) -> dict[str, str]:
         found: dict[str, str] = {}
-        for entry in self.tree.walk(self.path):
+        for entry in self.tree.walk(self.path) if links else []:
+            if entry.missing:
+                continue
             if entry.kind == "symlink":
                 _, why = self._follow(entry)
                 if why:
                     found[entry.path] = why
-        for rel in self.read_targets():
+            elif entry.path.endswith(".py") and entry.size > self.max_python_bytes:
+                found[entry.path] = self._too_big_for_python(entry)
+        for rel in rels:
             path = self.full(rel)
             if path in found:
                 continue
             entry, why = self._lookup(path)
             if why:
                 found[path] = why
-            elif entry is not None:
-                why = self._vet_content(entry)
+            elif entry is not None and not entry.missing:
+                why = self._vet_content(entry, python=python or rel.endswith(".py"))
                 if why:
                     found[path] = why
         return found
+
+    def _too_big_for_python(self, entry: Entry) -> str:
+        mb, cap = entry.size / 1024 / 1024, self.max_python_bytes / 1024 / 1024
+        return f"is {mb:,.1f} MB, over the {cap:g} MB cap for Python sources; not parsed"
 
     def _lookup(self, path: str) -> tuple[Entry | None, str | None]:
         entry = self.tree.get(path)
         if entry is None:
             return None, self._linked_parent(path)
+        if entry.missing:
+            return entry, None  # find() reports it; GR100 reports it as damage
         if entry.kind == "symlink":
             return self._follow(entry)
         if entry.kind == "submodule":
@@ -119,7 +151,9 @@ class ServerContext:
             entry = self.tree.get(resolved)
         return None, "is a chain of symlinks too long to follow"
 
-    def _vet_content(self, entry: Entry) -> str | None:
+    def _vet_content(self, entry: Entry, python: bool = False) -> str | None:
+        if python and entry.size > self.max_python_bytes:
+            return self._too_big_for_python(entry)
         if entry.size > self.max_file_bytes:
             mb = entry.size / 1024 / 1024
             cap = self.max_file_bytes / 1024 / 1024
@@ -142,6 +176,8 @@ class ServerContext:
         if why:
             raise SkipCheck(f"Not run: waits on GR100: {path} {why}.", "prerequisite_failed")
         entry, _ = self._lookup(path)
+        if entry is not None and entry.missing:
+            raise CheckError(damaged_message(entry.path, entry.oid))
         return entry
 
     def text(self, rel: str) -> str | None:
@@ -150,3 +186,10 @@ class ServerContext:
         if entry is None:
             return None
         return self.tree.read(entry).decode("utf-8", "replace").removeprefix("\ufeff")
+
+
+def damaged_message(path: str, oid: str | None) -> str:
+    return (
+        f"{path} cannot be read: git object {oid} is missing from the repository (a damaged or partial "
+        "clone). The repository is at fault, not the PR: fetch it again (a full clone) and rerun the review."
+    )

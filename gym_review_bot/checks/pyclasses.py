@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from gym_review_bot.checks.checkout import Checkout
 
 MAX_DEPTH = 25
+MAX_SHOWN = 120  # characters of a base-class expression quoted in a message
 # NeMo Gym's own base: known even when the checkout does not contain nemo_gym/ (its verify is abstract).
 KNOWN_ABSTRACT_BASES = {("nemo_gym.base_resources_server", "SimpleResourcesServer")}
 SERVER_BASE_NAMES = {"SimpleResourcesServer"}
@@ -32,7 +33,8 @@ class Unresolved:
     module: str | None
 
     def describe(self) -> str:
-        return f"{self.name} (from {self.module})" if self.module else self.name
+        text = f"{self.name} (from {self.module})" if self.module else self.name
+        return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class ClassResolver:
     def __init__(self, checkout: Checkout):
         self.checkout = checkout
         self._symbols: dict[str, dict[str, tuple]] = {}
+        self.rejected: dict[str, str] = {}  # modules the resolver needed and could not parse, and why
 
     def symbols(self, path: str) -> dict[str, tuple]:
         """Module-level names: ('class', node) | ('from', module, name) | ('module', module)."""
@@ -89,6 +92,8 @@ class ClassResolver:
         table: dict[str, tuple] = {}
         self._symbols[path] = table
         tree = self.checkout.parse(path)
+        if path in self.checkout.rejected:
+            self.rejected[path] = self.checkout.rejected[path]
         for node in tree.body if tree else []:
             if isinstance(node, ast.ClassDef):
                 table[node.name] = ("class", node)
@@ -115,8 +120,8 @@ class ClassResolver:
 
     def resolve(self, path: str, expr: ast.expr, depth: int = 0) -> Resolved:
         """The class an expression in a module's bases list refers to."""
-        if isinstance(expr, ast.Subscript):  # Generic[T], Base[Config]
-            return self.resolve(path, expr.value, depth)
+        while isinstance(expr, ast.Subscript):  # Generic[T], Base[Config]
+            expr = expr.value
         if isinstance(expr, ast.Name):
             return self._resolve_symbol(path, expr.id, depth)
         if isinstance(expr, ast.Attribute):
@@ -128,7 +133,7 @@ class ClassResolver:
                     module = ".".join(p for p in (sym[1], rest) if p)
                     return self.resolve_in_module(module, expr.attr, depth + 1)
             return Unresolved(expr.attr, dotted)
-        return Unresolved(ast.unparse(expr), None)
+        return Unresolved(f"<{type(expr).__name__} expression at line {getattr(expr, 'lineno', '?')}>", None)
 
     def _resolve_symbol(self, path: str, name: str, depth: int) -> Resolved:
         sym = self.symbols(path).get(name)
@@ -205,9 +210,12 @@ class ClassResolver:
 
 
 def _dotted(expr: ast.expr) -> str | None:
-    if isinstance(expr, ast.Name):
-        return expr.id
-    if isinstance(expr, ast.Attribute):
-        inner = _dotted(expr.value)
-        return f"{inner}.{expr.attr}" if inner else None
-    return None
+    """`a.b.c` for a chain of attributes on a name, else None; walked without recursion."""
+    parts: list[str] = []
+    while isinstance(expr, ast.Attribute):
+        parts.append(expr.attr)
+        expr = expr.value
+    if not isinstance(expr, ast.Name):
+        return None
+    parts.append(expr.id)
+    return ".".join(reversed(parts))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ast
-import warnings
 
 from gym_review_bot.checks.base import Check, Outcome, failed, passed
+from gym_review_bot.checks.checkout import UnreviewablePython, parse_python
 from gym_review_bot.checks.context import ServerContext
 
 
@@ -25,11 +25,13 @@ def _test_names(module: ast.Module) -> list[str]:
 
 def _parse(text: str, file: str) -> ast.Module | SyntaxError:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return ast.parse(text, filename=file)
-    except (SyntaxError, ValueError, RecursionError) as exc:
-        return exc if isinstance(exc, SyntaxError) else SyntaxError(str(exc))
+        return parse_python(text, file)
+    except SyntaxError as exc:
+        return exc
+    except UnreviewablePython as exc:
+        broken = SyntaxError(f"the file {exc}")
+        broken.lineno = exc.line
+        return broken
 
 
 def _tests_elsewhere(ctx: ServerContext) -> list[str]:
@@ -39,7 +41,7 @@ def _tests_elsewhere(ctx: ServerContext) -> list[str]:
         name = entry.path.rsplit("/", 1)[-1]
         if entry.kind != "file" or not (name.startswith("test_") and name.endswith(".py")):
             continue
-        if entry.size > ctx.max_file_bytes:
+        if entry.missing or entry.size > ctx.max_python_bytes:  # GR100 reports both
             continue
         module = _parse(ctx.tree.read(entry).decode("utf-8", "replace"), entry.path)
         if isinstance(module, ast.Module) and _test_names(module):
@@ -58,11 +60,13 @@ def check_has_tests(ctx: ServerContext) -> Outcome:
                 "tests/test_app.py: rename the file (or add tests/test_app.py).",
                 file=file,
                 severity="warning",
+                key="tests-elsewhere",
             )
         return failed(
             f"{file} is missing. NeMo Gym requires at least one unit test per server: add "
             "tests/test_app.py with a `test_...` function that exercises verify().",
             file=file,
+            key="missing",
         )
     module = _parse(text, file)
     if isinstance(module, SyntaxError):
@@ -70,6 +74,7 @@ def check_has_tests(ctx: ServerContext) -> Outcome:
             f"{file} does not parse as Python: {module.msg} (line {module.lineno}). Fix the syntax error.",
             file=file,
             line=module.lineno,
+            key="syntax",
         )
     names = _test_names(module)
     if not names:
@@ -77,6 +82,7 @@ def check_has_tests(ctx: ServerContext) -> Outcome:
             f"{file} defines no test: pytest collects `test_*` functions and `test_*` methods of "
             "`Test*` classes. Add at least one test that calls verify() and checks the reward.",
             file=file,
+            key="no-tests",
         )
     shown = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
     return passed(f"{file} defines {len(names)} test(s): {shown}.", file=file)
