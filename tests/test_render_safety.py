@@ -29,6 +29,7 @@ from gym_review_bot.render.safety import (
     split_fenced,
     stop_commands,
 )
+from gym_review_bot.sandbox.catalogue import TITLES
 from gym_review_bot.sandbox.catalogue import make_finding as sandbox_finding
 from tests.conftest import GitRepo, good_server_files
 
@@ -36,7 +37,8 @@ INJECTION = "::error title=x::injected"
 HOSTILE = (
     "domain: https://evil.example/phish www.evil.example HTTP://X.Y ftp://f.example/x mailto:a@b.example "
     "me@evil.example <img src=x onerror=alert(1)> <a href='//x'>x</a> [t](http://t) ![i](http://i) "
-    "<https://auto.example> #123 owner/repo#45 GH-67 gh-8 @octocat @org/team --> &amp; `code https://c.example`"
+    "<https://auto.example> _https://u.example a_www.u.example (http://p.example) *www.e.example* "
+    "#123 owner/repo#45 GH-67 gh-8 @octocat @org/team --> &amp; `code https://c.example`"
 )
 
 
@@ -198,6 +200,23 @@ def test_md_inert_breaks_github_references_and_mentions() -> None:
     assert "#&#8203;123" in source and "GH&#8203;-67" in source and "@&#8203;octocat" in source
 
 
+@pytest.mark.parametrize(
+    "token", ["https://x.example/p", "HTTP://x.example", "ftp://x.example", "www.x.example", "a@x.example"]
+)
+def test_md_inert_links_no_url_whatever_surrounds_it(token: str) -> None:
+    for before in " _*~([<>\"'`!:;,.-=+/\\|&#@a1é ​":
+        for after in " _*~)]>.,;:!?'\"`/":
+            html = gfm(f"- ok: {md_inert(before + token + after)}")
+            assert "<a" not in html, (before, token, after, html)
+
+
+def test_md_inert_text_starts_no_block_where_it_starts_a_line() -> None:
+    for text in ("- item", "+ item", "1. item", "2) item", "===", "---", "    indented code", "> quote", "# h"):
+        html = gfm(f"- note\n\n  {md_inert(text)}")
+        assert not re.search(r"<(ul|ol|h\d|hr|pre|blockquote)>.*<(ul|ol|h\d|hr|pre|blockquote)", html, re.S), html
+        assert html.count("<li>") == 1 and "<h" not in html and "<hr" not in html and "<pre" not in html
+
+
 def test_md_inert_is_one_line_and_closes_no_comment() -> None:
     source = md_inert("a\nb\r--> c\n# heading\n- item")
     assert "\n" not in source and "\r" not in source and "-->" not in source
@@ -240,7 +259,7 @@ def test_one_huge_log_is_cut_and_the_failure_kept() -> None:
     md = render_markdown(report)
     assert comment_length(md) <= GITHUB_LIMIT
     assert md.startswith(MARKER + "\n<!-- gym-review-bot head=none -->\n")
-    assert "**GR202** Server boots" in md or "**GR202**" in md
+    assert f"- ❌ **GR202** {TITLES['GR202']}: The server did not start." in md
     assert f"**{CUT_HEADLINE}**" in md and "log excerpts" in md
 
 

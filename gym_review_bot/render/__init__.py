@@ -43,6 +43,7 @@ class Detail:
     passing: bool = True  # list passing checks
     logs: bool = True  # show log excerpts
     message_chars: int | None = None  # cut prose to this many characters (0: id and title only)
+    hints: bool = True  # fix hints and skip reasons
     cut: list[str] = field(default_factory=list)  # what was left out, said in the comment
 
 

@@ -8,7 +8,7 @@ from gym_review_bot.render.safety import md_inert
 
 GITHUB_LIMIT = 65_536  # characters in an issue comment; GitHub refuses a longer body
 CUT_HEADLINE = "Cut to fit GitHub's 65,536-character limit:"
-MESSAGE_CHARS = 300
+MESSAGE_CHARS = (300, 120)  # the lengths tried, longest first
 
 
 def comment_length(text: str) -> int:
@@ -18,18 +18,18 @@ def comment_length(text: str) -> int:
 
 def _levels() -> list[Detail]:
     """Ever less detail; every failing check keeps its id and title down to the last one."""
-    return [
+    cuts = ["the lists of passing checks", "log excerpts", "fix hints and skip reasons"]
+    levels = [
         Detail(),
-        Detail(passing=False, cut=["the lists of passing checks"]),
-        Detail(passing=False, logs=False, cut=["the lists of passing checks", "log excerpts"]),
-        Detail(
-            passing=False,
-            logs=False,
-            message_chars=MESSAGE_CHARS,
-            cut=["the lists of passing checks", "log excerpts", f"messages past {MESSAGE_CHARS} characters"],
-        ),
-        Detail(passing=False, logs=False, message_chars=0, cut=["the lists of passing checks", "all messages"]),
+        Detail(passing=False, cut=cuts[:1]),
+        Detail(passing=False, logs=False, cut=cuts[:2]),
+        Detail(passing=False, logs=False, hints=False, cut=cuts[:3]),
     ]
+    for chars in MESSAGE_CHARS:
+        cut = [*cuts, f"messages past {chars} characters (marked … (cut))"]
+        levels.append(Detail(passing=False, logs=False, hints=False, message_chars=chars, cut=cut))
+    levels.append(Detail(passing=False, logs=False, hints=False, message_chars=0, cut=[*cuts, "all messages"]))
+    return levels
 
 
 def fit_comment(report: Report, limit: int = GITHUB_LIMIT) -> str:

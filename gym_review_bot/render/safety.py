@@ -57,9 +57,10 @@ _CODE_SPAN = re.compile(r"(`[^`\n]*`)")
 # decodes entities before it autolinks, so a zero-width space (as `&#8203;`) in the right place
 # leaves the text readable and breaks the match: after the scheme's colon, inside `www.`, after
 # `@` and `#`, and between `GH` and `-`.
-_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*):(?=/)")
-_WWW = re.compile(r"(?i)\b(www)\.")
-_GH_REF = re.compile(r"(?i)\b(gh)-(?=\d)")
+# No word boundaries: GitHub links `_https://x` and `a_www.x` too.
+_SCHEME = re.compile(r":(?=/)")
+_WWW = re.compile(r"(?i)(www)\.")
+_GH_REF = re.compile(r"(?i)(gh)-(?=\d)")
 _BREAK = "&#8203;"
 
 
@@ -67,17 +68,22 @@ def md_inert(value: object) -> str:
     """Text from a PR, as inline Markdown that GitHub shows literally: no HTML, links, mentions or refs."""
     text = "" if value is None else str(value)
     text = text.replace("\r", " ").replace("\n", " ")
-    parts = _CODE_SPAN.split(text)
-    return "".join(
+    parts = _CODE_SPAN.split(text.lstrip())
+    inline = "".join(
         f"<code>{_inert_plain(p[1:-1])}</code>" if _CODE_SPAN.fullmatch(p) else _inert_plain(p) for p in parts
     )
+    # Where the text starts a line it must not start a block (a list, a heading underline).
+    return _BLOCK_START.sub(r"\1\\\2", inline, count=1)
+
+
+_BLOCK_START = re.compile(r"^(\d*)([-+=.)])")
 
 
 def _inert_plain(text: str) -> str:
     text = _CONTROL.sub(lambda m: _visible(m.group()), text)
     text = _MD_SPECIAL.sub(r"\\\1", text)
     text = html.escape(text, quote=False)  # no raw HTML, and no `-->` that closes our marker
-    text = _SCHEME.sub(rf"\1:{_BREAK}", text)
+    text = _SCHEME.sub(f":{_BREAK}", text)
     text = _WWW.sub(rf"\1{_BREAK}.", text)
     text = _GH_REF.sub(rf"\1{_BREAK}-", text)
     # `#` is backslash-escaped above; GitHub's reference pass sees the rendered `#123` all the same.
