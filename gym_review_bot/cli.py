@@ -17,7 +17,7 @@ from gym_review_bot.argtypes import OneLineParser, positive_float
 from gym_review_bot.discover import UsageError, discover_local, discover_pr
 from gym_review_bot.git import GitError
 from gym_review_bot.models import Report
-from gym_review_bot.render import render_markdown, render_terminal, stop_commands
+from gym_review_bot.render import escape_terminal, render_markdown, render_terminal, stop_commands
 from gym_review_bot.review import ReviewOptions, review
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (UsageError, GitError) as exc:
-        print(f"gym-review: error: {exc}", file=sys.stderr)
+        print(f"gym-review: error: {escape_terminal(exc)}", file=sys.stderr)  # git's stderr may quote PR paths
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("gym-review: interrupted", file=sys.stderr)

@@ -307,12 +307,12 @@ def test_comment_length_counts_utf16_units() -> None:
 # --- end to end: the real CLI on a hostile PR ---------------------------------------------------------
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "gym_review_bot", *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         env={**os.environ, "NO_COLOR": "1", "GITHUB_ACTIONS": "", **(env or {})},
     )
 
@@ -386,3 +386,41 @@ def test_all_over_the_nemo_gym_wheel_fits_one_comment(tmp_path: Path) -> None:
     if "per-server counts" not in md:
         assert all(f"**{i}** {md_inert(t)}" in md for i, t in failing)
     assert workflow_command_lines(proc.stdout) == []
+
+
+def test_error_lines_on_stderr_are_escaped(tmp_path: Path) -> None:
+    (tmp_path / "resources_servers").mkdir()
+    proc = run_cli("check", "--repo", str(tmp_path), "--server", f"x\x1b[2J\n{INJECTION}")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "\x1b" not in proc.stderr and "x\\x1b[2J\\n::error" in proc.stderr
+
+
+@pytest.mark.docker
+def test_a_server_printing_a_workflow_command_injects_nothing(repo: GitRepo, tmp_path: Path) -> None:
+    # Reproduction: a server printing `::error title=x::injected` injected a workflow command via its log.
+    from tests.docker_support import base_image, ca_bundle, docker_skip_reason
+
+    reason = docker_skip_reason()
+    if reason:
+        pytest.skip(f"Docker tests skipped: {reason}")
+    repo.git("checkout", "-q", "-b", "pr")
+    files = good_server_files("loud")
+    noise = [INJECTION, "##[warning]legacy", "```", "</code></pre> -->", "https://evil.example/x @octocat #1"]
+    files["app.py"] = f"import sys\nprint({chr(10).join(noise)!r}, flush=True)\nsys.exit(1)\n" + files["app.py"]
+    repo.server("loud", files)
+    repo.commit()
+    md_path = tmp_path / "c.md"
+    ca = ["--ca-bundle", str(ca_bundle())] if ca_bundle() else []
+    args = ("check", "--repo", str(repo.path), "--base", "main", "--base-image", base_image(), *ca)
+    args += ("--markdown", str(md_path), "--boot-timeout", "60")
+    proc = run_cli(*args, env={"GITHUB_ACTIONS": "true"}, timeout=1800)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stdout.rstrip().split("\n")
+    token = lines[0].removeprefix("::stop-commands::")
+    assert lines[-1] == f"::{token}::" and workflow_command_lines("\n".join(lines[1:-1])) == []
+    assert "\\" + INJECTION in proc.stdout and "GR202" in proc.stdout
+    md = md_path.read_text()
+    html = gfm(md)
+    assert "<a" not in html and "<img" not in html
+    blocks = re.findall(r"<pre><code>(.*?)</code></pre>", html, re.S)
+    assert any(INJECTION in b and "```\n&lt;/code&gt;&lt;/pre&gt; --&gt;" in b for b in blocks), md

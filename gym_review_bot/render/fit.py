@@ -78,6 +78,8 @@ def counts_comment(report: Report, limit: int = GITHUB_LIMIT) -> str:
     cut = ["every check's id, title and message (per-server counts instead)"]
     if quiet:
         cut.append(f"{_count(quiet, 'server')} with no failing check")
+    if report.notes:
+        cut.append(_count(len(report.notes), "note"))
     if len(lines) < len(troubled):
         cut.append(f"{_count(len(troubled) - len(lines), 'more server')} with failing checks")
     cut_line = f"**{CUT_HEADLINE}** {'; '.join(cut)}. The JSON report has everything."
