@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-import secrets
 
 # Characters a terminal or a log viewer acts on: C0 (bar tab and newline, handled by the caller),
 # DEL, C1, and the Unicode line separators and bidirectional overrides ("Trojan Source").
@@ -44,6 +43,8 @@ def neutralise_commands(text: str) -> str:
 
 def stop_commands(text: str) -> str:
     """Wrap untrusted text for GitHub Actions: no workflow command inside is processed."""
+    import secrets  # only under Actions
+
     token = secrets.token_hex(16)  # per run, unguessable: the text cannot end the block early
     return f"::stop-commands::{token}\n{text}\n::{token}::"
 
@@ -56,12 +57,12 @@ _CODE_SPAN = re.compile(r"(`[^`\n]*`)")
 # and GitHub's own pass over the rendered HTML (@mentions, #123, owner/repo#123, GH-123). cmark-gfm
 # decodes entities before it autolinks, so a zero-width space (as `&#8203;`) in the right place
 # leaves the text readable and breaks the match: after the scheme's colon, inside `www.`, after
-# `@` and `#`, and between `GH` and `-`.
-# No word boundaries: GitHub links `_https://x` and `a_www.x` too.
+# `@` and `#`, and between `GH` and `-`. No word boundaries: GitHub links `_https://x` and `a_www.x` too.
 _SCHEME = re.compile(r":(?=/)")
 _WWW = re.compile(r"(?i)(www)\.")
 _GH_REF = re.compile(r"(?i)(gh)-(?=\d)")
 _BREAK = "&#8203;"
+_BLOCK_START = re.compile(r"^(\d*)([-+=.)])")  # a list item, an ordered one, a heading underline
 
 
 def md_inert(value: object) -> str:
@@ -74,9 +75,6 @@ def md_inert(value: object) -> str:
     )
     # Where the text starts a line it must not start a block (a list, a heading underline).
     return _BLOCK_START.sub(r"\1\\\2", inline, count=1)
-
-
-_BLOCK_START = re.compile(r"^(\d*)([-+=.)])")
 
 
 def _inert_plain(text: str) -> str:
@@ -98,8 +96,9 @@ def fence(text: str, indent: str = "") -> str:
     """A fenced code block holding text verbatim, with a fence no line of the text can close.
 
     Only what a code block cannot hold safely changes: control characters are spelled out (a lone
-    CR would end the line and with it an enclosing list item), and `<!--` gets a zero-width space
-    so the block never shows a copy of the comment's hidden marker.
+    CR would end the line and with it an enclosing list item), tabs become spaces (so the indent
+    of an enclosing list item stays exact), and `<!--` gets a zero-width space so the block never
+    shows a copy of the comment's hidden marker.
     """
     body = text.replace("\r\n", "\n").replace("\r", "\\r").replace("\t", "    ")
     body = _CONTROL.sub(lambda m: _visible(m.group()), body).replace("<!--", f"<!{_ZWSP}--")
