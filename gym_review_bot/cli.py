@@ -17,7 +17,7 @@ from gym_review_bot.argtypes import OneLineParser, positive_float
 from gym_review_bot.discover import UsageError, discover_local, discover_pr
 from gym_review_bot.git import GitError
 from gym_review_bot.models import Report
-from gym_review_bot.render import render_markdown, render_terminal
+from gym_review_bot.render import escape_terminal, render_markdown, render_terminal, stop_commands
 from gym_review_bot.review import ReviewOptions, review
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -108,8 +108,13 @@ def _emit(report: Report, args: argparse.Namespace) -> None:
         _write(args.json, report.to_json() + "\n")
     if args.markdown:
         _write(args.markdown, render_markdown(report))
-    text = render_terminal(report, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
-    print(text.rstrip().splitlines()[-1] if args.quiet else text.rstrip())
+    text = render_terminal(report, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ).rstrip()
+    if args.quiet:
+        print(text.splitlines()[-1])  # the verdict line: no PR text in it
+    elif os.environ.get("GITHUB_ACTIONS") == "true":
+        print(stop_commands(text))  # the runner processes no workflow command inside, whatever we missed
+    else:
+        print(text)
 
 
 def _write(path: Path, text: str) -> None:
@@ -162,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (UsageError, GitError) as exc:
-        print(f"gym-review: error: {exc}", file=sys.stderr)
+        print(f"gym-review: error: {escape_terminal(exc)}", file=sys.stderr)  # git's stderr may quote PR paths
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("gym-review: interrupted", file=sys.stderr)

@@ -1,0 +1,128 @@
+"""Make PR text inert: in a terminal or a GitHub Actions log, and in a GitHub Markdown comment."""
+
+from __future__ import annotations
+
+import html
+import re
+
+# Characters a terminal or a log viewer acts on: C0 (bar tab and newline, handled by the caller),
+# DEL, C1, and the Unicode line separators and bidirectional overrides ("Trojan Source").
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_LEGACY_COMMAND = "##["  # the runner finds `##[command]` anywhere in a line
+_ZWSP = "\u200b"
+
+
+def _visible(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_terminal(value: object, single_line: bool = True) -> str:
+    """Text from a PR as it may appear in a terminal or CI log: control characters spelled out.
+
+    A single-line field (a server name, a file name) also has its newlines and tabs spelled out; a
+    multi-line one keeps newlines (CRLF becomes LF) and tabs, and the caller indents each line.
+    """
+    text = "" if value is None else str(value)
+    if single_line:
+        text = text.replace("\t", "\\t").replace("\r", "\\r").replace("\n", "\\n")
+    else:
+        text = text.replace("\r\n", "\n").replace("\r", "\\r")
+    return _CONTROL.sub(lambda m: _visible(m.group()), text).replace(_LEGACY_COMMAND, f"#{_ZWSP}#[")
+
+
+def neutralise_commands(text: str) -> str:
+    """No line may be read as a workflow command: `::` after leading blanks, or `##[` anywhere."""
+    lines = text.replace(_LEGACY_COMMAND, f"#{_ZWSP}#[").split("\n")
+    for i, line in enumerate(lines):
+        stripped = line.lstrip()
+        if stripped.startswith("::"):
+            lines[i] = line[: len(line) - len(stripped)] + "\\" + stripped
+    return "\n".join(lines)
+
+
+def stop_commands(text: str) -> str:
+    """Wrap untrusted text for GitHub Actions: no workflow command inside is processed."""
+    import secrets  # only under Actions
+
+    token = secrets.token_hex(16)  # per run, unguessable: the text cannot end the block early
+    return f"::stop-commands::{token}\n{text}\n::{token}::"
+
+
+# --- Markdown -------------------------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~!])")
+_CODE_SPAN = re.compile(r"(`[^`\n]*`)")
+# What GitHub turns into links: the GFM autolink extension (scheme:// URLs, www., e-mail addresses)
+# and GitHub's own pass over the rendered HTML (@mentions, #123, owner/repo#123, GH-123). cmark-gfm
+# decodes entities before it autolinks, so a zero-width space (as `&#8203;`) in the right place
+# leaves the text readable and breaks the match: after the scheme's colon, inside `www.`, after
+# `@` and `#`, and between `GH` and `-`. No word boundaries: GitHub links `_https://x` and `a_www.x` too.
+_SCHEME = re.compile(r":(?=/)")
+_WWW = re.compile(r"(?i)(www)\.")
+_GH_REF = re.compile(r"(?i)(gh)-(?=\d)")
+_BREAK = "&#8203;"
+_BLOCK_START = re.compile(r"^(\d*)([-+=.)])")  # a list item, an ordered one, a heading underline
+
+
+def md_inert(value: object) -> str:
+    """Text from a PR, as inline Markdown that GitHub shows literally: no HTML, links, mentions or refs."""
+    text = "" if value is None else str(value)
+    text = text.replace("\r", " ").replace("\n", " ")
+    parts = _CODE_SPAN.split(text.lstrip())
+    inline = "".join(
+        f"<code>{_inert_plain(p[1:-1])}</code>" if _CODE_SPAN.fullmatch(p) else _inert_plain(p) for p in parts
+    )
+    # Where the text starts a line it must not start a block (a list, a heading underline).
+    return _BLOCK_START.sub(r"\1\\\2", inline, count=1)
+
+
+def _inert_plain(text: str) -> str:
+    text = _CONTROL.sub(lambda m: _visible(m.group()), text)
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = html.escape(text, quote=False)  # no raw HTML, and no `-->` that closes our marker
+    text = _SCHEME.sub(f":{_BREAK}", text)
+    text = _WWW.sub(rf"\1{_BREAK}.", text)
+    text = _GH_REF.sub(rf"\1{_BREAK}-", text)
+    # `#` is backslash-escaped above; GitHub's reference pass sees the rendered `#123` all the same.
+    return text.replace("\\#", f"\\#{_BREAK}").replace("@", f"@{_BREAK}")
+
+
+_BACKTICKS = re.compile(r"`+")
+_TILDES = re.compile(r"~+")
+
+
+def fence(text: str, indent: str = "") -> str:
+    """A fenced code block holding text verbatim, with a fence no line of the text can close.
+
+    Only what a code block cannot hold safely changes: control characters are spelled out (a lone
+    CR would end the line and with it an enclosing list item), tabs become spaces (so the indent
+    of an enclosing list item stays exact), and `<!--` gets a zero-width space so the block never
+    shows a copy of the comment's hidden marker.
+    """
+    body = text.replace("\r\n", "\n").replace("\r", "\\r").replace("\t", "    ")
+    body = _CONTROL.sub(lambda m: _visible(m.group()), body).replace("<!--", f"<!{_ZWSP}--")
+    longest = max((len(run) for run in _BACKTICKS.findall(body)), default=0)
+    marker = "`" * max(3, longest + 1)
+    if longest >= 3:  # a tilde fence may be shorter; info strings aside, both are the same block
+        tildes = max((len(run) for run in _TILDES.findall(body)), default=0)
+        marker = min(marker, "~" * max(3, tildes + 1), key=len)
+    lines = [marker, *body.split("\n"), marker]
+    return "\n".join(f"{indent}{line}" if line else line for line in lines)
+
+
+_FENCE_LINE = "```"
+
+
+def split_fenced(message: str) -> tuple[str, str | None, str]:
+    """A message as (prose before, log excerpt or None, prose after).
+
+    The sandbox appends a log as "\\n```\\n<log>\\n```"; the log itself may hold ``` lines, so the
+    excerpt runs from the first fence line to the last one.
+    """
+    lines = message.split("\n")
+    marks = [i for i, line in enumerate(lines) if line.strip() == _FENCE_LINE]
+    if len(marks) < 2:
+        return message, None, ""
+    first, last = marks[0], marks[-1]
+    return "\n".join(lines[:first]), "\n".join(lines[first + 1 : last]), "\n".join(lines[last + 1 :])
