@@ -10,11 +10,20 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import re2
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from gym_review_bot.discover import UsageError
 from gym_review_bot.models import Finding, PolicySource, WaiverInfo
@@ -26,7 +35,25 @@ MAX_POLICY_BYTES = 256 * 1024
 # Unreadable files or a server without app.py or config must never reach the sandbox.
 SEVERITY_FLOOR = ("GR100", "GR101", "GR103")
 
-SeverityOverride = Literal["error", "warning", "off"]
+
+def _yaml_off(value: object) -> object:
+    """YAML 1.1 reads a bare `off` as false: `GR114: off` means the word."""
+    return "off" if value is False else value
+
+
+SeverityOverride = Annotated[Literal["error", "warning", "off"], BeforeValidator(_yaml_off)]
+
+
+def _re2(pattern: str) -> str:
+    """Config regular expressions run on PR text: RE2 only (linear time, no backtracking)."""
+    try:
+        re2.compile(pattern)
+    except re2.error as exc:
+        raise ValueError(f"{pattern!r} is not a valid RE2 regular expression ({exc})") from exc
+    return pattern
+
+
+HeaderLine = Annotated[str, AfterValidator(_re2)]
 
 
 class _Strict(BaseModel):
@@ -47,20 +74,7 @@ class Toggle(_Strict):
 class CopyrightHeader(Toggle):
     files: list[str] = Field(default_factory=lambda: ["*.py"])
     # Any one entry passes; each entry is a list of regular expressions for consecutive lines.
-    headers: list[list[str]] = Field(default_factory=list)
-
-    @field_validator("headers")
-    @classmethod
-    def _compile(cls, headers: list[list[str]]) -> list[list[str]]:
-        for i, entry in enumerate(headers):
-            if not entry:
-                raise ValueError(f"headers.{i} is empty: give at least one regular expression")
-            for j, pattern in enumerate(entry):
-                try:
-                    re2.compile(pattern)
-                except re2.error as exc:
-                    raise ValueError(f"headers.{i}.{j} {pattern!r} is not a valid RE2 regular expression: {exc}")
-        return headers
+    headers: list[Annotated[list[HeaderLine], Field(min_length=1)]] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _needs_headers(self) -> CopyrightHeader:

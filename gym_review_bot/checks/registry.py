@@ -238,7 +238,7 @@ def check_verified_flag(ctx: ServerContext) -> Outcome:
             locations=[Location(file=ctx.full(e.config.rel), line=_entry_line(e)) for e, _ in bad],
             key="\n".join("/".join(_entry_key(e)) for e, _ in bad),
         )
-    return passed(f"The PR sets no `verified: true`, and every new resources server entry has `verified: false`.")
+    return passed("The PR sets no `verified: true`, and every new resources server entry has `verified: false`.")
 
 
 # -- GR119 completed README ------------------------------------------------------------------------
