@@ -7,7 +7,6 @@ reads PR text with plain string operations or RE2 (linear time): no backtracking
 from __future__ import annotations
 
 import posixpath
-import re
 from fnmatch import fnmatchcase
 
 from markdown_it import MarkdownIt
@@ -15,7 +14,7 @@ from markdown_it import MarkdownIt
 from gym_review_bot import git
 from gym_review_bot.checks.base import Check, CheckError, Outcome, SkipCheck, failed, passed
 from gym_review_bot.checks.checkout import Checkout
-from gym_review_bot.checks.config import ServerEntry, find_line, server_entries
+from gym_review_bot.checks.config import ServerEntry, server_entries
 from gym_review_bot.checks.context import ServerContext
 from gym_review_bot.checks.pull import PullRequest
 from gym_review_bot.checks.readme import find_licensing
@@ -204,7 +203,13 @@ def _entry_key(e: ServerEntry) -> tuple[str, str, str]:
 
 
 def _entry_line(e: ServerEntry) -> int | None:
-    return find_line(e.config.text, rf"^\s*{re.escape(e.name)}\s*:")
+    """The line of `<name>:` below the `resources_servers:` key (the top-level name is often the same)."""
+    lines = e.config.text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == "resources_servers:"), 0)
+    for i in range(start, len(lines)):
+        if lines[i].strip().removesuffix(":").strip("'\"") == e.name and lines[i].rstrip().endswith(":"):
+            return i + 1
+    return None
 
 
 def check_verified_flag(ctx: ServerContext) -> Outcome:
