@@ -199,7 +199,9 @@ def test_gr117_fails_on_marker_lines_naming_file_and_line(repo: GitRepo) -> None
 def test_gr117_passes_on_setext_headings_and_arrows_mid_line(repo: GitRepo) -> None:
     open_pr(repo)
     readme = str(nvidia_server()["README.md"]) + "\nNotes\n=======\n\nx <<<<<<< y and a >>>>>>> b\n"
-    assert add_server(repo, {"README.md": readme})["GR117"].status == "pass"
+    # The SEARCH/REPLACE edit format of coding prompts (NeMo Gym's swerl servers teach it) is not a conflict.
+    prompt = SPDX + 'PROMPT = """\n<<<<<<< SEARCH\nold\n=======\nnew\n>>>>>>> REPLACE\n"""\n'
+    assert add_server(repo, {"README.md": readme, "prompts.py": prompt})["GR117"].status == "pass"
 
 
 # -- GR118 ---------------------------------------------------------------------------------------

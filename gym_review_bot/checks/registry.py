@@ -28,6 +28,8 @@ MAX_LISTED = 10
 HEADER_SNIFF_BYTES = 16 * 1024
 MAX_METRICS_BYTES = 1024 * 1024
 CONFLICT_MARKERS = (b"<<<<<<<", b">>>>>>>")
+# The SEARCH/REPLACE edit format that coding prompts teach looks like a conflict and is not one.
+EDIT_FORMAT_LINES = (b"<<<<<<< SEARCH", b">>>>>>> REPLACE")
 # The scaffold's data/.gitignore (ng_init_resources_server): full datasets stay out of git.
 DATASET_PATTERNS = ("*train.jsonl", "*validation.jsonl", "*_prepare.jsonl")
 PLACEHOLDERS = {"?", "??", "???", "tbd", "tba", "todo", "n/a", "-", ""}
@@ -152,12 +154,19 @@ def check_example_metrics(ctx: ServerContext) -> Outcome:
 # -- GR117 merge-conflict artifacts ----------------------------------------------------------------
 
 
+def _line_at(content: bytes, pos: int) -> bytes:
+    end = content.find(b"\n", pos)
+    return content[pos : end if end != -1 else len(content)]
+
+
 def _marker_line(content: bytes) -> int | None:
     """The first line that starts with a conflict marker, 1-based."""
     first = None
     for marker in CONFLICT_MARKERS:
         pos = content.find(marker)
-        while pos != -1 and pos > 0 and content[pos - 1 : pos] != b"\n":
+        while pos != -1 and (
+            (pos > 0 and content[pos - 1 : pos] != b"\n") or _line_at(content, pos).rstrip() in EDIT_FORMAT_LINES
+        ):
             pos = content.find(marker, pos + 1)
         if pos != -1 and (first is None or pos < first):
             first = pos
