@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any, Literal
 
-import re2
 import yaml
 from pydantic import (
     AfterValidator,
@@ -46,6 +45,8 @@ SeverityOverride = Annotated[Literal["error", "warning", "off"], BeforeValidator
 
 def _re2(pattern: str) -> str:
     """Config regular expressions run on PR text: RE2 only (linear time, no backtracking)."""
+    import re2  # loaded only for a config that has expressions
+
     try:
         re2.compile(pattern)
     except re2.error as exc:
@@ -57,7 +58,8 @@ HeaderLine = Annotated[str, AfterValidator(_re2)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # defer_build: the validators are built only when there is a file to validate.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class RowCount(_Strict):
@@ -83,16 +85,18 @@ class CopyrightHeader(Toggle):
         return self
 
     def compiled(self) -> list[list[Any]]:
+        import re2
+
         return [[re2.compile(p) for p in entry] for entry in self.headers]
 
 
 class Rules(_Strict):
-    copyright_header: CopyrightHeader = Field(default_factory=CopyrightHeader)
-    example_metrics: Toggle = Field(default_factory=Toggle)
-    conflict_artifacts: Toggle = Field(default_factory=Toggle)
-    verified_flag: Toggle = Field(default_factory=Toggle)
-    dco: Toggle = Field(default_factory=Toggle)
-    committed_datasets: Toggle = Field(default_factory=Toggle)
+    copyright_header: CopyrightHeader = Field(default_factory=CopyrightHeader.model_construct)
+    example_metrics: Toggle = Field(default_factory=Toggle.model_construct)
+    conflict_artifacts: Toggle = Field(default_factory=Toggle.model_construct)
+    verified_flag: Toggle = Field(default_factory=Toggle.model_construct)
+    dco: Toggle = Field(default_factory=Toggle.model_construct)
+    committed_datasets: Toggle = Field(default_factory=Toggle.model_construct)
 
 
 class Waiver(_Strict):
@@ -123,14 +127,14 @@ class Reserved(_Strict):
 
 class Policy(_Strict):
     version: Literal[1] = 1
-    examples: RowCount = Field(default_factory=RowCount)
-    rollouts: RowCount = Field(default_factory=RowCount)
-    rules: Rules = Field(default_factory=Rules)
+    examples: RowCount = Field(default_factory=RowCount.model_construct)
+    rollouts: RowCount = Field(default_factory=RowCount.model_construct)
+    rules: Rules = Field(default_factory=Rules.model_construct)
     severity: dict[str, SeverityOverride] = Field(default_factory=dict)
     waivers: list[Waiver] = Field(default_factory=list)
-    sandbox: Sandbox = Field(default_factory=Sandbox)
-    github: Reserved = Field(default_factory=Reserved)
-    pr_body: Reserved = Field(default_factory=Reserved)
+    sandbox: Sandbox = Field(default_factory=Sandbox.model_construct)
+    github: Reserved = Field(default_factory=Reserved.model_construct)
+    pr_body: Reserved = Field(default_factory=Reserved.model_construct)
 
     @field_validator("severity")
     @classmethod
@@ -144,11 +148,16 @@ class Policy(_Strict):
         return severity
 
 
+def default_policy() -> Policy:
+    """The guide's rules, without building the validators (no file: nothing to validate)."""
+    return Policy.model_construct()
+
+
 @dataclass
 class LoadedPolicy:
     """The rules in force and where they came from (for the report)."""
 
-    policy: Policy = field(default_factory=Policy)
+    policy: Policy = field(default_factory=default_policy)
     source: PolicySource = field(default_factory=PolicySource)
 
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from gym_review_bot.checks.base import SkipCheck
 from gym_review_bot.checks.checkout import Checkout
 from gym_review_bot.checks.pull import PullRequest
-from gym_review_bot.policy import Policy
+from gym_review_bot.policy import Policy, default_policy
 from gym_review_bot.sources import Entry, SourceTree
 
 T = TypeVar("T")
@@ -38,7 +38,7 @@ class ServerContext:
     name: str
     checkout: Checkout
     max_file_bytes: int = 50 * 1024 * 1024
-    policy: Policy = field(default_factory=Policy)  # the registry's .gym-review.yaml (the defaults without one)
+    policy: Policy = field(default_factory=default_policy)  # the registry's .gym-review.yaml (the defaults without one)
     pull: PullRequest | None = None  # PR mode only: the base, the added files, the commits
     _memo: dict[str, Any] = field(default_factory=dict)
 

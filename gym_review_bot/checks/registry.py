@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import posixpath
 from fnmatch import fnmatchcase
+from functools import cache
 
 from markdown_it import MarkdownIt
 
@@ -257,9 +258,11 @@ def check_verified_flag(ctx: ServerContext) -> Outcome:
 
 # -- GR119 completed README ------------------------------------------------------------------------
 
-_PARAGRAPHS = MarkdownIt("zero").enable(
-    ["heading", "lheading", "fence", "code", "html_block", "list", "blockquote", "paragraph"]
-)
+
+@cache
+def _paragraph_parser() -> MarkdownIt:
+    rules = ["heading", "lheading", "fence", "code", "html_block", "list", "blockquote", "paragraph"]
+    return MarkdownIt("zero").enable(rules)
 
 
 def _is_placeholder(value: str) -> bool:
@@ -279,7 +282,7 @@ def _has_description(text: str) -> bool:
     """A paragraph before the licensing section that is neither a label line nor a placeholder."""
     licensing = find_licensing(text)
     stop = licensing.first_line - 1 if licensing else len(text.splitlines())
-    tokens = _PARAGRAPHS.parse(text)
+    tokens = _paragraph_parser().parse(text)
     for i, tok in enumerate(tokens):
         if tok.type != "paragraph_open" or not tok.map or tok.map[0] >= stop:
             continue
