@@ -68,6 +68,13 @@ class RowCount(_Strict):
     rows: int = Field(default=5, ge=1, le=1_000_000)
     exact: bool = False
 
+    def accepts(self, count: int) -> bool:
+        return count == self.rows if self.exact else count >= self.rows
+
+    def wanted(self) -> str:
+        """`at least 5` or `exactly 5`, for messages."""
+        return f"{'exactly' if self.exact else 'at least'} {self.rows}"
+
 
 class Toggle(_Strict):
     enabled: bool = False
@@ -271,3 +278,5 @@ def apply_policy(findings: list[Finding], server: str, policy: Policy, today: da
         waiver = next((w for w in policy.waivers if w.covers(finding, server) and not w.expired(today)), None)
         if waiver is not None:
             finding.waived = WaiverInfo(reason=waiver.reason, source="config", expires=waiver.expires)
+            until = f" until {waiver.expires.isoformat()}" if waiver.expires else ""
+            finding.message += f" (Waived by {POLICY_FILE}{until}: {waiver.reason}; does not block.)"

@@ -171,6 +171,7 @@ def test_active_waiver_keeps_fail_but_does_not_block() -> None:
     assert f.status == "fail" and not f.blocks_merge
     assert f.waived is not None
     assert (f.waived.reason, f.waived.source, f.waived.expires) == ("legal review", "config", date(2027, 1, 31))
+    assert f.message.endswith("(Waived by .gym-review.yaml until 2027-01-31: legal review; does not block.)")
 
 
 def test_waiver_expiring_today_still_holds() -> None:
@@ -366,3 +367,12 @@ def test_outside_pr_mode_the_checkouts_own_file_is_read(tmp_path: Path) -> None:
     hashed = subprocess.run(["git", "hash-object", str(tmp_path / ".gym-review.yaml")], capture_output=True, text=True)
     assert report.policy.source == "file" and report.policy.blob_sha == hashed.stdout.strip()
     assert gr(report, "GR112").skip_kind == "disabled_by_policy"
+
+
+def test_row_counts_for_gr106_and_gr107() -> None:
+    exact = policy("examples: {rows: 5, exact: true}\n").examples
+    assert exact.accepts(5) and not exact.accepts(6) and not exact.accepts(4)
+    assert exact.wanted() == "exactly 5"
+    at_least = Policy().rollouts
+    assert at_least.accepts(5) and at_least.accepts(6) and not at_least.accepts(4)
+    assert at_least.wanted() == "at least 5"
