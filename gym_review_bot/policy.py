@@ -125,7 +125,10 @@ class Waiver(_Strict):
 
 
 class Sandbox(_Strict):
-    package_hosts: list[str] = Field(default_factory=list)  # host[:port], added to pip's default index
+    # host[:port], added to pip's default index; a plain name, never a URL (the sandbox builds the rules)
+    package_hosts: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})(:[0-9]{1,5})?$")]] = Field(
+        default_factory=list
+    )
 
 
 class Reserved(_Strict):

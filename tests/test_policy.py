@@ -111,6 +111,8 @@ def test_bad_values_name_the_key_and_what_is_allowed() -> None:
     assert "waivers.0.check" in bad("waivers: [{check: gr109, reason: x}]\n")
     assert "top level must be a mapping" in bad("- a\n- b\n")
     assert "not valid YAML" in bad("rules: [\n")
+    assert "sandbox.package_hosts.0" in bad("sandbox: {package_hosts: ['https://evil.example/simple']}\n")
+    assert "sandbox.package_hosts.1" in bad("sandbox: {package_hosts: ['ok.example:443', 'a b']}\n")
 
 
 def test_unknown_check_ids_are_refused() -> None:
