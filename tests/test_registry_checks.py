@@ -275,7 +275,7 @@ def test_gr119_passes_a_completed_readme_without_a_description_heading(server_tr
     readme = (
         "# srv\n\nA trivia server that rewards naming the right entity.\n\nData links: https://example.org/d\n\n"
         f"Run it: {start}\n\n# Licensing information\nCode: Apache 2.0\nData: MIT\n\n"
-        "Dependencies\n- nemo_gym: Apache 2.0\n- rapidfuzz: MIT\n"
+        "Dependencies\n- nemo_gym: Apache 2.0\n- rapidfuzz: MIT\n---\n"
     )
     f = server_tree({"README.md": readme})["GR119"]
     assert f.status == "pass", f.message

@@ -33,7 +33,7 @@ CONFLICT_MARKERS = (b"<<<<<<<", b">>>>>>>")
 EDIT_FORMAT_LINES = (b"<<<<<<< SEARCH", b">>>>>>> REPLACE")
 # The scaffold's data/.gitignore (ng_init_resources_server): full datasets stay out of git.
 DATASET_PATTERNS = ("*train.jsonl", "*validation.jsonl", "*_prepare.jsonl")
-PLACEHOLDERS = {"?", "??", "???", "tbd", "tba", "todo", "n/a", "-", ""}
+PLACEHOLDERS = {"?", "??", "???", "tbd", "tba", "todo", "n/a"}
 METRICS_COUNT_KEY = "Number of examples"
 
 
@@ -269,6 +269,10 @@ def _is_placeholder(value: str) -> bool:
     return value.strip().strip("*_`-").strip().lower() in PLACEHOLDERS
 
 
+def _is_blank_or_placeholder(value: str) -> bool:
+    return not value.strip() or _is_placeholder(value)
+
+
 def _label_value(line: str, label: str) -> str | None:
     """The text after `label:` on a line (emphasis and list bullets around the label ignored)."""
     bare = line.strip().lstrip("-*>_ #").replace("**", "").replace("__", "")
@@ -297,7 +301,7 @@ def _placeholder_lines(lines: list[str]) -> list[tuple[int, str]]:
     found = []
     for i, line in enumerate(lines):
         value = _label_value(line, "Data links")
-        if value is not None and _is_placeholder(value):
+        if value is not None and _is_blank_or_placeholder(value):
             found.append((i + 1, "`Data links:` is still a placeholder"))
         if line.strip().lstrip("#* ").rstrip("*: ").lower() == "dependencies":
             for j in range(i + 1, len(lines)):
