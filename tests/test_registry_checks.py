@@ -335,3 +335,21 @@ def test_gr121_is_about_added_files_only(repo: GitRepo, tmp_path: Path) -> None:
     repo.server("srv", {"README.md": str(old["README.md"]) + "\nMore.\n"})
     signed_commit(repo)
     assert findings(repo)["GR121"].status == "pass"
+
+
+def test_gr120_is_an_error_when_the_commits_cannot_be_listed(repo: GitRepo) -> None:
+    from gym_review_bot.checks import Checkout, ServerContext
+    from gym_review_bot.checks.base import run_checks
+    from gym_review_bot.checks.pull import PullRequest
+    from gym_review_bot.checks.registry import CHECKS
+    from gym_review_bot.policy import parse_policy
+    from gym_review_bot.sources import GitTree
+
+    open_pr(repo)
+    repo.server("srv", nvidia_server())
+    head = signed_commit(repo, "add srv")
+    tree = GitTree(repo.path, head)
+    gone = PullRequest(tree, frozenset(), repo.path, "0" * 40, head)  # a base git does not have
+    ctx = ServerContext(tree, "srv", Checkout(tree), policy=parse_policy(ALL_RULES.encode()), pull=gone)
+    [f] = [f for f in run_checks(CHECKS, ctx, "srv") if f.id == "GR120"]
+    assert f.status == "error" and "Could not list the PR's commits" in f.message
