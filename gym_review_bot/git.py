@@ -126,3 +126,28 @@ def commit_all(repo: Path, message: str) -> str:
         "commit", "-q", "-m", message,
     )  # fmt: skip
     return _run(repo, "rev-parse", "HEAD").decode().strip()
+
+
+# -- commits of a PR (GR120) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    author_name: str
+    author_email: str
+    signed_off_by: tuple[str, ...]  # the values of its `Signed-off-by:` trailers, as git parses them
+
+
+def commits_between(repo: Path, base: str, head: str) -> list[CommitInfo]:
+    """The non-merge commits reachable from head but not from base, oldest first."""
+    # NUL cannot occur in a name, an e-mail or a trailer: four NUL-separated fields per commit.
+    fmt = "%H%x00%an%x00%ae%x00%(trailers:key=Signed-off-by,valueonly,separator=%x01)%x00"
+    out = _run(repo, "log", "--no-merges", "--reverse", f"--format={fmt}", f"{base}..{head}", "--")
+    fields = out.decode("utf-8", "replace").split("\0")
+    commits = []
+    for i in range(0, len(fields) - 3, 4):
+        sha, name, email, trailers = (f.strip("\n") for f in fields[i : i + 4])
+        signed = tuple(t.strip() for t in trailers.split("\x01") if t.strip())
+        commits.append(CommitInfo(sha, name, email, signed))
+    return commits

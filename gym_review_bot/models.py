@@ -8,6 +8,7 @@ these models (a test keeps it in step).
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -44,6 +45,22 @@ def make_fingerprint(check_id: str, server: str, file: str | None, key: str) -> 
     return hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()[:20]
 
 
+class WaiverInfo(BaseModel):
+    """Why a failure does not block: a waiver in the registry's `.gym-review.yaml`."""
+
+    reason: Text
+    source: Literal["config"] = "config"
+    expires: date | None = None  # UTC; None: no expiry
+
+
+class PolicySource(BaseModel):
+    """Which rules gave the verdict: `.gym-review.yaml` at the merge base (or the checkout), or the defaults."""
+
+    source: Literal["file", "defaults"] = "defaults"
+    path: str | None = None
+    blob_sha: str | None = None  # the file's git blob id
+
+
 class Finding(BaseModel):
     """The outcome of one check on one server."""
 
@@ -59,10 +76,11 @@ class Finding(BaseModel):
     locations: list[Location] = Field(default_factory=list)
     fingerprint: str = ""
     pre_existing: bool = False
+    waived: WaiverInfo | None = None  # a failure the registry's config waives: still `fail`, never blocking
 
     @property
     def blocks_merge(self) -> bool:
-        return self.status == "fail" and self.severity == "error" and not self.pre_existing
+        return self.status == "fail" and self.severity == "error" and not self.pre_existing and self.waived is None
 
     @property
     def not_run(self) -> bool:
@@ -102,6 +120,7 @@ class Summary(BaseModel):
     skipped: int = 0
     not_run: int = 0  # findings in `error`: checks that could not do their job
     pre_existing: int = 0
+    waived: int = 0  # failures a `.gym-review.yaml` waiver covers
 
 
 class Report(BaseModel):
@@ -119,6 +138,7 @@ class Report(BaseModel):
     summary: Summary = Field(default_factory=Summary)
     servers: list[ServerReport] = Field(default_factory=list)
     notes: list[Text] = Field(default_factory=list)
+    policy: PolicySource = Field(default_factory=PolicySource)
 
     def finalize(self) -> Report:
         """Compute verdict, completeness and summary from the findings."""
@@ -139,6 +159,8 @@ class Report(BaseModel):
                     blocking_error = blocking_error or f.severity == "error"
                 elif f.pre_existing:
                     s.pre_existing += 1
+                elif f.waived is not None:
+                    s.waived += 1
                 elif f.severity == "error":
                     s.errors += 1
                 else:

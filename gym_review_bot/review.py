@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Literal
 
 from gym_review_bot import __version__
 from gym_review_bot.checks import Checkout, ServerContext, check_server
+from gym_review_bot.checks.pull import PullRequest, added_between
 from gym_review_bot.discover import Discovery, ServerTarget
 from gym_review_bot.models import Finding, Report, ServerReport, make_fingerprint
+from gym_review_bot.policy import POLICY_FILE, LoadedPolicy, apply_policy, load_policy, policy_notes
 from gym_review_bot.sandbox.catalogue import CHECK_IDS, error_findings, requirements_finding, skipped_findings
 from gym_review_bot.sandbox.requirements import read_requirements
 
@@ -41,30 +43,61 @@ def review(found: Discovery, options: ReviewOptions) -> Report:
     """Check every discovered server and assemble the report."""
     head = Checkout(found.head, trusted=found.base)  # policy facts (domains, licences) from the merge base
     base = Checkout(found.base) if found.base is not None else None
-    servers = [_review_server(target, found, head, base, options) for target in found.servers]
+    rules = load_policy(found.base if found.base is not None else found.head)  # never the PR's head
+    pull = _pull_request(found)
+    servers = [_review_server(target, found, head, base, options, rules, pull) for target in found.servers]
     report = Report(
         tool_version=__version__,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         head_sha=found.head_sha,
         base_sha=found.base_sha,
         servers=servers,
-        notes=list(found.notes),
+        notes=[*found.notes, *_policy_notes(found, rules)],
+        policy=rules.source,
     )
     return report.finalize()
 
 
+def _policy_notes(found: Discovery, rules: LoadedPolicy) -> list[str]:
+    notes = policy_notes(rules.policy, datetime.now(UTC).date())
+    if found.base is not None:
+        at_base, at_head = found.base.get(POLICY_FILE), found.head.get(POLICY_FILE)
+        if (at_base and at_base.oid) != (at_head and at_head.oid):
+            notes.append(
+                f"This PR adds or changes {POLICY_FILE}; the review used the merge base's rules, and the "
+                "change takes effect after merge."
+            )
+    return notes
+
+
+def _pull_request(found: Discovery) -> PullRequest | None:
+    """What the registry's rules need to know of the PR (PR mode only), shared by its servers."""
+    if found.base is None:
+        return None
+    added = added_between(found.base, found.head, "resources_servers")
+    return PullRequest(found.base, added, getattr(found.head, "repo", None), found.base_sha, found.head_sha)
+
+
 def _review_server(
-    target: ServerTarget, found: Discovery, head: Checkout, base: Checkout | None, options: ReviewOptions
+    target: ServerTarget,
+    found: Discovery,
+    head: Checkout,
+    base: Checkout | None,
+    options: ReviewOptions,
+    rules: LoadedPolicy,
+    pull: PullRequest | None,
 ) -> ServerReport:
     result = ServerReport(name=target.name, path=target.path, status=target.status)
     if target.status == "removed":
         return result
-    ctx = ServerContext(found.head, target.name, head, options.max_file_bytes)
+    ctx = ServerContext(found.head, target.name, head, options.max_file_bytes, rules.policy, pull)
     result.findings = check_server(ctx)
     _run_sandbox(result, found, options)
     fingerprint_sandbox(result)
+    apply_policy(result.findings, target.name, rules.policy, datetime.now(UTC).date())
     if target.status == "changed" and base is not None:
-        _mark_pre_existing(result.findings, ServerContext(base.tree, target.name, base, options.max_file_bytes))
+        base_ctx = ServerContext(base.tree, target.name, base, options.max_file_bytes, rules.policy)
+        _mark_pre_existing(result.findings, base_ctx)
     return result
 
 

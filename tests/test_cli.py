@@ -134,7 +134,7 @@ def test_failure_the_base_already_had_is_pre_existing(repo: GitRepo, tmp_path: P
     gr109 = by_id(report["servers"][0])["GR109"]
     assert gr109["status"] == "fail" and gr109["pre_existing"] is True
     assert proc.returncode == 0 and report["verdict"] == "pass"
-    assert report["summary"]["pre_existing"] == 1
+    assert report["summary"]["pre_existing"] == 2  # GR109, and GR119 (the README names no start command)
     # ...but a new failure in the same PR blocks
     repo.server("legacy", {"tests/test_app.py": "def helper():\n    pass\n"})
     repo.commit("drop the tests")

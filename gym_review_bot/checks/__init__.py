@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gym_review_bot.checks import app, config, data, files, readme, requirements, unit_tests
+from gym_review_bot.checks import app, config, data, files, readme, registry, requirements, unit_tests
 from gym_review_bot.checks.base import Check, run_checks
 from gym_review_bot.checks.checkout import Checkout
 from gym_review_bot.checks.context import ServerContext
@@ -18,6 +18,7 @@ STATIC_CHECKS: list[Check] = sorted(
         *data.CHECKS,
         *requirements.CHECKS,
         *readme.CHECKS,
+        *registry.CHECKS,
     ],
     key=lambda check: check.id,
 )

@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 
 from gym_review_bot.checks.base import CheckError, SkipCheck
 from gym_review_bot.checks.checkout import MAX_PYTHON_BYTES, Checkout
+from gym_review_bot.checks.pull import PullRequest
+from gym_review_bot.policy import Policy, default_policy
 from gym_review_bot.sources import Entry, SourceTree
 
 T = TypeVar("T")
@@ -37,6 +39,8 @@ class ServerContext:
     checkout: Checkout
     max_file_bytes: int = 50 * 1024 * 1024
     max_python_bytes: int = MAX_PYTHON_BYTES
+    policy: Policy = field(default_factory=default_policy)  # the registry's .gym-review.yaml (the defaults without one)
+    pull: PullRequest | None = None  # PR mode only: the base, the added files, the commits
     _memo: dict[str, Any] = field(default_factory=dict)
 
     @property

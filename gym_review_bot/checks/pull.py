@@ -1,0 +1,32 @@
+"""What a check knows of the pull request itself: the base, the files it adds, its commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gym_review_bot import git
+from gym_review_bot.sources import SourceTree
+
+
+@dataclass
+class PullRequest:
+    base: SourceTree  # the merge base
+    added_files: frozenset[str]  # repository paths present in the head and absent at the base
+    repo: Path | None = None
+    base_sha: str | None = None
+    head_sha: str | None = None
+    _commits: list[git.CommitInfo] | None = field(default=None, repr=False)
+
+    def commits(self) -> list[git.CommitInfo]:
+        """The PR's non-merge commits, read once (GitError when the repository cannot tell)."""
+        if self._commits is None:
+            if self.repo is None or self.base_sha is None or self.head_sha is None:
+                raise git.GitError("the commits of this PR are not known (no repository)")
+            self._commits = git.commits_between(self.repo, self.base_sha, self.head_sha)
+        return self._commits
+
+
+def added_between(base: SourceTree, head: SourceTree, prefix: str) -> frozenset[str]:
+    """Files, links and submodules below prefix in head that the base does not have."""
+    return frozenset(e.path for e in head.walk(prefix) if base.get(e.path) is None)

@@ -1,0 +1,451 @@
+"""A registry's own rules beyond the guide (GR115-GR121), each turned on in `.gym-review.yaml`.
+
+GR119 (the completed README) is the guide's own step 2 and 4, so it runs by default. Everything here
+reads PR text with plain string operations or RE2 (linear time): no backtracking regex on PR content.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from fnmatch import fnmatchcase
+from functools import cache
+
+from markdown_it import MarkdownIt
+
+from gym_review_bot import git
+from gym_review_bot.checks.base import Check, CheckError, Outcome, SkipCheck, failed, passed
+from gym_review_bot.checks.checkout import Checkout
+from gym_review_bot.checks.config import ServerEntry, server_entries
+from gym_review_bot.checks.context import ServerContext
+from gym_review_bot.checks.pull import PullRequest
+from gym_review_bot.checks.readme import find_licensing
+from gym_review_bot.discover import is_server
+from gym_review_bot.models import Location
+from gym_review_bot.policy import POLICY_FILE
+from gym_review_bot.safeload import iter_jsonl, parse_json_line
+from gym_review_bot.sources import Entry
+
+MAX_LISTED = 10
+HEADER_SNIFF_BYTES = 16 * 1024
+MAX_METRICS_BYTES = 1024 * 1024
+CONFLICT_MARKERS = (b"<<<<<<<", b">>>>>>>")
+# The SEARCH/REPLACE edit format that coding prompts teach looks like a conflict and is not one.
+EDIT_FORMAT_LINES = (b"<<<<<<< SEARCH", b">>>>>>> REPLACE")
+# The scaffold's data/.gitignore (ng_init_resources_server): full datasets stay out of git.
+DATASET_PATTERNS = ("*train.jsonl", "*validation.jsonl", "*_prepare.jsonl")
+PLACEHOLDERS = {"?", "??", "???", "tbd", "tba", "todo", "n/a"}
+METRICS_COUNT_KEY = "Number of examples"
+
+
+def _enabled(ctx: ServerContext, rule: str) -> None:
+    if not getattr(ctx.policy.rules, rule).enabled:
+        raise SkipCheck(
+            f"Off: this registry's rules do not ask for it (rules.{rule} in {POLICY_FILE}).", "disabled_by_policy"
+        )
+
+
+def _pull(ctx: ServerContext, what: str) -> PullRequest:
+    if ctx.pull is None:
+        raise SkipCheck(f"Not applicable outside PR mode (--base): it checks {what}.")
+    return ctx.pull
+
+
+def _listing(items: list[str]) -> str:
+    more = f" (and {len(items) - MAX_LISTED} more)" if len(items) > MAX_LISTED else ""
+    return ", ".join(items[:MAX_LISTED]) + more
+
+
+def _added_under(ctx: ServerContext, pull: PullRequest) -> list[tuple[str, Entry]]:
+    """(path relative to the server, entry) for each regular file the PR adds to this server."""
+    prefix = ctx.path + "/"
+    found = []
+    for path in sorted(pull.added_files):
+        entry = ctx.tree.get(path) if path.startswith(prefix) else None
+        if entry is not None and entry.kind == "file":
+            found.append((path[len(prefix) :], entry))
+    return found
+
+
+# -- GR115 copyright header ------------------------------------------------------------------------
+
+
+def _matches_glob(rel: str, patterns: list[str]) -> bool:
+    """A pattern with a `/` matches the path below the server; one without, the file name."""
+    name = posixpath.basename(rel)
+    return any(fnmatchcase(rel if "/" in p else name, p) for p in patterns)
+
+
+def _has_header(lines: list[str], headers: list[list]) -> bool:
+    return any(
+        len(lines) >= len(entry) and all(rx.search(line) for rx, line in zip(entry, lines, strict=False))
+        for entry in headers
+    )
+
+
+def check_copyright_header(ctx: ServerContext) -> Outcome:
+    _enabled(ctx, "copyright_header")
+    pull = _pull(ctx, "the files a PR adds")
+    rule = ctx.policy.rules.copyright_header
+    headers = ctx.memo("copyright_headers", rule.compiled)
+    checked, missing = 0, []
+    for rel, entry in _added_under(ctx, pull):
+        if not _matches_glob(rel, rule.files):
+            continue
+        head = ctx.tree.read(entry, HEADER_SNIFF_BYTES).decode("utf-8", "replace").removeprefix("\ufeff")
+        if not head.strip():
+            continue  # empty files (an empty __init__.py) are exempt
+        checked += 1
+        lines = head.splitlines()
+        if lines and lines[0].startswith("#!"):
+            lines = lines[1:]
+        if not _has_header(lines, headers):
+            missing.append(ctx.full(rel))
+    if missing:
+        return failed(
+            f"{len(missing)} added file(s) do not start with the copyright header this registry requires: "
+            f"{_listing(missing)}. Start each with one of the accepted headers (see {POLICY_FILE}, "
+            "rules.copyright_header.headers), e.g. `# SPDX-FileCopyrightText: Copyright (c) <year> ...`.",
+            file=missing[0],
+            locations=[Location(file=path, line=1) for path in missing],
+            key="\n".join(missing),
+        )
+    if not checked:
+        return passed(f"No non-empty added file matches {', '.join(rule.files)}.")
+    return passed(f"All {checked} added file(s) matching {', '.join(rule.files)} carry a copyright header.")
+
+
+# -- GR116 example metrics -------------------------------------------------------------------------
+
+
+def _example_rows(ctx: ServerContext) -> int:
+    entry = ctx.find("data/example.jsonl")
+    if entry is None:
+        raise SkipCheck("Not run: waits on GR106: data/example.jsonl is missing.", "prerequisite_failed")
+    with ctx.tree.stream(entry) as fh:
+        return sum(1 for _ in iter_jsonl(fh, max_line_bytes=ctx.max_file_bytes))
+
+
+def check_example_metrics(ctx: ServerContext) -> Outcome:
+    _enabled(ctx, "example_metrics")
+    file = ctx.full("data/example_metrics.json")
+    how = "Generate it with `gym dataset collate ... +mode=example_validation` and commit it."
+    entry = ctx.find("data/example_metrics.json")
+    if entry is None:
+        return failed(f"{file} is missing. {how}", file=file)
+    if entry.size > MAX_METRICS_BYTES:
+        return failed(f"{file} is {entry.size:,} bytes, over the {MAX_METRICS_BYTES:,}-byte cap. {how}", file=file)
+    try:
+        metrics = parse_json_line(ctx.tree.read(entry).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return failed(f"{file} is not valid JSON ({str(exc).splitlines()[0][:200]}). {how}", file=file)
+    count = metrics.get(METRICS_COUNT_KEY) if isinstance(metrics, dict) else None
+    if not isinstance(count, int) or isinstance(count, bool):
+        return failed(f'{file} has no integer "{METRICS_COUNT_KEY}". {how}', file=file)
+    rows = _example_rows(ctx)
+    if count != rows:
+        return failed(
+            f'{file} reports "{METRICS_COUNT_KEY}": {count}, but data/example.jsonl has {rows} row(s). '
+            "Regenerate the metrics from the committed examples.",
+            file=file,
+            key=f"{count}!={rows}",
+        )
+    return passed(f'{file} reports "{METRICS_COUNT_KEY}": {count}, matching data/example.jsonl.', file=file)
+
+
+# -- GR117 merge-conflict artifacts ----------------------------------------------------------------
+
+
+def _line_at(content: bytes, pos: int) -> bytes:
+    end = content.find(b"\n", pos)
+    return content[pos : end if end != -1 else len(content)]
+
+
+def _marker_line(content: bytes) -> int | None:
+    """The first line that starts with a conflict marker, 1-based."""
+    first = None
+    for marker in CONFLICT_MARKERS:
+        pos = content.find(marker)
+        while pos != -1 and (
+            (pos > 0 and content[pos - 1 : pos] != b"\n") or _line_at(content, pos).rstrip() in EDIT_FORMAT_LINES
+        ):
+            pos = content.find(marker, pos + 1)
+        if pos != -1 and (first is None or pos < first):
+            first = pos
+    return None if first is None else content.count(b"\n", 0, first) + 1
+
+
+def check_conflict_artifacts(ctx: ServerContext) -> Outcome:
+    _enabled(ctx, "conflict_artifacts")
+    problems: list[tuple[str, int | None, str]] = []
+    for entry in ctx.tree.walk(ctx.path):
+        if entry.kind != "file":
+            continue
+        rel = entry.path[len(ctx.path) + 1 :]
+        if rel.startswith("data/") and "conflict" in posixpath.basename(rel).lower():
+            problems.append((entry.path, None, "is a merge-conflict copy"))
+            continue
+        if entry.size > ctx.max_file_bytes:
+            continue  # GR100's cap: not read whole
+        content = ctx.tree.read(entry)
+        if b"\0" in content[:8192]:
+            continue  # binary
+        line = _marker_line(content)
+        if line is not None:
+            problems.append((entry.path, line, f"line {line} is a conflict marker"))
+    if problems:
+        return failed(
+            "Merge-conflict leftovers: "
+            + _listing([f"{path} {why}" for path, _, why in problems])
+            + ". Resolve the conflict, delete the conflict copies, and commit the result.",
+            file=problems[0][0],
+            line=problems[0][1],
+            locations=[Location(file=path, line=line) for path, line, _ in problems],
+            key="\n".join(path for path, _, _ in problems),
+        )
+    return passed("No conflict copies under data/ and no conflict marker lines in the server's files.")
+
+
+# -- GR118 verified flag ---------------------------------------------------------------------------
+
+
+def _entry_key(e: ServerEntry) -> tuple[str, str, str]:
+    return (e.config.rel, e.top, e.name)
+
+
+def _entry_line(e: ServerEntry) -> int | None:
+    """The line of `<name>:` below the `resources_servers:` key (the top-level name is often the same)."""
+    lines = e.config.text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == "resources_servers:"), 0)
+    for i in range(start, len(lines)):
+        if lines[i].strip().removesuffix(":").strip("'\"") == e.name and lines[i].rstrip().endswith(":"):
+            return i + 1
+    return None
+
+
+def check_verified_flag(ctx: ServerContext) -> Outcome:
+    _enabled(ctx, "verified_flag")
+    pull = _pull(ctx, "what a PR does to the `verified` flag")
+    entries = server_entries(ctx)
+    if not entries:
+        raise SkipCheck("Not run: waits on GR103: no config defines a resources_servers entry.", "prerequisite_failed")
+    before: dict[tuple[str, str, str], object] = {}
+    if is_server(pull.base, ctx.name):
+        base_ctx = ServerContext(pull.base, ctx.name, Checkout(pull.base), ctx.max_file_bytes)
+        before = {
+            _entry_key(e): e.body.get("verified") if isinstance(e.body, dict) else None
+            for e in server_entries(base_ctx)
+        }
+    bad: list[tuple[ServerEntry, str]] = []
+    for e in entries:
+        value = e.body.get("verified") if isinstance(e.body, dict) else None
+        where = f"{ctx.full(e.config.rel)}: {e.top}.resources_servers.{e.name}"
+        if _entry_key(e) not in before:
+            if value is not False:
+                shown = "has no `verified`" if value is None else f"has `verified: {value}`"
+                bad.append((e, f"{where} is new and {shown}; a new server starts with `verified: false`"))
+        elif value is True and before[_entry_key(e)] is not True:
+            bad.append((e, f"{where} turns `verified` to true; only a maintainer does that, after baselining"))
+    if bad:
+        return failed(
+            "; ".join(msg for _, msg in bad) + ".",
+            file=ctx.full(bad[0][0].config.rel),
+            line=_entry_line(bad[0][0]),
+            locations=[Location(file=ctx.full(e.config.rel), line=_entry_line(e)) for e, _ in bad],
+            key="\n".join("/".join(_entry_key(e)) for e, _ in bad),
+        )
+    return passed("The PR sets no `verified: true`, and every new resources server entry has `verified: false`.")
+
+
+# -- GR119 completed README ------------------------------------------------------------------------
+
+
+@cache
+def _paragraph_parser() -> MarkdownIt:
+    rules = ["heading", "lheading", "fence", "code", "html_block", "list", "blockquote", "paragraph"]
+    return MarkdownIt("zero").enable(rules)
+
+
+def _is_placeholder(value: str) -> bool:
+    return value.strip().strip("*_`-").strip().lower() in PLACEHOLDERS
+
+
+def _is_blank_or_placeholder(value: str) -> bool:
+    return not value.strip() or _is_placeholder(value)
+
+
+def _label_value(line: str, label: str) -> str | None:
+    """The text after `label:` on a line (emphasis and list bullets around the label ignored)."""
+    bare = line.strip().lstrip("-*>_ #").replace("**", "").replace("__", "")
+    if not bare.lower().startswith(label.lower()):
+        return None
+    rest = bare[len(label) :].lstrip()
+    return rest[1:] if rest.startswith(":") else None
+
+
+def _has_description(text: str) -> bool:
+    """A paragraph before the licensing section that is neither a label line nor a placeholder."""
+    licensing = find_licensing(text)
+    stop = licensing.first_line - 1 if licensing else len(text.splitlines())
+    tokens = _paragraph_parser().parse(text)
+    for i, tok in enumerate(tokens):
+        if tok.type != "paragraph_open" or not tok.map or tok.map[0] >= stop:
+            continue
+        content = tokens[i + 1].content.strip()
+        if _label_value(content, "Data links") is None and not _is_placeholder(content):
+            return True
+    return False
+
+
+def _placeholder_lines(lines: list[str]) -> list[tuple[int, str]]:
+    """(line, what) for `?`/TBD left on the scaffold's `Data links:` line and in its `Dependencies` list."""
+    found = []
+    for i, line in enumerate(lines):
+        value = _label_value(line, "Data links")
+        if value is not None and _is_blank_or_placeholder(value):
+            found.append((i + 1, "`Data links:` is still a placeholder"))
+        if line.strip().lstrip("#* ").rstrip("*: ").lower() == "dependencies":
+            for j in range(i + 1, len(lines)):
+                if not lines[j].strip():
+                    break
+                if _is_placeholder(lines[j]) or _is_placeholder(lines[j].split(":", 1)[-1]):
+                    found.append((j + 1, "the `Dependencies` list still has a `?` line"))
+    return found
+
+
+def _names_start_command(ctx: ServerContext, text: str) -> bool:
+    if "ng_run" in text or "gym env" in text:
+        return True
+    return any(f"configs/{posixpath.basename(rel)}" in text for rel in ctx.config_files())
+
+
+def check_readme_completed(ctx: ServerContext) -> Outcome:
+    file = ctx.full("README.md")
+    text = ctx.text("README.md")
+    if text is None:
+        raise SkipCheck("Not run: waits on GR109: README.md is missing.", "prerequisite_failed")
+    lines = text.splitlines()
+    problems: list[tuple[int | None, str]] = []
+    if not _has_description(text):
+        problems.append((None, "there is no description before the licensing section"))
+    problems += _placeholder_lines(lines)
+    if not _names_start_command(ctx, text):
+        problems.append((None, "it does not say how to start the server (`ng_run +config_paths=[...]` or `gym env`)"))
+    if problems:
+        first_line = next((line for line, _ in problems if line), None)
+        return failed(
+            f"{file} is not completed: "
+            + "; ".join(f"line {line}: {what}" if line else what for line, what in problems)
+            + ". Describe the environment, fill in the scaffold's `?` lines, and document the command that starts it.",
+            file=file,
+            line=first_line,
+            key="\n".join(what for _, what in problems),
+        )
+    return passed(
+        f"{file} describes the server, has no scaffold placeholders left, and says how to start it.", file=file
+    )
+
+
+# -- GR120 DCO -------------------------------------------------------------------------------------
+
+
+def _signed_by_author(commit: git.CommitInfo) -> bool:
+    for value in commit.signed_off_by:
+        name, _, rest = value.rpartition("<")
+        email = rest.removesuffix(">").strip()
+        if email.lower() == commit.author_email.strip().lower() and name.strip() == commit.author_name.strip():
+            return True
+    return False
+
+
+def check_dco(ctx: ServerContext) -> Outcome:
+    _enabled(ctx, "dco")
+    pull = _pull(ctx, "the commits of a PR")
+    try:
+        commits = pull.commits()
+    except git.GitError as exc:
+        raise CheckError(f"Could not list the PR's commits: {exc}.") from exc
+    unsigned = [c for c in commits if not _signed_by_author(c)]
+    if unsigned:
+        shown = [f"{c.sha[:12]} ({c.author_name} <{c.author_email}>)" for c in unsigned]
+        return failed(
+            f"{len(unsigned)} of {len(commits)} commit(s) carry no `Signed-off-by:` matching their author: "
+            f"{_listing(shown)}. Sign off each commit (`git commit -s`; fix old ones with "
+            "`git rebase --signoff <base>`) to certify the Developer Certificate of Origin.",
+            key="\n".join(c.sha for c in unsigned),
+        )
+    return passed(f"All {len(commits)} commit(s) are signed off by their author.")
+
+
+# -- GR121 committed datasets ----------------------------------------------------------------------
+
+
+def check_committed_datasets(ctx: ServerContext) -> Outcome:
+    _enabled(ctx, "committed_datasets")
+    pull = _pull(ctx, "the files a PR adds")
+    added = [
+        ctx.full(rel)
+        for rel, _ in _added_under(ctx, pull)
+        if rel.startswith("data/") and any(fnmatchcase(posixpath.basename(rel), p) for p in DATASET_PATTERNS)
+    ]
+    if added:
+        return failed(
+            f"The PR commits dataset files the scaffold's data/.gitignore keeps out of git: {_listing(added)}. "
+            "Remove them; publish full datasets in a dataset registry and reference them from the config.",
+            file=added[0],
+            locations=[Location(file=path) for path in added],
+            key="\n".join(added),
+        )
+    return passed(f"The PR adds no files matching {', '.join(DATASET_PATTERNS)} under data/.")
+
+
+CHECKS = [
+    Check(
+        "GR115",
+        "error",
+        "Added files carry the copyright header",
+        "Start every new source file with one of the copyright headers listed in .gym-review.yaml.",
+        check_copyright_header,
+    ),
+    Check(
+        "GR116",
+        "error",
+        "data/example_metrics.json matches data/example.jsonl",
+        "Run `gym dataset collate ... +mode=example_validation` and commit data/example_metrics.json.",
+        check_example_metrics,
+    ),
+    Check(
+        "GR117",
+        "error",
+        "No merge-conflict leftovers",
+        "Resolve conflicts fully: no `<<<<<<<`/`>>>>>>>` lines, no `*conflict*` files under data/.",
+        check_conflict_artifacts,
+    ),
+    Check(
+        "GR118",
+        "error",
+        "New servers start unverified",
+        "Give every resources server entry of a new server `verified: false`; never set it to true yourself.",
+        check_verified_flag,
+    ),
+    Check(
+        "GR119",
+        "warning",
+        "README.md is completed",
+        "Describe the environment, replace the scaffold's `?` lines, and document the command that starts it.",
+        check_readme_completed,
+    ),
+    Check(
+        "GR120",
+        "error",
+        "Every commit is signed off (DCO)",
+        "Sign off every commit with `git commit -s` (fix existing ones with `git rebase --signoff <base>`).",
+        check_dco,
+    ),
+    Check(
+        "GR121",
+        "error",
+        "No full datasets committed",
+        "Remove files matching *train.jsonl, *validation.jsonl, *_prepare.jsonl from data/.",
+        check_committed_datasets,
+    ),
+]

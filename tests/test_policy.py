@@ -1,0 +1,380 @@
+"""`.gym-review.yaml`: validation, read at the merge base only, severity overrides, the floor, waivers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from gym_review_bot.discover import UsageError, discover_local, discover_pr
+from gym_review_bot.models import Finding, Report
+from gym_review_bot.policy import Policy, apply_policy, parse_policy, policy_notes
+from gym_review_bot.review import ReviewOptions, review
+from tests.conftest import GitRepo, good_server_files
+
+ISSUE_EXAMPLE = r"""
+version: 1
+examples: {rows: 5, exact: true}
+rollouts: {rows: 5, exact: true}
+rules:
+  copyright_header:
+    enabled: true
+    files: ["*.py", "*.sh"]
+    headers:
+      - - '^# SPDX-FileCopyrightText: Copyright \(c\) \d{4} NVIDIA CORPORATION'
+        - '^# SPDX-License-Identifier: Apache-2\.0$'
+      - ['^# Copyright \(c\) \d{4}, NVIDIA CORPORATION']
+  example_metrics: {enabled: true}
+  conflict_artifacts: {enabled: true}
+  verified_flag: {enabled: true}
+  dco: {enabled: true}
+  committed_datasets: {enabled: true}
+severity: {GR112: error, GR114: off}
+waivers:
+  - {check: GR109, server: legacy_env, reason: "licence under legal review", expires: 2027-01-31,
+     fingerprint: null}
+sandbox: {package_hosts: ["index.example.org:443"]}
+github: {}
+pr_body: {}
+"""
+TODAY = date(2026, 11, 26)
+
+
+def bad(text: str) -> str:
+    with pytest.raises(UsageError) as info:
+        parse_policy(text.encode())
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+# -- validation ----------------------------------------------------------------------------------
+
+
+def test_the_issue_example_parses_with_every_key() -> None:
+    policy = parse_policy(ISSUE_EXAMPLE.encode())
+    assert policy.examples.rows == 5 and policy.examples.exact is True
+    assert policy.rollouts.exact is True
+    assert policy.rules.copyright_header.enabled and policy.rules.copyright_header.files == ["*.py", "*.sh"]
+    assert len(policy.rules.copyright_header.headers) == 2
+    assert all(getattr(policy.rules, r).enabled for r in ("example_metrics", "dco", "committed_datasets"))
+    assert policy.severity == {"GR112": "error", "GR114": "off"}
+    [waiver] = policy.waivers
+    assert (waiver.check, waiver.server, waiver.expires, waiver.fingerprint) == (
+        "GR109",
+        "legacy_env",
+        date(2027, 1, 31),
+        None,
+    )
+    assert policy.sandbox.package_hosts == ["index.example.org:443"]
+
+
+def test_empty_file_and_no_keys_give_the_guides_defaults() -> None:
+    for text in ("", "version: 1\n", "{}\n"):
+        policy = parse_policy(text.encode())
+        assert policy == Policy()
+    defaults = Policy()
+    assert (defaults.examples.rows, defaults.examples.exact) == (5, False)
+    assert (defaults.rollouts.rows, defaults.rollouts.exact) == (5, False)
+    assert not any(getattr(defaults.rules, r).enabled for r in type(defaults.rules).model_fields)
+
+
+def test_unknown_top_level_key_names_it_and_the_allowed_keys() -> None:
+    message = bad("version: 1\nwaiver: []\n")
+    assert message.startswith(".gym-review.yaml: waiver: unknown key")
+    assert "waivers" in message and "severity" in message and "rules" in message
+
+
+def test_unknown_nested_key_names_its_path() -> None:
+    message = bad("rules:\n  copyright_header:\n    enabled: true\n    file: ['*.py']\n")
+    assert "rules.copyright_header.file: unknown key" in message
+    assert "files" in message and "headers" in message
+    assert "rules.dcoo: unknown key" in bad("rules: {dcoo: {enabled: true}}\n")
+    assert "examples.row: unknown key" in bad("examples: {row: 5}\n")
+    assert "waivers.0.until: unknown key" in bad("waivers: [{check: GR109, reason: x, until: 2027-01-01}]\n")
+    assert "github.token: unknown key" in bad("github: {token: x}\n")
+
+
+def test_bad_values_name_the_key_and_what_is_allowed() -> None:
+    message = bad("severity: {GR112: fatal}\n")
+    assert "severity.GR112" in message and "'error', 'warning' or 'off'" in message
+    assert "version" in bad("version: 2\n")
+    assert "examples.rows" in bad("examples: {rows: 0}\n")
+    assert "examples.exact" in bad("examples: {exact: 'yes'}\n")  # strict: no string-to-bool guessing
+    assert "rules.dco.enabled" in bad("rules: {dco: {enabled: 1}}\n")
+    assert "waivers.0.expires" in bad("waivers: [{check: GR109, reason: x, expires: soon}]\n")
+    assert "waivers.0.reason" in bad("waivers: [{check: GR109}]\n")
+    assert "waivers.0.check" in bad("waivers: [{check: gr109, reason: x}]\n")
+    assert "top level must be a mapping" in bad("- a\n- b\n")
+    assert "not valid YAML" in bad("rules: [\n")
+    assert "sandbox.package_hosts.0" in bad("sandbox: {package_hosts: ['https://evil.example/simple']}\n")
+    assert "sandbox.package_hosts.1" in bad("sandbox: {package_hosts: ['ok.example:443', 'a b']}\n")
+
+
+def test_unknown_check_ids_are_refused() -> None:
+    assert "severity.GR999: unknown check id" in bad("severity: {GR999: warning}\n")
+    assert "waivers.0.check: unknown check id GR998" in bad("waivers: [{check: GR998, reason: x}]\n")
+
+
+@pytest.mark.parametrize("check_id", ["GR100", "GR101", "GR103"])
+@pytest.mark.parametrize("level", ["warning", "off"])
+def test_the_severity_floor_cannot_be_lowered(check_id: str, level: str) -> None:
+    message = bad(f"severity: {{{check_id}: {level}}}\n")
+    assert message.startswith(".gym-review.yaml: severity:") and check_id in message and "stay `error`" in message
+
+
+def test_the_floor_checks_may_be_named_at_error() -> None:
+    assert parse_policy(b"severity: {GR100: error, GR101: error, GR103: error}\n").severity["GR100"] == "error"
+
+
+def test_an_invalid_header_regex_exits_naming_the_key() -> None:
+    text = "rules:\n  copyright_header:\n    enabled: true\n    headers: [['^# ok', '^(unclosed']]\n"
+    message = bad(text)
+    assert "rules.copyright_header.headers.0.1" in message and "RE2" in message
+    # A backreference is a backtracking feature: RE2 refuses it, so it can never run on PR text.
+    assert "RE2" in bad("rules:\n  copyright_header:\n    headers: [['^(a)\\1$']]\n")
+    assert "lists no `headers`" in bad("rules: {copyright_header: {enabled: true}}\n")
+    assert "headers.0" in bad("rules: {copyright_header: {enabled: true, headers: [[]]}}\n")
+
+
+# -- apply_policy ----------------------------------------------------------------------------------
+
+
+def finding(check_id: str = "GR109", status: str = "fail", severity: str = "error", fp: str = "f" * 20) -> Finding:
+    return Finding(id=check_id, severity=severity, status=status, message="m", fingerprint=fp)  # type: ignore[arg-type]
+
+
+def policy(text: str) -> Policy:
+    return parse_policy(text.encode())
+
+
+def test_off_turns_a_check_into_a_skip_disabled_by_policy() -> None:
+    f = finding("GR114", severity="warning")
+    apply_policy([f], "srv", policy("severity: {GR114: off}\n"), TODAY)
+    assert (f.status, f.skip_kind) == ("skip", "disabled_by_policy")
+    assert "GR114: off" in f.message and not f.blocks_merge
+
+
+def test_severity_override_raises_and_lowers() -> None:
+    up, down = finding("GR112", severity="warning"), finding("GR104")
+    apply_policy([up, down], "srv", policy("severity: {GR112: error, GR104: warning}\n"), TODAY)
+    assert up.severity == "error" and up.blocks_merge
+    assert down.severity == "warning" and not down.blocks_merge
+
+
+def test_active_waiver_keeps_fail_but_does_not_block() -> None:
+    f = finding()
+    text = "waivers: [{check: GR109, server: srv, reason: legal review, expires: 2027-01-31}]\n"
+    apply_policy([f], "srv", policy(text), TODAY)
+    assert f.status == "fail" and not f.blocks_merge
+    assert f.waived is not None
+    assert (f.waived.reason, f.waived.source, f.waived.expires) == ("legal review", "config", date(2027, 1, 31))
+    assert f.message.endswith("(Waived by .gym-review.yaml until 2027-01-31: legal review; does not block.)")
+
+
+def test_waiver_expiring_today_still_holds() -> None:
+    f = finding()
+    apply_policy([f], "srv", policy("waivers: [{check: GR109, reason: r, expires: 2026-11-26}]\n"), TODAY)
+    assert f.waived is not None
+
+
+def test_expired_waiver_is_ignored_with_a_note() -> None:
+    f = finding()
+    p = policy("waivers: [{check: GR109, server: srv, reason: legal review, expires: 2026-11-25}]\n")
+    apply_policy([f], "srv", p, TODAY)
+    assert f.waived is None and f.blocks_merge
+    [note] = policy_notes(p, TODAY)
+    assert "GR109 on srv expired on 2026-11-25" in note and "ignored" in note
+
+
+def test_waiver_for_another_server_does_not_apply() -> None:
+    f = finding()
+    apply_policy([f], "srv", policy("waivers: [{check: GR109, server: legacy_env, reason: r}]\n"), TODAY)
+    assert f.waived is None and f.blocks_merge
+
+
+def test_waiver_without_server_covers_every_server() -> None:
+    f = finding()
+    apply_policy([f], "srv", policy("waivers: [{check: GR109, reason: r}]\n"), TODAY)
+    assert f.waived is not None
+
+
+def test_waiver_with_fingerprint_waives_only_that_finding() -> None:
+    same, other = finding(fp="a" * 20), finding(fp="b" * 20)
+    p = policy(f"waivers: [{{check: GR109, reason: r, fingerprint: {'a' * 20}}}]\n")
+    apply_policy([same], "srv", p, TODAY)
+    apply_policy([other], "srv", p, TODAY)
+    assert same.waived is not None and other.waived is None
+
+
+def test_waivers_touch_only_failures() -> None:
+    passing, erroring = finding(status="pass"), finding(status="error")
+    apply_policy([passing, erroring], "srv", policy("waivers: [{check: GR109, reason: r}]\n"), TODAY)
+    assert passing.waived is None and erroring.waived is None
+
+
+def test_a_waived_error_does_not_fail_the_verdict() -> None:
+    from gym_review_bot.models import ServerReport
+
+    f = finding()
+    apply_policy([f], "srv", policy("waivers: [{check: GR109, reason: r}]\n"), TODAY)
+    report = Report(servers=[ServerReport(name="srv", path="resources_servers/srv", status="added", findings=[f])])
+    report.finalize()
+    assert report.verdict == "pass" and report.summary.waived == 1 and report.summary.errors == 0
+
+
+# -- read from the merge base, end to end -----------------------------------------------------------
+
+NO_LICENCE_README = "# Srv\n\nA server.\n\nRun: ng_run +config_paths=[resources_servers/srv/configs/srv.yaml]\n"
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gym_review_bot", *args], capture_output=True, text=True, timeout=120)
+
+
+def pr_review(repo: GitRepo) -> Report:
+    return review(discover_pr(repo.path, "main"), ReviewOptions())
+
+
+def add_failing_server(repo: GitRepo) -> None:
+    files = good_server_files("srv")
+    files["README.md"] = NO_LICENCE_README
+    repo.server("srv", files)
+
+
+def gr(report: Report, check_id: str) -> Finding:
+    return next(f for f in report.servers[0].findings if f.id == check_id)
+
+
+def test_without_a_file_the_report_says_defaults(repo: GitRepo) -> None:
+    repo.git("checkout", "-q", "-b", "pr")
+    add_failing_server(repo)
+    repo.commit("add srv")
+    report = pr_review(repo)
+    assert report.policy.model_dump() == {"source": "defaults", "path": None, "blob_sha": None}
+    assert gr(report, "GR109").blocks_merge and report.verdict == "fail"
+
+
+def test_base_config_waives_and_the_report_names_the_file(repo: GitRepo, tmp_path: Path) -> None:
+    repo.write(
+        {".gym-review.yaml": "waivers: [{check: GR109, server: srv, reason: legal review, expires: 2099-01-01}]\n"}
+    )
+    repo.commit("policy")
+    blob = repo.git("rev-parse", "main:.gym-review.yaml")
+    repo.git("checkout", "-q", "-b", "pr")
+    add_failing_server(repo)
+    repo.commit("add srv")
+    out = tmp_path / "r.json"
+    proc = run_cli("check", "--repo", str(repo.path), "--base", "main", "--no-docker", "--json", str(out))
+    report = json.loads(out.read_text())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert report["policy"] == {"source": "file", "path": ".gym-review.yaml", "blob_sha": blob}
+    gr109 = next(f for f in report["servers"][0]["findings"] if f["id"] == "GR109")
+    assert gr109["status"] == "fail"
+    assert gr109["waived"] == {"reason": "legal review", "source": "config", "expires": "2099-01-01"}
+    assert report["verdict"] == "pass" and report["summary"]["waived"] == 1
+
+
+def test_head_changing_the_config_has_no_effect_and_gets_a_note(repo: GitRepo) -> None:
+    repo.write({".gym-review.yaml": "severity: {GR119: warning}\n"})
+    repo.commit("policy")
+    repo.git("checkout", "-q", "-b", "pr")
+    add_failing_server(repo)
+    # The PR tries to waive its own failure and to turn the check off: neither may count.
+    repo.write({".gym-review.yaml": "severity: {GR109: warning}\nwaivers: [{check: GR109, reason: trust me}]\n"})
+    repo.commit("add srv and relax the rules")
+    report = pr_review(repo)
+    f = gr(report, "GR109")
+    assert f.severity == "error" and f.waived is None and f.blocks_merge
+    assert report.verdict == "fail"
+    assert any("takes effect after merge" in n for n in report.notes)
+    assert report.policy.blob_sha == repo.git("rev-parse", "main:.gym-review.yaml")
+
+
+def test_head_adding_a_config_gets_the_note_and_the_defaults(repo: GitRepo) -> None:
+    repo.git("checkout", "-q", "-b", "pr")
+    add_failing_server(repo)
+    repo.write({".gym-review.yaml": "waivers: [{check: GR109, reason: trust me}]\n"})
+    repo.commit("add srv and a config")
+    report = pr_review(repo)
+    assert report.policy.source == "defaults" and gr(report, "GR109").waived is None
+    assert any("takes effect after merge" in n for n in report.notes)
+
+
+def test_an_unchanged_config_gets_no_note(repo: GitRepo) -> None:
+    repo.write({".gym-review.yaml": "version: 1\n"})
+    repo.commit("policy")
+    repo.git("checkout", "-q", "-b", "pr")
+    add_failing_server(repo)
+    repo.commit("add srv")
+    assert not any(".gym-review.yaml" in n for n in pr_review(repo).notes)
+
+
+def test_an_invalid_head_config_is_not_read(repo: GitRepo) -> None:
+    repo.git("checkout", "-q", "-b", "pr")
+    add_failing_server(repo)
+    repo.write({".gym-review.yaml": "nonsense: [\n"})
+    repo.commit("add srv and a broken config")
+    assert pr_review(repo).policy.source == "defaults"
+
+
+def test_off_at_the_base_is_a_skip_end_to_end(repo: GitRepo) -> None:
+    repo.write({".gym-review.yaml": "severity: {GR109: off, GR114: off}\n"})
+    repo.commit("policy")
+    repo.git("checkout", "-q", "-b", "pr")
+    add_failing_server(repo)
+    repo.commit("add srv")
+    report = pr_review(repo)
+    assert (gr(report, "GR109").status, gr(report, "GR109").skip_kind) == ("skip", "disabled_by_policy")
+    assert report.verdict == "pass"
+
+
+def test_a_bad_config_at_the_base_exits_2_with_one_line(repo: GitRepo) -> None:
+    repo.write({".gym-review.yaml": "severity: {GR100: off}\n"})
+    repo.commit("policy")
+    repo.git("checkout", "-q", "-b", "pr")
+    add_failing_server(repo)
+    repo.commit("add srv")
+    proc = run_cli("check", "--repo", str(repo.path), "--base", "main", "--no-docker")
+    assert proc.returncode == 2
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith("gym-review: error: .gym-review.yaml: severity:") and "GR100" in line
+
+
+def test_a_symlinked_or_huge_config_is_refused(repo: GitRepo) -> None:
+    (repo.path / ".gym-review.yaml").symlink_to("/etc/passwd")
+    repo.commit("policy link")
+    with pytest.raises(UsageError, match="symlink"):
+        pr_review(repo)
+    (repo.path / ".gym-review.yaml").unlink()
+    repo.write({".gym-review.yaml": "# " + "x" * 300_000 + "\n"})
+    repo.commit("policy huge")
+    with pytest.raises(UsageError, match="cap"):
+        pr_review(repo)
+
+
+def test_outside_pr_mode_the_checkouts_own_file_is_read(tmp_path: Path) -> None:
+    import shutil
+
+    from tests.conftest import BASE_FIXTURE, write_tree
+
+    shutil.copytree(BASE_FIXTURE, tmp_path, dirs_exist_ok=True)
+    write_tree(tmp_path, {f"resources_servers/srv/{k}": v for k, v in good_server_files("srv").items()})
+    write_tree(tmp_path, {".gym-review.yaml": "severity: {GR112: off}\n"})
+    report = review(discover_local(tmp_path, ["srv"]), ReviewOptions())
+    hashed = subprocess.run(["git", "hash-object", str(tmp_path / ".gym-review.yaml")], capture_output=True, text=True)
+    assert report.policy.source == "file" and report.policy.blob_sha == hashed.stdout.strip()
+    assert gr(report, "GR112").skip_kind == "disabled_by_policy"
+
+
+def test_row_counts_for_gr106_and_gr107() -> None:
+    exact = policy("examples: {rows: 5, exact: true}\n").examples
+    assert exact.accepts(5) and not exact.accepts(6) and not exact.accepts(4)
+    assert exact.wanted() == "exactly 5"
+    at_least = Policy().rollouts
+    assert at_least.accepts(5) and at_least.accepts(6) and not at_least.accepts(4)
+    assert at_least.wanted() == "at least 5"
