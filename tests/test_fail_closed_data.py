@@ -276,3 +276,60 @@ def test_sandbox_reads_a_malformed_pyproject_without_crashing(tmp_path: Path) ->
     (server / "pyproject.toml").write_text('project = "x"\n[tool]\nuv = 1\n')
     reqs = read_requirements(FsTree(tmp_path), SERVER)
     assert reqs.lines == [] and reqs.invalid and "malformed" in reqs.invalid[0].reason
+
+
+# -- GR109: linear, and a new licence problem never hides behind an old one -----------------------
+
+
+def test_readme_licensing_heading_followed_by_blank_lines_is_fast(server_tree) -> None:
+    readme = "# Srv\n\n## Licensing information\n" + " \n" * 200_000 + "Code: ?\n"
+    start = time.monotonic()
+    findings = server_tree({"README.md": readme})
+    assert time.monotonic() - start < 10  # the backtracking regex took 163 s on a fifth of this
+    assert findings["GR109"].status == "fail" and findings["GR109"].line == 200_004
+
+
+def test_gr109_failure_names_the_line_and_keys_on_its_content(server_tree) -> None:
+    readme = "# Srv\n\n## Licensing information\nCode: Apache 2.0\nData: TBD.\n"
+    first = server_tree({"README.md": readme})["GR109"]
+    moved = server_tree({"README.md": "# Srv\n\nMore words.\n\n" + readme[7:]})["GR109"]
+    other = server_tree({"README.md": readme.replace("Data: TBD.", "Data: N/A")})["GR109"]
+    assert first.status == moved.status == other.status == "fail"
+    assert first.line == 5 and "Data: TBD." in first.message and moved.line == 7
+    assert first.fingerprint == moved.fingerprint != other.fingerprint
+
+
+def run_check(repo: GitRepo, tmp_path: Path) -> dict:
+    out = tmp_path / "report.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "gym_review_bot", "check", "--repo", str(repo.path), "--base", "main"]
+        + ["--no-docker", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    report = json.loads(out.read_text())
+    report["exit"] = proc.returncode
+    return report
+
+
+def test_new_licence_problem_in_a_changed_server_does_not_hide_behind_an_old_one(repo: GitRepo, tmp_path) -> None:
+    files = good_server_files("legacy")
+    files["README.md"] = "# Legacy\n\n## Licensing information\nCode: Apache 2.0\nData: TBD\n"
+    repo.server("legacy", files)
+    repo.commit("legacy server with an old licence debt")
+    repo.git("checkout", "-q", "-b", "pr")
+    repo.server(
+        "legacy", {"README.md": "# Legacy\n\nTypo fixed.\n\n## Licensing information\nCode: Apache 2.0\nData: TBD\n"}
+    )
+    repo.commit("typo: the old debt, moved two lines down")
+    report = run_check(repo, tmp_path)
+    gr109 = {f["id"]: f for f in report["servers"][0]["findings"]}["GR109"]
+    assert gr109["status"] == "fail" and gr109["pre_existing"] is True and report["exit"] == 0
+    repo.server("legacy", {"README.md": "# Legacy\n\n## Licensing information\nCode: unknown\nData: TBD\n"})
+    repo.commit("a new licence problem")
+    report = run_check(repo, tmp_path)
+    gr109 = {f["id"]: f for f in report["servers"][0]["findings"]}["GR109"]
+    assert gr109["status"] == "fail" and gr109["pre_existing"] is False and report["exit"] == 1
+    assert "Code: unknown" in gr109["message"]
