@@ -278,16 +278,15 @@ class Pyproject:
     error_line: int | None = None
 
 
-_TOML_STRING = re2.compile(r"\"((?:[^\"\\]|\\.)*)\"|'([^']*)'")
-
-
 def _string_lines(text: str) -> dict[str, int]:
-    """The first line each quoted string appears on: one pass, however many dependencies."""
+    """The line of each dependency written one to a line (`"numpy>=2",`): one pass, no pattern matching."""
     found: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), 1):
-        if "'" in line or '"' in line:
-            for match in _TOML_STRING.finditer(line):
-                found.setdefault(match.group(1) if match.group(1) is not None else match.group(2), number)
+        if line.lstrip().startswith("dependencies"):
+            found.setdefault("", number)  # where the list starts: the line of dependencies written inline
+        item = line.strip().removeprefix("dependencies").strip().lstrip("=[").strip().rstrip(",]").strip()
+        if len(item) >= 2 and item[0] == item[-1] and item[0] in "'\"":
+            found.setdefault(item[1:-1], number)
     return found
 
 
@@ -316,10 +315,10 @@ def read_pyproject(text: str) -> Pyproject:
         if not isinstance(dep, str):
             return Pyproject([], {}, f"is malformed: `project.dependencies[{i}]` is {_kind(dep)}, not a string")
         try:
-            out.append((lines.get(dep, 1), dep, Requirement(dep), None))
+            out.append((lines.get(dep, lines.get("", 1)), dep, Requirement(dep), None))
         except InvalidRequirement as exc:
             why = f"is not a valid PEP 508 requirement ({str(exc).splitlines()[0][:160]})"
-            out.append((lines.get(dep, 1), dep, None, why))
+            out.append((lines.get(dep, lines.get("", 1)), dep, None, why))
     sources: object = data
     for key in ("tool", "uv", "sources"):
         sources = sources.get(key, {}) if isinstance(sources, dict) else sources

@@ -22,8 +22,8 @@ PLACEHOLDER_MODELS = frozenset(
     {
         "", "stub", "dummy", "test", "test-model", "testmodel", "model", "default", "policy-model", "policymodel",
         "my-model", "your-model", "model-name", "none", "null", "nil", "unknown", "n/a", "na", "todo", "tbd",
-        "gpt-x", "llm", "string", "foo", "bar", "baz", "xxx", "abc", "<model>", "<model-name>", "fake", "mock",
-        "placeholder", "example", "synthetic", "random", "oracle", "hardcoded", "human",
+        "gpt-x", "llm", "string", "foo", "bar", "baz", "x", "xx", "xxx", "xyz", "abc", "<model>", "<model-name>",
+        "fake", "mock", "placeholder", "example", "synthetic", "random", "oracle", "hardcoded", "human",
     }
 )  # fmt: skip
 PLACEHOLDER_MODEL_PREFIXES = (

@@ -39,6 +39,7 @@ PLACEHOLDERS = frozenset(
         "insert license", "your license", "placeholder",
     }
 )  # fmt: skip
+MAX_CONTINUATION = 5
 PLACEHOLDER_WORDS = frozenset({"tbd", "tba", "tbc", "todo", "pending", "unknown", "fixme"})
 PLACEHOLDER_PHRASES = ("to be determined", "to be decided", "to be announced", "to be confirmed", "coming soon")
 
@@ -147,6 +148,16 @@ def _known_licences(ctx: ServerContext) -> tuple[str, ...]:
     return tuple(v for v in values if len(v.strip()) > 2 and not _is_placeholder(v))
 
 
+def _continued(value: str, lines: list[str], offset: int) -> str:
+    """A labelled value with the unlabelled lines that continue it (a few at most: bounded work)."""
+    parts = [value]
+    for following in lines[offset + 1 : offset + 1 + MAX_CONTINUATION]:
+        if not following.strip() or _split_label(following)[0] is not None:
+            break
+        parts.append(following)
+    return " ".join(parts)
+
+
 def licensing_problem(licensing: Licensing, known: tuple[str, ...] = ()) -> tuple[int, str, str] | None:
     """The first line of a licensing section that is a placeholder or names no licence: (line, text, why)."""
     lines = licensing.text.splitlines()
@@ -163,7 +174,7 @@ def licensing_problem(licensing: Licensing, known: tuple[str, ...] = ()) -> tupl
             continue  # `Data:` followed by a list: the list's lines are read in turn
         if _is_placeholder(value):
             return number, line.strip(), "is a placeholder where a licence belongs"
-        if TOPIC_LABEL.search(label) and not names_licence(value, known):
+        if TOPIC_LABEL.search(label) and not names_licence(_continued(value, lines, offset), known):
             return number, line.strip(), "names no recognised licence"
     if not any(names_licence(line, known) for line in lines):
         return licensing.first_line, lines[0].strip() if lines else "", "the licensing section names no licence"
@@ -207,11 +218,13 @@ def _names_licence_for(lines: list[str], topic: re2._Regexp, other: re2._Regexp,
     by `Data: MIT` does not lend the data's licence to the code. One backward pass: linear in the lines.
     """
     next_stop = len(lines)  # first line at or after i that ends a block
-    next_named = len(lines)  # first line at or after i that names a licence
+    next_named = len(lines)  # first line at or after i that names a licence (alone or with the next line)
     for i in range(len(lines) - 1, -1, -1):
         line = lines[i]
         is_topic = topic.search(line) is not None
-        named = names_licence(line, links=False) or pointer.search(line) is not None
+        # A licence named across a line break (`see the upstream ... for the\nlicense`) counts too.
+        text = f"{line} {lines[i + 1]}" if next_stop > i + 1 else line
+        named = names_licence(text, links=False) or pointer.search(text) is not None
         if is_topic and (named or next_named < next_stop):
             return True
         if not line.strip() or (not is_topic and other.search(line)):
