@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import re2
 from packaging.requirements import InvalidRequirement, Requirement
 
-MAX_LINES = 5_000  # logical lines read from one file; real ones have a few dozen
+MAX_LINES = 1_000  # logical lines (or pyproject dependencies) read from one file; real ones have a few dozen
 MAX_LINE_CHARS = 10_000
 
 # pip's requirements-file options: (names, canonical name, takes a value). The canonical name is pip's.
@@ -272,10 +272,18 @@ def parse_requirements_text(text: str) -> tuple[ReqLine, ...]:
 class Pyproject:
     """What pyproject.toml says about dependencies, or the first malformed key (and its line)."""
 
-    dependencies: list[tuple[int, str, Requirement | None, str | None]]  # (line, text, parsed, error)
+    text: str
+    dependencies: list[tuple[str, Requirement | None, str | None]]  # (text, parsed, why it is not PEP 508)
     uv_sources: dict[str, dict]  # [tool.uv.sources], entries that are tables
     error: str | None = None
     error_line: int | None = None
+    _lines: dict[str, int] | None = None
+
+    def line_of(self, dependency: str) -> int:
+        """The line a dependency is written on (the `dependencies` line when they are written inline)."""
+        if self._lines is None:
+            self._lines = _string_lines(self.text)
+        return self._lines.get(dependency, self._lines.get("", 1))
 
 
 def _string_lines(text: str) -> dict[str, int]:
@@ -295,6 +303,7 @@ def _kind(value: object) -> str:
     return names.get(type(value), "a number" if isinstance(value, int | float) else "a date or time")
 
 
+@functools.lru_cache(maxsize=4)
 def read_pyproject(text: str) -> Pyproject:
     """[project.dependencies] and [tool.uv.sources] of a pyproject.toml, checked for shape at every step."""
     try:
@@ -302,27 +311,29 @@ def read_pyproject(text: str) -> Pyproject:
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         line = message.rsplit("(at line ", 1)[-1].split(",", 1)[0] if "(at line " in message else ""
-        return Pyproject([], {}, f"is not valid TOML ({message[:200]})", int(line) if line.isdigit() else None)
+        return Pyproject(text, [], {}, f"is not valid TOML ({message[:200]})", int(line) if line.isdigit() else None)
     project = data.get("project", {})
     if not isinstance(project, dict):
-        return Pyproject([], {}, f"is malformed: `project` is {_kind(project)}, not a table")
+        return Pyproject(text, [], {}, f"is malformed: `project` is {_kind(project)}, not a table")
     deps = project.get("dependencies", [])
     if not isinstance(deps, list):
-        return Pyproject([], {}, f"is malformed: `project.dependencies` is {_kind(deps)}, not an array")
-    lines = _string_lines(text) if deps else {}
-    out: list[tuple[int, str, Requirement | None, str | None]] = []
-    for i, dep in enumerate(deps[:MAX_LINES]):
+        return Pyproject(text, [], {}, f"is malformed: `project.dependencies` is {_kind(deps)}, not an array")
+    if len(deps) > MAX_LINES:
+        return Pyproject(
+            text, [], {}, f"lists {len(deps):,} dependencies, more than the {MAX_LINES:,} the review reads"
+        )
+    out: list[tuple[str, Requirement | None, str | None]] = []
+    for i, dep in enumerate(deps):
         if not isinstance(dep, str):
-            return Pyproject([], {}, f"is malformed: `project.dependencies[{i}]` is {_kind(dep)}, not a string")
+            return Pyproject(text, [], {}, f"is malformed: `project.dependencies[{i}]` is {_kind(dep)}, not a string")
         try:
-            out.append((lines.get(dep, lines.get("", 1)), dep, Requirement(dep), None))
+            out.append((dep, Requirement(dep), None))
         except InvalidRequirement as exc:
-            why = f"is not a valid PEP 508 requirement ({str(exc).splitlines()[0][:160]})"
-            out.append((lines.get(dep, lines.get("", 1)), dep, None, why))
+            out.append((dep, None, f"is not a valid PEP 508 requirement ({str(exc).splitlines()[0][:160]})"))
     sources: object = data
     for key in ("tool", "uv", "sources"):
         sources = sources.get(key, {}) if isinstance(sources, dict) else sources
         if not isinstance(sources, dict):
             where = {"tool": "tool", "uv": "tool.uv", "sources": "tool.uv.sources"}[key]
-            return Pyproject(out, {}, f"is malformed: `{where}` is {_kind(sources)}, not a table")
-    return Pyproject(out, {k: v for k, v in sources.items() if isinstance(v, dict)})
+            return Pyproject(text, out, {}, f"is malformed: `{where}` is {_kind(sources)}, not a table")
+    return Pyproject(text, out, {k: v for k, v in sources.items() if isinstance(v, dict)})

@@ -333,3 +333,17 @@ def test_new_licence_problem_in_a_changed_server_does_not_hide_behind_an_old_one
     gr109 = {f["id"]: f for f in report["servers"][0]["findings"]}["GR109"]
     assert gr109["status"] == "fail" and gr109["pre_existing"] is False and report["exit"] == 1
     assert "Code: unknown" in gr109["message"]
+
+
+def test_requirements_and_pyproject_past_the_line_cap_fail_gr108(server_tree) -> None:
+    from gym_review_bot.reqfile import MAX_LINES
+
+    lines = "".join(f"pkg{i}==1.0\n" for i in range(MAX_LINES + 1))
+    finding = server_tree({"requirements.txt": lines})["GR108"]
+    assert finding.status == "fail" and finding.line == MAX_LINES + 1 and "nothing more is read" in finding.message
+    deps = ", ".join(f'"pkg{i}"' for i in range(MAX_LINES + 1))
+    pyproject = f"[project]\nname = 'srv'\ndependencies = [{deps}]\n"
+    finding = server_tree({"requirements.txt": None, "pyproject.toml": pyproject})["GR108"]
+    assert finding.status == "fail" and "more than" in finding.message
+    under = "".join(f"pkg{i}==1.0\n" for i in range(MAX_LINES))
+    assert server_tree({"requirements.txt": under})["GR108"].status == "pass"

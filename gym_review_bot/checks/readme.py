@@ -266,7 +266,8 @@ CHECKS = [
         "GR109",
         "error",
         "README.md states licensing information",
-        "Fill in README's `# Licensing information` section with real licences (no `?`, TBD, TODO).",
+        "Name a recognised licence (SPDX id or name, e.g. Apache-2.0, CC-BY-4.0) or link the upstream one; "
+        "never TBD, N/A, unknown, `?`.",
         check_licensing,
     ),
     Check(

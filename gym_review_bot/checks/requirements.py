@@ -33,7 +33,7 @@ def _check_pyproject(ctx: ServerContext, text: str) -> Outcome:
             line=project.error_line,
             key=project.error,
         )
-    bad = [(n, dep, why) for n, dep, _, why in project.dependencies if why]
+    bad = [(project.line_of(dep), dep, why) for dep, _, why in project.dependencies if why]
     if bad:
         return _bad_lines(file, bad, "Each dependency must be a PEP 508 requirement.")
     if not project.dependencies:
@@ -76,7 +76,8 @@ CHECKS = [
         "GR108",
         "error",
         "requirements.txt is valid",
-        "Add requirements.txt with one PEP 508 requirement or pip option a line (or pyproject.toml dependencies).",
+        "Make each requirements.txt line a PEP 508 requirement (extras are names), a URL or path, or a pip option "
+        "(or use pyproject.toml dependencies).",
         check_requirements,
     )
 ]

@@ -184,11 +184,13 @@ def _parse_pyproject(parser: _Parser, path: str) -> None:
         parser.invalid(path, project.error_line or 1, "pyproject.toml", project.error)
         parser.result.notes.append(f"{path} {project.error}; nothing installed from it")
         return
-    for lineno, dep, requirement, error in project.dependencies:
+    for dep, requirement, error in project.dependencies:
         if requirement is None:
-            parser.invalid(path, lineno, dep, error or "is not a valid requirement")
+            parser.invalid(path, project.line_of(dep), dep, error or "is not a valid requirement")
             continue
         source = project.uv_sources.get(requirement.name)
+        # Only lines that end up in a finding need their number: finding it costs a pass over the file.
+        lineno = project.line_of(dep) if source is not None or requirement.url else 0
         req = ReqLine(lineno, dep, requirement=requirement)
         if source is not None and isinstance(source.get("path"), str):
             parser.local(path, lineno, dep, source["path"], req.all_extras())
