@@ -16,7 +16,7 @@ import tomllib
 from dataclasses import dataclass
 
 import re2
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 
 MAX_LINES = 1_000  # logical lines (or pyproject dependencies) read from one file; real ones have a few dozen
 MAX_LINE_CHARS = 10_000
@@ -203,7 +203,7 @@ def parse_spec(spec: str) -> tuple[Requirement | None, str | None, tuple[str, ..
         return None, path, tuple(sorted(set(extras))), None
     try:
         return Requirement(spec), None, (), None
-    except InvalidRequirement as exc:
+    except ValueError as exc:  # InvalidRequirement, and InvalidSpecifier that packaging lets escape
         return None, None, (), f"is not a valid PEP 508 requirement ({str(exc).splitlines()[0][:160]})"
 
 
@@ -308,6 +308,8 @@ def read_pyproject(text: str) -> Pyproject:
     """[project.dependencies] and [tool.uv.sources] of a pyproject.toml, checked for shape at every step."""
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        return Pyproject(text, [], {}, "is not readable: its arrays or tables nest too deeply")
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         line = message.rsplit("(at line ", 1)[-1].split(",", 1)[0] if "(at line " in message else ""
@@ -328,7 +330,7 @@ def read_pyproject(text: str) -> Pyproject:
             return Pyproject(text, [], {}, f"is malformed: `project.dependencies[{i}]` is {_kind(dep)}, not a string")
         try:
             out.append((dep, Requirement(dep), None))
-        except InvalidRequirement as exc:
+        except ValueError as exc:  # InvalidRequirement, and InvalidSpecifier that packaging lets escape
             out.append((dep, None, f"is not a valid PEP 508 requirement ({str(exc).splitlines()[0][:160]})"))
     sources: object = data
     for key in ("tool", "uv", "sources"):

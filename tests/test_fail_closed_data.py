@@ -347,3 +347,17 @@ def test_requirements_and_pyproject_past_the_line_cap_fail_gr108(server_tree) ->
     assert finding.status == "fail" and "more than" in finding.message
     under = "".join(f"pkg{i}==1.0\n" for i in range(MAX_LINES))
     assert server_tree({"requirements.txt": under})["GR108"].status == "pass"
+
+
+@pytest.mark.parametrize(
+    "pyproject", ["a = " + "[" * 5000 + "]" * 5000 + "\n", "[project]\ndependencies = " + "[" * 3000 + "]" * 3000]
+)
+def test_pyproject_nested_past_the_parser_fails_gr108(server_tree, pyproject: str) -> None:
+    finding = server_tree({"requirements.txt": None, "pyproject.toml": pyproject})["GR108"]
+    assert finding.status == "fail" and "nest too deeply" in finding.message
+
+
+def test_requirement_packaging_rejects_with_another_exception_fails_gr108(server_tree) -> None:
+    # packaging raises InvalidSpecifier (not InvalidRequirement) for this one
+    finding = server_tree({"requirements.txt": "Z===IXGK7c?O|@QheA5\\'P,Jx]\n"})["GR108"]
+    assert finding.status == "fail" and finding.line == 1
