@@ -361,3 +361,14 @@ def test_requirement_packaging_rejects_with_another_exception_fails_gr108(server
     # packaging raises InvalidSpecifier (not InvalidRequirement) for this one
     finding = server_tree({"requirements.txt": "Z===IXGK7c?O|@QheA5\\'P,Jx]\n"})["GR108"]
     assert finding.status == "fail" and finding.line == 1
+
+
+def test_data_fingerprints_follow_the_problem_not_the_line(server_tree) -> None:
+    def gr112(model_at: dict[int, str], pad: int = 0) -> str:
+        rollouts = rows()
+        for index, model in model_at.items():
+            rollouts[index]["response"]["model"] = model
+        return server_tree({"data/example_rollouts.jsonl": "\n" * pad + jsonl(rollouts)})["GR112"].fingerprint
+
+    assert gr112({1: "stub"}) == gr112({1: "stub"}, pad=3)  # moved down: the same finding
+    assert gr112({1: "stub"}) != gr112({1: "stub", 2: "dummy"})  # a new placeholder: a new finding
