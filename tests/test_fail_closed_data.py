@@ -372,3 +372,16 @@ def test_data_fingerprints_follow_the_problem_not_the_line(server_tree) -> None:
 
     assert gr112({1: "stub"}) == gr112({1: "stub"}, pad=3)  # moved down: the same finding
     assert gr112({1: "stub"}) != gr112({1: "stub", 2: "dummy"})  # a new placeholder: a new finding
+
+
+def test_licensing_section_past_the_cap_fails_gr109_and_gr114_stays_linear(server_tree) -> None:
+    from gym_review_bot.checks.readme import MAX_SECTION_LINES
+
+    long = "## Licensing information\n" + "Code: Apache 2.0\n" * (MAX_SECTION_LINES + 1)
+    finding = server_tree({"README.md": long})["GR109"]
+    assert finding.status == "fail" and finding.line == 1 and "at most" in finding.message
+    spaced = "## Licensing information\nCode: Apache 2.0\n" + " \n" * 200_000 + "Data: MIT\n"
+    start = time.monotonic()
+    findings = server_tree({"README.md": spaced})
+    assert findings["GR109"].status == "pass" and findings["GR114"].status == "pass"
+    assert time.monotonic() - start < 10

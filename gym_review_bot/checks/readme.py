@@ -40,6 +40,7 @@ PLACEHOLDERS = frozenset(
     }
 )  # fmt: skip
 MAX_CONTINUATION = 5
+MAX_SECTION_LINES = 500  # non-blank lines of a licensing section; real ones have a handful
 PLACEHOLDER_WORDS = frozenset({"tbd", "tba", "tbc", "todo", "pending", "unknown", "fixme"})
 PLACEHOLDER_PHRASES = ("to be determined", "to be decided", "to be announced", "to be confirmed", "coming soon")
 
@@ -161,6 +162,10 @@ def _continued(value: str, lines: list[str], offset: int) -> str:
 def licensing_problem(licensing: Licensing, known: tuple[str, ...] = ()) -> tuple[int, str, str] | None:
     """The first line of a licensing section that is a placeholder or names no licence: (line, text, why)."""
     lines = licensing.text.splitlines()
+    filled = sum(1 for line in lines if line.strip())
+    if filled > MAX_SECTION_LINES:
+        why = f"starts a licensing section of {filled:,} non-blank lines (the review reads {MAX_SECTION_LINES} at most)"
+        return licensing.first_line, lines[0].strip(), why
     for offset, line in enumerate(lines):
         if not line.strip() or (offset == 0 and line.lstrip().startswith("#")):
             continue
@@ -221,6 +226,9 @@ def _names_licence_for(lines: list[str], topic: re2._Regexp, other: re2._Regexp,
     next_named = len(lines)  # first line at or after i that names a licence (alone or with the next line)
     for i in range(len(lines) - 1, -1, -1):
         line = lines[i]
+        if not line.strip():
+            next_stop = i
+            continue
         is_topic = topic.search(line) is not None
         # A licence named across a line break (`see the upstream ... for the\nlicense`) counts too.
         text = f"{line} {lines[i + 1]}" if next_stop > i + 1 else line
