@@ -385,3 +385,27 @@ def test_licensing_section_past_the_cap_fails_gr109_and_gr114_stays_linear(serve
     findings = server_tree({"README.md": spaced})
     assert findings["GR109"].status == "pass" and findings["GR114"].status == "pass"
     assert time.monotonic() - start < 10
+
+
+@pytest.mark.parametrize(
+    ("readme", "gr109", "line"),
+    [
+        ("Title\n=====\n\nLicensing\n---------\nCode: Apache 2.0\nData: TBD\n", "fail", 7),  # setext headings
+        ("<!--\n## License\nCode: TBD\n-->\n# Srv\n\n## License\nCode: MIT\nData: MIT\n", "pass", None),
+        ("# Srv\n~~~\n## License\nTBD\n~~~\n\n## Licensing\nCode: MIT\nData: MIT\n", "pass", None),
+        ("# Srv\r\n\r\n## License\r\nCode: MIT\r\nData: N/A\r\n", "fail", 5),
+    ],
+)
+def test_readme_block_scanner(server_tree, readme: str, gr109: str, line: int | None) -> None:
+    finding = server_tree({"README.md": readme})["GR109"]
+    assert finding.status == gr109, finding.message
+    assert line is None or finding.line == line
+
+
+@pytest.mark.parametrize("unit", ["x\n", "# H\n", "- a\n", "> q\n", "licen: x\n", "a\n===\n"])
+def test_big_readmes_are_read_in_linear_time(unit: str) -> None:
+    from gym_review_bot.checks.readme import find_licensing
+
+    start = time.monotonic()
+    find_licensing(unit * (1_000_000 // len(unit)))
+    assert time.monotonic() - start < 5  # markdown-it and a pattern call a line took 10 s on the first

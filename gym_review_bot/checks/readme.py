@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import re2
-from markdown_it import MarkdownIt
 
 from gym_review_bot.checks.base import Check, CheckError, Outcome, failed, passed
 from gym_review_bot.checks.context import ServerContext
@@ -45,8 +44,8 @@ PLACEHOLDER_WORDS = frozenset({"tbd", "tba", "tbc", "todo", "pending", "unknown"
 PLACEHOLDER_PHRASES = ("to be determined", "to be decided", "to be announced", "to be confirmed", "coming soon")
 
 
-# Block structure only (headings, and the code blocks and HTML that hide them): that is all GR109 needs.
-_BLOCK_PARSER = MarkdownIt("zero").enable(["heading", "lheading", "fence", "code", "html_block", "list", "blockquote"])
+# First characters of the lines that can start or end a heading, a code fence, an HTML comment or a quote.
+_BLOCK_STARTS = frozenset("#=-`~<> \t")
 
 
 @dataclass
@@ -57,14 +56,61 @@ class Licensing:
     first_line: int  # 1-based line in README.md
 
 
-def _heading_spans(text: str) -> list[tuple[int, int, str]]:
-    """(level, first line index, heading text) for every Markdown heading outside code blocks."""
-    tokens = _BLOCK_PARSER.parse(text)
-    spans = []
-    for i, tok in enumerate(tokens):
-        if tok.type == "heading_open" and tok.map:
-            spans.append((int(tok.tag[1]), tok.map[0], tokens[i + 1].content))
+def _heading_spans(lines: list[str]) -> list[tuple[int, int, str]]:
+    """(level, line index, heading text) of every Markdown heading outside code fences and HTML comments.
+
+    A line scanner for the block structure GR109 needs (CommonMark's ATX and setext headings, fences,
+    comments, block quotes): one pass, a few string operations a line, whatever the README holds.
+    """
+    spans: list[tuple[int, int, str]] = []
+    fence = ""  # the fence that opened the code block we are in
+    in_comment = False
+    after_text = False  # the line before is paragraph text: a `===` / `---` line under it makes a heading
+    for i, raw in enumerate(lines):
+        if not fence and not in_comment and raw[:1] not in _BLOCK_STARTS:
+            after_text = bool(raw)
+            continue
+        line = raw.lstrip(" ")
+        if fence:
+            if len(raw) - len(line) <= 3 and line.startswith(fence) and not line.strip().strip(fence[0]):
+                fence = ""
+            continue
+        if in_comment:
+            in_comment = "-->" not in raw
+            continue
+        if not line.strip() or len(raw) - len(line) > 3:
+            after_text = after_text and bool(line.strip())
+            continue
+        while line.startswith(">"):
+            line = line[1:].lstrip(" ")
+        heading = _heading(line, lines[i - 1].strip() if after_text else None)
+        if heading is not None:
+            level, title = heading
+            spans.append((level, i - 1 if line[:1] in "=-" else i, title))
+            after_text = False
+        elif line.startswith(("```", "~~~")):
+            fence = line[0] * (len(line) - len(line.lstrip(line[0])))
+            after_text = False
+        elif line.startswith("<!--"):
+            in_comment = "-->" not in line[4:]
+            after_text = False
+        else:
+            after_text = True
     return spans
+
+
+def _heading(line: str, text_above: str | None) -> tuple[int, str] | None:
+    """(level, title) when the line is an ATX heading, or a setext underline of the text above it."""
+    if line.startswith("#"):
+        level = len(line) - len(line.lstrip("#"))
+        rest = line[level:]
+        if level <= 6 and (not rest or rest[0] in " \t"):
+            return level, rest.strip().rstrip("#").strip()
+        return None
+    underline = line.rstrip()
+    if text_above and underline and underline[0] in "=-" and not underline.strip(underline[0]):
+        return (1 if underline[0] == "=" else 2), text_above
+    return None
 
 
 def _section_ends(spans: list[tuple[int, int, str]], end: int) -> list[int]:
@@ -78,20 +124,35 @@ def _section_ends(spans: list[tuple[int, int, str]], end: int) -> list[int]:
     return ends
 
 
+def _lines_with(text: str, lowered: str, needle: str) -> list[int]:
+    """Indexes of the lines (split on newlines) that contain `needle` in `lowered`: one pass of str.find."""
+    found: list[int] = []
+    pos, line, counted = lowered.find(needle), 0, 0
+    while pos != -1:
+        line += text.count("\n", counted, pos)
+        counted = pos
+        if not found or found[-1] != line:
+            found.append(line)
+        pos = lowered.find(needle, pos + 1)
+    return found
+
+
 def find_licensing(text: str) -> Licensing | None:
-    lines = text.splitlines()
-    spans = _heading_spans(text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    spans = _heading_spans(lines)
     for (_, start, title), end in zip(spans, _section_ends(spans, len(lines)), strict=True):
-        if LICENCE_HEADING.search(title):
+        if "licen" in title.lower() and LICENCE_HEADING.search(title):
             if end > start + 1 and any(line.strip() for line in lines[start + 1 : end]) or ":" in title:
                 return Licensing("\n".join(lines[start:end]), start + 1)
-    for i, line in enumerate(lines):
-        if LABELLED.search(line):
+    lowered = text.lower()
+    for i in _lines_with(text, lowered, "licen"):
+        if ":" in lines[i] and LABELLED.search(lines[i]):
             end = next((j for j in range(i, len(lines)) if not lines[j].strip()), len(lines))
             return Licensing("\n".join(lines[i:end]), i + 1)
-    for i, line in enumerate(lines):  # an SPDX header is thin, but it does state the code's licence
-        if SPDX.search(line):
-            return Licensing(line.strip(), i + 1)
+    for i in _lines_with(text, lowered, "spdx-license-identifier"):  # thin, but it does state the code's licence
+        if SPDX.search(lines[i]):
+            return Licensing(lines[i].strip(), i + 1)
     return None
 
 
