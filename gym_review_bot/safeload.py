@@ -77,16 +77,50 @@ class JsonLine:
     error: str | None = None
 
 
+# Real rows nest a few levels (messages, content parts, tool schemas); our own walks recurse.
+MAX_JSON_DEPTH = 100
+# Longer integers are refused before Python converts them (its own limit is 4,300 digits).
+MAX_INT_DIGITS = 400
+
+
+class TooDeep(ValueError):
+    """JSON nested past MAX_JSON_DEPTH."""
+
+
 def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _parse_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(digits):,} digits, a number that does not fit a float")
+    return int(digits)
+
+
 def parse_json_line(text: str) -> Any:
-    """json.loads, refusing NaN/Infinity and deep nesting with a ValueError."""
+    """json.loads, refusing NaN/Infinity, huge integers and deep nesting with a ValueError."""
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int)
     except RecursionError as exc:
-        raise ValueError("JSON is nested too deeply") from exc
+        raise TooDeep(f"nested more than {MAX_JSON_DEPTH} levels deep") from exc
+    # Only a text with that many brackets can nest that deep: the walk runs when it might matter.
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and deeper_than(value, MAX_JSON_DEPTH):
+        raise TooDeep(f"nested more than {MAX_JSON_DEPTH} levels deep")
+    return value
+
+
+def deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and objects nest more than `limit` levels; iterative, linear in the nodes."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        if not children:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def iter_jsonl(stream: IO[bytes], max_line_bytes: int) -> Iterator[JsonLine]:
@@ -115,6 +149,8 @@ def iter_jsonl(stream: IO[bytes], max_line_bytes: int) -> Iterator[JsonLine]:
             continue
         try:
             yield JsonLine(lineno, value=parse_json_line(text))
+        except TooDeep as exc:
+            yield JsonLine(lineno, error=f"is JSON {exc}")
         except ValueError as exc:
             yield JsonLine(lineno, error=f"not valid JSON ({_short(exc)})")
 
@@ -123,5 +159,16 @@ def _short(exc: Exception) -> str:
     return str(exc).split("\n")[0][:200]
 
 
+def number_problem(value: Any) -> str | None:
+    """Why a JSON value is not a usable finite number (None when it is one)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "is not a number"
+    try:
+        float(value)
+    except OverflowError:
+        return "is a number that does not fit a float"
+    return None if math.isfinite(value) else "is not a finite number"
+
+
 def is_finite_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return number_problem(value) is None

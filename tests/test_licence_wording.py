@@ -65,6 +65,40 @@ CASES = {
         "pass",
         "pass",
     ),
+    # Issue 6: placeholders GR109 passed before; each fails naming its line.
+    "code and data TBD, pending legal": (
+        "# Licensing information\nCode: TBD, pending legal\nData: TBD, pending legal\n",
+        "fail",
+        None,
+    ),
+    "TBA": ("## License\n\nTBA\n", "fail", None),
+    "pending legal": ("## Licensing\n\n- Code: Apache 2.0\n- Data: pending legal\n", "fail", None),
+    "N/A": ("## Licensing information\nCode: N/A\nData: N/A\n", "fail", None),
+    "unknown": ("## Licensing information\nCode: Apache 2.0\nData: unknown\n", "fail", None),
+    "question mark alone": ("## License\n\n?\n", "fail", None),
+    "dash": ("## Licensing information\nCode: -\nData: -\n", "fail", None),
+    "Data: TBD.": ("## Licensing information\nCode: MIT\nData: TBD.\n", "fail", None),
+    "to be determined": ("## Licensing\n\nCode: Apache 2.0\nData: to be determined\n", "fail", None),
+    "licence named next to TBD": ("## Licensing\n\nCode: Apache 2.0 (TBD)\nData: MIT\n", "fail", None),
+    "no recognised licence": ("## Licensing information\nCode: ours\nData: internal\n", "fail", None),
+    "bold dash": ("## Licensing information\n**Code**: MIT\n**Data**: \u2014\n", "fail", None),
+    # Real variants that must keep passing.
+    "SPDX identifiers": ("## License\n\nCode: Apache-2.0\nData: CC-BY-4.0\n", "pass", "pass"),
+    "data link only": (
+        "## Licensing\n\nCode: MIT\nData: [GSM8K](https://huggingface.co/datasets/openai/gsm8k)\n",
+        "pass",
+        "pass",
+    ),
+    "spelled-out names": (
+        "# Licensing information\nCode: Apache License 2.0\nData: Open Data Commons Attribution License (ODC-By)\n",
+        "pass",
+        "pass",
+    ),
+    "note line in the section": (
+        "## Licensing\n\nCode: Apache 2.0\nData: CC BY 4.0\n\nNote: cite the paper when you use the data.\n",
+        "pass",
+        "pass",
+    ),
 }
 
 
@@ -79,3 +113,4 @@ def test_licence_wording(server_tree, name: str) -> None:
         assert findings["GR114"].status == gr114, findings["GR114"].message
     if gr109 == "fail":
         assert findings["GR109"].severity == "error" and findings["GR109"].message.strip()
+        assert findings["GR109"].line is not None or "no licensing information" in findings["GR109"].message

@@ -4,30 +4,46 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from gym_review_bot.checks.base import Check, Outcome, SkipCheck, failed, passed
 from gym_review_bot.checks.context import ServerContext
 from gym_review_bot.models import Location
-from gym_review_bot.safeload import is_finite_number, iter_jsonl
+from gym_review_bot.safeload import iter_jsonl, number_problem
 
 MIN_ROWS = 5
 MAX_LISTED = 5
 EXAMPLES = "data/example.jsonl"
 ROLLOUTS = "data/example_rollouts.jsonl"
-PLACEHOLDER_MODEL = re.compile(
-    r"(stub|synthetic.*|example.*|test([-_ ]?model)?|dummy.*|fake.*|mock.*|placeholder.*|model|default|"
-    r"none|null|unknown|n/?a|todo|tbd|my[-_ ]?model|your[-_ ]?model|policy[-_ ]?model|.{1,2})",
-    re.IGNORECASE,
-)
+# Names people put in response.model when no real policy generated the rollouts (compared after
+# lower-casing and turning `_` and spaces into `-`). Matched by name, never by length: o1 and o3 are real.
+PLACEHOLDER_MODELS = frozenset(
+    {
+        "", "stub", "dummy", "test", "test-model", "testmodel", "model", "default", "policy-model", "policymodel",
+        "my-model", "your-model", "model-name", "none", "null", "nil", "unknown", "n/a", "na", "todo", "tbd",
+        "gpt-x", "llm", "string", "foo", "bar", "baz", "x", "xx", "xxx", "xyz", "abc", "<model>", "<model-name>",
+        "fake", "mock", "placeholder", "example", "synthetic", "random", "oracle", "hardcoded", "human",
+    }
+)  # fmt: skip
+PLACEHOLDER_MODEL_PREFIXES = (
+    "example-", "synthetic-", "dummy-", "fake-", "mock-", "placeholder-", "stub-", "test-model",
+)  # fmt: skip
+
+
+def is_placeholder_model(model: Any) -> bool:
+    """Whether response.model names no real model (not a string, blank, or a known placeholder)."""
+    if not isinstance(model, str):
+        return True
+    name = "-".join(model.strip().lower().replace("_", " ").split())
+    return name in PLACEHOLDER_MODELS or name.startswith(PLACEHOLDER_MODEL_PREFIXES)
 
 
 @dataclass
 class Rollout:
     line: int
-    input_keys: set[str]
+    input_keys: set[bytes]  # digests of every leading run of its messages
+    input_digest: bytes  # digest of all of its messages: what a finding about it is keyed by
     reward: float
     model: Any
 
@@ -40,7 +56,7 @@ class JsonlSummary:
     exists: bool = True
     rows: int = 0
     bad: list[tuple[int, str]] = field(default_factory=list)
-    input_keys: set[str] = field(default_factory=set)
+    input_keys: set[bytes] = field(default_factory=set)
     rollouts: list[Rollout] = field(default_factory=list)
 
 
@@ -65,21 +81,26 @@ def _messages(params: Any) -> list[list[Any]] | None:
     ]
 
 
-def _digest(messages: list[list[Any]]) -> str:
-    return hashlib.sha256(json.dumps(messages).encode()).hexdigest()
+def _prefix_digests(messages: list[list[Any]]) -> list[bytes]:
+    """Digests of every leading run of messages, chained so each costs one message: linear in all."""
+    digests = [hashlib.blake2b(b"gym-review-input", digest_size=16).digest()]
+    for message in messages:
+        step = hashlib.blake2b(digests[-1], digest_size=16)
+        step.update(json.dumps(message).encode())
+        digests.append(step.digest())
+    return digests
 
 
-def input_key(params: Any) -> str | None:
+def input_key(params: Any) -> bytes | None:
     """A digest of a prompt's messages."""
     messages = _messages(params)
-    return None if messages is None else _digest(messages)
+    return None if messages is None else _prefix_digests(messages)[-1]
 
 
-def input_prefix_keys(params: Any) -> set[str]:
+def input_prefix_keys(params: Any) -> set[bytes]:
     """Digests of every leading run of a rollout's messages: multi-turn environments append
     observations to the example's prompt, so the example is a prefix of the rollout's input."""
-    messages = _messages(params) or []
-    return {_digest(messages[:n]) for n in range(len(messages) + 1)}
+    return set(_prefix_digests(_messages(params) or []))
 
 
 def _example_problem(value: Any) -> str | None:
@@ -88,22 +109,38 @@ def _example_problem(value: Any) -> str | None:
     params = value.get("responses_create_params")
     if not isinstance(params, dict) or "input" not in params:
         return "has no `responses_create_params.input`"
+    if not isinstance(params["input"], str | list):
+        return f"has a `responses_create_params.input` that is a {_json_type(params['input'])}, not a string or a list"
     return None
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "JSON object", list: "list", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
 
 
 def _rollout_problem(value: Any) -> str | None:
     if not isinstance(value, dict):
         return "is not a JSON object"
-    if not isinstance(value.get("responses_create_params"), dict):
+    params = value.get("responses_create_params")
+    if not isinstance(params, dict):
         return "has no `responses_create_params` object"
+    if "input" in params and not isinstance(params["input"], str | list):
+        return f"has a `responses_create_params.input` that is a {_json_type(params['input'])}, not a string or a list"
     response = value.get("response")
     if not isinstance(response, dict) or not isinstance(response.get("output"), list):
         return "has no `response` with an `output` list (is it an input row, not a rollout?)"
     if "reward" not in value:
         return "has no `reward`"
-    if not is_finite_number(value["reward"]):
-        return f"has reward {json.dumps(value['reward'])[:40]}, not a finite number"
+    problem = number_problem(value["reward"])
+    if problem:
+        return f"has reward {_shown(value['reward'])}, which {problem}"
     return None
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text):,} characters)"
 
 
 def summarize(ctx: ServerContext, rel: str) -> JsonlSummary:
@@ -126,8 +163,9 @@ def summarize(ctx: ServerContext, rel: str) -> JsonlSummary:
                 params = row.value["responses_create_params"]
                 if rel == ROLLOUTS:
                     model = row.value["response"].get("model")
-                    keys = input_prefix_keys(params)
-                    summary.rollouts.append(Rollout(row.line, keys, float(row.value["reward"]), model))
+                    digests = _prefix_digests(_messages(params) or [])
+                    reward = float(row.value["reward"])
+                    summary.rollouts.append(Rollout(row.line, set(digests), digests[-1], reward, model))
                 elif key := input_key(params):
                     summary.input_keys.add(key)
         return summary
@@ -139,7 +177,9 @@ def _check_rows(ctx: ServerContext, rel: str, what: str, needs: str) -> Outcome:
     file = ctx.full(rel)
     s = summarize(ctx, rel)
     if not s.exists:
-        return failed(f"{file} is missing. Add at least {MIN_ROWS} {what}, one JSON object a line.", file=file)
+        return failed(
+            f"{file} is missing. Add at least {MIN_ROWS} {what}, one JSON object a line.", file=file, key="missing"
+        )
     if s.bad:
         line, why = s.bad[0]
         more = f" ({len(s.bad) - 1} more bad lines)" if len(s.bad) > 1 else ""
@@ -148,9 +188,12 @@ def _check_rows(ctx: ServerContext, rel: str, what: str, needs: str) -> Outcome:
             file=file,
             line=line,
             locations=[Location(file=file, line=n) for n, _ in s.bad[:MAX_LISTED]],
+            key="bad rows: " + "\n".join(sorted({why for _, why in s.bad})),
         )
     if s.rows < MIN_ROWS:
-        return failed(f"{file} has {s.rows} row(s); NeMo Gym asks for at least {MIN_ROWS} {what}.", file=file)
+        return failed(
+            f"{file} has {s.rows} row(s); NeMo Gym asks for at least {MIN_ROWS} {what}.", file=file, key="too few rows"
+        )
     return passed(f"{file} has {s.rows} well-formed rows.", file=file)
 
 
@@ -167,8 +210,8 @@ def check_rollouts(ctx: ServerContext) -> Outcome:
     )
 
 
-def _failed_rollouts(ctx: ServerContext, bad: list[Rollout], what: str) -> Outcome:
-    """A failure naming the rollouts (by line) that `what` describes."""
+def _failed_rollouts(ctx: ServerContext, bad: list[Rollout], what: str, key: str) -> Outcome:
+    """A failure naming the rollouts (by line) that `what` describes; `key` says what is wrong, lines aside."""
     file = ctx.full(ROLLOUTS)
     lines = ", ".join(str(r.line) for r in bad[:MAX_LISTED])
     return failed(
@@ -176,6 +219,7 @@ def _failed_rollouts(ctx: ServerContext, bad: list[Rollout], what: str) -> Outco
         file=file,
         line=bad[0].line,
         locations=[Location(file=file, line=r.line) for r in bad[:MAX_LISTED]],
+        key=key,
     )
 
 
@@ -192,6 +236,7 @@ def check_rollouts_match_examples(ctx: ServerContext) -> Outcome:
             ctx,
             strays,
             f"have an input that is not in {ctx.full(EXAMPLES)}. Regenerate the rollouts from the example data.",
+            key="stray inputs: " + " ".join(sorted({r.input_digest.hex() for r in strays})),
         )
     return passed(f"Every rollout's input matches a row of {ctx.full(EXAMPLES)}.", file=file)
 
@@ -205,6 +250,7 @@ def check_rewards_vary(ctx: ServerContext) -> Outcome:
             f"All {len(rewards)} example rollouts have reward {value}: they show no learning signal. "
             "Include rollouts that fail as well as ones that succeed.",
             file=file,
+            key=f"all rewards {value}",
         )
     return passed(f"Rewards vary across the rollouts ({min(rewards):g} to {max(rewards):g}).", file=file)
 
@@ -212,13 +258,15 @@ def check_rewards_vary(ctx: ServerContext) -> Outcome:
 def check_real_model(ctx: ServerContext) -> Outcome:
     file = ctx.full(ROLLOUTS)
     rollouts = summarize(ctx, ROLLOUTS).rollouts
-    fake = [
-        r for r in rollouts if not isinstance(r.model, str) or PLACEHOLDER_MODEL.fullmatch(r.model.strip() or "none")
-    ]
+    fake = [r for r in rollouts if is_placeholder_model(r.model)]
     if fake:
-        names = ", ".join(sorted({repr(r.model) for r in fake})[:3])
+        names = sorted({_shown(r.model) for r in fake})
         return _failed_rollouts(
-            ctx, fake, f"name no real model in response.model ({names}). Generate rollouts with a real policy model."
+            ctx,
+            fake,
+            f"name no real model in response.model ({', '.join(names[:3])}). "
+            "Generate rollouts with a real policy model.",
+            key="placeholder models: " + "\n".join(names),
         )
     models = sorted({r.model for r in rollouts})
     return passed(f"Rollouts were generated by {', '.join(models[:3])}.", file=file)

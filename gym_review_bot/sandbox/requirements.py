@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-import re
-import shlex
-import tomllib
 from dataclasses import dataclass, field
 
-from gym_review_bot.reqfile import logical_lines
+from gym_review_bot.reqfile import (
+    INDEX_OPTIONS,
+    ReqLine,
+    is_url,
+    is_valid_name,
+    is_vcs,
+    parse_requirements_text,
+    read_pyproject,
+)
 from gym_review_bot.sources import SourceTree
 
-# Options that point pip somewhere other than PyPI.
-INDEX_OPTIONS = {
-    "-i": "--index-url",
-    "--index-url": "--index-url",
-    "--extra-index-url": "--extra-index-url",
-    "-f": "--find-links",
-    "--find-links": "--find-links",
-    "--no-index": "--no-index",
-    "--trusted-host": "--trusted-host",
-}
-INCLUDE_OPTIONS = {"-r", "--requirement", "-c", "--constraint"}
-EDITABLE_OPTIONS = {"-e", "--editable"}
-_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
-_VCS = re.compile(r"^(git|hg|svn|bzr)\+", re.I)
-_NAMED = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*@\s*(.+?)\s*$")
 _MAX_INCLUDE_DEPTH = 5
 # Other servers of NeMo Gym's own tree: never part of a dependency install of the checkout root.
 SERVER_TREES = ("resources_servers/", "responses_api_agents/", "responses_api_models/")
@@ -43,11 +33,34 @@ class UrlDependency:
 
 
 @dataclass
+class InvalidLine:
+    """A requirement line neither pip nor the review can read safely (GR108 fails it); never installed."""
+
+    file: str
+    line: int
+    text: str
+    reason: str
+
+
+@dataclass
 class LocalDependency:
     """A directory of the checkout installed as a package (e.g. `-e nemo-gym[dev] @ ../../`)."""
 
     path: str  # repository-relative directory, "" for the root
-    extras: str = ""
+    extras: str = ""  # "" or "[a,b]": PEP 508 names only (see valid_extras), sorted
+
+    def __post_init__(self) -> None:
+        if not valid_extras(self.extras):
+            raise ValueError(f"not a list of PEP 508 extras: {self.extras[:80]!r}")
+
+
+def valid_extras(extras: str) -> bool:
+    """Whether `extras` is "" or `[name,...]` with PEP 508 names: safe to put after a path anywhere."""
+    if not extras:
+        return True
+    if not (extras.startswith("[") and extras.endswith("]")):
+        return False
+    return all(is_valid_name(name) for name in extras[1:-1].split(","))
 
 
 @dataclass
@@ -58,6 +71,7 @@ class Requirements:
     lines: list[str] = field(default_factory=list)  # handed to `pip install -r`
     local: list[LocalDependency] = field(default_factory=list)
     url_dependencies: list[UrlDependency] = field(default_factory=list)
+    invalid: list[InvalidLine] = field(default_factory=list)  # refused lines: the install plan is incomplete
     notes: list[str] = field(default_factory=list)
 
     def requirements_text(self) -> str:
@@ -81,7 +95,7 @@ def _local_target(spec: str) -> str | None:
     if spec.startswith("file:"):
         spec = spec.removeprefix("file:").removeprefix("//")
         return spec if spec and not spec.startswith("/") else ("/" + spec.lstrip("/"))
-    if spec.startswith((".", "/")) or spec in ("", "."):
+    if not is_url(spec):
         return spec
     return None
 
@@ -93,35 +107,36 @@ class _Parser:
         self.allow_urls = allow_urls
         self.result = Requirements()
 
-    def url(self, file: str, line: int, text: str, reason: str) -> None:
+    def url(self, file: str, line: int, text: str, reason: str, rendered: str | None = None) -> None:
         self.result.url_dependencies.append(UrlDependency(file, line, text, reason))
-        if self.allow_urls:
-            self.result.lines.append(text)
+        if self.allow_urls and rendered:
+            self.result.lines.append(rendered)
 
-    def local(self, file: str, line: int, text: str, target: str, extras: str) -> None:
+    def invalid(self, file: str, line: int, text: str, reason: str) -> None:
+        self.result.invalid.append(InvalidLine(file, line, text, reason))
+
+    def local(self, file: str, line: int, text: str, target: str, extras: tuple[str, ...]) -> None:
         path = resolve_dir(posixpath.dirname(file), target)
         if path is None or not (self.tree.is_dir(path) or path == ""):
             self.url(file, line, text, f"installs {target!r}, which is not a directory of this checkout")
             return
-        self.result.local.append(LocalDependency(path, extras))
+        self.result.local.append(LocalDependency(path, f"[{','.join(extras)}]" if extras else ""))
 
-    def requirement(self, file: str, line: int, text: str, editable: bool = False) -> None:
-        named = _NAMED.match(text)
-        spec = named.group(3) if named else text.strip()
-        extras = (named.group(2) or "") if named else ""
-        target = _local_target(spec)
+    def requirement(self, file: str, line: int, req: ReqLine) -> None:
+        spec = req.spec()
+        target = _local_target(spec) if spec is not None else None
         if target is not None and not target.startswith("/"):
-            self.local(file, line, text, target, extras)
+            self.local(file, line, req.text, target, req.all_extras())
         elif target is not None:
-            self.url(file, line, text, "installs from an absolute path outside the checkout")
-        elif _VCS.match(spec):
-            self.url(file, line, text, "installs from a version-control URL")
-        elif _URL.match(spec):
-            self.url(file, line, text, "installs from a URL")
-        elif editable:
-            self.url(file, line, text, "is an editable install of something that is not a checkout path")
+            self.url(file, line, req.text, "installs from an absolute path outside the checkout")
+        elif spec is not None and is_vcs(spec):
+            self.url(file, line, req.text, "installs from a version-control URL", req.render())
+        elif spec is not None:
+            self.url(file, line, req.text, "installs from a URL", req.render())
+        elif req.editable:
+            self.url(file, line, req.text, "is an editable install of something that is not a checkout path")
         else:
-            self.result.lines.append(text.strip())
+            self.result.lines.append(req.render())
 
     def parse_file(self, path: str, depth: int = 0) -> None:
         entry = self.tree.get(path)
@@ -129,57 +144,60 @@ class _Parser:
             self.result.notes.append(f"{path} is not a regular file of the checkout; not installed")
             return
         text = self.tree.read(entry).decode("utf-8", "replace")
-        for lineno, line in logical_lines(text):
-            self.parse_line(path, lineno, line, depth)
+        for req in parse_requirements_text(text):
+            self.parse_line(path, req, depth)
 
-    def parse_line(self, path: str, lineno: int, line: str, depth: int) -> None:
-        try:
-            words = shlex.split(line, comments=False, posix=True)
-        except ValueError:
-            words = line.split()
-        first = words[0].split("=", 1)[0] if words else ""
-        if first in INDEX_OPTIONS:
-            self.url(path, lineno, line, f"changes the package index ({INDEX_OPTIONS[first]})")
-        elif first in INCLUDE_OPTIONS:
-            target = words[0].split("=", 1)[1] if "=" in words[0] else (words[1] if len(words) > 1 else "")
-            included = resolve_dir(posixpath.dirname(path), target)
+    def parse_line(self, path: str, req: ReqLine, depth: int) -> None:
+        if req.error:
+            self.invalid(path, req.line, req.text, req.error)
+        elif req.is_requirement:
+            self.requirement(path, req.line, req)
+        else:
+            for option, value in req.options:
+                self.option(path, req, option, value or "", depth)
+
+    def option(self, path: str, req: ReqLine, option: str, value: str, depth: int) -> None:
+        rendered = option if not value else ReqLine(req.line, req.text, ((option, value),)).render()
+        if option in INDEX_OPTIONS:
+            self.url(path, req.line, req.text, f"changes the package index ({option})", rendered)
+        elif option in ("--requirement", "--constraint"):
+            included = resolve_dir(posixpath.dirname(path), value)
             if included is None or depth >= _MAX_INCLUDE_DEPTH:
-                self.url(path, lineno, line, "includes a file outside the checkout or nested too deeply")
-            elif first in ("-c", "--constraint"):
-                self.result.notes.append(f"{path}:{lineno}: constraints file {target} not applied")
+                self.url(path, req.line, req.text, "includes a file outside the checkout or nested too deeply")
+            elif option == "--constraint":
+                self.result.notes.append(f"{path}:{req.line}: constraints file {value} not applied")
             else:
                 self.parse_file(included, depth + 1)
-        elif first in EDITABLE_OPTIONS:
-            rest = line.split(None, 1)[1] if " " in line.strip() else line.split("=", 1)[-1]
-            self.requirement(path, lineno, rest.strip(), editable=True)
-        elif first.startswith("-"):
-            self.result.lines.append(line)  # --pre, --prefer-binary, ...: pip judges them
         else:
-            self.requirement(path, lineno, line)
+            self.result.lines.append(rendered)  # --pre, --prefer-binary, --only-binary=...: pip judges them
 
 
 def _parse_pyproject(parser: _Parser, path: str) -> None:
     entry = parser.tree.get(path)
     try:
-        data = tomllib.loads(parser.tree.read(entry).decode("utf-8")) if entry else {}
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        parser.result.notes.append(f"{path} is not valid TOML ({exc}); nothing installed from it")
+        text = parser.tree.read(entry).decode("utf-8") if entry else ""
+    except UnicodeDecodeError as exc:
+        parser.result.notes.append(f"{path} is not valid UTF-8 ({exc}); nothing installed from it")
         return
-    sources = data.get("tool", {}).get("uv", {}).get("sources", {})
-    text = parser.tree.read(entry).decode("utf-8") if entry else ""
-    for dep in data.get("project", {}).get("dependencies", []) or []:
-        if not isinstance(dep, str):
+    project = read_pyproject(text)
+    if project.error:
+        parser.invalid(path, project.error_line or 1, "pyproject.toml", project.error)
+        parser.result.notes.append(f"{path} {project.error}; nothing installed from it")
+        return
+    for dep, requirement, error in project.dependencies:
+        if requirement is None:
+            parser.invalid(path, project.line_of(dep), dep, error or "is not a valid requirement")
             continue
-        lineno = next((i for i, ln in enumerate(text.splitlines(), 1) if dep in ln), None) or 1
-        name = re.split(r"[\s\[<>=!~;@]", dep, maxsplit=1)[0]
-        source = sources.get(name) if isinstance(sources, dict) else None
-        if isinstance(source, dict) and isinstance(source.get("path"), str):
-            named = re.match(r"^[^\[]*(\[[^\]]*\])?", dep)
-            parser.local(path, lineno, dep, source["path"], (named.group(1) or "") if named else "")
-        elif isinstance(source, dict) and (source.get("git") or source.get("url") or source.get("index")):
+        source = project.uv_sources.get(requirement.name)
+        # Only lines that end up in a finding need their number: finding it costs a pass over the file.
+        lineno = project.line_of(dep) if source is not None or requirement.url else 0
+        req = ReqLine(lineno, dep, requirement=requirement)
+        if source is not None and isinstance(source.get("path"), str):
+            parser.local(path, lineno, dep, source["path"], req.all_extras())
+        elif source is not None and (source.get("git") or source.get("url") or source.get("index")):
             parser.url(path, lineno, dep, "is pulled from a URL, VCS or index set in [tool.uv.sources]")
         else:
-            parser.requirement(path, lineno, dep)
+            parser.requirement(path, lineno, req)
 
 
 def read_requirements(tree: SourceTree, server_dir: str, allow_urls: bool = False) -> Requirements:
