@@ -113,8 +113,14 @@ def tests_test_app_py(files: dict[str, str], size: int) -> dict[str, str | None]
     return {"tests/test_app.py": fill(files["tests/test_app.py"] + "\n", unit, size)}
 
 
+def app_py_at_the_cap(files: dict[str, str], size: int) -> dict[str, str | None]:
+    """The largest app.py the review parses (just under the 512 KiB Python cap), whatever the size asked."""
+    return app_py(files, 500 * 1024)
+
+
 CASES: dict[str, Callable[[dict[str, str], int], dict[str, str | None]]] = {
     "app.py (large)": app_py,
+    "app.py at the Python cap": app_py_at_the_cap,
     "rollout of 1-char messages": rollout_of_one_char_messages,
     "README licensing + ' \\n'*N": readme_licensing_then_blank_lines,
     "data/example.jsonl": example_jsonl,

@@ -90,13 +90,13 @@ def _review_server(
     result = ServerReport(name=target.name, path=target.path, status=target.status)
     if target.status == "removed":
         return result
-    ctx = ServerContext(found.head, target.name, head, options.max_file_bytes, rules.policy, pull)
+    ctx = ServerContext(found.head, target.name, head, options.max_file_bytes, policy=rules.policy, pull=pull)
     result.findings = check_server(ctx)
     _run_sandbox(result, found, options)
     fingerprint_sandbox(result)
     apply_policy(result.findings, target.name, rules.policy, datetime.now(UTC).date())
     if target.status == "changed" and base is not None:
-        base_ctx = ServerContext(base.tree, target.name, base, options.max_file_bytes, rules.policy)
+        base_ctx = ServerContext(base.tree, target.name, base, options.max_file_bytes, policy=rules.policy)
         _mark_pre_existing(result.findings, base_ctx)
     return result
 

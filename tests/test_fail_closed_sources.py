@@ -98,12 +98,12 @@ def test_repro_10_mb_app_py_is_a_gr100_failure_and_is_never_parsed(server_tree) 
     assert time.monotonic() - started < 10  # parsing it took 34 s and 5.5 GB
     gr100 = findings["GR100"]
     assert gr100.status == "fail" and gr100.file == "resources_servers/srv/app.py"
-    assert "over the 2 MB cap for Python sources; not parsed" in gr100.message
+    assert "over the 512 KiB cap for Python sources; not parsed" in gr100.message
     assert findings["GR101"].status == "skip" and findings["GR101"].skip_kind == "prerequisite_failed"
 
 
 def test_python_under_the_cap_is_parsed(server_tree) -> None:
-    findings = server_tree({"app.py": SERVER_TAIL + "x = 1\n" * (1024 * 1024 // 6)})
+    findings = server_tree({"app.py": SERVER_TAIL + "x = 1\n" * (500 * 1024 // 6)})  # just under 512 KiB
     assert findings["GR100"].status == "pass" and findings["GR101"].status == "pass"
 
 
@@ -118,7 +118,7 @@ def test_base_class_in_a_big_module_outside_the_server_fails_gr102_naming_it(ser
     findings = server_tree({"app.py": app}, checkout_files={"shared/__init__.py": "", "shared/big.py": big})
     gr102 = findings["GR102"]
     assert gr102.status == "fail" and gr102.file == "shared/big.py"
-    assert "over the 2 MB cap" in gr102.message
+    assert "over the 512 KiB cap" in gr102.message
 
 
 def test_base_class_in_a_deeply_nested_module_fails_gr102_naming_it(server_tree) -> None:

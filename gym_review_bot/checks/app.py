@@ -136,7 +136,7 @@ def _cannot_tell(question: str, unresolved: list[Unresolved], resolver: ClassRes
         path, why = sorted(resolver.rejected.items())[0]
         return failed(
             f"{question}: {path} {why}, so the review cannot follow the server's base classes through it. "
-            "Keep Python sources small and flat (under 2 MB, no absurd nesting).",
+            "Keep Python sources small and flat (under 512 KiB, no absurd nesting).",
             file=path,
             key=f"unreviewable-base {path}",
         )

@@ -119,8 +119,8 @@ class ServerContext:
         return found
 
     def _too_big_for_python(self, entry: Entry) -> str:
-        mb, cap = entry.size / 1024 / 1024, self.max_python_bytes / 1024 / 1024
-        return f"is {mb:,.1f} MB, over the {cap:g} MB cap for Python sources; not parsed"
+        size, cap = entry.size / 1024, self.max_python_bytes / 1024
+        return f"is {size:,.0f} KiB, over the {cap:g} KiB cap for Python sources; not parsed"
 
     def _lookup(self, path: str) -> tuple[Entry | None, str | None]:
         entry = self.tree.get(path)

@@ -33,7 +33,7 @@ def check_readable_files(ctx: ServerContext) -> Outcome:
     return failed(
         f"{_listing(items)}. Replace links with the files themselves, keep required files as UTF-8 text, "
         "and keep data samples small (full datasets belong in a dataset registry, not the PR); keep "
-        "Python sources under 2 MB.",
+        "Python sources under 512 KiB.",
         file=items[0][0],
         locations=[Location(file=path) for path, _ in items],
         key=" ".join(path for path, _ in items),  # which files, not how big: a size change is the same failure
@@ -46,7 +46,7 @@ CHECKS = [
         "error",
         "Files can be read safely",
         "Replace symlinks that leave the server directory, binary or non-UTF-8 text, Git LFS "
-        "pointers, files over --max-file-mb and Python sources over 2 MB with plain text files in "
+        "pointers, files over --max-file-mb and Python sources over 512 KiB with plain text files in "
         "the server directory.",
         check_readable_files,
     )
