@@ -378,3 +378,37 @@ def test_row_counts_for_gr106_and_gr107() -> None:
     at_least = Policy().rollouts
     assert at_least.accepts(5) and at_least.accepts(6) and not at_least.accepts(4)
     assert at_least.wanted() == "at least 5"
+
+
+def _rows_review(repo: GitRepo, config: str | None, examples: int, rollouts: int) -> Report:
+    if config is not None:
+        repo.write({".gym-review.yaml": config})
+        repo.commit("policy")
+    repo.git("checkout", "-q", "-b", "pr")
+    files = good_server_files("srv")
+    for rel, count in (("data/example.jsonl", examples), ("data/example_rollouts.jsonl", rollouts)):
+        rows = [line for line in files[rel].splitlines() if line.strip()]
+        files[rel] = "\n".join((rows * count)[:count]) + "\n"
+    repo.server("srv", files)
+    repo.commit("add srv")
+    return pr_review(repo)
+
+
+def test_exact_row_counts_from_the_config_fail_gr106_and_gr107_on_six_rows(repo: GitRepo) -> None:
+    exact = "examples: {rows: 5, exact: true}\nrollouts: {rows: 5, exact: true}\n"
+    report = _rows_review(repo, exact, examples=6, rollouts=6)
+    for check_id in ("GR106", "GR107"):
+        f = gr(report, check_id)
+        assert f.status == "fail" and "has 6 row(s); this registry asks for exactly 5" in f.message, f.message
+
+
+def test_exact_row_counts_pass_on_five_rows(repo: GitRepo) -> None:
+    report = _rows_review(repo, "examples: {rows: 5, exact: true}\nrollouts: {rows: 5, exact: true}\n", 5, 5)
+    assert gr(report, "GR106").status == "pass" and gr(report, "GR107").status == "pass"
+
+
+def test_by_default_six_rows_pass_and_four_fail_with_at_least(repo: GitRepo) -> None:
+    report = _rows_review(repo, None, examples=6, rollouts=4)
+    assert gr(report, "GR106").status == "pass"
+    f = gr(report, "GR107")
+    assert f.status == "fail" and "asks for at least 5" in f.message

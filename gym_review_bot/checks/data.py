@@ -12,7 +12,6 @@ from gym_review_bot.checks.context import ServerContext
 from gym_review_bot.models import Location
 from gym_review_bot.safeload import iter_jsonl, number_problem
 
-MIN_ROWS = 5
 MAX_LISTED = 5
 EXAMPLES = "data/example.jsonl"
 ROLLOUTS = "data/example_rollouts.jsonl"
@@ -175,10 +174,11 @@ def summarize(ctx: ServerContext, rel: str) -> JsonlSummary:
 
 def _check_rows(ctx: ServerContext, rel: str, what: str, needs: str) -> Outcome:
     file = ctx.full(rel)
+    rule = ctx.policy.examples if rel == EXAMPLES else ctx.policy.rollouts  # the registry's row count
     s = summarize(ctx, rel)
     if not s.exists:
         return failed(
-            f"{file} is missing. Add at least {MIN_ROWS} {what}, one JSON object a line.", file=file, key="missing"
+            f"{file} is missing. Add {rule.wanted()} {what}, one JSON object a line.", file=file, key="missing"
         )
     if s.bad:
         line, why = s.bad[0]
@@ -190,10 +190,9 @@ def _check_rows(ctx: ServerContext, rel: str, what: str, needs: str) -> Outcome:
             locations=[Location(file=file, line=n) for n, _ in s.bad[:MAX_LISTED]],
             key="bad rows: " + "\n".join(sorted({why for _, why in s.bad})),
         )
-    if s.rows < MIN_ROWS:
-        return failed(
-            f"{file} has {s.rows} row(s); NeMo Gym asks for at least {MIN_ROWS} {what}.", file=file, key="too few rows"
-        )
+    if not rule.accepts(s.rows):
+        key = "too few rows" if s.rows < rule.rows else "too many rows"
+        return failed(f"{file} has {s.rows} row(s); this registry asks for {rule.wanted()} {what}.", file=file, key=key)
     return passed(f"{file} has {s.rows} well-formed rows.", file=file)
 
 
