@@ -277,6 +277,7 @@ def test_base_config_waives_and_the_report_names_the_file(repo: GitRepo, tmp_pat
     assert gr109["status"] == "fail"
     assert gr109["waived"] == {"reason": "legal review", "source": "config", "expires": "2099-01-01"}
     assert report["verdict"] == "pass" and report["summary"]["waived"] == 1
+    assert "[WAIV] GR109" in proc.stdout  # shown as waived, not as a failure
 
 
 def test_head_changing_the_config_has_no_effect_and_gets_a_note(repo: GitRepo) -> None:

@@ -26,7 +26,7 @@ from gym_review_bot.render.safety import (
 __all__ = ["MARKER", "escape_terminal", "md_inert", "fence", "render_markdown", "render_terminal", "stop_commands"]
 
 MARKER = "<!-- gym-review-bot -->"
-ICONS = {"pass": "✅", "fail": "❌", "warn": "⚠️", "skip": "⏭️", "pre": "🕰️", "error": "🚫"}
+ICONS = {"pass": "✅", "fail": "❌", "warn": "⚠️", "skip": "⏭️", "pre": "🕰️", "error": "🚫", "waived": "🔒"}
 SKIP_KINDS = {
     "not_applicable": "does not apply",
     "prerequisite_failed": "prerequisite failed",
@@ -50,6 +50,8 @@ class Detail:
 def finding_icon(finding: Finding) -> str:
     if finding.status in ("pass", "skip", "error"):
         return ICONS[finding.status]
+    if finding.waived is not None:
+        return ICONS["waived"]
     if finding.pre_existing:
         return ICONS["pre"]
     return ICONS["fail"] if finding.severity == "error" else ICONS["warn"]
@@ -203,8 +205,9 @@ _COLORS = {
     "WARN": "\033[33m",
     "SKIP": "\033[2m",
     "OLD ": "\033[2m",
+    "WAIV": "\033[2m",
 }
-_TAG = re.compile(r"^  \[(FAIL|ERR |PASS|WARN|SKIP|OLD )\]", re.MULTILINE)
+_TAG = re.compile(r"^  \[(FAIL|ERR |PASS|WARN|SKIP|OLD |WAIV)\]", re.MULTILINE)
 
 
 def _colorize(text: str) -> str:
