@@ -91,17 +91,19 @@ def log(message: str) -> None:
     print(f"gym-review-proxy: {message}", flush=True)
 
 
-def read_head(conn: socket.socket) -> bytes | None:
+def read_head(conn: socket.socket) -> tuple[bytes, bytes] | None:
+    """The request or response head (up to a blank line) and whatever followed it, or None."""
     conn.settimeout(HEADER_TIMEOUT)
     data = b""
-    while b"\r\n\r\n" not in data:
+    while True:
+        for end in (b"\r\n\r\n", b"\n\n"):
+            if end in data:
+                head, _, rest = data.partition(end)
+                return head, rest
         chunk = conn.recv(1024)
-        if not chunk:
+        if not chunk or len(data) > HEADER_LIMIT:
             return None
         data += chunk
-        if len(data) > HEADER_LIMIT:
-            return None
-    return data
 
 
 def open_tunnel(policy: Policy, host: str, port: int) -> socket.socket:
@@ -110,8 +112,8 @@ def open_tunnel(policy: Policy, host: str, port: int) -> socket.socket:
     if policy.upstream is not None:
         sock = socket.create_connection(policy.upstream, timeout=CONNECT_TIMEOUT)
         sock.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode("ascii"))
-        head = read_head(sock)
-        if head is None or head.split(b" ", 2)[1:2] != [b"200"]:
+        answer = read_head(sock)
+        if answer is None or answer[0].split(b" ", 2)[1:2] != [b"200"]:
             sock.close()
             raise OSError("the upstream proxy refused the tunnel")
         return sock
@@ -167,10 +169,11 @@ class Handler(socketserver.BaseRequestHandler):
             self.slots.release()
 
     def serve(self, conn: socket.socket, client: str) -> None:
-        head = read_head(conn)
-        if head is None:
+        request = read_head(conn)
+        if request is None:
             return
-        words = head.split(b"\r\n", 1)[0].decode("latin-1").split()
+        head, early = request
+        words = head.split(b"\n", 1)[0].decode("latin-1").split()
         if len(words) != 3 or words[0] != "CONNECT":
             log(f"refused {client}: {' '.join(words[:2])[:200]!r} (only CONNECT is served)")
             conn.sendall(b"HTTP/1.1 405 Only CONNECT\r\nContent-Length: 0\r\n\r\n")
@@ -192,6 +195,8 @@ class Handler(socketserver.BaseRequestHandler):
         log(f"tunnel {client} -> {host}:{port}")
         with upstream:
             conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            if early:
+                upstream.sendall(early)
             pipe(conn, upstream)
 
 

@@ -23,6 +23,7 @@ from gym_review_bot.sandbox import context, docker_api, image, proxy
 from gym_review_bot.sandbox.cleanup import remove_cache_images
 from gym_review_bot.sandbox.options import SandboxOptions, add_cli_arguments, options_from_args, package_host
 from gym_review_bot.sandbox.requirements import LocalDependency, Requirements, read_requirements
+from gym_review_bot.sources import GitTree
 
 INJECTION = "-e nemo-gym[dev'; echo INJECTED uid=$(id -u); echo '] @ ../../"
 INJECTED = re.compile(r"INJECTED uid=\d")
@@ -244,6 +245,16 @@ def drop_cache(result: image.ImageResult) -> None:
             dk.close()
 
 
+def drop_cache_of(tree: GitTree, reqs: Requirements, options: SandboxOptions) -> None:
+    """Remove the cache image these requirements would reuse, so that the build runs cold."""
+    dk = docker_api.client()
+    try:
+        base_id = dk.images.get(options.base_image or "").id
+        remove_cache_images(dk, key=image.cache_key(base_id, reqs, tree, bool(options.ca_bundles())))
+    finally:
+        dk.close()
+
+
 def probe_package(setup_body: str) -> dict[str, str]:
     """A server whose requirements install a local package: its setup.py is the PR's code at build time."""
     setup = (
@@ -269,13 +280,13 @@ def test_injection_in_extras_executes_nothing(tmp_path: Path, options: SandboxOp
     # Whatever the parser (GR108) makes of the line, the build runs none of it; with the extras kept
     # as written, the install script refuses them.
     forced = Requirements(local=[LocalDependency("", "[dev'; echo INJECTED uid=$(id -u); echo ']")])
-    with scope_open() as scope:
-        for reqs in (parsed, forced):
+    for reqs in (parsed, forced):
+        with scope_open() as scope:
             result = image.ensure_cache(scope, options.base_image or "", reqs, tree, options)
             logs = [result.log_tail, result.error or ""] + [docker_api.logs_tail(c, 400) for c in scope.containers]
             assert not any(INJECTED.search(log) for log in logs)
             drop_cache(result)
-        assert result.tag is None and "not PEP 508 names" in result.log_tail
+    assert result.tag is None and "not PEP 508 names" in result.log_tail
 
 
 def control_reaches(dk: docker.DockerClient, base: str, port: int) -> tuple[str, str]:
@@ -316,9 +327,13 @@ def attempt(host, port):
 def via_proxy(host, port):
     url = os.environ.get('HTTPS_PROXY', '')
     phost, pport = url.split('//')[1].rsplit(':', 1)
-    s = socket.create_connection((phost, int(pport)), 5)
-    s.sendall(f'CONNECT {host}:{port} HTTP/1.1\\r\\n\\r\\n'.encode())
-    return s.recv(100).split(b'\\r\\n')[0].decode()
+    try:
+        s = socket.create_connection((phost, int(pport)), 10)
+        crlf = bytes([13, 10])  # setuptools rewrites the two-character escape in setup.py
+        s.sendall(f'CONNECT {host}:{port} HTTP/1.1'.encode() + crlf + crlf)
+        return s.recv(100).split(crlf)[0].decode()
+    except OSError as exc:
+        return f'{url} {type(exc).__name__}'
 
 targets = TARGETS + gateways()
 lines = [f'PROBE uid={os.getuid()}', 'PROBE gateways=' + ','.join(gateways())]
@@ -350,7 +365,7 @@ def test_build_runs_as_nobody_and_reaches_neither_host_nor_internet(tmp_path: Pa
             host_config = proxy_c.attrs["HostConfig"]
             proxy_log = docker_api.logs_tail(proxy_c, 200)
         log = result.log_tail
-        assert result.tag is None and "PROBE uid=65534" in log, log
+        assert result.tag is None and "PROBE uid=65534" in log, log + proxy_log
         assert build_gateway in log and docker0 in log  # both gateways were tried
         assert "REACHED" not in log and listener.peers == [], log
         assert re.search(rf"PROBE proxy {re.escape(docker0)}:\d+ HTTP/1.1 403", log), log
@@ -367,9 +382,11 @@ def test_build_runs_as_nobody_and_reaches_neither_host_nor_internet(tmp_path: Pa
 @docker_test
 @pytest.mark.usefixtures("nothing_left")
 def test_a_real_install_from_the_index_works_through_the_proxy(tmp_path: Path, options: SandboxOptions) -> None:
-    files = {f"{SERVER}/requirements.txt": "six==1.16.0\n", f"{SERVER}/app.py": ""}
+    tree = make_git_tree(tmp_path / "repo", {f"{SERVER}/requirements.txt": "six==1.16.0\n", f"{SERVER}/app.py": ""})
+    reqs = read_requirements(tree, SERVER)
+    drop_cache_of(tree, reqs, options)
     with scope_open() as scope:
-        result = build(tmp_path, files, options, scope)
+        result = image.ensure_cache(scope, options.base_image or "", reqs, tree, options)
     try:
         assert result.tag and result.error is None, result.log_tail
         assert "Successfully installed six-1.16.0" in result.log_tail
@@ -422,6 +439,7 @@ def test_concurrent_builds_of_one_key_leave_one_image_and_no_orphan(tmp_path: Pa
     files = {f"{SERVER}/requirements.txt": "six==1.16.0\n", f"{SERVER}/app.py": "# concurrent\n"}
     tree = make_git_tree(tmp_path / "repo", files)
     reqs = read_requirements(tree, SERVER)
+    drop_cache_of(tree, reqs, options)
     results: list[image.ImageResult] = []
 
     def one() -> None:
