@@ -63,7 +63,7 @@ def limits(memory: str = "256m") -> dict[str, Any]:
         "pids_limit": 128,
         "mem_limit": memory,
         "memswap_limit": memory,
-        "nano_cpus": int(0.5e9),
+        "nano_cpus": int(1e9),
         "init": True,
     }
 

@@ -23,6 +23,7 @@ from gym_review_bot.sandbox import context, docker_api, image, proxy
 from gym_review_bot.sandbox.cleanup import remove_cache_images
 from gym_review_bot.sandbox.options import SandboxOptions, add_cli_arguments, options_from_args, package_host
 from gym_review_bot.sandbox.requirements import LocalDependency, Requirements, read_requirements
+from gym_review_bot.sandbox.runner import run_sandbox
 from gym_review_bot.sources import GitTree
 
 INJECTION = "-e nemo-gym[dev'; echo INJECTED uid=$(id -u); echo '] @ ../../"
@@ -111,6 +112,23 @@ def test_proxy_tunnels_to_an_allowed_host_only() -> None:
     finally:
         target.close()
         other.close()
+
+
+def test_proxy_accepts_a_bare_lf_head_and_forwards_what_follows_it() -> None:
+    target = Listener()
+    try:
+        with proxy_process("--trusted", f"127.0.0.1:{target.port}") as port:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.sendall(f"CONNECT 127.0.0.1:{target.port} HTTP/1.1\n\nearly".encode())
+            answer = b""
+            while b"early" not in answer:
+                chunk = sock.recv(1024)
+                assert chunk, answer
+                answer += chunk
+            sock.close()
+        assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b"\r\n\r\nearly")
+    finally:
+        target.close()
 
 
 def test_proxy_refuses_default_hosts_that_resolve_to_private_or_metadata_addresses() -> None:
@@ -398,6 +416,19 @@ def test_a_real_install_from_the_index_works_through_the_proxy(tmp_path: Path, o
         assert out.strip() == b"ok"
     finally:
         drop_cache(result)
+
+
+@docker_test
+@pytest.mark.usefixtures("nothing_left")
+def test_a_build_past_its_deadline_fails_gr201_naming_the_flag(tmp_path: Path, options: SandboxOptions) -> None:
+    files = probe_package("time.sleep(3600)")
+    files[f"{SERVER}/configs/probe.yaml"] = "probe:\n  resources_servers:\n    probe:\n      entrypoint: app.py\n"
+    tree = make_git_tree(tmp_path / "repo", files)
+    result = run_sandbox(tree, "probe", options.model_copy(update={"build_timeout": 20}))
+    found = {f.id: f for f in result.findings}
+    assert found["GR201"].status == "fail"
+    assert "did not finish within 20 s (--build-timeout)" in found["GR201"].message, found["GR201"].message
+    assert found["GR202"].status == "skip" and "did not build" in found["GR202"].message
 
 
 LIMIT_CASES = {
