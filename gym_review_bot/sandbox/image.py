@@ -25,6 +25,7 @@ class ImageResult:
     error: str | None = None
     log_tail: str = ""
     cache_hit: bool = False
+    disk_poll_s: float = 0.0  # of the install: time spent polling its disk use
 
 
 def base_image(tree: SourceTree, options: SandboxOptions) -> str:
@@ -101,7 +102,7 @@ def ensure_cache(
     if cache.error:
         return ImageResult(None, f"saving the dependency cache image failed: {cache.error}", cache.log_tail)
     docker_api.tag_if_absent(scope, own_tag, tag)
-    return ImageResult(tag, log_tail=installed.log_tail)
+    return ImageResult(tag, log_tail=installed.log_tail, disk_poll_s=installed.disk_poll_s)
 
 
 def install(
@@ -133,7 +134,7 @@ def install(
         )
     committed = f"{docker_api.TMP_REPO}:{scope.run_id}-installed"
     docker_api.commit(scope, container, committed)
-    return ImageResult(committed, log_tail=outcome.log_tail)
+    return ImageResult(committed, log_tail=outcome.log_tail, disk_poll_s=outcome.disk_poll_s)
 
 
 def install_limits(options: SandboxOptions) -> dict:
@@ -169,7 +170,7 @@ def install_failure(outcome: docker_api.InstallOutcome, options: SandboxOptions)
         return f"it was killed: out of memory (limit --memory {options.memory})"
     if any(sign in outcome.log_tail for sign in PIDS_SIGNS):
         return f"it hit the process/thread limit (--pids {options.pids})"
-    return f"pip exited with code {outcome.exit_code}"
+    return f"the install exited with code {outcome.exit_code}"
 
 
 def build_run_image(
