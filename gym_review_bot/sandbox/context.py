@@ -65,29 +65,33 @@ def _run_labels(labels: dict[str, str]) -> str:
 def deps_context(
     base_image: str, reqs: Requirements, tree: SourceTree, ca_bundles: list[Path], labels: dict[str, str]
 ) -> IO[bytes]:
-    """Stage 1 of the cache image: a virtualenv with the requirements (CA bundle and sources included)."""
+    """The dependency install's input image: the base plus the install plan, owned by the sandbox user.
+
+    Nothing runs here: the install itself runs in a limited container (`docker_api.run_install`) whose
+    command is the fixed `_install_deps.py`; what the pull request decides is only in files it reads.
+    """
     ctx = ContextWriter()
     ctx.add_bytes("deps/requirements.txt", reqs.requirements_text().encode())
-    env = "PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_NO_INPUT=1"
     if ca_bundles:
         ctx.add_bytes("deps/ca.pem", b"\n".join(p.read_bytes() for p in ca_bundles))
-        env += f" PIP_CERT={DEPS_DIR}/ca.pem"
-    targets = []
+    local = []
     for i, dep in enumerate(reqs.local):
         for entry in local_files(tree, dep):
             rel = entry.path[len(dep.path) + 1 :] if dep.path else entry.path
             ctx.add_entry(tree, entry, f"deps/local{i}/{rel}")
-        targets.append(f"'{DEPS_DIR}/local{i}{dep.extras}'")
-    pip = f"{VENV}/bin/pip"
+        local.append({"dir": f"local{i}", "extras": dep.extras})
+    plan = {"local": local, "test_tools": list(TEST_TOOLS)}
+    ctx.add_bytes("deps/plan.json", json.dumps(plan).encode())
+    ctx.add_bytes(
+        "deps/install.py", resources.files("gym_review_bot.sandbox").joinpath("_install_deps.py").read_bytes()
+    )
+    ctx.add_bytes("venv/.gym-review", b"")
     dockerfile = "\n".join(
         [
             f"FROM {base_image}",
             _run_labels(labels),
-            f"COPY deps/ {DEPS_DIR}/",
-            f"RUN python3 -m venv {VENV} && export {env} && {pip} install -r {DEPS_DIR}/requirements.txt"
-            + (f" && {pip} install {' '.join(targets)}" if targets else "")
-            # nemo-gym[dev] brings the test tools a server's tests are written for; plain nemo-gym does not.
-            + f" && ({VENV}/bin/python -c 'import pytest' 2>/dev/null || {pip} install {' '.join(TEST_TOOLS)})",
+            f"COPY --chown={SANDBOX_UID} deps/ {DEPS_DIR}/",
+            f"COPY --chown={SANDBOX_UID} venv/ {VENV}/",
             "",
         ]
     )
@@ -95,11 +99,39 @@ def deps_context(
     return ctx.close()
 
 
+def install_environment(ca_bundle: bool, proxy_url: str | None) -> dict[str, str]:
+    """The install container's environment: pip settings, the CA bundle and the proxy; nothing from the host."""
+    env = {
+        "HOME": "/tmp",
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_NO_CACHE_DIR": "1",
+        "PIP_NO_INPUT": "1",
+        "PIP_PROGRESS_BAR": "off",
+        "PYTHONUNBUFFERED": "1",
+    }
+    if ca_bundle:
+        env["PIP_CERT"] = f"{DEPS_DIR}/ca.pem"
+    if proxy_url:
+        for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+            env[name] = proxy_url
+    return env
+
+
+INSTALL_COMMAND = ["python3", "-I", f"{DEPS_DIR}/install.py"]
+
+
 def cache_context(base_image: str, stage_image: str, labels: dict[str, str], final: dict[str, str]) -> IO[bytes]:
     """The kept cache image: the base plus the built virtualenv, without the CA bundle or sources."""
     ctx = ContextWriter()
     dockerfile = "\n".join(
-        [f"FROM {base_image}", _run_labels(labels), f"COPY --from={stage_image} {VENV} {VENV}", _run_labels(final), ""]
+        [
+            f"FROM {base_image}",
+            _run_labels(labels),
+            f"COPY --from={stage_image} --chown=0:0 {VENV} {VENV}",
+            _run_labels(final),
+            "",
+        ]
     )
     ctx.add_bytes("Dockerfile", dockerfile.encode())
     return ctx.close()

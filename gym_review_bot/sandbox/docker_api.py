@@ -360,3 +360,140 @@ def iter_labelled(dk: docker.DockerClient, kind: str) -> Iterator[Any]:
         yield from dk.networks.list(filters=flt)
     else:
         yield from dk.images.list(filters=flt)
+
+
+# --- build: the dependency install in a limited container, on a network whose only exit is the proxy ---
+
+BUILD_POLL_S = 2.0
+# Docker's option that leaves the bridge without an address: an internal network alone still reaches
+# the host through its gateway.
+NO_GATEWAY = {"com.docker.network.bridge.inhibit_ipv4": "true"}
+
+
+@dataclass
+class InstallOutcome:
+    """How a build container ended: its exit code, or why it was stopped (timed out, disk cap)."""
+
+    exit_code: int | None
+    stopped: str | None = None
+    oom_killed: bool = False
+    log_tail: str = ""
+    disk_bytes: int = 0
+    disk_poll_s: float = 0.0  # time spent asking Docker for SizeRw
+
+
+def build_network(scope: RunScope) -> Any:
+    """A network with no route anywhere, not even to the host: only the containers attached to it."""
+    net = scope.docker.networks.create(
+        f"gym-review-{scope.run_id}-build", driver="bridge", internal=True, options=NO_GATEWAY, labels=scope.labels()
+    )
+    scope.networks.append(net)
+    return net
+
+
+def network_subnets(net: Any) -> list[str]:
+    net.reload()
+    return [c["Subnet"] for c in (net.attrs.get("IPAM") or {}).get("Config") or [] if c.get("Subnet")]
+
+
+def build_container(
+    scope: RunScope,
+    image: str,
+    command: list[str],
+    role: str,
+    networks: list[str],
+    limits: dict[str, Any],
+    environment: dict[str, str] | None = None,
+) -> Container:
+    """Create (not start) a labelled container of this run, attached to `networks` (the first at creation)."""
+    with scope._lock:  # a thread may not add a container once close() has begun
+        if scope.closed:
+            raise RuntimeError("the sandbox run is being cleaned up")
+        c = scope.docker.containers.create(
+            image,
+            command,
+            name=f"gym-review-{scope.run_id}-{role}",
+            labels=scope.labels(),
+            network=networks[0],
+            environment=environment or {},
+            log_config=LogConfig(type="json-file", config={"max-size": "10m", "max-file": "1"}),
+            **limits,
+        )
+        scope.containers.append(c)
+    for name in networks[1:]:
+        scope.docker.networks.get(name).connect(c)
+    return c
+
+
+def address_on(container: Container, network_name: str) -> str:
+    container.reload()
+    return container.attrs["NetworkSettings"]["Networks"][network_name]["IPAddress"]
+
+
+def wait_for_log(container: Container, text: str, timeout: float) -> bool:
+    """Whether `text` appears in the container's log within `timeout` seconds (False once it exits)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in logs_tail(container, 20):
+            return True
+        if not exit_info(container).running:
+            return text in logs_tail(container, 20)
+        time.sleep(0.1)
+    return False
+
+
+def disk_used(dk: docker.DockerClient, container: Container) -> int:
+    """The container's writable layer in bytes (Docker's SizeRw), 0 when unknown."""
+    try:
+        found = dk.api.containers(all=True, filters={"id": container.id}, size=True)
+    except DockerError:
+        return 0
+    return int((found[0].get("SizeRw") or 0) if found else 0)
+
+
+def run_to_end(dk: docker.DockerClient, container: Container, timeout: float, disk_cap: int) -> InstallOutcome:
+    """Start a container and wait for it; killed past `timeout` seconds or `disk_cap` bytes written.
+
+    Docker computes SizeRw by walking the container's files: the polls are spaced to at least ten
+    times the last one's duration, so that they cost the daemon at most a tenth of a core.
+    """
+    container.start()
+    deadline = time.monotonic() + timeout
+    used, stopped, next_poll, polling = 0, None, time.monotonic() + BUILD_POLL_S, 0.0
+    while True:
+        code = wait(container, min(BUILD_POLL_S, max(deadline - time.monotonic(), 0.1)))
+        if code is not None:
+            break
+        if time.monotonic() >= next_poll:
+            start = time.monotonic()
+            used = max(used, disk_used(dk, container))
+            took = time.monotonic() - start
+            polling += took
+            next_poll = time.monotonic() + max(BUILD_POLL_S, 10 * took)
+        if used > disk_cap:
+            stopped = "disk"
+        elif time.monotonic() >= deadline:
+            stopped = "timeout"
+        if stopped:
+            kill(container)
+            wait(container, 30)
+            code = None
+            break
+    info = exit_info(container)
+    return InstallOutcome(code, stopped, info.oom_killed, logs_tail(container), used, round(polling, 2))
+
+
+def commit(scope: RunScope, container: Container, tag: str) -> str:
+    """Save a stopped container as an image of this run (removed by close() unless released)."""
+    repo, _, name = tag.partition(":")
+    scope.images.append(tag)
+    image = container.commit(repository=repo, tag=name, conf={"Labels": scope.labels("tmp")})
+    return image.id
+
+
+def tag_if_absent(scope: RunScope, image_ref: str, tag: str) -> bool:
+    """Give an image `tag` unless an image has it already; True when this call tagged it."""
+    if image_exists(scope.docker, tag):
+        return False
+    repo, _, name = tag.partition(":")
+    return bool(scope.docker.images.get(image_ref).tag(repo, name))

@@ -8,7 +8,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from gym_review_bot.sandbox import context, docker_api
+from gym_review_bot.sandbox import context, docker_api, proxy
 from gym_review_bot.sandbox.options import BASE_IMAGE_ENV_VAR, DEFAULT_PYTHON_VERSION, SandboxOptions
 from gym_review_bot.sandbox.requirements import Requirements, content_digest, local_files
 from gym_review_bot.sources import SourceTree
@@ -25,6 +25,7 @@ class ImageResult:
     error: str | None = None
     log_tail: str = ""
     cache_hit: bool = False
+    disk_poll_s: float = 0.0  # of the install: time spent polling its disk use
 
 
 def base_image(tree: SourceTree, options: SandboxOptions) -> str:
@@ -60,8 +61,17 @@ def ensure_base(scope: docker_api.RunScope, ref: str) -> tuple[str | None, str |
 
 
 def ensure_cache(
-    scope: docker_api.RunScope, base: str, reqs: Requirements, tree: SourceTree, options: SandboxOptions
+    scope: docker_api.RunScope,
+    base: str,
+    reqs: Requirements,
+    tree: SourceTree,
+    options: SandboxOptions,
+    via_proxy: bool = True,
 ) -> ImageResult:
+    """The dependency cache image for these requirements: reused, or installed and saved.
+
+    `via_proxy=False` (benchmarks only) installs on the default bridge, without the proxy.
+    """
     base_id, error = ensure_base(scope, base)
     if error or not base_id:
         return ImageResult(None, error or f"base image {base!r} not found")
@@ -70,10 +80,13 @@ def ensure_cache(
     tag = f"{docker_api.CACHE_REPO}:{key[:32]}"
     if docker_api.image_exists(scope.docker, tag):
         return ImageResult(tag, cache_hit=True)
-    stage_tag = f"{docker_api.TMP_REPO}:{scope.run_id}"
-    stage = scope.build(context.deps_context(base, reqs, tree, cas, scope.labels("tmp")), stage_tag, network=True)
+    stage_tag = f"{docker_api.TMP_REPO}:{scope.run_id}-input"
+    stage = scope.build(context.deps_context(base, reqs, tree, cas, scope.labels("tmp")), stage_tag, network=False)
     if stage.error:
-        return ImageResult(None, f"installing the requirements failed: {stage.error}", stage.log_tail)
+        return ImageResult(None, f"preparing the dependency install failed: {stage.error}", stage.log_tail)
+    installed = install(scope, base, stage_tag, bool(cas), options, via_proxy)
+    if installed.tag is None:
+        return installed
     final = {
         docker_api.LABEL_KIND: "cache",
         docker_api.LABEL_RUN: "",
@@ -81,11 +94,83 @@ def ensure_cache(
         docker_api.LABEL_CACHE_KEY: key,
         "gym-review-bot.base": base,
     }
-    cache = scope.build(context.cache_context(base, stage_tag, scope.labels("tmp"), final), tag, network=False)
+    # Built under this run's own tag, then tagged as the cache image only if no concurrent run did so
+    # first: the loser's image keeps only the run tag, which close() removes, leaving no orphan.
+    own_tag = f"{docker_api.TMP_REPO}:{scope.run_id}-cache"
+    ctx = context.cache_context(base, installed.tag, scope.labels("tmp"), final)
+    cache = scope.build(ctx, own_tag, network=False)
     if cache.error:
         return ImageResult(None, f"saving the dependency cache image failed: {cache.error}", cache.log_tail)
-    scope.release_image(tag)
-    return ImageResult(tag)
+    docker_api.tag_if_absent(scope, own_tag, tag)
+    return ImageResult(tag, log_tail=installed.log_tail, disk_poll_s=installed.disk_poll_s)
+
+
+def install(
+    scope: docker_api.RunScope, base: str, input_tag: str, has_ca: bool, options: SandboxOptions, via_proxy: bool
+) -> ImageResult:
+    """Run the fixed install script in a limited container on the proxy-only network; commit it (tag: the result)."""
+    if via_proxy:
+        net = docker_api.build_network(scope)
+        try:
+            exit_proxy = proxy.start_proxy(scope, base, net, options.package_hosts)
+        except RuntimeError as exc:
+            return ImageResult(None, str(exc))
+        networks, proxy_url = [net.name], exit_proxy.url
+    else:
+        networks, proxy_url = ["bridge"], None
+    container = docker_api.build_container(
+        scope,
+        input_tag,
+        context.INSTALL_COMMAND,
+        "install",
+        networks,
+        install_limits(options),
+        context.install_environment(has_ca, proxy_url),
+    )
+    outcome = docker_api.run_to_end(scope.docker, container, options.build_timeout, options.build_disk_bytes())
+    if outcome.exit_code != 0:
+        return ImageResult(
+            None, f"installing the requirements failed: {install_failure(outcome, options)}", outcome.log_tail
+        )
+    committed = f"{docker_api.TMP_REPO}:{scope.run_id}-installed"
+    docker_api.commit(scope, container, committed)
+    return ImageResult(committed, log_tail=outcome.log_tail, disk_poll_s=outcome.disk_poll_s)
+
+
+def install_limits(options: SandboxOptions) -> dict:
+    """The run-time limits, but a writable root: what the install writes is what is saved (and counted)."""
+    return {
+        "user": context.SANDBOX_UID,
+        "working_dir": context.DEPS_DIR,
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "pids_limit": options.pids,
+        "mem_limit": options.memory,
+        "memswap_limit": options.memory,
+        "nano_cpus": int(options.cpus * 1e9),
+        "init": True,
+    }
+
+
+# What a process prints when fork() or thread creation hits the pids limit.
+PIDS_SIGNS = (
+    "can't start new thread",
+    "Resource temporarily unavailable",
+    "pthread_create failed",
+)
+
+
+def install_failure(outcome: docker_api.InstallOutcome, options: SandboxOptions) -> str:
+    """Why the install container failed, naming the limit it hit."""
+    if outcome.stopped == "timeout":
+        return f"it did not finish within {options.build_timeout:g} s (--build-timeout) and was stopped"
+    if outcome.stopped == "disk":
+        return f"it wrote more than {options.build_disk} (--build-disk) and was stopped"
+    if outcome.oom_killed:
+        return f"it was killed: out of memory (limit --memory {options.memory})"
+    if any(sign in outcome.log_tail for sign in PIDS_SIGNS):
+        return f"it hit the process/thread limit (--pids {options.pids})"
+    return f"the install exited with code {outcome.exit_code}"
 
 
 def build_run_image(

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
+import re
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from gym_review_bot.argtypes import memory_size, positive_float, positive_int
+
+_HOST = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 # Environment variables a TLS-intercepting proxy setup usually sets on the host; their CA bundle is
 # handed to pip during the build (the file only, never the variable or any other host setting).
@@ -30,6 +37,12 @@ class SandboxOptions(BaseModel):
     pids: int = 1024
     cpus: float = 1.0
     allow_url_deps: bool = False
+    build_timeout: float = 900
+    build_disk: str = "8g"
+    package_hosts: list[str] = []
+
+    def build_disk_bytes(self) -> int:
+        return size_bytes(self.build_disk)
 
     def ca_bundles(self) -> list[Path]:
         """Every readable CA bundle to give pip: --ca-bundle first, then the ones the environment names."""
@@ -40,6 +53,30 @@ class SandboxOptions(BaseModel):
             if path.is_file() and path not in seen:
                 seen.append(path)
         return seen
+
+
+def size_bytes(text: str) -> int:
+    """Bytes of a Docker size such as 8g (already validated by `memory_size`)."""
+    match = re.match(r"^([0-9]+)([bkmg]?)$", text.strip().lower())
+    if not match:
+        raise ValueError(f"not a size: {text!r}")
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2)]
+
+
+def package_host(text: str) -> str:
+    """HOST:PORT of a package index the build may reach (a DNS name or an IP address, port 1-65535)."""
+    host, sep, port = text.strip().rpartition(":")
+    host = host.strip("[]")
+    try:
+        ipaddress.ip_address(host)
+        is_ip = True
+    except ValueError:
+        is_ip = False
+    if not sep or not (is_ip or _HOST.match(host)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT (e.g. pypi.example.com:443)")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r}: the port must be a number from 1 to 65535")
+    return f"{host.lower()}:{int(port)}"
 
 
 def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +96,18 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--pids", type=positive_int, default=1024, help="container process/thread limit")
     group.add_argument("--cpus", type=positive_float, default=1.0, help="container CPU limit")
+    group.add_argument("--build-timeout", type=positive_float, default=900, help="seconds for the dependency install")
+    group.add_argument(
+        "--build-disk", type=memory_size, default="8g", help="disk the dependency install may write (e.g. 8g)"
+    )
+    group.add_argument(
+        "--package-host",
+        dest="package_hosts",
+        type=package_host,
+        action="append",
+        metavar="HOST:PORT",
+        help="another package index host the build may reach, besides pypi.org and files.pythonhosted.org (repeatable)",
+    )
     group.add_argument(
         "--allow-url-deps",
         action="store_true",

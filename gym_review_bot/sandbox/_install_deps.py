@@ -1,0 +1,54 @@
+"""The dependency install, run as `python3 -I install.py` in the build container (standard library only).
+
+Everything the pull request decides is read from files (requirements.txt, plan.json) and handed to pip
+as separate arguments: no shell ever sees it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+VENV = Path("/opt/venv")
+PIP = [str(VENV / "bin" / "python"), "-m", "pip"]
+# PEP 508 extras: `[name, name]`, each name a PEP 508 identifier.
+EXTRAS = re.compile(
+    r"^\[\s*[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?(\s*,\s*[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?)*\s*\]$"
+)
+
+
+def run(step: str, args: list[str]) -> None:
+    print(f"gym-review-build: {step}", flush=True)
+    code = subprocess.call(args, stdin=subprocess.DEVNULL)
+    if code != 0:
+        print(f"gym-review-build: failed: {step} (exit code {code})", flush=True)
+        raise SystemExit(code if code > 0 else 1)
+
+
+def main() -> None:
+    plan = json.loads((HERE / "plan.json").read_text(encoding="utf-8"))
+    targets = []
+    for local in plan["local"]:
+        extras = local["extras"]
+        if extras and not EXTRAS.match(extras):
+            print(f"gym-review-build: failed: the extras {extras!r} are not PEP 508 names", flush=True)
+            raise SystemExit(2)
+        targets.append(str(HERE / local["dir"]) + extras.replace(" ", ""))
+    run("create the virtualenv", [sys.executable, "-m", "venv", str(VENV)])
+    requirements = HERE / "requirements.txt"
+    if requirements.read_text(encoding="utf-8").strip():
+        run("install requirements.txt", [*PIP, "install", "-r", str(requirements)])
+    if targets:
+        run("install the checkout's packages", [*PIP, "install", *targets])
+    # nemo-gym[dev] brings the test tools a server's tests are written for; plain nemo-gym does not.
+    if subprocess.call([str(VENV / "bin" / "python"), "-c", "import pytest"], stderr=subprocess.DEVNULL) != 0:
+        run("install the test tools", [*PIP, "install", *plan["test_tools"]])
+    print("gym-review-build: done", flush=True)
+
+
+if __name__ == "__main__":
+    main()
