@@ -89,9 +89,10 @@ def request(url, method, body, timeout, cap):
     """(status, body bytes, error): one request, its whole exchange within `timeout`, its body within `cap`."""
     parts = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
-    timer = threading.Timer(timeout, _cut, (conn,))
+    cut = threading.Event()
+    timer = threading.Timer(timeout, _cut, (conn, cut))
     timer.start()
-    started = time.monotonic()
+    late = f"timed out after {timeout:g} s"
     try:
         headers = {"content-type": "application/json"} if body is not None else {}
         conn.request(method, parts.path or "/", body=body, headers=headers)
@@ -104,18 +105,21 @@ def request(url, method, body, timeout, cap):
             data += chunk
             if len(data) > cap:
                 return resp.status, None, f"the answer exceeds {cap} bytes"
+        if cut.is_set():  # the deadline ended the body early: not an answer
+            return None, None, late
         return resp.status, bytes(data), None
     except (OSError, http.client.HTTPException) as exc:
-        if time.monotonic() - started >= timeout - 0.05:
-            return None, None, f"timed out after {timeout:g} s"
+        if cut.is_set() or isinstance(exc, TimeoutError):
+            return None, None, late
         return None, None, f"connection failed ({type(exc).__name__}: {str(exc)[:160]})"
     finally:
         timer.cancel()
         conn.close()
 
 
-def _cut(conn):
+def _cut(conn, cut):
     """The deadline: end a request however slowly the server sends (a socket timeout bounds only gaps)."""
+    cut.set()
     try:
         if conn.sock is not None:
             conn.sock.shutdown(socket.SHUT_RDWR)

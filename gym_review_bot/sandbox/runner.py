@@ -440,10 +440,10 @@ def run_tests(run: _Run, image: str) -> None:
     cause = run.cause(tests, log) if code != 0 else ""
     docker_api.kill(tests)
     report = junit_counts(docker_api.stdout_bytes(tests, 12 * 1024 * 1024)) if code is not None else None
-    run.set("GR205", tests_outcome(run, code, report, log, cause))
+    run.set("GR205", gr205_outcome(run, code, report, log, cause))
 
 
-def tests_outcome(run: _Run, code: int | None, report: dict[str, int] | None, log: str, cause: str) -> Outcome:
+def gr205_outcome(run: _Run, code: int | None, report: dict[str, int] | None, log: str, cause: str) -> Outcome:
     where = f"{run.server_dir}/tests"
     if code is None:
         return failed(
