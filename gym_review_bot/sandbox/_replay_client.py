@@ -85,14 +85,45 @@ def standins(calls_file, ports):
 # --- bounded HTTP ------------------------------------------------------------------------------------
 
 
+_local = threading.local()
+
+
+def _connection(host, port, timeout):
+    """This thread's keep-alive connection to the server (a new one after any trouble)."""
+    conn = getattr(_local, "conn", None)
+    if conn is None or (conn.host, conn.port) != (host, port):
+        conn = _local.conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    conn.timeout = timeout
+    if conn.sock is not None:
+        conn.sock.settimeout(timeout)
+    return conn
+
+
+def _drop(conn):
+    conn.close()
+    if getattr(_local, "conn", None) is conn:
+        _local.conn = None
+
+
 def request(url, method, body, timeout, cap):
     """(status, body bytes, error): one request, its whole exchange within `timeout`, its body within `cap`."""
     parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+    conn = _connection(parts.hostname, parts.port or 80, timeout)
+    if conn.sock is not None:
+        # A kept connection the server may have closed while idle: on that, once more on a new one.
+        status, data, error = _exchange(conn, parts, method, body, timeout, cap)
+        if error is None or not error.startswith("connection failed") or status is not None:
+            return status, data, error
+        conn = _connection(parts.hostname, parts.port or 80, timeout)
+    return _exchange(conn, parts, method, body, timeout, cap)
+
+
+def _exchange(conn, parts, method, body, timeout, cap):
     cut = threading.Event()
     timer = threading.Timer(timeout, _cut, (conn, cut))
     timer.start()
     late = f"timed out after {timeout:g} s"
+    keep = False
     try:
         headers = {"content-type": "application/json"} if body is not None else {}
         conn.request(method, parts.path or "/", body=body, headers=headers)
@@ -107,6 +138,7 @@ def request(url, method, body, timeout, cap):
                 return resp.status, None, f"the answer exceeds {cap} bytes"
         if cut.is_set():  # the deadline ended the body early: not an answer
             return None, None, late
+        keep = not resp.will_close
         return resp.status, bytes(data), None
     except (OSError, http.client.HTTPException) as exc:
         if cut.is_set() or isinstance(exc, TimeoutError):
@@ -114,7 +146,8 @@ def request(url, method, body, timeout, cap):
         return None, None, f"connection failed ({type(exc).__name__}: {str(exc)[:160]})"
     finally:
         timer.cancel()
-        conn.close()
+        if not keep or cut.is_set():
+            _drop(conn)
 
 
 def _cut(conn, cut):
