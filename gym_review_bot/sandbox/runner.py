@@ -133,7 +133,7 @@ class _Run:
         """What killed or stalled a container, when it was a limit; `settle` waits for a dying one."""
         info = docker_api.exit_info(container, with_pids=True)
         deadline = time.monotonic() + settle
-        while info.running and time.monotonic() < deadline:
+        while info.running and time.monotonic() < deadline and (info.pids_current or 0) < self.options.pids - 2:
             time.sleep(0.25)
             info = docker_api.exit_info(container, with_pids=True)
         if info.oom_killed:
@@ -365,8 +365,8 @@ def replay(run: _Run, client: ReplayClient, config: ServerConfig) -> None:
         stopped = any(r.aborted for r in first)
         dropped = any(r.aborted and "connection failed" in (r.error or "") for r in first)
         troubled = stopped or any(not r.matches for r in first)
-        # A dropped connection is usually a dying server: give Docker a moment to record why.
-        cause = run.cause(run.server, settle=5 if dropped else 0) if troubled else ""
+        # A dropped connection or a stall is usually a dying or swamped server: give Docker a moment to tell why.
+        cause = run.cause(run.server, settle=5 if dropped or stopped else 0) if troubled else ""
         second = None if stopped or not sent else _merge(rollouts, client.replay(usable, run.options.concurrency))
         reproduction(run, first, cause)
         determinism(run, first, second)

@@ -336,3 +336,29 @@ def test_replay_sends_what_the_agent_sent_not_what_verify_added(tmp_path: Path) 
     assert input_keys(tree, f"{SERVER}/data/missing.jsonl") is None
     [r] = read_rollouts(tree, f"{SERVER}/data/example_rollouts.jsonl")
     assert "equivalence_score" in (r.body or {}) and "reward" not in (r.body or {})
+
+
+def test_gr102_that_could_not_tell_is_settled_only_by_verify_answering() -> None:
+    from gym_review_bot.models import Finding
+    from gym_review_bot.review import _settle_gr102
+
+    def gr102(status: str) -> Finding:
+        return Finding(id="GR102", severity="error", status=status, title="t", message="cannot tell", fix="f")
+
+    unsure, failing = gr102("error"), gr102("fail")
+    _settle_gr102([unsure, failing])
+    assert unsure.status == "pass" and "sandbox settled it" in unsure.message
+    assert failing.status == "fail"
+
+
+def test_sandbox_failures_are_pre_existing_only_with_the_same_fingerprint() -> None:
+    from gym_review_bot.checks.base import failed
+    from gym_review_bot.review import _mark_pre_existing
+    from gym_review_bot.sandbox.catalogue import sandbox_finding
+
+    def gr203(key: str, returned: str) -> object:
+        return sandbox_finding("GR203", failed(f"line 2: returned {returned}", file="d.jsonl", key=key), "demo")
+
+    head = [gr203("2:1.0", "0.0"), gr203("4:1.0", "0.0")]
+    _mark_pre_existing(head, [gr203("2:1.0", "0.5")])  # the same stale line; the server said something else
+    assert [f.pre_existing for f in head] == [True, False]
