@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -54,8 +55,21 @@ def listener() -> Iterator[Listener]:
     one.sock.close()
 
 
-def gateways() -> list[str]:
-    """The gateway of every Docker network (docker0's address among them), as Docker reports them."""
+@pytest.fixture
+def control(options: SandboxOptions) -> Iterator[Any]:
+    """A container on the default bridge: it must reach the host listener, or the test cannot fail."""
+    dk = docker.from_env()
+    box = dk.containers.run(options.base_image, ["sleep", "300"], network_mode="bridge", detach=True)
+    try:
+        box.reload()
+        yield box
+    finally:
+        box.remove(force=True)
+        dk.close()
+
+
+def gateways(control: Any) -> list[str]:
+    """The gateway of every Docker network, docker0's address among them, as Docker reports them."""
     dk = docker.from_env()
     try:
         found = {
@@ -64,10 +78,9 @@ def gateways() -> list[str]:
             for cfg in (net.attrs.get("IPAM") or {}).get("Config") or []
             if cfg.get("Gateway") and ":" not in cfg["Gateway"]
         }
-        bridge = dk.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
     finally:
         dk.close()
-    assert bridge in found
+    found.add(control.attrs["NetworkSettings"]["Networks"]["bridge"]["Gateway"])  # the docker0 address
     return sorted(found)
 
 
@@ -97,9 +110,9 @@ def test_the_host_is_out_of_reach():
 
 
 def test_server_and_tests_reach_no_host_address_while_a_bridge_container_does(
-    tmp_path: Path, options: SandboxOptions, listener: Listener
+    tmp_path: Path, options: SandboxOptions, listener: Listener, control: Any
 ) -> None:
-    targets = [(gw, listener.port) for gw in gateways()]
+    targets = [(gw, listener.port) for gw in gateways(control)]
     # The stored rewards are the fair ones; a verify() that reached the host would return 0.5.
     verify = "reward = 0.5 if reached_host() else (1.0 if body.expected_answer in response_text(body) else 0.0)"
     files = answer_server("no_route", verify_body=verify, extra=PROBE.format(targets=targets), test=PROBING_TEST)
@@ -109,13 +122,10 @@ def test_server_and_tests_reach_no_host_address_while_a_bridge_container_does(
     }
     assert listener.peers == []
     # The control: the same listener, through the docker0 address, from a container on the default bridge.
-    dk = docker.from_env()
-    bridge_gw = dk.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    bridge_gw = control.attrs["NetworkSettings"]["Networks"]["bridge"]["Gateway"]
     code = f"import socket; socket.create_connection(({bridge_gw!r}, {listener.port}), timeout=5).close()"
-    try:
-        dk.containers.run(options.base_image, ["python3", "-I", "-c", code], network_mode="bridge", remove=True)
-    finally:
-        dk.close()
+    exit_code, output = control.exec_run(["python3", "-I", "-c", code])
+    assert exit_code == 0, output
     deadline = time.monotonic() + 5
     while not listener.peers and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -200,3 +210,18 @@ def test_an_endless_answer_to_get_root_is_cut_and_the_boot_times_out(tmp_path: P
     assert gr202.status == "fail" and "did not answer GET / within 8 s" in gr202.message
     assert result.timings.boot_s is not None and result.timings.boot_s < 8 + 5
     assert time.monotonic() - start < 300
+
+
+def test_a_fault_of_the_sandbox_machinery_is_error_not_a_failure_of_the_pr(
+    tmp_path: Path, options: SandboxOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gym_review_bot.sandbox import runner
+
+    def broken(*args: object) -> None:
+        raise OverflowError("int too large to convert to float")
+
+    monkeypatch.setattr(runner, "load_server_config", broken)  # our own code, not a library's
+    found = run(tmp_path, "faulty", answer_server("faulty"), options)
+    assert found["GR201"].status == "error" and "OverflowError" in found["GR201"].message
+    assert all(found[f"GR20{i}"].status == "error" for i in range(1, 7))
+    assert found["GR207"].status == "pass"
