@@ -120,8 +120,10 @@ def request(url, method, body, timeout, cap):
 
 def _exchange(conn, parts, method, body, timeout, cap):
     cut = threading.Event()
-    timer = threading.Timer(timeout, _cut, (conn, cut))
-    timer.start()
+    key = object()
+    with _watch_lock:
+        _watched[key] = (time.monotonic() + timeout, conn, cut)
+    _start_watchdog()
     late = f"timed out after {timeout:g} s"
     keep = False
     try:
@@ -145,9 +147,35 @@ def _exchange(conn, parts, method, body, timeout, cap):
             return None, None, late
         return None, None, f"connection failed ({type(exc).__name__}: {str(exc)[:160]})"
     finally:
-        timer.cancel()
+        with _watch_lock:
+            _watched.pop(key, None)
         if not keep or cut.is_set():
             _drop(conn)
+
+
+_watched = {}
+_watch_lock = threading.Lock()
+_watchdog = []
+
+
+def _start_watchdog():
+    """One thread ends every request past its deadline (a timer per request costs a thread each)."""
+    with _watch_lock:
+        if _watchdog:
+            return
+        _watchdog.append(threading.Thread(target=_watch, daemon=True))
+    _watchdog[0].start()
+
+
+def _watch():
+    while True:
+        time.sleep(0.05)
+        now = time.monotonic()
+        with _watch_lock:
+            late = [key for key, (deadline, _, _) in _watched.items() if deadline <= now]
+            ended = [_watched.pop(key) for key in late]
+        for _, conn, cut in ended:
+            _cut(conn, cut)
 
 
 def _cut(conn, cut):
