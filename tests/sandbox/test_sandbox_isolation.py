@@ -225,3 +225,27 @@ def test_a_fault_of_the_sandbox_machinery_is_error_not_a_failure_of_the_pr(
     assert found["GR201"].status == "error" and "OverflowError" in found["GR201"].message
     assert all(found[f"GR20{i}"].status == "error" for i in range(1, 7))
     assert found["GR207"].status == "pass"
+
+
+def test_clean_up_problems_reach_the_report_notes_and_stderr(
+    tmp_path: Path, options: SandboxOptions, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gym_review_bot.sandbox import docker_api
+
+    real_close = docker_api.RunScope.close
+
+    def close_with_a_problem(self: docker_api.RunScope) -> list[str]:
+        return [*real_close(self), "container gym-review-x-server: still present after 60 s"]
+
+    def stop(*args: object) -> None:
+        raise RuntimeError("stop here")  # end the run early: only the clean-up matters
+
+    from gym_review_bot.sandbox import runner
+
+    monkeypatch.setattr(docker_api.RunScope, "close", close_with_a_problem)  # our own code, not a library's
+    monkeypatch.setattr(runner, "load_server_config", stop)
+    tree = make_git_tree(tmp_path / "repo", server_files("untidy", answer_server("untidy")))
+    result = run_sandbox(tree, "untidy", options)
+    assert any("still present after 60 s" in note for note in result.notes)
+    assert "still present after 60 s" in capsys.readouterr().err
+    assert not any(f.status == "fail" for f in result.findings if f.id != "GR207")  # not the PR's failure
