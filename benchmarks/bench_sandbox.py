@@ -15,18 +15,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import requests
-from requests.adapters import HTTPAdapter
-
+from gym_review_bot.sandbox import docker_api
+from gym_review_bot.sandbox.client import SERVER_URL, ReplayClient
 from gym_review_bot.sandbox.docker_api import unavailable_reason as docker_unavailable_reason
 from gym_review_bot.sandbox.options import SandboxOptions
-from gym_review_bot.sandbox.replay import VerifyClient, read_rollouts, strip_nulls
+from gym_review_bot.sandbox.replay import read_rollouts
 from gym_review_bot.sandbox.runner import run_sandbox, serving
 from gym_review_bot.sources import GitTree
 
@@ -97,50 +94,59 @@ def bench_end_to_end(opts: SandboxOptions, rounds: int) -> None:
         print(f"median wall: {statistics.median(walls):.1f} s (target < 30 s)\n")
 
 
-def bare_client(url: str, bodies: list[bytes], concurrency: int) -> float:
-    """Requests per second of a plain concurrent client posting pre-serialized bodies."""
-    local = threading.local()
+# A plain concurrent client: keep-alive connections, no caps, no deadlines, no result checks.
+BARE_CLIENT = """
+import http.client, sys, threading
+from concurrent.futures import ThreadPoolExecutor
+url, path, concurrency = sys.argv[1], sys.argv[2], int(sys.argv[3])
+bodies = open(path, "rb").read().splitlines()
+local = threading.local()
+def post(data):
+    conn = getattr(local, "conn", None) or http.client.HTTPConnection("127.0.0.1", 8000, timeout=60)
+    local.conn = conn
+    conn.request("POST", "/verify", body=data, headers={"content-type": "application/json"})
+    resp = conn.getresponse()
+    resp.read()
+with ThreadPoolExecutor(concurrency) as pool:
+    list(pool.map(post, bodies))
+"""
 
-    def post(data: bytes) -> None:
-        session = getattr(local, "session", None)
-        if session is None:
-            session = local.session = requests.Session()
-            session.trust_env = False
-            session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=1))
-        resp = session.post(url + "/verify", data=data, headers={"content-type": "application/json"}, timeout=60)
-        resp.raise_for_status()
-        resp.json()
 
+def bare_client(client: ReplayClient, bodies: list[bytes], concurrency: int) -> float:
+    """Requests per second of a plain client in the same namespace, started the same way (copy in, exec)."""
     start = time.monotonic()
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(post, bodies))
+    docker_api.put_files(client.container, {"/opt/gym-review-client/bare.jsonl": b"\n".join(bodies) + b"\n"})
+    command = ["python3", "-I", "-c", BARE_CLIENT, SERVER_URL, "/opt/gym-review-client/bare.jsonl", str(concurrency)]
+    code, _, err = docker_api.exec_output(client.container, command, 1 << 20, 120)
+    if code != 0:
+        raise SystemExit(f"bare client failed: {err}")
     return len(bodies) / (time.monotonic() - start)
 
 
-def bot_client(url: str, tree: GitTree, path: str, concurrency: int) -> tuple[float, int]:
-    """Requests per second of the sandbox's replay (reading, parsing and comparing included)."""
-    client = VerifyClient(url, concurrency, 60)
+def bot_client(client: ReplayClient, rollouts: list, concurrency: int) -> tuple[float, int]:
+    """Requests per second of the sandbox's replay (copying in, bounded reads, parsing and comparing included)."""
+    client.start_deadline()
     start = time.monotonic()
-    outcomes = client.replay(read_rollouts(tree, path))
-    rps = len(outcomes) / (time.monotonic() - start)
-    client.close()
-    return rps, sum(o.matches for o in outcomes)
+    results = client.replay(rollouts, concurrency)
+    rps = len(results) / (time.monotonic() - start)
+    return rps, sum(r.matches for r in results)
 
 
 def bench_throughput(opts: SandboxOptions, rollouts: int, rounds: int) -> None:
     print(f"== Replay throughput: {rollouts} rollouts, concurrency {opts.concurrency}, one NeMo Gym server ==")
+    print("(both clients run inside the server's network namespace, started with docker exec)")
     with tempfile.TemporaryDirectory() as tmp:
         tree = server_repo(Path(tmp), rollouts)
         path = f"resources_servers/{SERVER}/data/example_rollouts.jsonl"
-        rows = [json.loads(ln) for ln in (Path(tmp) / path).read_text().splitlines()]
-        bodies = [json.dumps(strip_nulls({k: v for k, v in r.items() if k != "reward"})).encode() for r in rows]
-        with serving(tree, SERVER, opts) as url:
-            bare_client(url, bodies[:100], opts.concurrency)  # warm both paths up
-            bot_client(url, tree, path, opts.concurrency)
+        usable = [r for r in read_rollouts(tree, path) if r.body is not None and not r.error]
+        bodies = [json.dumps(r.body, separators=(",", ":")).encode() for r in usable]
+        with serving(tree, SERVER, opts) as client:
+            bare_client(client, bodies[:100], opts.concurrency)  # warm both paths up
+            bot_client(client, usable[:100], opts.concurrency)
             bare, bot = [], []
             for i in range(rounds):  # interleaved, so drift in the server hits both alike
-                bare.append(bare_client(url, bodies, opts.concurrency))
-                rps, matched = bot_client(url, tree, path, opts.concurrency)
+                bare.append(bare_client(client, bodies, opts.concurrency))
+                rps, matched = bot_client(client, usable, opts.concurrency)
                 bot.append(rps)
                 print(f"round {i + 1}: bare client {bare[-1]:.0f} req/s, sandbox replay {rps:.0f} req/s "
                       f"({matched}/{rollouts} rewards reproduced)")  # fmt: skip

@@ -10,10 +10,11 @@ from gym_review_bot import __version__
 from gym_review_bot.checks import Checkout, ServerContext, check_server
 from gym_review_bot.checks.pull import PullRequest, added_between
 from gym_review_bot.discover import Discovery, ServerTarget
-from gym_review_bot.models import Finding, Report, ServerReport, make_fingerprint
+from gym_review_bot.models import Finding, Report, ServerReport
 from gym_review_bot.policy import POLICY_FILE, LoadedPolicy, apply_policy, load_policy, policy_notes
 from gym_review_bot.sandbox.catalogue import CHECK_IDS, error_findings, requirements_finding, skipped_findings
 from gym_review_bot.sandbox.requirements import read_requirements
+from gym_review_bot.sources import SourceTree
 
 if TYPE_CHECKING:
     from gym_review_bot.sandbox.options import SandboxOptions
@@ -44,18 +45,29 @@ def review(found: Discovery, options: ReviewOptions) -> Report:
     head = Checkout(found.head, trusted=found.base)  # policy facts (domains, licences) from the merge base
     base = Checkout(found.base) if found.base is not None else None
     rules = load_policy(found.base if found.base is not None else found.head)  # never the PR's head
+    _add_package_hosts(options, rules)
     pull = _pull_request(found)
-    servers = [_review_server(target, found, head, base, options, rules, pull) for target in found.servers]
+    notes: list[str] = []
+    servers = [_review_server(target, found, head, base, options, rules, pull, notes) for target in found.servers]
     report = Report(
         tool_version=__version__,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         head_sha=found.head_sha,
         base_sha=found.base_sha,
         servers=servers,
-        notes=[*found.notes, *_policy_notes(found, rules)],
+        notes=[*found.notes, *_policy_notes(found, rules), *notes],
         policy=rules.source,
     )
     return report.finalize()
+
+
+def _add_package_hosts(options: ReviewOptions, rules: LoadedPolicy) -> None:
+    """The registry's extra package index hosts (from the trusted config) join --package-host."""
+    if options.sandbox_options is None:
+        return
+    extra = [h if ":" in h else f"{h}:443" for h in rules.policy.sandbox.package_hosts]
+    hosts = options.sandbox_options.package_hosts
+    options.sandbox_options.package_hosts = hosts + [h for h in extra if h not in hosts]
 
 
 def _policy_notes(found: Discovery, rules: LoadedPolicy) -> list[str]:
@@ -86,31 +98,42 @@ def _review_server(
     options: ReviewOptions,
     rules: LoadedPolicy,
     pull: PullRequest | None,
+    notes: list[str],
 ) -> ServerReport:
     result = ServerReport(name=target.name, path=target.path, status=target.status)
     if target.status == "removed":
         return result
     ctx = ServerContext(found.head, target.name, head, options.max_file_bytes, policy=rules.policy, pull=pull)
     result.findings = check_server(ctx)
-    _run_sandbox(result, found, options)
-    fingerprint_sandbox(result)
+    _run_sandbox(result, found, options, notes)
     apply_policy(result.findings, target.name, rules.policy, datetime.now(UTC).date())
     if target.status == "changed" and base is not None:
         base_ctx = ServerContext(base.tree, target.name, base, options.max_file_bytes, policy=rules.policy)
-        _mark_pre_existing(result.findings, base_ctx)
+        base_findings = check_server(base_ctx)
+        if _sandbox_failed(result.findings) and options.sandbox == "run":
+            base_findings += _base_sandbox(base.tree, result, options, notes)
+        _mark_pre_existing(result.findings, base_findings)
     return result
 
 
-def fingerprint_sandbox(result: ServerReport) -> None:
-    """Sandbox findings are keyed by check, server and file (never log text, timings or container names)."""
-    for finding in result.findings:
-        if not finding.fingerprint:
-            finding.fingerprint = make_fingerprint(finding.id, result.name, finding.file, finding.status)
+def _sandbox_failed(findings: list[Finding]) -> bool:
+    return any(f.id in DYNAMIC_SANDBOX_CHECKS and f.status == "fail" for f in findings)
 
 
-def _mark_pre_existing(findings: list[Finding], base_ctx: ServerContext) -> None:
+def _base_sandbox(base: SourceTree, result: ServerReport, options: ReviewOptions, notes: list[str]) -> list[Finding]:
+    """The sandbox at the base commit, for a changed server that fails it at the head: what was already broken."""
+    from gym_review_bot.sandbox.runner import run_sandbox
+
+    assert options.sandbox_options is not None
+    verify_expected = any(f.id == "GR102" and f.status == "pass" for f in result.findings)
+    outcome = run_sandbox(base, result.name, options.sandbox_options, verify_expected=verify_expected)
+    notes += outcome.notes
+    return outcome.findings
+
+
+def _mark_pre_existing(findings: list[Finding], base_findings: list[Finding]) -> None:
     """A failure is pre-existing only when the base has the same failure: same fingerprint, not just same check."""
-    failed_before = {f.fingerprint for f in check_server(base_ctx) if f.status == "fail"}
+    failed_before = {f.fingerprint for f in base_findings if f.status == "fail"}
     for finding in findings:
         if finding.status == "fail" and finding.fingerprint in failed_before:
             finding.pre_existing = True
@@ -120,13 +143,15 @@ def _mark_pre_existing(findings: list[Finding], base_ctx: ServerContext) -> None
 BLOCKING_FOR_SANDBOX = ("GR100", "GR101", "GR103")
 
 
-def _run_sandbox(result: ServerReport, found: Discovery, options: ReviewOptions) -> None:
+def _run_sandbox(result: ServerReport, found: Discovery, options: ReviewOptions, notes: list[str]) -> None:
     if options.sandbox != "run":
         result.findings.append(_static_requirements_finding(found, result.name, options))
         if options.sandbox == "unavailable":
-            result.findings += error_findings(f"{options.sandbox_reason}.", DYNAMIC_SANDBOX_CHECKS)
+            result.findings += error_findings(f"{options.sandbox_reason}.", result.name, DYNAMIC_SANDBOX_CHECKS)
         else:
-            result.findings += skipped_findings(f"{options.sandbox_reason}.", "not_requested", DYNAMIC_SANDBOX_CHECKS)
+            result.findings += skipped_findings(
+                f"{options.sandbox_reason}.", "not_requested", result.name, DYNAMIC_SANDBOX_CHECKS
+            )
         _order_sandbox(result)
         return
     blocked = [f.id for f in result.findings if f.id in BLOCKING_FOR_SANDBOX and f.status != "pass"]
@@ -135,6 +160,7 @@ def _run_sandbox(result: ServerReport, found: Discovery, options: ReviewOptions)
         result.findings += skipped_findings(
             f"waits on {', '.join(blocked)} (the server cannot be built or booted without it).",
             "prerequisite_failed",
+            result.name,
             DYNAMIC_SANDBOX_CHECKS,
         )
         _order_sandbox(result)
@@ -142,15 +168,30 @@ def _run_sandbox(result: ServerReport, found: Discovery, options: ReviewOptions)
     from gym_review_bot.sandbox.runner import run_sandbox  # the Docker SDK loads only when a sandbox runs
 
     assert options.sandbox_options is not None
-    outcome = run_sandbox(found.head, result.name, options.sandbox_options)
+    verify_expected = any(f.id == "GR102" and f.status == "pass" for f in result.findings)
+    outcome = run_sandbox(found.head, result.name, options.sandbox_options, verify_expected=verify_expected)
     result.findings += outcome.findings
     result.timings = outcome.timings
     result.sandbox_ran = any(f.id == "GR201" and f.status in ("pass", "fail") for f in outcome.findings)
+    notes += outcome.notes
+    if outcome.verify_answered:
+        _settle_gr102(result.findings)
+
+
+def _settle_gr102(findings: list[Finding]) -> None:
+    """GR102 that could not tell (its base class is outside the checkout) is settled by /verify answering."""
+    for finding in findings:
+        if finding.id == "GR102" and finding.status == "error":
+            finding.status = "pass"
+            finding.message = (
+                "The sandbox settled it: the server answers POST /verify (the static check could not tell: "
+                f"{finding.message})"
+            )
 
 
 def _static_requirements_finding(found: Discovery, server: str, options: ReviewOptions) -> Finding:
     reqs = read_requirements(found.head, f"resources_servers/{server}", options.allow_url_deps)
-    return requirements_finding(reqs, options.allow_url_deps)
+    return requirements_finding(reqs, options.allow_url_deps, server)
 
 
 def _order_sandbox(result: ServerReport) -> None:

@@ -82,5 +82,47 @@ def test_no_docker_flag_reports_the_sandbox_as_skipped(repo: GitRepo, tmp_path: 
     proc = run_check(repo, out, "--no-docker")
     findings = {f["id"]: f for f in json.loads(out.read_text())["servers"][0]["findings"]}
     assert proc.returncode == 0
-    assert all(findings[f"GR20{n}"]["status"] == "skip" for n in range(1, 8))
+    assert all(findings[f"GR20{n}"]["status"] == "skip" for n in range(1, 7))
+    assert findings["GR207"]["status"] == "pass"  # read from the checkout: it needs no daemon
     assert "--no-docker" in findings["GR203"]["message"]
+
+
+def stale_server() -> dict[str, str]:
+    files = good_server_files("trivia_match")
+    rows = [json.loads(line) for line in files["data/example_rollouts.jsonl"].splitlines()]
+    rows[1]["reward"] = 1.0  # the verifier gives 0.0 for this wrong answer
+    files["data/example_rollouts.jsonl"] = "".join(json.dumps(r) + "\n" for r in rows)
+    return files
+
+
+def test_typo_fix_in_a_server_whose_rewards_were_already_stale_is_not_blocked(repo: GitRepo, tmp_path: Path) -> None:
+    """Reproduction: only static findings were compared with the base, so GR203 blocked a README typo fix."""
+    files = stale_server()
+    repo.server("trivia_match", files)
+    repo.commit("server with a stale stored reward")
+    repo.git("checkout", "-q", "-b", "pr")
+    repo.server("trivia_match", {"README.md": files["README.md"] + "\nA typo, fixed.\n"})
+    repo.commit("typo fix")
+    out = tmp_path / "r.json"
+    proc = run_check(repo, out)
+    report = json.loads(out.read_text())
+    [server] = report["servers"]
+    assert server["status"] == "changed"
+    gr203 = {f["id"]: f for f in server["findings"]}["GR203"]
+    assert gr203["status"] == "fail" and gr203["pre_existing"] is True, gr203["message"]
+    assert report["verdict"] != "fail", [f["id"] for f in server["findings"] if f["status"] == "fail"]
+    assert proc.returncode in (0, 3), proc.stderr[-2000:]
+
+
+def test_a_new_stale_reward_in_a_changed_server_still_blocks(repo: GitRepo, tmp_path: Path) -> None:
+    repo.server("trivia_match", good_server_files("trivia_match"))
+    repo.commit("good server")
+    repo.git("checkout", "-q", "-b", "pr")
+    repo.server("trivia_match", stale_server())
+    repo.commit("stale reward")
+    out = tmp_path / "r.json"
+    proc = run_check(repo, out)
+    report = json.loads(out.read_text())
+    gr203 = {f["id"]: f for f in report["servers"][0]["findings"]}["GR203"]
+    assert gr203["status"] == "fail" and gr203["pre_existing"] is False
+    assert proc.returncode == 1

@@ -3,14 +3,20 @@
 This file is copied into the image and run by the image's own Python; it imports nothing from the bot.
 """
 
+import base64
 import os
 import runpy
 import shutil
+import subprocess
 import sys
 import time
 
 SOURCE_ROOT = "/src"
 WORK_ROOT = "/work"
+JUNIT_PATH = "/tmp/gym-review-junit.xml"
+JUNIT_MARK = "gym-review: junit+ "  # the report follows in base64 chunks, one per line
+JUNIT_CHUNK = 8000
+MAX_JUNIT_BYTES = 4 * 1024 * 1024
 
 
 def mark(event: str) -> None:
@@ -46,14 +52,25 @@ def has_pytest_config(directory: str) -> bool:
 
 
 def run_tests() -> None:
+    """Run pytest in a child writing a junit report, then print the report for the bot and exit with pytest's code."""
     argv = [sys.executable, "-m", "pytest", "tests/", "-q", "-rfE", "-p", "no:cacheprovider", "--color=no"]
+    argv += [f"--junitxml={JUNIT_PATH}"]
     directory = os.getcwd()
     while not has_pytest_config(directory) and directory != WORK_ROOT:
         directory = os.path.dirname(directory)
     if not has_pytest_config(directory):
         # Outside NeMo Gym's tree its root config is missing: apply the asyncio mode it sets.
         argv += ["-o", "asyncio_mode=auto"]
-    os.execv(sys.executable, argv)
+    if os.path.exists(JUNIT_PATH):
+        os.remove(JUNIT_PATH)
+    code = subprocess.call(argv)
+    sys.stdout.flush()
+    if os.path.isfile(JUNIT_PATH):
+        with open(JUNIT_PATH, "rb") as fh:
+            report = base64.b64encode(fh.read(MAX_JUNIT_BYTES + 1)).decode()
+        for start in range(0, len(report), JUNIT_CHUNK):
+            print(JUNIT_MARK + report[start : start + JUNIT_CHUNK], flush=True)
+    sys.exit(code)
 
 
 def serve(server_dir: str, config_file: str, config_key: str, entrypoint: str) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 import socket
+import tarfile
 import threading
 import time
 import uuid
@@ -114,7 +116,6 @@ class RunScope:
     containers: list[Container] = field(default_factory=list)
     networks: list[Any] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
-    attached_self: list[tuple[Any, str]] = field(default_factory=list)
     closed: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -160,27 +161,16 @@ class RunScope:
         if tag in self.images:
             self.images.remove(tag)
 
-    def network(self) -> Any:
-        """An internal network: reachable from the host and the bot, with no route out."""
-        net = self.docker.networks.create(
-            f"gym-review-{self.run_id}", driver="bridge", internal=True, labels=self.labels()
-        )
-        self.networks.append(net)
-        self._attach_self(net)
-        return net
-
-    def _attach_self(self, net: Any) -> None:
-        """When the bot runs in a container, join the network so it can reach the server."""
-        if not os.path.exists("/.dockerenv"):
-            return
-        try:
-            me = self.docker.containers.get(socket.gethostname())
-            net.connect(me)
-            self.attached_self.append((net, me.id))
-        except DockerError:
-            pass  # not a container of this daemon: the host route is used
-
-    def container(self, image: str, command: list[str], role: str, net: Any, limits: dict[str, Any]) -> Container:
+    def container(
+        self,
+        image: str,
+        command: list[str],
+        role: str,
+        network_mode: str,
+        limits: dict[str, Any],
+        files: dict[str, bytes] | None = None,
+    ) -> Container:
+        """Create and start a container of this run; `files` (path: content) are copied in before it starts."""
         with self._lock:  # a thread may not add a container once close() has begun
             if self.closed:
                 raise RuntimeError("the sandbox run is being cleaned up")
@@ -189,11 +179,13 @@ class RunScope:
                 command,
                 name=f"gym-review-{self.run_id}-{role}",
                 labels=self.labels(),
-                network=net.name,
+                network_mode=network_mode,
                 log_config=LogConfig(type="json-file", config={"max-size": "10m", "max-file": "1"}),
                 **limits,
             )
             self.containers.append(c)
+        if files:
+            c.put_archive("/", _tar(files))
         c.start()
         return c
 
@@ -208,11 +200,6 @@ class RunScope:
             problem = _remove_container(c)
             if problem:
                 problems.append(problem)
-        for net, member in self.attached_self:
-            try:
-                net.disconnect(member, force=True)
-            except DockerError:
-                pass
         for net in self.networks:
             try:
                 net.remove()
@@ -287,9 +274,44 @@ def remove_layers(dk: docker.DockerClient, filters: dict[str, str]) -> int:
     return removed
 
 
-def container_ip(container: Container, net: Any) -> str:
-    container.reload()
-    return container.attrs["NetworkSettings"]["Networks"][net.name]["IPAddress"]
+def _tar(files: dict[str, bytes]) -> bytes:
+    """A tar of files owned by root, readable by all: what put_archive takes."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for path, data in files.items():
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def put_files(container: Container, files: dict[str, bytes]) -> None:
+    """Copy files (absolute path: content) into a container whose root is writable."""
+    container.put_archive("/", _tar(files))
+
+
+class OutputTooLarge(Exception):
+    """A command of ours printed more than its cap: a fault of the sandbox, not of the PR."""
+
+
+def exec_output(container: Container, command: list[str], cap: int, timeout: float) -> tuple[int | None, bytes, str]:
+    """(exit code, stdout, stderr tail) of a command run in a running container, stdout read up to `cap` bytes.
+
+    `timeout` bounds each quiet gap on the socket; the commands run here bound their own duration.
+    """
+    api = docker.APIClient(timeout=max(int(timeout), 10), **docker.utils.kwargs_from_env())
+    out, err = bytearray(), bytearray()
+    try:
+        exec_id = api.exec_create(container.id, command, stdout=True, stderr=True)["Id"]
+        for chunk_out, chunk_err in api.exec_start(exec_id, stream=True, demux=True):
+            out += chunk_out or b""
+            err = (err + (chunk_err or b""))[-LOG_CAP_BYTES:]
+            if len(out) > cap:
+                raise OutputTooLarge(f"{' '.join(command[:3])} printed more than {cap} bytes")
+        code = api.exec_inspect(exec_id).get("ExitCode")
+    finally:
+        api.close()
+    return code, bytes(out), err.decode("utf-8", "replace")
 
 
 def exit_info(container: Container, with_pids: bool = False) -> ExitInfo:
@@ -317,6 +339,14 @@ def logs_tail(container: Container, lines: int = LOG_TAIL_LINES) -> str:
         return cap_log(container.logs(stdout=True, stderr=True, tail=lines * 4), lines)
     except DockerError as exc:
         return f"(logs unavailable: {exc})"
+
+
+def stdout_bytes(container: Container, cap: int) -> bytes:
+    """The container's standard output (the log driver caps it at 10 MB), at most its last `cap` bytes."""
+    try:
+        return bytes(container.logs(stdout=True, stderr=False))[-cap:]
+    except DockerError:
+        return b""
 
 
 def wait(container: Container, timeout: float) -> int | None:

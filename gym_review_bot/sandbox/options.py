@@ -31,6 +31,7 @@ class SandboxOptions(BaseModel):
     ca_bundle: Path | None = None
     boot_timeout: float = 180
     request_timeout: float = 60
+    replay_timeout: float = 300
     concurrency: int = 8
     test_timeout: float = 600
     memory: str = "4g"
@@ -89,6 +90,9 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ca-bundle", type=Path, help="CA bundle pip trusts during the build (TLS proxies)")
     group.add_argument("--boot-timeout", type=positive_float, default=180, help="seconds for GET / to answer")
     group.add_argument("--request-timeout", type=positive_float, default=60, help="seconds per /verify request")
+    group.add_argument(
+        "--replay-timeout", type=positive_float, default=300, help="seconds for the whole replay (both rounds, probes)"
+    )
     group.add_argument("--concurrency", type=positive_int, default=8, help="concurrent /verify requests")
     group.add_argument("--test-timeout", type=positive_float, default=600, help="seconds for the server's pytest")
     group.add_argument(

@@ -1,24 +1,22 @@
-"""Replaying example rollouts to a server's /verify: concurrent, bounded, each request timed out."""
+"""Replaying example rollouts to a server's /verify through the replay client's container: bounded in time and size."""
 
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-from requests.adapters import HTTPAdapter
-
-from gym_review_bot.safeload import is_finite_number, iter_jsonl
+from gym_review_bot.safeload import iter_jsonl
 from gym_review_bot.sources import SourceTree
 
 MAX_ROLLOUT_LINE_BYTES = 64 * 1024 * 1024
 MAX_EXAMPLES_FOR_KEYS = 1000
+MAX_ANSWER_BYTES = 1024 * 1024  # one /verify or GET answer
 TOLERANCE = 1e-6
 UNRELATED_TEXT = "The quick brown fox jumps over the lazy dog. Bananas are yellow."
+NO_ROUTE_STATUSES = (404, 405)  # what a server without POST /verify answers
 
 
 @dataclass
@@ -32,16 +30,48 @@ class Rollout:
 
 
 @dataclass
-class Outcome:
+class ReplayResult:
+    """What /verify answered for one rollout (or probe), as the replay client reported it."""
+
     line: int
     stored: float | None
     returned: float | None = None
     error: str | None = None
-    aborted: bool = False  # a timeout or a dead connection: the server is not answering
+    aborted: bool = False  # a timeout, a dead connection or the replay's deadline: not an answer
+    status: int | None = None  # the HTTP status, when there was an answer
+    model_calls: int = 0  # calls to the stand-in model servers while this rollout was verified
+    deadline: bool = False  # not sent: the replay's overall deadline had passed
 
     @property
     def matches(self) -> bool:
         return self.returned is not None and self.stored is not None and abs(self.returned - self.stored) <= TOLERANCE
+
+    @classmethod
+    def from_client(cls, item: dict[str, Any], stored: float | None) -> ReplayResult:
+        """A result from one JSON line of the replay client (our own script; still type-checked)."""
+        returned = item.get("returned")
+        status = item.get("status")
+        return cls(
+            line=int(item["line"]),
+            stored=stored,
+            returned=float(returned) if isinstance(returned, int | float) and not isinstance(returned, bool) else None,
+            error=str(item["error"])[:500] if item.get("error") is not None else None,
+            aborted=bool(item.get("aborted")),
+            status=status if isinstance(status, int) else None,
+            model_calls=int(item.get("model_calls") or 0),
+            deadline=bool(item.get("deadline")),
+        )
+
+
+def as_finite_float(value: Any) -> float | None:
+    """A JSON number as a finite float; None for anything else, a 400-digit integer included."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def strip_nulls(value: Any) -> Any:
@@ -83,105 +113,27 @@ def _rollout(line: int, value: Any, error: str | None, keys: set[str] | None = N
         return Rollout(line, error=error)
     if not isinstance(value, dict) or "response" not in value or "responses_create_params" not in value:
         return Rollout(line, error="is not a rollout (needs `responses_create_params` and `response`)")
-    reward = value.get("reward")
+    raw = value.get("reward")
+    reward = as_finite_float(raw)
     # A rollout is the verify response: the request plus what verify() added. The agent sent the
     # example's fields and the response; the added fields (reward, scores) are not sent back.
     body = strip_nulls({k: v for k, v in value.items() if k != "reward" and (keys is None or k in keys)})
-    if not is_finite_number(reward):
-        return Rollout(line, body=body, error=f"has no numeric stored `reward` (found {reward!r})")
-    return Rollout(line, body=body, reward=float(reward))
+    if reward is None:
+        return Rollout(line, body=body, error=f"has no stored `reward` that is a finite float (found {_short(raw)})")
+    return Rollout(line, body=body, reward=reward)
 
 
-class VerifyClient:
-    """POSTs to /verify from a bounded pool of threads, one keep-alive connection each."""
-
-    def __init__(self, base_url: str, concurrency: int, timeout: float):
-        self.url = base_url.rstrip("/") + "/verify"
-        self.concurrency = max(1, concurrency)
-        self.timeout = timeout
-        self._local = threading.local()
-        self._sessions: list[requests.Session] = []
-        self._lock = threading.Lock()
-
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.trust_env = False  # the server is on a local network: no proxy, no netrc
-            session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0))
-            self._local.session = session
-            with self._lock:
-                self._sessions.append(session)
-        return session
-
-    def verify(self, body: dict[str, Any]) -> tuple[float | None, str | None, bool]:
-        """(reward, error, aborted) of one request."""
-        data = json.dumps(body, separators=(",", ":")).encode()
-        headers = {"content-type": "application/json"}
-        try:
-            resp = self._session().post(self.url, data=data, headers=headers, timeout=self.timeout)
-        except requests.Timeout:
-            return None, f"timed out after {self.timeout:g} s", True
-        except requests.ConnectionError as exc:
-            return None, f"connection failed ({_reason(exc)})", True
-        if resp.status_code != 200:
-            return None, f"HTTP {resp.status_code}: {resp.text[:300]}", False
-        try:
-            reward = resp.json().get("reward")
-        except (ValueError, AttributeError):
-            return None, "response is not a JSON object", False
-        if not is_finite_number(reward):
-            return None, f"response has no numeric `reward` (found {reward!r})", False
-        return float(reward), None, False
-
-    def replay(self, rollouts: Iterable[Rollout]) -> list[Outcome]:
-        """Replay every usable rollout; stop sending once the server stops answering."""
-        outcomes: list[Outcome] = []
-        pending: set[Future[Outcome]] = set()
-        stop = False
-
-        def one(r: Rollout) -> Outcome:
-            reward, error, aborted = self.verify(r.body or {})
-            return Outcome(r.line, r.reward, reward, error, aborted)
-
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="replay") as pool:
-            for r in rollouts:
-                if r.body is None or r.error:
-                    outcomes.append(Outcome(r.line, r.reward, error=r.error))
-                    continue
-                if stop:
-                    outcomes.append(Outcome(r.line, r.reward, error="not replayed: the server stopped answering"))
-                    continue
-                if len(pending) >= self.concurrency * 2:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    stop = self._collect(done, outcomes) or stop
-                pending.add(pool.submit(one, r))
-            done, _ = wait(pending)
-            self._collect(done, outcomes)
-        return sorted(outcomes, key=lambda o: o.line)
-
-    @staticmethod
-    def _collect(done: set[Future[Outcome]], outcomes: list[Outcome]) -> bool:
-        aborted = False
-        for fut in done:
-            outcome = fut.result()
-            outcomes.append(outcome)
-            aborted = aborted or outcome.aborted
-        return aborted
-
-    def close(self) -> None:
-        with self._lock:
-            for session in self._sessions:
-                session.close()
-            self._sessions.clear()
+def _short(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**30:
+        return f"an integer of {len(str(abs(value)))} digits"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _reason(exc: Exception) -> str:
-    """The innermost cause of a requests error, in one short line."""
-    while exc.args and isinstance(exc.args[-1], Exception):
-        exc = exc.args[-1]
-    text = str(exc).split(": ", 1)[-1] if ": " in str(exc) else str(exc)
-    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
+def items_file(rollouts: list[Rollout]) -> bytes:
+    """The replay client's input: one JSON line per rollout to send, `{"line", "body"}`."""
+    lines = [json.dumps({"line": r.line, "body": r.body}, separators=(",", ":")) for r in rollouts]
+    return ("\n".join(lines) + "\n").encode() if lines else b""
 
 
 def probe_bodies(template: dict[str, Any]) -> dict[str, dict[str, Any]]:

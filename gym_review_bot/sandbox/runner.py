@@ -2,37 +2,44 @@
 
 from __future__ import annotations
 
+import base64
 import posixpath
 import re
 import signal
+import sys
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-
+from gym_review_bot.checks.base import Outcome, errored, failed, passed, skipped
 from gym_review_bot.models import Finding, Location, Timings
 from gym_review_bot.sandbox import context, docker_api
-from gym_review_bot.sandbox.catalogue import CHECK_IDS, make_finding, requirements_finding
-from gym_review_bot.sandbox.image import build_run_image
+from gym_review_bot.sandbox.catalogue import CHECK_IDS, requirements_outcome, sandbox_finding
+from gym_review_bot.sandbox.client import ClientFailed, ReplayClient, start_client
+from gym_review_bot.sandbox.image import base_image, build_run_image
 from gym_review_bot.sandbox.options import SandboxOptions
 from gym_review_bot.sandbox.replay import (
+    NO_ROUTE_STATUSES,
     TOLERANCE,
-    Outcome,
+    ReplayResult,
     Rollout,
-    VerifyClient,
     input_keys,
     probe_bodies,
     read_rollouts,
 )
 from gym_review_bot.sandbox.requirements import Requirements, read_requirements
-from gym_review_bot.sandbox.server_config import SERVER_PORT, ServerConfig, load_server_config
+from gym_review_bot.sandbox.server_config import ServerConfig, load_server_config
 from gym_review_bot.sources import SourceTree
 
 MAX_LISTED = 20
+MAX_MISMATCH_LOCATIONS = 50
+BOOT_PROBE_TIMEOUT = 2.0
+MAX_JUNIT_BYTES = 4 * 1024 * 1024
+JUNIT_MARK = "gym-review: junit+ "  # as _launcher.py prints it
 # What a process prints when fork() or thread creation hits the pids limit.
 PIDS_SIGNS = (
     "can't start new thread",
@@ -48,6 +55,8 @@ class SandboxResult:
     timings: Timings = field(default_factory=Timings)
     # Where the boot time went (seconds): container start, NeMo Gym's config resolution, its server start.
     boot_detail: dict[str, float] = field(default_factory=dict)
+    verify_answered: bool = False  # POST /verify got an HTTP answer other than 404/405
+    notes: list[str] = field(default_factory=list)  # problems of the sandbox itself, e.g. clean-up
 
 
 def _fence(text: str) -> str:
@@ -55,36 +64,43 @@ def _fence(text: str) -> str:
 
 
 class _Run:
-    """The state of one sandbox run: the findings so far and the Docker objects to remove."""
+    """The state of one sandbox run: the outcomes so far and the Docker objects to remove."""
 
-    def __init__(self, tree: SourceTree, server_name: str, options: SandboxOptions):
+    def __init__(self, tree: SourceTree, server_name: str, options: SandboxOptions, verify_expected: bool = False):
         self.tree = tree
         self.options = options
+        self.verify_expected = verify_expected
         self.server_dir = f"resources_servers/{server_name}"
         self.server_name = server_name
         self.rollouts_path = f"{self.server_dir}/data/example_rollouts.jsonl"
         self.examples_path = f"{self.server_dir}/data/example.jsonl"
-        self.findings: dict[str, Finding] = {}
+        self.outcomes: dict[str, Outcome] = {}
         self.timings = Timings()
         self.scope: docker_api.RunScope | None = None
-        self.net: Any = None
         self.server: Any = None
+        self.client: ReplayClient | None = None
         self.boot_detail: dict[str, float] = {}
+        self.verify_answered = False
+        self.notes: list[str] = []
+        self._lock = threading.Lock()
 
-    def set(self, check_id: str, status: str, message: str, **where: Any) -> None:
-        self.findings.setdefault(check_id, make_finding(check_id, status, message, **where))
+    def set(self, check_id: str, outcome: Outcome) -> None:
+        """The first outcome of a check stands (a later, vaguer one does not replace it)."""
+        with self._lock:
+            self.outcomes.setdefault(check_id, outcome)
 
     def skip_rest(self, reason: str) -> None:
         for check_id in CHECK_IDS:
-            self.set(check_id, "skip", f"Skipped: {reason}", skip_kind="prerequisite_failed")
+            self.set(check_id, skipped(f"Skipped: {reason}", kind="prerequisite_failed"))
 
     def error_rest(self, reason: str) -> None:
         for check_id in CHECK_IDS:
-            self.set(check_id, "error", f"Not run: {reason}")
+            self.set(check_id, errored(f"Not run: {reason}"))
 
     def result(self) -> SandboxResult:
         self.error_rest("the sandbox stopped before this check")
-        return SandboxResult([self.findings[i] for i in CHECK_IDS], self.timings, self.boot_detail)
+        findings = [sandbox_finding(i, self.outcomes[i], self.server_name) for i in CHECK_IDS]
+        return SandboxResult(findings, self.timings, self.boot_detail, self.verify_answered, self.notes)
 
     def limits(self) -> dict[str, Any]:
         o = self.options
@@ -117,7 +133,7 @@ class _Run:
         """What killed or stalled a container, when it was a limit; `settle` waits for a dying one."""
         info = docker_api.exit_info(container, with_pids=True)
         deadline = time.monotonic() + settle
-        while info.running and time.monotonic() < deadline:
+        while info.running and time.monotonic() < deadline and (info.pids_current or 0) < self.options.pids - 2:
             time.sleep(0.25)
             info = docker_api.exit_info(container, with_pids=True)
         if info.oom_killed:
@@ -136,40 +152,47 @@ def build(run: _Run, reqs: Requirements, config: ServerConfig) -> str | None:
     run.timings.build_s = round(time.monotonic() - start, 2)
     if built.tag is None:
         log = _fence(built.log_tail) if built.log_tail else ""
-        run.set("GR201", "fail", f"The image did not build: {built.error}{log}", file=reqs.source, line=None)
+        run.set("GR201", failed(f"The image did not build: {built.error}{log}", file=reqs.source, key=built.error))
         return None
     hit = "dependency cache reused" if built.cache_hit else "dependencies installed and cached"
-    run.set("GR201", "pass", f"The image builds ({hit}; {run.timings.build_s:.1f} s).")
+    run.set("GR201", passed(f"The image builds ({hit}; {run.timings.build_s:.1f} s).", key=""))
     return built.tag
 
 
-def boot(run: _Run, image: str, config: ServerConfig) -> str | None:
-    """Start the server and poll GET / with backoff; the base URL, or None with GR202 failed."""
+def start_replay_client(run: _Run, config: ServerConfig) -> ReplayClient:
+    """The client container (stand-in model servers on loopback): started before the server joins it."""
+    assert run.scope is not None
+    container = start_client(run.scope, base_image(run.tree, run.options), run.limits(), config.standin_ports)
+    o = run.options
+    run.client = ReplayClient(container, o.request_timeout, o.replay_timeout, models=bool(config.dependencies))
+    return run.client
+
+
+def boot(run: _Run, image: str, config: ServerConfig, client: ReplayClient) -> bool:
+    """Start the server in the client's network namespace and poll GET / with backoff; False with GR202 failed."""
     assert run.scope is not None
     start, wall_start = time.monotonic(), time.time()
     cmd = ["python", context.LAUNCHER, "serve", run.server_dir, context.SERVER_CONFIG, config.key, config.entrypoint]
-    server = run.scope.container(image, cmd, "server", run.net, run.limits())
+    server = run.scope.container(image, cmd, "server", f"container:{client.container.id}", run.limits())
     run.server = server
-    url = f"http://{docker_api.container_ip(server, run.net)}:{SERVER_PORT}"
     delay, deadline = 0.1, start + run.options.boot_timeout
-    with requests.Session() as http:
-        http.trust_env = False
-        while time.monotonic() < deadline:
-            try:
-                if http.get(url + "/", timeout=2).status_code == 200:
-                    run.timings.boot_s = round(time.monotonic() - start, 2)
-                    run.boot_detail = _boot_detail(docker_api.logs_tail(server, 400), wall_start, time.time())
-                    run.set("GR202", "pass", f"The server answers GET / after {run.timings.boot_s:.1f} s.")
-                    return url
-            except requests.RequestException:
-                pass
-            if not docker_api.exit_info(server).running:
-                break
-            time.sleep(delay)
-            delay = min(delay * 1.5, 2.0)
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        status, error = client.get("/", min(BOOT_PROBE_TIMEOUT, left))
+        if status == 200 and error is None:  # an answer over the cap is no answer
+            run.timings.boot_s = round(time.monotonic() - start, 2)
+            run.boot_detail = _boot_detail(docker_api.logs_tail(server, 400), wall_start, time.time())
+            run.set("GR202", passed(f"The server answers GET / after {run.timings.boot_s:.1f} s.", key=""))
+            return True
+        if not docker_api.exit_info(server).running:
+            break
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 1.5, 2.0)
     run.timings.boot_s = round(time.monotonic() - start, 2)
     _boot_failed(run, server, config)
-    return None
+    return False
 
 
 def _boot_failed(run: _Run, server: Any, config: ServerConfig) -> None:
@@ -178,29 +201,27 @@ def _boot_failed(run: _Run, server: Any, config: ServerConfig) -> None:
     cause = run.cause(server, log)
     docker_api.kill(server)
     if cause:
-        what = f"The server {cause} before answering GET /"
+        what, key = f"The server {cause} before answering GET /", cause
     else:
-        what = f"The server did not answer GET / within {run.options.boot_timeout:g} s: timed out"
-    if config.dependencies and "killed" not in cause and "limit" not in cause:
-        # Such servers may wait for (or fail without) the model they call: not the PR's fault here.
-        needs = ", ".join(config.dependencies)
-        run.set(
-            "GR202",
-            "skip",
-            f"Skipped: {what[0].lower()}{what[1:]}; it calls {needs}, which the sandbox does not run, so a "
-            f"start-up that needs it cannot be judged. Last log lines:{_fence(log)}",
-            file=config.file,
-        )
-        return
+        what, key = f"The server did not answer GET / within {run.options.boot_timeout:g} s: timed out", "timed out"
+    needs = (
+        f" (the model servers it names, {', '.join(config.dependencies)}, were stand-ins)"
+        if config.dependencies
+        else ""
+    )
     run.set(
         "GR202",
-        "fail",
-        f"{what} (--boot-timeout {run.options.boot_timeout:g}). Last log lines:{_fence(log)}",
-        file=config.file,
-        fix=None
-        if "exited" in cause
-        else run.limits_hint(f"the server start and answer GET / within {run.options.boot_timeout:g} s"),
+        failed(
+            f"{what} (--boot-timeout {run.options.boot_timeout:g}){needs}. Last log lines:{_fence(log)}"
+            + ("" if "exited" in cause else f"\nHow to fix: {run.limits_hint(_boot_goal(run))}"),
+            file=config.file,
+            key=key,
+        ),
     )
+
+
+def _boot_goal(run: _Run) -> str:
+    return f"the server start and answer GET / within {run.options.boot_timeout:g} s"
 
 
 def _boot_detail(log: str, wall_start: float, wall_end: float) -> dict[str, float]:
@@ -214,58 +235,86 @@ def _boot_detail(log: str, wall_start: float, wall_end: float) -> dict[str, floa
     }
 
 
-def _listing(outcomes: list[Outcome], describe: Any) -> str:
-    lines = [describe(o) for o in outcomes[:MAX_LISTED]]
-    more = len(outcomes) - MAX_LISTED
+def _listing(results: list[ReplayResult], describe: Any) -> str:
+    lines = [describe(r) for r in results[:MAX_LISTED]]
+    more = len(results) - MAX_LISTED
     return "\n".join(lines) + (f"\n- ... and {more} more" if more > 0 else "")
 
 
-def replay_findings(run: _Run, first: list[Outcome], second: list[Outcome] | None, cause: str) -> None:
-    _reproduction(run, first, cause)
-    _determinism(run, first, second)
+def _lines(results: list[ReplayResult]) -> str:
+    shown = ", ".join(str(r.line) for r in results[:MAX_LISTED])
+    return shown + (f" and {len(results) - MAX_LISTED} more" if len(results) > MAX_LISTED else "")
 
 
-def _reproduction(run: _Run, first: list[Outcome], cause: str) -> None:
-    """GR203: each rollout's reward, returned again."""
+def _describe(r: ReplayResult) -> str:
+    if r.error:
+        return f"- line {r.line}: {r.error}"
+    return f"- line {r.line}: stored reward {r.stored:g}, /verify returned {r.returned:g}"
+
+
+def reproduction(run: _Run, first: list[ReplayResult], cause: str) -> None:
+    """GR203: each rollout's reward, returned again; one that called a model is never a pass."""
     path = run.rollouts_path
-    bad = [o for o in first if not o.matches]
+    called = [r for r in first if r.model_calls > 0]
+    bad = [r for r in first if not r.matches and r.model_calls == 0]
     if not first:
-        run.set("GR203", "skip", f"Skipped: {path} has no rollouts to replay.")
+        run.set("GR203", skipped(f"Skipped: {path} has no rollouts to replay."))
     elif bad:
-
-        def describe(o: Outcome) -> str:
-            if o.error:
-                return f"- line {o.line}: {o.error}"
-            return f"- line {o.line}: stored reward {o.stored:g}, /verify returned {o.returned:g}"
-
         why = f"\nThe server {cause}." if cause else ""
-        stalled = cause or any(o.aborted for o in bad)
+        also = (
+            f"\n{len(called)} more called a model and could not be judged (lines {_lines(called)})." if called else ""
+        )
+        stalled = cause or any(r.aborted for r in bad)
+        fix = run.limits_hint() if stalled else None
+        if any(r.deadline for r in bad):
+            limit = run.options.replay_timeout
+            fix = f"Make the replay of every example rollout, twice, finish within --replay-timeout ({limit:g} s)."
+        message = (
+            f"{len(bad)} of {len(first)} example rollouts do not reproduce their stored reward "
+            f"(tolerance {TOLERANCE:g}):\n{_listing(bad, _describe)}{why}{also}"
+        )
         run.set(
             "GR203",
-            "fail",
-            f"{len(bad)} of {len(first)} example rollouts do not reproduce their stored reward "
-            f"(tolerance {TOLERANCE:g}):\n{_listing(bad, describe)}{why}",
-            file=path,
-            line=bad[0].line,
-            locations=[Location(file=path, line=o.line) for o in bad[:MAX_MISMATCH_LOCATIONS]],
-            fix=run.limits_hint() if stalled else None,
+            failed(
+                message + (f"\nHow to fix: {fix}" if fix else ""),
+                file=path,
+                line=bad[0].line,
+                locations=[Location(file=path, line=r.line) for r in bad[:MAX_MISMATCH_LOCATIONS]],
+                # The same stale rollouts on another commit: line numbers and stored rewards, not what the server said.
+                key=" ".join(f"{r.line}:{r.stored!r}" for r in bad),
+            ),
+        )
+    elif called:
+        run.set(
+            "GR203",
+            errored(
+                f"Incomplete: {len(called)} of {len(first)} example rollouts called a model server during verify() "
+                f"(lines {_lines(called)}); the sandbox runs no model (they are stand-ins that refuse every "
+                "completion), so their reward cannot be judged. The other rollouts reproduce their stored reward.",
+                file=path,
+                line=called[0].line,
+                key=" ".join(str(r.line) for r in called),
+            ),
         )
     else:
-        run.set("GR203", "pass", f"All {len(first)} example rollouts reproduce their stored reward.")
+        run.set("GR203", passed(f"All {len(first)} example rollouts reproduce their stored reward.", key=""))
 
 
-def _determinism(run: _Run, first: list[Outcome], second: list[Outcome] | None) -> None:
+def determinism(run: _Run, first: list[ReplayResult], second: list[ReplayResult] | None) -> None:
     """GR204: the second replay's rewards equal the first's."""
     path = run.rollouts_path
     if second is None:
         why = "there are no rollouts" if not first else "the first replay did not complete"
-        run.set("GR204", "skip", f"Skipped: {why}, so there is nothing to compare.")
+        run.set("GR204", skipped(f"Skipped: {why}, so there is nothing to compare.", kind="prerequisite_failed"))
         return
-    by_line = {o.line: o for o in second}
+    by_line = {r.line: r for r in second}
     differ = [
-        (o, by_line[o.line])
-        for o in first
-        if o.returned is not None and o.line in by_line and not _same(o.returned, by_line[o.line].returned)
+        (r, by_line[r.line])
+        for r in first
+        if r.returned is not None
+        and r.model_calls == 0
+        and r.line in by_line
+        and not _same(r.returned, by_line[r.line].returned)
     ]
     if differ:
         listed = "\n".join(
@@ -275,152 +324,194 @@ def _determinism(run: _Run, first: list[Outcome], second: list[Outcome] | None) 
         )
         run.set(
             "GR204",
-            "fail",
-            f"{len(differ)} rollouts got a different reward on a second replay:\n{listed}",
-            file=path,
-            line=differ[0][0].line,
-            locations=[Location(file=path, line=a.line) for a, _ in differ[:MAX_MISMATCH_LOCATIONS]],
+            failed(
+                f"{len(differ)} rollouts got a different reward on a second replay:\n{listed}",
+                file=path,
+                line=differ[0][0].line,
+                locations=[Location(file=path, line=a.line) for a, _ in differ[:MAX_MISMATCH_LOCATIONS]],
+                key=" ".join(str(a.line) for a, _ in differ),
+            ),
         )
     else:
-        run.set("GR204", "pass", "A second replay returned the same rewards.")
-
-
-MAX_MISMATCH_LOCATIONS = 50
+        run.set("GR204", passed("A second replay returned the same rewards.", key=""))
 
 
 def _same(a: float | None, b: float | None) -> bool:
     return a is not None and b is not None and abs(a - b) <= TOLERANCE
 
 
-def replay(run: _Run, url: str, config: ServerConfig) -> None:
-    """GR203, GR204 and GR206 against the running server."""
-    why_not = _why_not_replayable(run, url, config)
-    if why_not:
+def replay(run: _Run, client: ReplayClient, config: ServerConfig) -> None:
+    """GR203, GR204 and GR206 against the running server, through the replay client."""
+    if run.tree.get(run.rollouts_path) is None:
         for check_id in ("GR203", "GR204", "GR206"):
-            run.set(check_id, "skip", f"Skipped: {why_not}", file=config.file if config.dependencies else None)
+            run.set(check_id, skipped(f"Skipped: {run.rollouts_path} does not exist."))
         return
     start = time.monotonic()
-    client = VerifyClient(url, run.options.concurrency, run.options.request_timeout)
+    client.start_deadline()
     try:
-        first = client.replay(run.rollouts())
-        stopped = any(o.aborted for o in first)
-        dropped = any(o.aborted and "connection failed" in (o.error or "") for o in first)
-        troubled = stopped or any(not o.matches for o in first)
-        # A dropped connection is usually a dying server: give Docker a moment to record why.
-        cause = run.cause(run.server, settle=5 if dropped else 0) if troubled else ""
-        second = None if stopped or not first else client.replay(run.rollouts())
-        replay_findings(run, first, second, cause)
-        if stopped:
-            run.set("GR206", "skip", "Skipped: the server stopped answering during the replay.")
+        rollouts = list(run.rollouts())
+        usable = [r for r in rollouts if r.body is not None and not r.error]
+        sent = client.replay(usable, run.options.concurrency)
+        first = _merge(rollouts, sent)
+        run.verify_answered = any(r.status is not None and r.status not in NO_ROUTE_STATUSES for r in sent)
+        if sent and not run.verify_expected and all(r.status in NO_ROUTE_STATUSES for r in sent):
+            reason = (
+                f"the server answered POST /verify with HTTP {sent[0].status}: it has no /verify (e.g. a "
+                "Gymnasium-style environment rewards through /step), so rollouts cannot be replayed."
+            )
+            for check_id in ("GR203", "GR204", "GR206"):
+                run.set(check_id, skipped(f"Skipped: {reason}"))
+            return
+        stopped = any(r.aborted for r in first)
+        dropped = any(r.aborted and "connection failed" in (r.error or "") for r in first)
+        troubled = stopped or any(not r.matches for r in first)
+        # A dropped connection or a stall is usually a dying or swamped server: give Docker a moment to tell why.
+        cause = run.cause(run.server, settle=5 if dropped or stopped else 0) if troubled else ""
+        second = None if stopped or not sent else _merge(rollouts, client.replay(usable, run.options.concurrency))
+        reproduction(run, first, cause)
+        determinism(run, first, second)
+        if stopped or (second is not None and any(r.aborted for r in second)):
+            run.set(
+                "GR206", skipped("Skipped: the server stopped answering during the replay.", kind="prerequisite_failed")
+            )
         else:
-            probe(run, client)
+            probe(run, client, usable)
     finally:
-        client.close()
         run.timings.replay_s = round(time.monotonic() - start, 2)
 
 
-def _why_not_replayable(run: _Run, url: str, config: ServerConfig) -> str | None:
-    if config.dependencies:
-        needs = ", ".join(config.dependencies)
-        return (
-            f"verify() calls another server ({needs}), which the sandbox does not run; "
-            "the rollouts cannot be replayed without it."
-        )
-    if run.tree.get(run.rollouts_path) is None:
-        return f"{run.rollouts_path} does not exist."
-    if not _has_verify(url, run.options.request_timeout):
-        return (
-            "the server has no POST /verify (its OpenAPI schema lists none; e.g. a Gymnasium-style "
-            "environment rewards through /step), so rollouts cannot be replayed."
-        )
-    return None
+def _merge(rollouts: list[Rollout], sent: list[ReplayResult]) -> list[ReplayResult]:
+    """A result for every rollout line: what was sent, or why a line was not (its own error)."""
+    by_line = {r.line: r for r in sent}
+    return [by_line.get(r.line) or ReplayResult(r.line, r.reward, error=r.error) for r in rollouts]
 
 
-def _has_verify(url: str, timeout: float) -> bool:
-    """False only when the server's OpenAPI schema is readable and has no /verify."""
-    try:
-        with requests.Session() as http:
-            http.trust_env = False
-            paths = http.get(url + "/openapi.json", timeout=timeout).json().get("paths")
-    except (requests.RequestException, ValueError, AttributeError):
-        return True
-    return not isinstance(paths, dict) or "/verify" in paths
-
-
-def probe(run: _Run, client: VerifyClient) -> None:
-    rollouts = [r for r in run.rollouts() if r.body and r.reward is not None]
+def probe(run: _Run, client: ReplayClient, rollouts: list[Rollout]) -> None:
     rewards = [r.reward for r in rollouts if r.reward is not None]
     if not rollouts or max(rewards) - min(rewards) <= TOLERANCE:
         run.set(
             "GR206",
-            "skip",
-            "Skipped: the example rollouts' rewards do not vary, so a probe's reward "
-            "cannot be judged. Include rollouts that fail as well as ones that succeed.",
+            skipped(
+                "Skipped: the example rollouts' rewards do not vary, so a probe's reward "
+                "cannot be judged. Include rollouts that fail as well as ones that succeed."
+            ),
         )
         return
     top = max(rewards)
-    hacked = []
-    for name, body in probe_bodies(rollouts[0].body or {}).items():
-        reward, _, _ = client.verify(body)
-        if reward is not None and reward >= top - TOLERANCE:
-            hacked.append(f"- {name}: reward {reward:g}")
-    if hacked:
-        listed = "\n".join(hacked)
+    bodies = probe_bodies(rollouts[0].body or {})
+    probes = [Rollout(n, body=body) for n, body in enumerate(bodies.values(), start=1)]
+    names = dict(enumerate(bodies, start=1))
+    results = client.replay(probes, run.options.concurrency)
+    hacked = [
+        f"- {names[r.line]}: reward {r.returned:g}"
+        for r in results
+        if r.returned is not None and r.returned >= top - TOLERANCE
+    ]
+    if any(r.model_calls for r in results) and not hacked:
+        run.set("GR206", errored("Incomplete: verify() called a model server for a probe; the sandbox runs none."))
+    elif hacked:
         run.set(
             "GR206",
-            "fail",
-            f"Responses that do not solve the task get the highest example reward ({top:g}):\n{listed}",
-            file=f"{run.server_dir}/app.py",
+            failed(
+                f"Responses that do not solve the task get the highest example reward ({top:g}):\n" + "\n".join(hacked),
+                file=f"{run.server_dir}/app.py",
+                key=" ".join(sorted(h.split(":")[0] for h in hacked)),
+            ),
         )
     else:
-        run.set("GR206", "pass", f"An empty and an unrelated response get less than the highest reward ({top:g}).")
+        run.set(
+            "GR206", passed(f"An empty and an unrelated response get less than the highest reward ({top:g}).", key="")
+        )
 
 
 def run_tests(run: _Run, image: str) -> None:
-    """GR205: pytest tests/ in its own sandboxed container, with a timeout."""
+    """GR205: pytest tests/ in its own container with no network, judged by its junit report."""
     assert run.scope is not None
-    if not run.tree.is_dir(f"{run.server_dir}/tests"):
-        run.set(
-            "GR205",
-            "fail",
-            f"{run.server_dir}/tests/ does not exist, so there are no tests to run.",
-            file=run.server_dir,
-        )
+    where = f"{run.server_dir}/tests"
+    if not run.tree.is_dir(where):
+        run.set("GR205", failed(f"{where}/ does not exist, so there are no tests to run.", file=run.server_dir))
         return
     start = time.monotonic()
     cmd = ["python", context.LAUNCHER, "test", run.server_dir]
-    tests = run.scope.container(image, cmd, "tests", run.net, run.limits())
+    tests = run.scope.container(image, cmd, "tests", "none", run.limits())
     code = docker_api.wait(tests, run.options.test_timeout)
     run.timings.tests_s = round(time.monotonic() - start, 2)
-    log = docker_api.logs_tail(tests, lines=200)
+    log = _without_junit(docker_api.logs_tail(tests, lines=400))
     cause = run.cause(tests, log) if code != 0 else ""
     docker_api.kill(tests)
-    where = {"file": f"{run.server_dir}/tests"}
+    report = junit_counts(docker_api.stdout_bytes(tests, 12 * 1024 * 1024)) if code is not None else None
+    run.set("GR205", gr205_outcome(run, code, report, log, cause))
+
+
+def gr205_outcome(run: _Run, code: int | None, report: dict[str, int] | None, log: str, cause: str) -> Outcome:
+    where = f"{run.server_dir}/tests"
     if code is None:
-        run.set(
-            "GR205",
-            "fail",
+        return failed(
             f"The tests did not finish within {run.options.test_timeout:g} s "
-            f"(--test-timeout); timed out. Last lines:{_fence(_tail(log, 30))}",
-            **where,
-            fix=f"Make `pytest tests/` finish within {run.options.test_timeout:g} s, without network access.",
+            f"(--test-timeout); timed out. Last lines:{_fence(_tail(log, 30))}\n"
+            f"How to fix: Make `pytest tests/` finish within {run.options.test_timeout:g} s, without network access.",
+            file=where,
+            key="timed out",
         )
-    elif code == 0:
-        run.set("GR205", "pass", f"`pytest tests/` passes ({_summary(log)}).")
-    elif code == 5:
-        run.set("GR205", "fail", "pytest collected no tests in tests/.", **where)
-    else:
-        failed = [ln for ln in log.splitlines() if ln.startswith(("FAILED ", "ERROR "))][:MAX_LISTED]
-        detail = "\n".join(failed) or _tail(log, 30)
-        reason = f" The test process {cause}." if cause and "exited" not in cause else ""
-        files = _failed_files(run.server_dir, failed)
-        run.set(
-            "GR205",
-            "fail",
-            f"`pytest tests/` failed (exit code {code}, {_summary(log)}).{reason}{_fence(detail)}",
-            file=files[0] if files else where["file"],
-            locations=[Location(file=f) for f in files] or None,
+    if code == 5:
+        return failed("pytest collected no tests in tests/.", file=where, key="no tests")
+    if report is None:
+        return failed(
+            f"`pytest tests/` wrote no junit report (exit code {code}), so whether the tests passed cannot be told; "
+            f"a test run that ends without its report (e.g. `os._exit` in a test or conftest.py) fails. "
+            f"Last lines:{_fence(_tail(log, 30))}",
+            file=where,
+            key="no junit report",
         )
+    counted = f"{report['tests']} tests, {report['failures']} failures, {report['errors']} errors"
+    if code == 0 and report["tests"] > 0 and report["failures"] == 0 and report["errors"] == 0:
+        return passed(f"`pytest tests/` passes ({counted}; {_summary(log)}).", key="")
+    if report["tests"] == 0:
+        return failed(f"pytest's report lists no tests (exit code {code}).", file=where, key="no tests")
+    failed_lines = [ln for ln in log.splitlines() if ln.startswith(("FAILED ", "ERROR "))][:MAX_LISTED]
+    detail = "\n".join(failed_lines) or _tail(log, 30)
+    reason = f" The test process {cause}." if cause and "exited" not in cause else ""
+    files = _failed_files(run.server_dir, failed_lines)
+    return failed(
+        f"`pytest tests/` failed (exit code {code}; {counted}).{reason}{_fence(detail)}",
+        file=files[0] if files else where,
+        locations=[Location(file=f) for f in files] or [Location(file=where)],
+        key="\n".join(sorted(ln.split(" - ")[0] for ln in failed_lines)) or f"exit {code}",
+    )
+
+
+def junit_counts(stdout: bytes) -> dict[str, int] | None:
+    """tests/failures/errors/skipped of the junit report the launcher printed last, or None without one."""
+    chunks: list[str] = []
+    for line in stdout.decode("utf-8", "replace").splitlines():
+        if line.startswith(JUNIT_MARK):
+            chunks.append(line[len(JUNIT_MARK) :].strip())
+        elif chunks and line.strip():
+            chunks = []  # only the report printed after pytest's own output counts
+    if not chunks:
+        return None
+    try:
+        data = base64.b64decode("".join(chunks), validate=True)
+        if len(data) > MAX_JUNIT_BYTES or b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+            return None
+        root = ET.fromstring(data)
+    except (ValueError, ET.ParseError):
+        return None
+    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+    if not suites:
+        return None
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    try:
+        for suite in suites:
+            for name in counts:
+                counts[name] += int(suite.get(name, "0"))
+    except ValueError:
+        return None
+    return counts
+
+
+def _without_junit(log: str) -> str:
+    return "\n".join(ln for ln in log.splitlines() if not ln.startswith(JUNIT_MARK))
 
 
 def _failed_files(server_dir: str, failed: list[str]) -> list[str]:
@@ -476,11 +567,16 @@ def _signals_blocked() -> Iterator[None]:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, sigs)
 
 
-def run_sandbox(tree: SourceTree, server_name: str, options: SandboxOptions) -> SandboxResult:
-    """Build, boot, replay and test one server; every outcome becomes a finding, nothing of the run stays."""
-    run = _Run(tree, server_name, options)
+def run_sandbox(
+    tree: SourceTree, server_name: str, options: SandboxOptions, verify_expected: bool = False
+) -> SandboxResult:
+    """Build, boot, replay and test one server; every outcome becomes a finding, nothing of the run stays.
+
+    `verify_expected`: the static checks found a verify() (GR102), so a 404/405 from /verify fails GR203.
+    """
+    run = _Run(tree, server_name, options, verify_expected)
     reqs = read_requirements(tree, run.server_dir, options.allow_url_deps)
-    run.findings["GR207"] = requirements_finding(reqs, options.allow_url_deps)
+    run.outcomes["GR207"] = requirements_outcome(reqs, options.allow_url_deps)
     reason = docker_api.unavailable_reason()
     if reason:
         run.error_rest(f"no Docker daemon reachable ({reason})")
@@ -494,53 +590,63 @@ def run_sandbox(tree: SourceTree, server_name: str, options: SandboxOptions) -> 
             if image is None:
                 run.skip_rest("the image did not build (GR201)")
                 return run.result()
-            run.net = run.scope.network()
             tests = threading.Thread(target=_guarded, args=(run, "GR205", run_tests, run, image), daemon=True)
             tests.start()  # the tests run while the server boots: they need no server
             phase = "GR202"
+            booted = False
             if config.error:
-                run.set("GR202", "fail", f"The server cannot be started: {config.error}.", file=config.file)
-                url = None
+                run.set("GR202", failed(f"The server cannot be started: {config.error}.", file=config.file))
             else:
-                url = boot(run, image, config)
-            if url is not None:
-                phase = "GR203"
-                replay(run, url, config)
+                client = start_replay_client(run, config)
+                booted = boot(run, image, config, client)
+                if booted:
+                    phase = "GR203"
+                    replay(run, client, config)
             tests.join()  # before any skip_rest: the tests do not wait on the boot, nor may their finding
-            if url is None:
+            if not booted:
                 run.skip_rest("the server did not boot (GR202)")
-        except Exception as exc:  # noqa: BLE001 - a run never raises for what a PR does
-            run.set(phase, "error", f"The sandbox failed during this check: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a run never raises for what a PR does; our faults are `error`
+            run.set(phase, _our_fault(exc))
+            run.error_rest(f"the sandbox failed during {phase} ({type(exc).__name__})")
         finally:
             with _signals_blocked():
                 problems = run.scope.close() if run.scope else []
             if problems:
-                run.set(phase, "fail", "Could not remove everything the run created: " + "; ".join(problems))
+                note = f"Sandbox clean-up of {server_name} left something behind: " + "; ".join(problems)
+                run.notes.append(note)
+                print(f"gym-review-bot: {note}", file=sys.stderr)
     return run.result()
+
+
+def _our_fault(exc: Exception) -> Outcome:
+    """An exception of the sandbox machinery: `error` (the review is incomplete), never a failure of the PR."""
+    what = "the replay client failed" if isinstance(exc, ClientFailed) else "the sandbox failed"
+    return errored(
+        f"Not judged: {what} during this check: {type(exc).__name__}: {str(exc)[:500]}", key=type(exc).__name__
+    )
 
 
 def _guarded(run: _Run, check_id: str, fn: Any, *args: Any) -> None:
     try:
         fn(*args)
     except Exception as exc:  # noqa: BLE001
-        run.set(check_id, "error", f"The sandbox failed during this check: {type(exc).__name__}: {exc}")
+        run.set(check_id, _our_fault(exc))
 
 
 @contextmanager
-def serving(tree: SourceTree, server_name: str, options: SandboxOptions) -> Iterator[str]:
-    """Build and boot a server in the sandbox and yield its base URL; removed afterwards (benchmarks)."""
+def serving(tree: SourceTree, server_name: str, options: SandboxOptions) -> Iterator[ReplayClient]:
+    """Build and boot a server in the sandbox and yield its replay client; removed afterwards (benchmarks)."""
     run = _Run(tree, server_name, options)
     run.scope = docker_api.RunScope(docker_api.client())
     try:
         config = load_server_config(tree, run.server_dir, server_name)
         image = build(run, read_requirements(tree, run.server_dir, options.allow_url_deps), config)
         if image is None:
-            raise RuntimeError(run.findings["GR201"].message)
-        run.net = run.scope.network()
-        url = boot(run, image, config)
-        if url is None:
-            raise RuntimeError(run.findings["GR202"].message)
-        yield url
+            raise RuntimeError(run.outcomes["GR201"].message)
+        client = start_replay_client(run, config)
+        if not boot(run, image, config, client):
+            raise RuntimeError(run.outcomes["GR202"].message)
+        yield client
     finally:
         with _signals_blocked():
             run.scope.close()

@@ -12,6 +12,7 @@ from gym_review_bot.safeload import UnsafeInput, load_yaml
 from gym_review_bot.sources import SourceTree
 
 SERVER_PORT = 8000
+STANDIN_FIRST_PORT = 9101  # the stand-in model servers listen on 127.0.0.1 from here
 SERVER_TYPES = ("resources_servers", "responses_api_models", "responses_api_agents")
 
 
@@ -24,6 +25,7 @@ class ServerConfig:
     entrypoint: str = "app.py"
     yaml_text: bytes = b""
     dependencies: list[str] = field(default_factory=list)  # "responses_api_models/judge_model"
+    standin_ports: list[int] = field(default_factory=list)  # one per dependency, same order
     error: str | None = None
 
 
@@ -90,14 +92,17 @@ def _build(path: str, key: str, inner: str, entry: dict) -> ServerConfig:
         return ServerConfig(file=path, key=key, error=f"entrypoint {entrypoint!r} leaves the server directory")
     own = dict(entry, host="0.0.0.0", port=SERVER_PORT)
     doc: dict[str, Any] = {key: {"resources_servers": {inner: own}}}
-    refs = [(t, n) for t, n in _server_refs(entry) if n != key]
-    for server_type, name in refs:
-        # A stand-in so the reference resolves and the server boots; replays that need it are skipped.
-        doc.setdefault(name, {server_type: {name: {"entrypoint": "app.py", "host": "127.0.0.1", "port": 9}}})
+    refs = sorted({(t, n) for t, n in _server_refs(entry) if n != key})
+    ports = [STANDIN_FIRST_PORT + i for i in range(len(refs))]
+    for (server_type, name), port in zip(refs, ports, strict=True):
+        # NeMo Gym's ServerClient finds a server at global_config[name][type][name].host/port: there,
+        # on the shared loopback, the replay client's stand-in answers.
+        doc.setdefault(name, {server_type: {name: {"entrypoint": "app.py", "host": "127.0.0.1", "port": port}}})
     return ServerConfig(
         file=path,
         key=key,
         entrypoint=normalized,
         yaml_text=yaml.safe_dump(doc, sort_keys=False).encode(),
-        dependencies=sorted({f"{t}/{n}" for t, n in refs}),
+        dependencies=[f"{t}/{n}" for t, n in refs],
+        standin_ports=ports,
     )

@@ -237,14 +237,25 @@ JUDGE_CONFIG = """{name}:
 """
 
 
-def test_server_that_calls_a_judge_model_skips_the_replay_naming_it(tmp_path: Path, options: SandboxOptions) -> None:
-    files = answer_server("judged")
+def test_server_that_names_a_judge_model_boots_and_is_replayed(tmp_path: Path, options: SandboxOptions) -> None:
+    """The judge is a stand-in on the shared loopback: start-up does not wait on it and the replay still runs."""
+    files = answer_server("judged", rewards=[1.0, 1.0, 0.0, 1.0, 1.0])  # line 5's stored reward is stale
     files["configs/judged.yaml"] = JUDGE_CONFIG.format(name="judged")
     files["app.py"] = files["app.py"].replace("    pass\n", "    judge_model_server: dict = {}\n", 1)
     found = sandbox(tmp_path, "judged", files, options)
     assert found["GR202"].status == "pass", found["GR202"].message
-    for check_id in ("GR203", "GR204"):
-        assert found[check_id].status == "skip" and "responses_api_models/judge_model" in found[check_id].message
+    gr203 = found["GR203"]
+    assert gr203.status == "fail" and gr203.line == 5, gr203.message
+
+
+def test_server_naming_a_judge_that_exits_at_start_up_fails_the_boot(tmp_path: Path, options: SandboxOptions) -> None:
+    # Reproduction: with the four judge lines, a server that exits at start-up got GR202 `skip`.
+    files = answer_server("judged_exit")
+    files["configs/judged_exit.yaml"] = JUDGE_CONFIG.format(name="judged_exit")
+    files["app.py"] = "import sys\n\nprint('giving up', flush=True)\nsys.exit(3)\n"
+    found = sandbox(tmp_path, "judged_exit", files, options)
+    gr202 = found["GR202"]
+    assert gr202.status == "fail" and "exited with code 3" in gr202.message and "giving up" in gr202.message
 
 
 def test_ctrl_c_removes_everything_of_the_run(tmp_path: Path, options: SandboxOptions) -> None:
@@ -344,8 +355,8 @@ print(json.dumps({f.id: [f.status, f.message] for f in result.findings}))
 """
 
 
-def test_bot_running_in_a_container_joins_the_internal_network(tmp_path: Path, options: SandboxOptions) -> None:
-    """The GitHub container action case: the bot reaches the server only by joining its network."""
+def test_bot_running_in_a_container_needs_no_network(tmp_path: Path, options: SandboxOptions) -> None:
+    """The GitHub container action case: a bot with no network at all still replays (docker exec does it)."""
     from gym_review_bot.sandbox.docker_api import image_exists
     from gym_review_bot.sandbox.image import cache_key
     from gym_review_bot.sandbox.requirements import read_requirements
@@ -369,6 +380,7 @@ def test_bot_running_in_a_container_joins_the_internal_network(tmp_path: Path, o
         ["/opt/venv/bin/python", "-c", IN_CONTAINER, inside.model_dump_json()],
         environment={"PYTHONPATH": "/bot", "HOME": "/tmp"},
         volumes=volumes,
+        network_mode="none",
         labels={"gym-review-bot.test": "bot-in-container"},
     )
     try:

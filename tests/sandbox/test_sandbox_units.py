@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
-import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
 from conftest import make_git_tree, server_files
-from sandbox_fixtures import answer_server, rollouts_jsonl
+from sandbox_fixtures import answer_server
 
-from gym_review_bot.sandbox.catalogue import CHECK_CATALOGUE, skipped_findings
+from gym_review_bot.checks import STATIC_CHECKS
+from gym_review_bot.sandbox.catalogue import SANDBOX_CHECKS, skipped_findings
 from gym_review_bot.sandbox.image import base_image
 from gym_review_bot.sandbox.options import SandboxOptions, add_cli_arguments, options_from_args
-from gym_review_bot.sandbox.replay import VerifyClient, probe_bodies, read_rollouts, strip_nulls
+from gym_review_bot.sandbox.replay import probe_bodies, read_rollouts, strip_nulls
 from gym_review_bot.sandbox.requirements import read_requirements
 from gym_review_bot.sandbox.runner import run_sandbox
 from gym_review_bot.sandbox.server_config import load_server_config
@@ -125,7 +121,9 @@ def test_server_config_names_the_servers_verify_depends_on(tmp_path: Path) -> No
     cfg = load_server_config(tree_with(tmp_path, {f"{SERVER}/configs/judge.yaml": config}), SERVER, "demo")
     assert cfg.dependencies == ["responses_api_models/judge_model"]
     doc = __import__("yaml").safe_load(cfg.yaml_text)
-    assert "judge_model" in doc  # a stand-in, so the reference resolves and the server can boot
+    # NeMo Gym's ServerClient finds it at host/port: the replay client's stand-in on the shared loopback.
+    standin = doc["judge_model"]["responses_api_models"]["judge_model"]
+    assert (standin["host"], standin["port"]) == ("127.0.0.1", cfg.standin_ports[0])
 
 
 def test_server_config_refuses_an_entrypoint_outside_the_server(tmp_path: Path) -> None:
@@ -149,13 +147,14 @@ def test_cli_flags_map_onto_options_with_the_issue_defaults() -> None:
     args = parser.parse_args(
         ["--base-image", "img:1", "--ca-bundle", "/ca.pem", "--boot-timeout", "5", "--request-timeout", "2",
          "--concurrency", "3", "--test-timeout", "9", "--memory", "1g", "--pids", "64", "--cpus", "0.5",
-         "--allow-url-deps"]
+         "--allow-url-deps", "--replay-timeout", "7"]
     )  # fmt: skip
     opts = options_from_args(args)
     assert opts == SandboxOptions(
         base_image="img:1", ca_bundle=Path("/ca.pem"), boot_timeout=5, request_timeout=2, concurrency=3,
-        test_timeout=9, memory="1g", pids=64, cpus=0.5, allow_url_deps=True,
+        test_timeout=9, memory="1g", pids=64, cpus=0.5, allow_url_deps=True, replay_timeout=7,
     )  # fmt: skip
+    assert SandboxOptions().replay_timeout == 300
 
 
 def test_ca_bundles_come_from_the_option_and_the_environment(tmp_path: Path, monkeypatch) -> None:
@@ -181,15 +180,26 @@ def test_base_image_follows_option_environment_and_python_version(tmp_path: Path
 
 
 def test_catalogue_and_skipped_findings_cover_gr201_to_gr207() -> None:
-    ids = [row[0] for row in CHECK_CATALOGUE]
+    ids = [check.id for check in SANDBOX_CHECKS]
     assert ids == [f"GR20{i}" for i in range(1, 8)]
-    assert {row[0]: row[1] for row in CHECK_CATALOGUE} == {
+    assert {check.id: check.severity for check in SANDBOX_CHECKS} == {
         "GR201": "error", "GR202": "error", "GR203": "error", "GR204": "error", "GR205": "error",
         "GR206": "warning", "GR207": "warning",
     }  # fmt: skip
-    skipped = skipped_findings("--no-docker was given", "not_requested")
+    skipped = skipped_findings("--no-docker was given", "not_requested", "demo")
     assert [f.id for f in skipped] == ids
     assert all(f.status == "skip" and f.skip_kind == "not_requested" and f.title and f.fix for f in skipped)
+    assert all(f.fingerprint for f in skipped)
+
+
+def test_sandbox_checks_are_checks_like_the_static_ones() -> None:
+    from gym_review_bot.checks.base import Check
+
+    assert all(isinstance(c, Check) for c in SANDBOX_CHECKS)
+    assert not {c.id for c in SANDBOX_CHECKS} & {c.id for c in STATIC_CHECKS}
+    from gym_review_bot.sandbox import replay
+
+    assert not hasattr(replay, "Outcome")  # one Outcome class: checks.base.Outcome
 
 
 def test_without_a_daemon_the_sandbox_checks_are_errors_not_passes_or_skips(tmp_path: Path, monkeypatch) -> None:
@@ -203,44 +213,7 @@ def test_without_a_daemon_the_sandbox_checks_are_errors_not_passes_or_skips(tmp_
     assert result.timings.build_s is None
 
 
-# --- The replay client, against a real HTTP server -------------------------------------------------
-
-
-class _VerifyHandler(BaseHTTPRequestHandler):
-    """A /verify that rewards the expected answer, refuses nulls like NeMo Gym's schema, and can hang."""
-
-    def do_POST(self) -> None:  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-        if "null" in json.dumps(body):
-            self._send(422, {"detail": "null field"})
-            return
-        if body.get("expected_answer") == "hang":
-            time.sleep(3)
-        text = "".join(p.get("text", "") for item in body["response"]["output"] for p in item.get("content", []))
-        self._send(200, dict(body, reward=1.0 if body["expected_answer"] in text else 0.0))
-
-    def _send(self, code: int, payload: dict) -> None:
-        data = json.dumps(payload).encode()
-        try:
-            self.send_response(code)
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client timed out, as the timeout test wants
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def verify_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _VerifyHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+# --- Rollouts and probes ----------------------------------------------------------------------------
 
 
 def test_strip_nulls_is_recursive() -> None:
@@ -248,36 +221,6 @@ def test_strip_nulls_is_recursive() -> None:
         "b": [{"d": 1}, None],
         "e": {},
     }
-
-
-def test_replay_reports_mismatches_by_line(tmp_path: Path, verify_url: str) -> None:
-    path = f"{SERVER}/data/example_rollouts.jsonl"
-    text = rollouts_jsonl([1.0, 1.0, 0.0, 1.0, 1.0]) + "not json\n" + json.dumps({"response": {}}) + "\n"
-    tree = tree_with(tmp_path, {path: text})
-    client = VerifyClient(verify_url, concurrency=3, timeout=10)
-    try:
-        outcomes = client.replay(read_rollouts(tree, path))
-    finally:
-        client.close()
-    assert [o.line for o in outcomes] == [1, 2, 3, 4, 5, 6, 7]
-    assert [o.matches for o in outcomes] == [True, True, True, True, False, False, False]
-    assert (outcomes[4].stored, outcomes[4].returned) == (1.0, 0.0)
-    assert "not valid JSON" in (outcomes[5].error or "") and "not a rollout" in (outcomes[6].error or "")
-
-
-def test_replay_stops_sending_once_a_request_times_out(tmp_path: Path, verify_url: str) -> None:
-    from sandbox_fixtures import QUESTIONS, rollout
-
-    rows = [rollout("q", "hang", "x", 1.0)] + [rollout(q, a, t, 1.0) for q, a, t in QUESTIONS] * 4
-    path = f"{SERVER}/data/example_rollouts.jsonl"
-    tree = tree_with(tmp_path, {path: "".join(json.dumps(r) + "\n" for r in rows)})
-    client = VerifyClient(verify_url, concurrency=1, timeout=0.5)
-    try:
-        outcomes = client.replay(read_rollouts(tree, path))
-    finally:
-        client.close()
-    assert outcomes[0].aborted and "timed out after 0.5 s" in (outcomes[0].error or "")
-    assert any("not replayed" in (o.error or "") for o in outcomes)
 
 
 def test_probes_replace_the_output_of_a_real_rollout() -> None:
@@ -320,16 +263,16 @@ def test_logs_read_from_a_container_are_capped() -> None:
 
 
 def test_gr207_finding_lists_every_line_with_its_location(tmp_path: Path) -> None:
-    from gym_review_bot.sandbox.runner import requirements_finding
+    from gym_review_bot.sandbox.catalogue import requirements_finding
 
     text = "nemo-gym==0.4.0\n--index-url https://mirror.example.com/simple\nx @ git+https://e.com/x\n"
     reqs = read_requirements(tree_with(tmp_path, {f"{SERVER}/requirements.txt": text}), SERVER)
-    finding = requirements_finding(reqs, allowed=False)
+    finding = requirements_finding(reqs, False, "demo")
     assert (finding.id, finding.severity, finding.status) == ("GR207", "warning", "fail")
     assert (finding.file, finding.line) == (f"{SERVER}/requirements.txt", 2)
     assert [loc.line for loc in finding.locations] == [2, 3]
     assert "not installed in the sandbox build" in finding.message and "How to fix" in finding.message
-    assert "honoured because --allow-url-deps" in requirements_finding(reqs, allowed=True).message
+    assert "honoured because --allow-url-deps" in requirements_finding(reqs, True, "demo").message
 
 
 def test_build_context_streams_files_and_keeps_symlinks_as_links(tmp_path: Path) -> None:
@@ -393,3 +336,29 @@ def test_replay_sends_what_the_agent_sent_not_what_verify_added(tmp_path: Path) 
     assert input_keys(tree, f"{SERVER}/data/missing.jsonl") is None
     [r] = read_rollouts(tree, f"{SERVER}/data/example_rollouts.jsonl")
     assert "equivalence_score" in (r.body or {}) and "reward" not in (r.body or {})
+
+
+def test_gr102_that_could_not_tell_is_settled_only_by_verify_answering() -> None:
+    from gym_review_bot.models import Finding
+    from gym_review_bot.review import _settle_gr102
+
+    def gr102(status: str) -> Finding:
+        return Finding(id="GR102", severity="error", status=status, title="t", message="cannot tell", fix="f")
+
+    unsure, failing = gr102("error"), gr102("fail")
+    _settle_gr102([unsure, failing])
+    assert unsure.status == "pass" and "sandbox settled it" in unsure.message
+    assert failing.status == "fail"
+
+
+def test_sandbox_failures_are_pre_existing_only_with_the_same_fingerprint() -> None:
+    from gym_review_bot.checks.base import failed
+    from gym_review_bot.review import _mark_pre_existing
+    from gym_review_bot.sandbox.catalogue import sandbox_finding
+
+    def gr203(key: str, returned: str) -> object:
+        return sandbox_finding("GR203", failed(f"line 2: returned {returned}", file="d.jsonl", key=key), "demo")
+
+    head = [gr203("2:1.0", "0.0"), gr203("4:1.0", "0.0")]
+    _mark_pre_existing(head, [gr203("2:1.0", "0.5")])  # the same stale line; the server said something else
+    assert [f.pre_existing for f in head] == [True, False]

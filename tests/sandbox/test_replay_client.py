@@ -1,0 +1,290 @@
+"""The replay client's script (_replay_client.py) against real HTTP servers on 127.0.0.1, and the verdicts on it.
+
+The script runs here as it runs in its container: `python3 -I`, standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from conftest import make_git_tree, server_files
+from sandbox_fixtures import QUESTIONS, answer_server, rollout, rollouts_jsonl
+
+from gym_review_bot.sandbox.options import SandboxOptions
+from gym_review_bot.sandbox.replay import ReplayResult, Rollout, items_file, read_rollouts
+from gym_review_bot.sandbox.runner import _Run, determinism, gr205_outcome, junit_counts, reproduction
+
+SCRIPT = str(resources.files("gym_review_bot.sandbox").joinpath("_replay_client.py"))
+SERVER = "resources_servers/demo"
+CAP = 1024 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Handler(BaseHTTPRequestHandler):
+    """/verify rewards the expected answer; special answers hang, flood, overflow or call the model."""
+
+    model_url = ""
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path == "/endless":
+            self.send_response(200)
+            self.end_headers()
+            try:
+                while True:
+                    self.wfile.write(b"x" * 65536)
+            except OSError:
+                return
+        self._send(200, {})
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        answer = body.get("expected_answer")
+        if answer == "hang":
+            time.sleep(3)
+        if answer == "slow":
+            time.sleep(0.5)
+        if answer == "flood":
+            self._raw(200, b'{"reward": 1.0, "pad": "' + b"x" * (2 * CAP) + b'"}')
+            return
+        if answer == "huge":
+            self._raw(200, b'{"reward": 1' + b"0" * 400 + b"}")
+            return
+        if answer == "judge" and self.model_url:
+            try:
+                urllib.request.urlopen(urllib.request.Request(self.model_url, data=b"{}", method="POST"), timeout=5)
+            except OSError:
+                pass
+            self._send(200, {"reward": 1.0})
+            return
+        text = "".join(p.get("text", "") for item in body["response"]["output"] for p in item.get("content", []))
+        self._send(200, dict(body, reward=1.0 if answer in text else 0.0))
+
+    def _send(self, code: int, payload: dict) -> None:
+        self._raw(code, json.dumps(payload).encode())
+
+    def _raw(self, code: int, data: bytes) -> None:
+        try:
+            self.send_response(code)
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            pass
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def run_client(*args: str, timeout: float = 60) -> tuple[list[dict], float]:
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-I", SCRIPT, *args], capture_output=True, timeout=timeout, check=True)
+    return [json.loads(line) for line in done.stdout.decode().splitlines()], time.monotonic() - start
+
+
+def replay(
+    tmp_path: Path, url: str, rollouts: list[Rollout], calls: str = "-", conc: int = 3, timeout: float = 10,
+    deadline: float = 60,
+) -> tuple[list[ReplayResult], float]:  # fmt: skip
+    items = tmp_path / "items.jsonl"
+    items.write_bytes(items_file(rollouts))
+    lines, took = run_client(
+        "replay", url + "/verify", str(items), calls, str(conc), str(timeout), str(CAP), str(deadline)
+    )
+    stored = {r.line: r.reward for r in rollouts}
+    return sorted((ReplayResult.from_client(x, stored[x["line"]]) for x in lines), key=lambda r: r.line), took
+
+
+def bodies(*answers: str) -> list[Rollout]:
+    return [Rollout(i, body=rollout("q", a, "text", 1.0), reward=1.0) for i, a in enumerate(answers, start=1)]
+
+
+def a_run(tmp_path: Path, **options: float) -> _Run:
+    tree = make_git_tree(tmp_path / "repo", server_files("demo", answer_server("demo")))
+    return _Run(tree, "demo", SandboxOptions(**options))
+
+
+def test_replay_reports_mismatches_by_line(tmp_path: Path, url: str) -> None:
+    path = f"{SERVER}/data/example_rollouts.jsonl"
+    text = rollouts_jsonl([1.0, 1.0, 0.0, 1.0, 1.0])
+    rollouts = list(read_rollouts(make_git_tree(tmp_path / "repo", {path: text}), path))
+    results, _ = replay(tmp_path, url, rollouts)
+    assert [r.line for r in results] == [1, 2, 3, 4, 5]
+    assert [r.matches for r in results] == [True, True, True, True, False]
+    assert (results[4].stored, results[4].returned) == (1.0, 0.0)
+
+
+def test_replay_stops_sending_once_a_request_times_out(tmp_path: Path, url: str) -> None:
+    rollouts = [Rollout(1, body=rollout("q", "hang", "x", 1.0), reward=1.0)]
+    rollouts += [Rollout(i + 2, body=rollout(q, a, t, 1.0), reward=1.0) for i, (q, a, t) in enumerate(QUESTIONS * 4)]
+    results, _ = replay(tmp_path, url, rollouts, conc=1, timeout=0.5)
+    assert results[0].aborted and "timed out after 0.5 s" in (results[0].error or "")
+    assert any("not replayed" in (r.error or "") for r in results)
+
+
+def test_an_endless_get_answer_is_cut_at_its_cap_and_deadline(url: str) -> None:
+    # Reproduction: an endless 200 body on GET / kept the bot past --boot-timeout and grew it to 2.1 GB.
+    [answer], took = run_client("get", url + "/endless", "3", str(CAP))
+    assert answer["error"] and "exceeds" in answer["error"]
+    assert took < 10
+
+
+def test_a_trickled_answer_is_cut_at_the_deadline(tmp_path: Path) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\n")
+        try:
+            for _ in range(100):
+                conn.sendall(b"x")
+                time.sleep(0.2)
+        except OSError:
+            pass
+        conn.close()
+
+    threading.Thread(target=trickle, daemon=True).start()
+    [answer], took = run_client("get", f"http://127.0.0.1:{listener.getsockname()[1]}/", "1.5", str(CAP))
+    listener.close()
+    assert answer["status"] is None and "timed out" in answer["error"]
+    assert took < 6  # each byte came within the socket timeout; only a total deadline ends it
+
+
+def test_a_verify_answer_over_the_cap_or_not_a_float_fails_its_line(tmp_path: Path, url: str) -> None:
+    results, _ = replay(tmp_path, url, bodies("flood", "huge"))
+    assert "exceeds 1048576 bytes" in (results[0].error or "") and not results[0].aborted
+    assert "does not fit a float" in (results[1].error or "")
+    run = a_run(tmp_path)
+    reproduction(run, results, cause="")
+    gr203 = run.outcomes["GR203"]
+    assert gr203.status == "fail" and "line 1:" in gr203.message and "line 2:" in gr203.message
+
+
+def test_a_stored_reward_that_does_not_fit_a_float_is_a_finding_about_its_line(tmp_path: Path) -> None:
+    # Reproduction: a 400-digit integer stored reward made GR203 "The sandbox failed ...: OverflowError".
+    path = f"{SERVER}/data/example_rollouts.jsonl"
+    row = json.dumps(rollout("q", "Paris", "It is Paris.", 1.0)).replace('"reward": 1.0', '"reward": 1' + "0" * 400)
+    [r] = read_rollouts(make_git_tree(tmp_path / "repo", {path: row + "\n"}), path)
+    assert r.reward is None and "integer of 401 digits" in (r.error or "")
+    run = a_run(tmp_path)
+    reproduction(run, [ReplayResult(r.line, None, error=r.error)], cause="")
+    assert run.outcomes["GR203"].status == "fail" and "line 1: has no stored `reward`" in run.outcomes["GR203"].message
+
+
+def test_the_replay_has_an_overall_deadline(tmp_path: Path, url: str) -> None:
+    # Reproduction: 40 rollouts at 4 s took 48 s; here 40 at 0.5 s under a 2 s deadline.
+    results, took = replay(tmp_path, url, bodies(*["slow"] * 40), conc=1, deadline=2)
+    assert took < 6
+    assert sum(r.deadline for r in results) >= 30
+    run = a_run(tmp_path, replay_timeout=2)
+    reproduction(run, results, cause="")
+    assert run.outcomes["GR203"].status == "fail" and "--replay-timeout (2 s)" in run.outcomes["GR203"].message
+
+
+@pytest.fixture
+def standin(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    port, calls = free_port(), tmp_path / "calls.jsonl"
+    proc = subprocess.Popen([sys.executable, "-I", SCRIPT, "standins", str(calls), str(port)], stdout=subprocess.PIPE)
+    assert proc.stdout is not None and json.loads(proc.stdout.readline()) == {"standins": [port]}
+    yield port, calls
+    proc.kill()
+    proc.wait()
+
+
+def test_standins_answer_health_and_models_and_refuse_completions(standin: tuple[int, Path]) -> None:
+    port, calls = standin
+    base = f"http://127.0.0.1:{port}"
+    assert urllib.request.urlopen(base + "/", timeout=5).status == 200
+    models = json.load(urllib.request.urlopen(base + "/v1/models", timeout=5))
+    assert models["data"]
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(base + "/v1/responses", data=b"{}"), timeout=5)
+    assert refused.value.code == 503 and "stand-in" in refused.value.read().decode()
+    assert [json.loads(x)["path"] for x in calls.read_text().splitlines()] == ["/", "/v1/models", "/v1/responses"]
+
+
+def test_rollouts_that_called_a_model_make_gr203_incomplete_not_pass(
+    tmp_path: Path, url: str, standin: tuple[int, Path]
+) -> None:
+    port, calls = standin
+    Handler.model_url = f"http://127.0.0.1:{port}/v1/responses"
+    try:
+        rollouts = [Rollout(1, body=rollout("q", "Paris", "It is Paris.", 1.0), reward=1.0)] + bodies("x", "judge")[1:]
+        rollouts[1].line = 3
+        results, _ = replay(tmp_path, url, rollouts, calls=str(calls), conc=1)
+    finally:
+        Handler.model_url = ""
+    assert [(r.line, r.model_calls) for r in results] == [(1, 0), (3, 1)]
+    run = a_run(tmp_path)
+    reproduction(run, results, cause="")
+    gr203 = run.outcomes["GR203"]
+    assert gr203.status == "error" and "1 of 2" in gr203.message and "lines 3" in gr203.message
+    determinism(run, results, results)
+    assert run.outcomes["GR204"].status == "pass"  # only rollouts that called no model are compared
+
+
+def test_a_real_mismatch_fails_gr203_even_when_another_rollout_called_a_model(tmp_path: Path) -> None:
+    results = [ReplayResult(1, 1.0, 0.0), ReplayResult(2, 1.0, 1.0, model_calls=2)]
+    run = a_run(tmp_path)
+    reproduction(run, results, cause="")
+    assert run.outcomes["GR203"].status == "fail" and "called a model" in run.outcomes["GR203"].message
+
+
+def test_gr203_key_is_lines_and_stored_rewards_not_what_the_server_said(tmp_path: Path) -> None:
+    one, two = a_run(tmp_path), _Run(a_run(tmp_path / "b").tree, "demo", SandboxOptions())
+    reproduction(one, [ReplayResult(5, 1.0, 0.0)], cause="")
+    reproduction(two, [ReplayResult(5, 1.0, 0.25, error=None)], cause="exited with code 3")
+    assert one.outcomes["GR203"].key == two.outcomes["GR203"].key == "5:1.0"
+
+
+def junit(tests: int, failures: int = 0, errors: int = 0) -> bytes:
+    import base64
+
+    xml = f'<testsuites><testsuite name="pytest" tests="{tests}" failures="{failures}" errors="{errors}"/></testsuites>'
+    return ("pytest output\ngym-review: junit+ " + base64.b64encode(xml.encode()).decode() + "\n").encode()
+
+
+def test_gr205_passes_only_on_a_junit_report_with_tests_and_no_failures(tmp_path: Path) -> None:
+    run = a_run(tmp_path)
+    assert gr205_outcome(run, 0, junit_counts(junit(3)), "3 passed in 0.1s", "").status == "pass"
+    assert gr205_outcome(run, 1, junit_counts(junit(3, failures=1)), "", "").status == "fail"
+    assert gr205_outcome(run, 0, junit_counts(junit(3, errors=1)), "", "").status == "fail"
+    assert gr205_outcome(run, 0, junit_counts(junit(0)), "", "").status == "fail"
+    # Reproduction: conftest.py with os._exit(0) plus a failing test passed GR205 ("no pytest summary").
+    no_report = gr205_outcome(run, 0, junit_counts(b"collected 1 item\n"), "", "")
+    assert no_report.status == "fail" and "no junit report" in no_report.message
+
+
+def test_junit_with_entities_or_garbage_is_no_report() -> None:
+    import base64
+
+    bomb = b'<!DOCTYPE x [<!ENTITY a "aaaa">]><testsuite tests="1" failures="0" errors="0">&a;</testsuite>'
+    assert junit_counts(b"gym-review: junit+ " + base64.b64encode(bomb) + b"\n") is None
+    assert junit_counts(b"gym-review: junit+ not-base64!!\n") is None
