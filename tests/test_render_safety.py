@@ -18,6 +18,7 @@ from pathlib import Path
 import cmarkgfm
 import pytest
 
+from gym_review_bot.checks.base import failed
 from gym_review_bot.models import Finding, Report, ServerReport
 from gym_review_bot.render import MARKER, render_markdown, render_terminal
 from gym_review_bot.render.fit import CUT_HEADLINE, GITHUB_LIMIT, comment_length, fit_comment
@@ -29,8 +30,7 @@ from gym_review_bot.render.safety import (
     split_fenced,
     stop_commands,
 )
-from gym_review_bot.sandbox.catalogue import TITLES
-from gym_review_bot.sandbox.catalogue import make_finding as sandbox_finding
+from gym_review_bot.sandbox.catalogue import BY_ID, sandbox_finding
 from tests.conftest import GitRepo, good_server_files
 
 INJECTION = "::error title=x::injected"
@@ -87,7 +87,7 @@ def test_stop_commands_wraps_with_a_fresh_random_token() -> None:
 
 def sandbox_report(log: str, server_name: str = "srv") -> Report:
     """A report whose GR202 failure carries a log excerpt, fenced as the sandbox fences it."""
-    gr202 = sandbox_finding("GR202", "fail", f"The server did not start. Last log lines:\n```\n{log}\n```")
+    gr202 = sandbox_finding("GR202", failed(f"The server did not start. Last log lines:\n```\n{log}\n```"), server_name)
     server = ServerReport(name=server_name, path=f"resources_servers/{server_name}", status="added", findings=[gr202])
     return Report(servers=[server]).finalize()
 
@@ -170,7 +170,7 @@ def test_a_passing_but_incomplete_review_says_so() -> None:
 
 def test_failures_show_how_to_fix_once() -> None:
     static = finding("GR104", "fail", "domain `x` is not allowed")
-    sandbox = sandbox_finding("GR202", "fail", "did not start", fix="Start faster.")
+    sandbox = sandbox_finding("GR202", failed("did not start\nHow to fix: Start faster."), "s")
     server = ServerReport(name="s", path="resources_servers/s", status="added", findings=[static, sandbox])
     report = Report(servers=[server]).finalize()
     md, text = render_markdown(report), render_terminal(report)
@@ -259,7 +259,7 @@ def test_one_huge_log_is_cut_and_the_failure_kept() -> None:
     md = render_markdown(report)
     assert comment_length(md) <= GITHUB_LIMIT
     assert md.startswith(MARKER + "\n<!-- gym-review-bot head=none -->\n")
-    assert f"- ❌ **GR202** {TITLES['GR202']}: The server did not start." in md
+    assert f"- ❌ **GR202** {BY_ID['GR202'].title}: The server did not start." in md
     assert f"**{CUT_HEADLINE}**" in md and "log excerpts" in md
 
 

@@ -147,6 +147,12 @@ class _Run:
 
 def build(run: _Run, reqs: Requirements, config: ServerConfig) -> str | None:
     assert run.scope is not None
+    if reqs.invalid:  # never installed, and an image without them is not the one the PR declares
+        first = reqs.invalid[0]
+        where = f"first: {first.file} line {first.line}; see GR108"
+        message = f"Not built: {len(reqs.invalid)} requirement line(s) cannot be read safely ({where})."
+        run.set("GR201", failed(message, file=first.file, line=first.line, key="invalid requirement lines"))
+        return None
     start = time.monotonic()
     built = build_run_image(run.scope, run.tree, run.server_dir, reqs, config.yaml_text, run.options)
     run.timings.build_s = round(time.monotonic() - start, 2)

@@ -219,9 +219,12 @@ def test_package_host_refuses_what_is_not_host_port(bad: str) -> None:
 
 def test_injection_line_reaches_only_a_data_file(tmp_path: Path) -> None:
     tree = make_git_tree(tmp_path / "repo", {"pyproject.toml": "[project]\nname='x'\n", f"{SERVER}/app.py": ""})
-    reqs = Requirements(
-        lines=["six==1.16.0"], local=[LocalDependency("", "[dev'; echo INJECTED uid=$(id -u); echo ']")]
-    )
+    injection = "[dev'; echo INJECTED uid=$(id -u); echo ']"
+    with pytest.raises(ValueError):
+        LocalDependency("", injection)  # the reader refuses it (GR108 fails the line) ...
+    dep = LocalDependency("", "[dev]")
+    dep.extras = injection  # ... and were it ever let through, it would still reach only a data file
+    reqs = Requirements(lines=["six==1.16.0"], local=[dep])
     with tarfile.open(fileobj=context.deps_context("base:1", reqs, tree, [], {"k": "v"})) as tar:
         dockerfile = tar.extractfile("Dockerfile").read().decode()  # type: ignore[union-attr]
         plan = json.load(tar.extractfile("deps/plan.json"))  # type: ignore[arg-type]
