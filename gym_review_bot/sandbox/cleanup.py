@@ -67,13 +67,13 @@ def remove_cache_images(dk: Any, key: str | None = None) -> int:
     if key is not None:
         images = [i for i in images if (i.labels or {}).get(docker_api.LABEL_CACHE_KEY) == key]
     removed = sum(_remove_image(dk, image) for image in images)
-    removed += _remove_untagged(dk, key)
-    docker_api.remove_layers(dk, {"dangling": "true", "label": docker_api.LABEL_RUN})
-    return removed
+    # Not every dangling image with a run label: a live run's build steps are dangling between steps.
+    return removed + _remove_untagged(dk, key)
 
 
 def _remove_untagged(dk: Any, key: str | None) -> int:
-    """Untagged images with the bot's labels that no live run owns (a cache image that lost a race)."""
+    """Untagged images with the bot's labels that no live run owns (a cache image that lost a race, the
+    layers of a build killed midway)."""
     hostnames = _running_hostnames(dk)
     removed = 0
     for image in dk.images.list(filters={"dangling": "true", "label": docker_api.LABEL_KIND}):

@@ -64,6 +64,29 @@ def test_real_example_single_tool_call_from_the_wheel(
     assert found["GR206"].status == "skip"
 
 
+def test_judge_lines_do_not_switch_off_the_replay_of_the_real_server(
+    tmp_path: Path, options: SandboxOptions, nemo_gym_wheel: Path
+) -> None:
+    """Reproduction: four unused YAML lines naming a judge made GR203-GR206 skip on the real server."""
+    files = wheel_server(nemo_gym_wheel, "example_single_tool_call")
+    files["requirements.txt"] = NEMO_GYM_REQUIREMENT.encode()
+    config = "configs/example_single_tool_call.yaml"
+    files[config] = files[config].replace(
+        b"      entrypoint: app.py\n      domain: agent\n",
+        b"      entrypoint: app.py\n      domain: agent\n"
+        b"      judge_model_server:\n        type: responses_api_models\n        name: judge_model\n",
+        1,
+    )
+    assert b"judge_model_server" in files[config]
+    rollouts = files["data/example_rollouts.jsonl"].decode().splitlines()
+    rollouts[2] = rollouts[2].replace('"reward": 1.0', '"reward": 0.25', 1)
+    files["data/example_rollouts.jsonl"] = ("\n".join(rollouts) + "\n").encode()
+    found = sandbox(tmp_path, "example_single_tool_call", files, options)
+    assert found["GR202"].status == "pass", found["GR202"].message
+    gr203 = found["GR203"]
+    assert gr203.status == "fail" and gr203.line == 3 and "stored reward 0.25" in gr203.message, gr203.message
+
+
 def test_changed_reward_fails_gr203_naming_the_line(tmp_path: Path, options: SandboxOptions) -> None:
     files = answer_server(
         "capitals_changed",
