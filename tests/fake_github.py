@@ -160,10 +160,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(raw)))
-        self.send_header("X-RateLimit-Limit", "5000")
-        self.send_header("X-RateLimit-Remaining", str(self.fake.rate_remaining))
-        self.send_header("X-RateLimit-Reset", str(int(time.time()) + 3600))
-        for k, v in (headers or {}).items():
+        merged = {
+            "X-RateLimit-Limit": "5000",
+            "X-RateLimit-Remaining": str(self.fake.rate_remaining),
+            "X-RateLimit-Reset": str(int(time.time()) + 3600),
+            **(headers or {}),
+        }
+        for k, v in merged.items():
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(raw)

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gym_review_bot.github.decision import Decision
-from gym_review_bot.github.summary import CommentSummary, GateNote, decode, digest, encode
+from gym_review_bot.github.summary import MAX_FAILING, CommentSummary, GateNote, decode, digest, encode
 from gym_review_bot.models import Report
 from gym_review_bot.render import MARKER, md_escape, render_markdown
 
 MAX_COMMENT_CHARS = 65_536  # GitHub's limit for a comment body
+MAX_LISTED = 30  # failing fingerprints listed for overrides
 CUT_NOTE = "\n\n…(cut to fit GitHub's comment size; the full report is in the run)\n"
 _RUN_URL = re.compile(r"^https?://[A-Za-z0-9.:-]+/[A-Za-z0-9._~/-]*$")
 STATE_WORDS = {"success": "passing", "failure": "changes needed", "error": "incomplete: could not tell"}
@@ -47,7 +48,8 @@ def compose(report: Report, decision: Decision, extras: Extras) -> tuple[str, Co
         complete=decision.complete,
         head=report.head_sha,
         state=decision.state,
-        failing=decision.failing,
+        failing=decision.failing[:MAX_FAILING],
+        failing_more=max(0, len(decision.failing) - MAX_FAILING),
         reviewer_requested=extras.reviewer_requested,
         gate=extras.gate,
     )
@@ -81,8 +83,10 @@ def _sections(decision: Decision, extras: Extras) -> str:
         lines.append('Comment `/gym-review override GRxxx "reason"` (all failures of that check) or')
         lines.append('`/gym-review override GRxxx:FINGERPRINT "reason"` (one failure). Failing now:')
         lines.append("")
-        for finding in decision.blocking:
+        for finding in decision.blocking[:MAX_LISTED]:
             lines.append(f"- {md_escape(finding.id)}: <code>{md_escape(finding.fingerprint)}</code>")
+        if len(decision.blocking) > MAX_LISTED:
+            lines.append(f"- … and {len(decision.blocking) - MAX_LISTED} more")
         lines += ["", "</details>"]
     for note in extras.notes:
         lines += ["", f"> {note}"]

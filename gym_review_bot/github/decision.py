@@ -53,7 +53,7 @@ def decide(report: Report, waivers: dict[str, Waiver]) -> Decision:
         verdict, state = "fail", "failure"
         evidence_only = all(EVIDENCE_ID.match(f.id) for f in blocking)
         label = "needs_evidence" if evidence_only else "changes_requested"
-    elif report.verdict != "pass" or not report.complete:
+    elif report.verdict == "error" or not report.complete:
         verdict, state, label = "error", "error", "incomplete"
     else:
         verdict, state, label = "pass", "success", "passing"

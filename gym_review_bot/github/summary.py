@@ -10,6 +10,7 @@ import re
 
 from pydantic import BaseModel, Field, ValidationError
 
+MAX_FAILING = 200  # keeps the summary (never cut) a small part of the 65,536-character comment
 SUMMARY_PREFIX = "<!-- gym-review-bot:summary "
 # base64url keeps anything the report carried from closing the HTML comment or forming Markdown.
 _SUMMARY = re.compile(r"<!-- gym-review-bot:summary ([A-Za-z0-9_=-]{1,20000}) -->")
@@ -28,7 +29,8 @@ class CommentSummary(BaseModel):
     complete: bool
     head: str | None
     state: str  # the commit status: success | failure | error
-    failing: list[tuple[str, str]] = Field(default_factory=list)  # (check id, fingerprint)
+    failing: list[tuple[str, str]] = Field(default_factory=list)  # (check id, fingerprint), the first MAX_FAILING
+    failing_more: int = 0  # how many more failed than listed
     digest: str = ""  # of the comment's stable content: edit only when it changes
     reviewer_requested: bool = False
     gate: GateNote | None = None  # the merge gate's last refusal, said once per head
