@@ -59,6 +59,8 @@ def publish_report(fake, tmp_path, report, name="r.json", **kw):
 def test_new_commit_edits_the_comment_and_removes_the_ready_label(fake, tmp_path):
     publish_report(fake, tmp_path, make_report())
     fake.pulls[7].labels.append("ready-to-merge")
+    publish_report(fake, tmp_path, make_report(), "r1.json")  # the label is seen at this head
+    assert decode(bot_comments(fake)[0]["body"]).ready_head == HEAD and "ready-to-merge" in fake.pulls[7].labels
     new = "e" * 40
     fake.pulls[7].head = new
     fake.reset_counts()

@@ -6,8 +6,12 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gym_review_bot.argtypes import OneLineParser
+
+if TYPE_CHECKING:
+    from gym_review_bot.github.settings import GithubSettings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -33,6 +37,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         if pr:
             parser.add_argument("--pr", type=_pr_number, required=True, metavar="N", help="the pull request number")
         parser.add_argument("--config", type=Path, metavar="FILE", help="trusted .gym-review.yaml (default: ./ if any)")
+        parser.add_argument("--bot-login", metavar="LOGIN", help="the bot's account (default: github-actions[bot])")
         return parser
 
     publish = target("publish", "post the report on the PR: one comment, a status, a label (needs GITHUB_TOKEN)")
@@ -52,6 +57,15 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     joined.add_argument("--plan", type=Path, required=True, metavar="FILE")
     joined.add_argument("--json", type=Path, required=True, metavar="FILE", help="write the joined report here")
     joined.add_argument("reports", type=Path, nargs="*", metavar="REPORT")
+
+
+def _settings(args: argparse.Namespace) -> GithubSettings:
+    from gym_review_bot.github.settings import load_settings
+
+    settings = load_settings(args.config)
+    if args.bot_login:
+        settings.bot_login = args.bot_login
+    return settings
 
 
 def _github_command(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -74,9 +88,7 @@ def _github_command(run: Callable[[argparse.Namespace], int]) -> Callable[[argpa
 def run_publish(args: argparse.Namespace) -> int:
     from gym_review_bot.github.client import connect
     from gym_review_bot.github.publish import publish
-    from gym_review_bot.github.settings import load_settings
-
-    line = publish(connect(), args.gh_repo, args.pr, args.report, load_settings(args.config))
+    line = publish(connect(), args.gh_repo, args.pr, args.report, _settings(args))
     print(line)
     return EXIT_INCOMPLETE if line.startswith("refused") else EXIT_OK
 
@@ -85,9 +97,8 @@ def run_publish(args: argparse.Namespace) -> int:
 def run_merge(args: argparse.Namespace) -> int:
     from gym_review_bot.github.client import connect
     from gym_review_bot.github.merge import merge_gate
-    from gym_review_bot.github.settings import load_settings
 
-    merged, line = merge_gate(connect(), args.gh_repo, args.pr, load_settings(args.config))
+    merged, line = merge_gate(connect(), args.gh_repo, args.pr, _settings(args))
     print(line)
     return EXIT_OK
 
@@ -96,19 +107,17 @@ def run_merge(args: argparse.Namespace) -> int:
 def run_command(args: argparse.Namespace) -> int:
     from gym_review_bot.github.chatops import handle_comment
     from gym_review_bot.github.client import connect
-    from gym_review_bot.github.settings import load_settings
 
-    print(handle_comment(connect(), args.gh_repo, args.pr, args.comment_id, load_settings(args.config)))
+    print(handle_comment(connect(), args.gh_repo, args.pr, args.comment_id, _settings(args)))
     return EXIT_OK
 
 
 @_github_command
 def run_triage(args: argparse.Namespace) -> int:
     from gym_review_bot.github.client import connect
-    from gym_review_bot.github.settings import load_settings
     from gym_review_bot.github.triage import print_table, triage_rows, write_markdown
 
-    rows = triage_rows(connect(), args.gh_repo, load_settings(args.config))
+    rows = triage_rows(connect(), args.gh_repo, _settings(args))
     print_table(rows)
     if args.markdown:
         write_markdown(rows, args.markdown)

@@ -33,6 +33,7 @@ class Extras:
     notes: list[str] = field(default_factory=list)
     gate: GateNote | None = None
     reviewer_requested: bool = False
+    ready_head: str | None = None
     run_url: str | None = None
 
 
@@ -52,6 +53,7 @@ def compose(report: Report, decision: Decision, extras: Extras) -> tuple[str, Co
         failing_more=max(0, len(decision.failing) - MAX_FAILING),
         reviewer_requested=extras.reviewer_requested,
         gate=extras.gate,
+        ready_head=extras.ready_head,
     )
     summary.digest = digest("\0".join((render_markdown(stable), tail, summary.model_dump_json(exclude={"digest"}))))
     link = f"\n[Full report and logs]({extras.run_url})\n" if extras.run_url and _RUN_URL.match(extras.run_url) else ""

@@ -2,23 +2,44 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 from gym_review_bot.github.client import github_errors
 from gym_review_bot.github.commands import WRITE_ROLES, Permissions
 from gym_review_bot.github.comment import find_bot_comment
 from gym_review_bot.github.settings import GithubSettings
-from gym_review_bot.github.summary import GateNote, decode, encode
+from gym_review_bot.github.summary import CommentSummary, GateNote, decode, encode
 
 
-def missing_for_merge(pr: Any, comment: Any | None, settings: GithubSettings, repo: Any) -> list[str]:
+def labeled_head(number: int, settings: GithubSettings) -> str | None:
+    """The head when the ready label was added, from a `labeled` event (GitHub's data, not the PR's)."""
+    path = os.environ.get("GITHUB_EVENT_PATH")
+    try:
+        event = json.loads(Path(path).read_text(encoding="utf-8")) if path else {}
+    except (OSError, ValueError):
+        return None
+    pr = event.get("pull_request") if isinstance(event, dict) else None
+    if event.get("action") != "labeled" or not isinstance(pr, dict) or pr.get("number") != number:
+        return None
+    if (event.get("label") or {}).get("name") != settings.labels.ready:
+        return None
+    return (pr.get("head") or {}).get("sha")
+
+
+def missing_for_merge(
+    pr: Any, summary: CommentSummary | None, ready_head: str | None, settings: GithubSettings, repo: Any
+) -> list[str]:
     """What stops the merge, in the bot's own words (nothing from the PR), or [] when it may merge."""
     head = pr.head.sha
     labels = [label.name for label in pr.labels]
     missing = []
     if settings.labels.ready not in labels:
         missing.append(f"the `{settings.labels.ready}` label")
-    summary = decode(comment.body) if comment is not None else None
+    elif ready_head and ready_head != head:
+        missing.append(f"the `{settings.labels.ready}` label added again: new commits arrived after it")
     if summary is None or summary.head != head:
         missing.append("a review of the current head (the latest one is for an older commit or missing)")
     elif not summary.complete or summary.verdict != "pass":
@@ -52,23 +73,30 @@ def merge_gate(gh: Any, repo_name: str, number: int, settings: GithubSettings) -
         if pr.state != "open":
             return False, f"PR #{number} is {pr.state}: nothing to merge"
         comment = find_bot_comment(list(pr.get_issue_comments()), settings.bot_login)
-        missing = missing_for_merge(pr, comment, settings, repo)
+        summary = decode(comment.body) if comment is not None else None
+        ready_head = (summary.ready_head if summary else None) or labeled_head(number, settings)
+        if settings.labels.ready not in [label.name for label in pr.labels]:
+            ready_head = None
+        missing = missing_for_merge(pr, summary, ready_head, settings, repo)
         if not missing:
             pr.merge(merge_method=settings.merge_method, sha=pr.head.sha)
             return True, f"PR #{number}: merged ({settings.merge_method})"
-        _say_once(comment, pr.head.sha, missing)
+        _say_once(comment, summary, pr.head.sha, missing, ready_head)
         return False, f"PR #{number}: not merged: " + "; ".join(missing)
 
 
-def _say_once(comment: Any | None, head: str, missing: list[str]) -> None:
+def _say_once(
+    comment: Any | None, summary: CommentSummary | None, head: str, missing: list[str], ready_head: str | None
+) -> None:
     """Add the refusal to the bot's comment, once per head (re-runs on the same head write nothing)."""
-    summary = decode(comment.body) if comment is not None else None
     if comment is None or summary is None:
         return  # no review yet: the label alone is not worth a comment; the review will come
-    if summary.gate and summary.gate.head == head and summary.gate.missing == missing:
+    same = summary.gate and summary.gate.head == head and summary.gate.missing == missing
+    if same and summary.ready_head == ready_head:
         return
     old = encode(summary)
     summary.gate = GateNote(head=head, missing=missing)
+    summary.ready_head = ready_head
     block = f"\n**Not merged** (head {head[:12]}):\n\n" + "\n".join(f"- {m}" for m in missing) + "\n\n"
     body = comment.body.replace(old, "").rstrip("\n")
     body = body.split("\n**Not merged** (head ")[0].rstrip("\n")

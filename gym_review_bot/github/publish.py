@@ -121,9 +121,7 @@ def _publish_trusted(repo: Any, pr: Any, report: Report, settings: GithubSetting
     extras = Extras(run_url=_run_url(event), reviewer_requested=bool(previous and previous.reviewer_requested))
     if previous and previous.gate and previous.gate.head == pr.head.sha:
         extras.gate = previous.gate
-    ready = settings.labels.ready
-    if ready in label_names and previous and previous.head and previous.head != pr.head.sha:
-        extras.notes.append(f"The `{ready}` label was removed: new commits arrived after it was added.")
+    _check_ready_label(extras, previous, label_names, pr.head.sha, settings)
     body, summary = compose(report, decision, extras)
     if previous and previous.digest == summary.digest:
         return f"PR #{pr.number}: nothing changed ({decision.state})"
@@ -137,6 +135,20 @@ def _publish_trusted(repo: Any, pr: Any, report: Report, settings: GithubSetting
     else:
         mine.edit(body)
     return f"PR #{pr.number}: published ({decision.state}, label {getattr(settings.labels, decision.label)})"
+
+
+def _check_ready_label(
+    extras: Extras, previous: CommentSummary | None, labels: list[str], head: str, settings: GithubSettings
+) -> None:
+    """Prow's rule: the ready label is for one head; new commits after it was added take it off."""
+    ready = settings.labels.ready
+    seen_at = previous.ready_head if previous else None
+    if ready not in labels:
+        return
+    if seen_at and seen_at != head:
+        extras.notes.append(f"The `{ready}` label was removed: new commits arrived after it was added.")
+    else:
+        extras.ready_head = seen_at or head
 
 
 def _verified_waivers(report: Report, pr: Any, permissions: Permissions) -> dict[str, Waiver]:

@@ -34,6 +34,7 @@ class CommentSummary(BaseModel):
     digest: str = ""  # of the comment's stable content: edit only when it changes
     reviewer_requested: bool = False
     gate: GateNote | None = None  # the merge gate's last refusal, said once per head
+    ready_head: str | None = None  # the head when the ready label was first seen (by the merge gate or publish)
 
 
 def encode(summary: CommentSummary) -> str:
