@@ -95,7 +95,11 @@ def test_merge_refused_for_each_reason_and_said_once_per_head(fake, tmp_path, br
 def test_new_commit_after_the_label_removes_it_at_publish(fake, tmp_path, monkeypatch):
     ready(fake, tmp_path)
     fake.reviews[3] = []  # no approval yet: the gate refuses and notes the head the label was added for
-    event = {"action": "labeled", "label": {"name": "ready-to-merge"}, "pull_request": {"number": 3, "head": {"sha": HEAD}}}
+    event = {
+        "action": "labeled",
+        "label": {"name": "ready-to-merge"},
+        "pull_request": {"number": 3, "head": {"sha": HEAD}},
+    }
     (tmp_path / "event.json").write_text(json.dumps(event))
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(tmp_path / "event.json"))
     assert not gate(fake)[0]

@@ -70,7 +70,12 @@ def test_new_commit_edits_the_comment_and_removes_the_ready_label(fake, tmp_path
     body = bot_comments(fake)[0]["body"]
     assert "label was removed" in body and decode(body).head == new and decode(body).state == "failure"
     assert fake.pulls[7].labels == ["gym-review: changes requested"]
-    assert fake.statuses[-1] == {"sha": new, "state": "failure", "description": "changes needed", "context": "gym-review"}
+    assert fake.statuses[-1] == {
+        "sha": new,
+        "state": "failure",
+        "description": "changes needed",
+        "context": "gym-review",
+    }
 
 
 def test_override_by_a_maintainer_counts_and_by_an_outsider_does_not(fake, tmp_path):

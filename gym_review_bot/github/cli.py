@@ -88,6 +88,7 @@ def _github_command(run: Callable[[argparse.Namespace], int]) -> Callable[[argpa
 def run_publish(args: argparse.Namespace) -> int:
     from gym_review_bot.github.client import connect
     from gym_review_bot.github.publish import publish
+
     line = publish(connect(), args.gh_repo, args.pr, args.report, _settings(args))
     print(line)
     return EXIT_INCOMPLETE if line.startswith("refused") else EXIT_OK
