@@ -42,7 +42,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
     publish = target("publish", "post the report on the PR: one comment, a status, a label (needs GITHUB_TOKEN)")
     publish.add_argument("--report", type=Path, required=True, metavar="FILE", help="the JSON report to publish")
-    target("merge", "merge the PR when the ready label, a passing review and approvals are there")
+    merge = target("merge", "merge the PR when the ready label, a passing review and approvals are there", pr=False)
+    merge.add_argument(
+        "--pr", type=_pr_number, metavar="N", help="the PR (default: every open PR with the ready label)"
+    )
     command = target("command", "act on a /gym-review comment (recheck, override)")
     command.add_argument("--comment-id", type=_pr_number, required=True, metavar="ID")
     triage = target("triage", "list open PRs touching resources_servers/ with their review state", pr=False)
@@ -97,10 +100,11 @@ def run_publish(args: argparse.Namespace) -> int:
 @_github_command
 def run_merge(args: argparse.Namespace) -> int:
     from gym_review_bot.github.client import connect
-    from gym_review_bot.github.merge import merge_gate
+    from gym_review_bot.github.merge import merge_gate, ready_prs
 
-    merged, line = merge_gate(connect(), args.gh_repo, args.pr, _settings(args))
-    print(line)
+    gh, settings = connect(), _settings(args)
+    for number in [args.pr] if args.pr else ready_prs(gh, args.gh_repo, settings):
+        print(merge_gate(gh, args.gh_repo, number, settings)[1])
     return EXIT_OK
 
 

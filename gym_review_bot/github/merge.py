@@ -66,6 +66,13 @@ def _approvals(pr: Any, head: str, permissions: Permissions) -> int:
     )
 
 
+def ready_prs(gh: Any, repo_name: str, settings: GithubSettings) -> list[int]:
+    """Open PRs carrying the ready label (the scheduled run of the merge gate)."""
+    with github_errors(repo_name):
+        pulls = gh.get_repo(repo_name).get_pulls(state="open")
+        return [pr.number for pr in pulls if settings.labels.ready in [label.name for label in pr.labels]]
+
+
 def merge_gate(gh: Any, repo_name: str, number: int, settings: GithubSettings) -> tuple[bool, str]:
     repo = gh.get_repo(repo_name)
     with github_errors(f"PR #{number}"):
