@@ -68,7 +68,9 @@ def test_annotations_only_for_findings_with_a_location():
 def test_check_mode_writes_outputs_summary_and_annotations(tmp_path):
     repo = pr_repo(tmp_path / "repo", {"resources_servers/trivia_match/README.md": "# no licence here\n"})
     env = action_env(tmp_path, repo, mode="check", docker="false")
-    run = subprocess.run([sys.executable, "-m", "gym_review_bot.github.action"], env=env, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "gym_review_bot.github.action"], env=env, capture_output=True, text=True
+    )
     out = outputs(tmp_path)
     assert out["verdict"] in ("fail", "error") and run.returncode in (1, 3), run.stderr
     assert out["complete"] == "false" and json.loads(out["servers"]) == ["trivia_match"]
@@ -80,7 +82,9 @@ def test_check_mode_writes_outputs_summary_and_annotations(tmp_path):
     # fail-on: never keeps the step green whatever the verdict
     env = action_env(tmp_path, repo, mode="check", docker="false", fail_on="never")
     env["GITHUB_RUN_ID"] = "78"
-    again = subprocess.run([sys.executable, "-m", "gym_review_bot.github.action"], env=env, capture_output=True, text=True)
+    again = subprocess.run(
+        [sys.executable, "-m", "gym_review_bot.github.action"], env=env, capture_output=True, text=True
+    )
     assert again.returncode == 0, again.stderr
 
 
@@ -88,16 +92,23 @@ def test_check_mode_never_writes_through_a_directory_the_pr_brought(tmp_path):
     repo = pr_repo(tmp_path / "repo")
     (repo.path / "gym-review-out-77-job").symlink_to(tmp_path)
     env = action_env(tmp_path, repo, mode="check", docker="false")
-    run = subprocess.run([sys.executable, "-m", "gym_review_bot.github.action"], env=env, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "gym_review_bot.github.action"], env=env, capture_output=True, text=True
+    )
     assert run.returncode != 0 and not (tmp_path / "report.json").exists()
 
 
 def test_unknown_mode_and_unsafe_server_input_are_refused(tmp_path):
     repo = pr_repo(tmp_path / "repo")
     env = action_env(tmp_path, repo, mode="deploy")
-    assert subprocess.run([sys.executable, "-m", "gym_review_bot.github.action"], env=env, capture_output=True).returncode == 2
+    assert (
+        subprocess.run([sys.executable, "-m", "gym_review_bot.github.action"], env=env, capture_output=True).returncode
+        == 2
+    )
     env = action_env(tmp_path, repo, mode="check", server="x;id", docker="false")
-    run = subprocess.run([sys.executable, "-m", "gym_review_bot.github.action"], env=env, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "gym_review_bot.github.action"], env=env, capture_output=True, text=True
+    )
     assert run.returncode != 0 and "server input" in run.stderr
 
 

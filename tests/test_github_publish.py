@@ -142,7 +142,13 @@ def test_hostile_names_and_messages_are_rendered_harmless(fake, tmp_path):
 
 @pytest.mark.parametrize(
     "case, expected",
-    [("outdated", "outdated"), ("oversized", "too big"), ("invalid", "not a valid"), ("workflow", "changed by")],
+    [
+        ("outdated", "outdated"),
+        ("oversized", "too big"),
+        ("invalid", "not a valid"),
+        ("workflow", "changed by"),
+        ("not_workflow_run", "only from a workflow_run"),
+    ],
 )
 def test_untrusted_reports_are_refused(fake, tmp_path, monkeypatch, case, expected):
     import json
@@ -156,8 +162,10 @@ def test_untrusted_reports_are_refused(fake, tmp_path, monkeypatch, case, expect
         kw["max_report_mb"] = 0.0001
     elif case == "invalid":
         path.write_text(json.dumps({"schema": 1, "verdict": "maybe"}))
-    else:
+    elif case == "workflow":
         event["workflow_run"]["path"] = ".github/workflows/evil.yml"
+    else:
+        event = {"pull_request": {"number": 7}}
     (tmp_path / "event.json").write_text(json.dumps(event))
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(tmp_path / "event.json"))
     line = publish(client(fake), fake.repo, 7, path, settings(**kw))
@@ -244,3 +252,33 @@ def test_cli_publish_keeps_the_token_out_of_output(fake, tmp_path):
     assert gone.returncode == 0 and "nothing to do" in gone.stderr
     for result in (ok, gone):
         assert TOKEN not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "status, headers, body",
+    [
+        (403, {"Retry-After": "1"}, {"message": "You have exceeded a secondary rate limit."}),
+        (503, {"Retry-After": "1"}, {"message": "Service Unavailable"}),
+    ],
+)
+def test_secondary_rate_limit_and_503_wait_for_retry_after(fake, tmp_path, status, headers, body):
+    import time
+
+    from fake_github import Fault
+
+    fake.faults.append(Fault("GET", r"/issues/7/comments$", status, headers, body))
+    start = time.monotonic()
+    assert "published" in publish_report(fake, tmp_path, make_report())
+    assert time.monotonic() - start >= 0.9  # Retry-After honoured
+    assert sum(1 for r in fake.requests if r[1].endswith("/issues/7/comments")) >= 2
+
+
+def test_5xx_that_never_ends_is_one_clear_line(fake, tmp_path):
+    from fake_github import Fault
+
+    from gym_review_bot.github.client import GithubError
+
+    fake.faults += [Fault("GET", r"/pulls/7$", 502) for _ in range(6)]
+    with pytest.raises(GithubError) as info:
+        publish_report(fake, tmp_path, make_report())
+    assert "PR #7" in str(info.value) and "\n" not in str(info.value) and TOKEN not in str(info.value)

@@ -61,12 +61,12 @@ def decide(report: Report, waivers: dict[str, Waiver]) -> Decision:
 
 
 def _mark_waived(finding: Finding, waiver: Waiver) -> None:
-    """Record the waiver on the finding when the report model has `waived` (added by the registry config)."""
+    """Record the waiver on the finding when the report model has `waived` (the registry config adds it)."""
     if "waived" not in type(finding).model_fields:
         return
+    from gym_review_bot import models
+
+    info = getattr(models, "WaiverInfo", None)
     value = {"reason": waiver.reason, "source": waiver.source, "by": waiver.by, "expires": None}
-    try:
-        finding.waived = value
-    except (TypeError, ValueError):  # a model without `by` yet: keep what it accepts
-        value.pop("by")
-        finding.waived = value
+    # model_construct: the model's `source` may not list override/maintainer yet (see the merge notes)
+    finding.waived = info.model_construct(**value) if info is not None else value

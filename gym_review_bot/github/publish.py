@@ -39,7 +39,7 @@ class RunEvent:
 
 
 def read_event(settings: GithubSettings) -> RunEvent | None:
-    """The workflow_run event from `$GITHUB_EVENT_PATH`; None when run by hand (no event file)."""
+    """The workflow_run event from `$GITHUB_EVENT_PATH`; None when run by hand (no event file at all)."""
     path = os.environ.get("GITHUB_EVENT_PATH")
     if not path:
         return None
@@ -48,8 +48,8 @@ def read_event(settings: GithubSettings) -> RunEvent | None:
     except (OSError, ValueError) as exc:
         raise ReportRefused(f"cannot read the event: {type(exc).__name__}") from None
     run = event.get("workflow_run") if isinstance(event, dict) else None
-    if not isinstance(run, dict):
-        return None
+    if not isinstance(run, dict):  # e.g. publish inside the PR's own workflow: its report proves nothing
+        raise ReportRefused("publish trusts a report only from a workflow_run event")
     return RunEvent(run.get("path"), run.get("head_sha"), run.get("html_url"))
 
 
