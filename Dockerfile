@@ -17,8 +17,9 @@ RUN set -eu; \
     fi; \
     export DEBIAN_FRONTEND=noninteractive; \
     apt-get update -qq; \
-    apt-get install -y -qq --no-install-recommends git ca-certificates python3-venv >/dev/null 2>&1 \
-        || apt-get install -y -qq --no-install-recommends git ca-certificates >/dev/null; \
+    apt-get install -y -qq --no-install-recommends git ca-certificates >/dev/null; \
+    python3 -c 'import ensurepip' 2>/dev/null \
+        || apt-get install -y -qq --no-install-recommends python3-venv >/dev/null; \
     rm -rf /var/lib/apt/lists/* /tmp/gym-review-ctx; \
     git config --system --add safe.directory '*'
 

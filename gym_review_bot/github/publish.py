@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 from pydantic import ValidationError
 
-from gym_review_bot.github.client import GithubError, PullRequestGone, github_errors
+from gym_review_bot.github.client import github_errors
 from gym_review_bot.github.commands import MAINTAIN_ROLES, Permissions, override_waivers
 from gym_review_bot.github.comment import Extras, compose, find_bot_comment, previous_summary
 from gym_review_bot.github.decision import VERIFIED_ID, Decision, Waiver, decide
@@ -193,6 +193,3 @@ def _run_url(event: RunEvent | None) -> str | None:
         return event.run_url
     server, repo, run = (os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
     return f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None
-
-
-__all__ = ["publish", "ReportRefused", "CommentSummary", "GithubError", "PullRequestGone"]
