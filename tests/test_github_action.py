@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import BASE_FIXTURE, GitRepo, good_server_files, write_tree
-from github_support import make_report
 
 from gym_review_bot.github.action import annotations, escape_data, escape_property
+from tests.conftest import BASE_FIXTURE, GitRepo, good_server_files, write_tree
+from tests.github_support import make_report
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -114,7 +114,7 @@ def test_unknown_mode_and_unsafe_server_input_are_refused(tmp_path):
 
 @pytest.mark.docker
 def test_the_built_image_reviews_a_pr_through_the_daemon_socket(tmp_path):
-    from docker_support import docker_skip_reason
+    from tests.docker_support import docker_skip_reason
 
     reason = docker_skip_reason()
     if reason:

@@ -6,8 +6,9 @@ import json
 import urllib.request
 
 import pytest
-from fake_github import FakeGithub
-from github_support import client
+
+from tests.fake_github import FakeGithub
+from tests.github_support import client
 
 
 def get(url: str):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from fake_github import FakeGithub
-from github_support import HEAD, client, make_report, write_report
 
 from gym_review_bot.github.merge import merge_gate
 from gym_review_bot.github.publish import publish
 from gym_review_bot.github.settings import GithubSettings
 from gym_review_bot.github.summary import decode
+from tests.fake_github import FakeGithub
+from tests.github_support import HEAD, client, make_report, write_report
 
 BOT = "github-actions[bot]"
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from fake_github import FakeGithub
-from github_support import HEAD, TOKEN, client, make_report, write_report
 
 from gym_review_bot.github.publish import publish
 from gym_review_bot.github.settings import GithubSettings
 from gym_review_bot.github.summary import decode
 from gym_review_bot.render import MARKER
+from tests.fake_github import FakeGithub
+from tests.github_support import HEAD, TOKEN, client, make_report, write_report
 
 BOT = "github-actions[bot]"
 
@@ -181,7 +181,7 @@ def test_a_pr_touching_workflows_is_refused(fake, tmp_path):
 
 
 def test_502_then_success_is_retried(fake, tmp_path):
-    from fake_github import Fault
+    from tests.fake_github import Fault
 
     fake.faults.append(Fault("GET", r"/pulls/7$", 502))
     assert "published" in publish_report(fake, tmp_path, make_report())
@@ -190,9 +190,8 @@ def test_502_then_success_is_retried(fake, tmp_path):
 def test_rate_limit_exhausted_gives_the_reset_time_and_never_the_token(fake, tmp_path):
     import time
 
-    from fake_github import Fault
-
     from gym_review_bot.github.client import GithubError
+    from tests.fake_github import Fault
 
     reset = int(time.time()) + 3600
     headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)}
@@ -264,7 +263,7 @@ def test_cli_publish_keeps_the_token_out_of_output(fake, tmp_path):
 def test_secondary_rate_limit_and_503_wait_for_retry_after(fake, tmp_path, status, headers, body):
     import time
 
-    from fake_github import Fault
+    from tests.fake_github import Fault
 
     fake.faults.append(Fault("GET", r"/issues/7/comments$", status, headers, body))
     start = time.monotonic()
@@ -274,9 +273,8 @@ def test_secondary_rate_limit_and_503_wait_for_retry_after(fake, tmp_path, statu
 
 
 def test_5xx_that_never_ends_is_one_clear_line(fake, tmp_path):
-    from fake_github import Fault
-
     from gym_review_bot.github.client import GithubError
+    from tests.fake_github import Fault
 
     fake.faults += [Fault("GET", r"/pulls/7$", 502) for _ in range(6)]
     with pytest.raises(GithubError) as info:

@@ -8,14 +8,14 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
-from conftest import GitRepo, good_server_files, write_tree
-from fake_github import FakeGithub
-from github_support import client, make_report, write_report
 
 from gym_review_bot.github.plan import make_plan, merge_reports
 from gym_review_bot.github.publish import publish
 from gym_review_bot.github.settings import GithubSettings
 from gym_review_bot.github.triage import markdown_table, triage_rows
+from tests.conftest import GitRepo, good_server_files, write_tree
+from tests.fake_github import FakeGithub
+from tests.github_support import client, make_report, write_report
 
 
 def test_triage_over_several_prs(monkeypatch, tmp_path):
@@ -54,7 +54,7 @@ def test_triage_over_several_prs(monkeypatch, tmp_path):
 def _pr_repo(tmp_path, names):
     import shutil
 
-    from conftest import BASE_FIXTURE
+    from tests.conftest import BASE_FIXTURE
 
     repo = GitRepo(tmp_path / "repo")
     shutil.copytree(BASE_FIXTURE, repo.path, dirs_exist_ok=True)
