@@ -110,3 +110,52 @@ def test_new_commit_after_the_label_removes_it_at_publish(fake, tmp_path, monkey
     publish(client(fake), fake.repo, 3, write_report(tmp_path / "r2.json", make_report(head=new)), GithubSettings())
     assert "ready-to-merge" not in fake.pulls[3].labels and "label was removed" in bot_body(fake)
     assert decode(bot_body(fake)).head == new
+
+
+def test_scheduled_merge_goes_over_every_ready_pr(fake, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.github_support import TOKEN
+
+    ready(fake, tmp_path)
+    fake.add_pr(4, head="4" * 40)  # no ready label: not looked at
+    env = {**os.environ, "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": fake.url}
+    env.pop("GITHUB_EVENT_PATH", None)
+    cmd = [sys.executable, "-m", "gym_review_bot", "merge", "--repo", fake.repo]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0 and "PR #3: merged" in out.stdout and "#4" not in out.stdout, out.stderr
+    assert [m["number"] for m in fake.merges] == [3]
+
+
+def test_chatops_ignores_non_commands_and_the_bots_own_comments_and_answers_unknown_ones(fake):
+    from gym_review_bot.github.chatops import handle_comment
+
+    settings = GithubSettings()
+    plain = fake.add_comment(3, "contrib", "thanks! /gym-review is great")
+    own = fake.add_comment(3, BOT, "/gym-review recheck")
+    odd = fake.add_comment(3, "contrib", "/gym-review deploy now")
+    assert handle_comment(client(fake), fake.repo, 3, plain["id"], settings) == "not a command"
+    assert handle_comment(client(fake), fake.repo, 3, own["id"], settings) == "not a command"
+    assert "commands are" in handle_comment(client(fake), fake.repo, 3, odd["id"], settings)
+    assert fake.reruns == []
+
+
+def test_override_binds_to_the_fingerprint_named(fake, tmp_path):
+    from gym_review_bot.github.chatops import handle_comment
+
+    report = make_report("GR109", "GR110")
+    publish(client(fake), fake.repo, 3, write_report(tmp_path / "r.json", report), GithubSettings())
+    fp = next(f.fingerprint for f in report.servers[0].findings if f.id == "GR109")
+    wrong = fake.add_comment(3, "maint", f'/gym-review override GR110:{fp[:12]} "wrong id"')
+    assert "nothing overridden" in handle_comment(client(fake), fake.repo, 3, wrong["id"], GithubSettings())
+    right = fake.add_comment(3, "maint", f'/gym-review override GR109:{fp[:12]} "checked by hand"')
+    assert "recorded" in handle_comment(client(fake), fake.repo, 3, right["id"], GithubSettings())
+    publish(client(fake), fake.repo, 3, write_report(tmp_path / "r2.json", report), GithubSettings())
+    summary = decode(bot_body(fake))
+    assert summary.failing == [("GR110", next(f.fingerprint for f in report.servers[0].findings if f.id == "GR110"))]
+    # the command comment deleted: the override is gone at the next publish
+    fake.comments.remove(right)
+    publish(client(fake), fake.repo, 3, write_report(tmp_path / "r3.json", report), GithubSettings())
+    assert len(decode(bot_body(fake)).failing) == 2

@@ -114,3 +114,18 @@ def test_pygithub_loads_only_for_github_commands(module):
     code = f"import sys, {module}; {module}.build_parser(); print('github' in sys.modules, 'rich' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.split() == ["False", "False"], out.stderr
+
+
+def test_triage_cli_prints_a_table_and_writes_markdown(tmp_path):
+    import os
+
+    from tests.github_support import TOKEN
+
+    with FakeGithub() as fake:
+        fake.add_pr(5, author="a<b>")
+        env = {**os.environ, "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": fake.url, "COLUMNS": "200"}
+        args = ["triage", "--repo", fake.repo, "--markdown", str(tmp_path / "t.md")]
+        out = subprocess.run([sys.executable, "-m", "gym_review_bot", *args], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "#5" in out.stdout and "none" in out.stdout and TOKEN not in out.stdout + out.stderr
+    assert "| \\#5 | none |" in (tmp_path / "t.md").read_text()
