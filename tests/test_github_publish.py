@@ -280,3 +280,11 @@ def test_5xx_that_never_ends_is_one_clear_line(fake, tmp_path):
     with pytest.raises(GithubError) as info:
         publish_report(fake, tmp_path, make_report())
     assert "PR #7" in str(info.value) and "\n" not in str(info.value) and TOKEN not in str(info.value)
+
+
+def test_a_label_someone_removed_is_put_back_even_when_nothing_else_changed(fake, tmp_path):
+    publish_report(fake, tmp_path, make_report())
+    fake.pulls[7].labels = ["gym-review: changes requested", "bug"]
+    fake.reset_counts()
+    assert "nothing changed" in publish_report(fake, tmp_path, make_report(), "r2.json")
+    assert fake.pulls[7].labels == ["bug", "gym-review: passing"] and len(fake.writes()) == 2

@@ -121,12 +121,12 @@ def _publish_trusted(repo: Any, pr: Any, report: Report, settings: GithubSetting
     extras = Extras(run_url=_run_url(event), reviewer_requested=bool(previous and previous.reviewer_requested))
     if previous and previous.gate and previous.gate.head == pr.head.sha:
         extras.gate = previous.gate
-    _check_ready_label(extras, previous, label_names, pr.head.sha, settings)
+    ready_removed = _check_ready_label(extras, previous, label_names, pr.head.sha, settings)
     body, summary = compose(report, decision, extras)
+    _sync_labels(pr, label_names, decision, settings, ready_removed)  # writes only what drifted
     if previous and previous.digest == summary.digest:
         return f"PR #{pr.number}: nothing changed ({decision.state})"
     _write_status(repo, pr, decision, settings)
-    _sync_labels(pr, label_names, decision, settings, remove_ready=bool(extras.notes))
     if decision.state == "success" and not extras.reviewer_requested and _request_reviewer(pr, settings):
         extras.reviewer_requested = True
         body, summary = compose(report, decision, extras)
@@ -139,16 +139,17 @@ def _publish_trusted(repo: Any, pr: Any, report: Report, settings: GithubSetting
 
 def _check_ready_label(
     extras: Extras, previous: CommentSummary | None, labels: list[str], head: str, settings: GithubSettings
-) -> None:
-    """Prow's rule: the ready label is for one head; new commits after it was added take it off."""
+) -> bool:
+    """Prow's rule: the ready label is for one head; new commits after it was added take it off (True)."""
     ready = settings.labels.ready
     seen_at = previous.ready_head if previous else None
     if ready not in labels:
-        return
+        return False
     if seen_at and seen_at != head:
         extras.notes.append(f"The `{ready}` label was removed: new commits arrived after it was added.")
-    else:
-        extras.ready_head = seen_at or head
+        return True
+    extras.ready_head = seen_at or head
+    return False
 
 
 def _verified_waivers(report: Report, pr: Any, permissions: Permissions) -> dict[str, Waiver]:
