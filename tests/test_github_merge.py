@@ -159,3 +159,15 @@ def test_override_binds_to_the_fingerprint_named(fake, tmp_path):
     fake.comments.remove(right)
     publish(client(fake), fake.repo, 3, write_report(tmp_path / "r3.json", report), GithubSettings())
     assert len(decode(bot_body(fake)).failing) == 2
+
+
+def test_the_gate_note_keeps_the_run_link(fake, tmp_path, monkeypatch):
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.example")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "org/gym")
+    monkeypatch.setenv("GITHUB_RUN_ID", "991")
+    ready(fake, tmp_path)
+    fake.reviews[3] = []
+    gate(fake)
+    body = bot_body(fake)
+    assert "[Full report and logs](https://github.example/org/gym/actions/runs/991)" in body
+    assert body.index("Full report") < body.index("**Not merged**") < body.index("gym-review-bot:summary")

@@ -57,7 +57,7 @@ def compose(report: Report, decision: Decision, extras: Extras) -> tuple[str, Co
     )
     summary.digest = digest("\0".join((render_markdown(stable), tail, summary.model_dump_json(exclude={"digest"}))))
     link = f"\n[Full report and logs]({extras.run_url})\n" if extras.run_url and _RUN_URL.match(extras.run_url) else ""
-    end = f"{tail}{link}\n{encode(summary)}\n"
+    end = f"{link}{tail}\n{encode(summary)}\n"  # the merge gate's note goes last (merge.py rewrites it)
     return fit(render_markdown(report), end), summary
 
 
