@@ -57,5 +57,5 @@ def load_settings(path: Path | None) -> GithubSettings:
         return GithubSettings.model_validate(section or {})
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise UsageError(f"--config: github.{where}: {first['msg']}") from None
+        where = "".join(f".{p}" for p in first["loc"])
+        raise UsageError(f"--config {path}: github{where}: {first['msg']}") from None
