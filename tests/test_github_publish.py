@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from gym_review_bot.github.comment import fit_comment
 from gym_review_bot.github.publish import publish
 from gym_review_bot.github.settings import GithubSettings
 from gym_review_bot.github.summary import decode
@@ -129,6 +130,15 @@ def test_another_accounts_comment_with_the_marker_is_left_untouched(fake, tmp_pa
     assert not any(r[0] == "PATCH" for r in fake.requests)
 
 
+@pytest.mark.skipif(fit_comment is None, reason="URLs are made inert by the hardened renderer (output branch)")
+def test_a_bare_url_in_a_message_is_not_linked(fake, tmp_path):
+    report = make_report("GR109")
+    report.servers[0].findings[-1].message = "see http://evil.example/x and www.evil.example"
+    publish_report(fake, tmp_path, report)
+    body = bot_comments(fake)[0]["body"]
+    assert "http://evil" not in body and "www.evil" not in body and "evil.example" in body
+
+
 def test_hostile_names_and_messages_are_rendered_harmless(fake, tmp_path):
     hostile = f"@org/team <img src=x onerror=alert(1)> http://evil.example/x #1 {MARKER} -->"
     report = make_report("GR109", server="srv")
@@ -219,7 +229,7 @@ def test_oversized_report_comment_fits_and_keeps_the_summary(fake, tmp_path):
         report.servers[0].findings[-1].message = f"problem {i} " + "x" * 80
     publish_report(fake, tmp_path, report)
     body = bot_comments(fake)[0]["body"]
-    assert len(body) <= 65_536 and decode(body) is not None and "cut to fit" in body
+    assert len(body) <= 65_536 and decode(body) is not None and "cut to fit" in body.lower()
 
 
 def test_evidence_only_failures_label_needs_evidence_and_incomplete_labels_incomplete(fake, tmp_path):

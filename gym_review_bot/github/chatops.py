@@ -6,10 +6,9 @@ from typing import Any
 
 from gym_review_bot.github.client import github_errors
 from gym_review_bot.github.commands import WRITE_ROLES, Permissions, parse_command, record
-from gym_review_bot.github.comment import find_bot_comment
+from gym_review_bot.github.comment import find_bot_comment, md_text
 from gym_review_bot.github.settings import GithubSettings
 from gym_review_bot.github.summary import decode
-from gym_review_bot.render import md_escape
 
 REFUSAL = (
     "Thanks for the suggestion, {who}. Only maintainers (write, maintain or admin permission) can override "
@@ -27,7 +26,7 @@ def handle_comment(gh: Any, repo_name: str, number: int, comment_id: int, settin
         if command is None or login == settings.bot_login:
             return "not a command"
         role = Permissions(repo).role(login)
-        who = md_escape(f"@{login}")
+        who = md_text(f"@{login}")
         if command.verb == "recheck":
             if role not in WRITE_ROLES and login != pr.user.login:
                 return _reply(pr, f"{who}: only the PR's author or someone with write access can ask for a recheck.")

@@ -9,7 +9,15 @@ from typing import Any
 from gym_review_bot.github.decision import Decision
 from gym_review_bot.github.summary import MAX_FAILING, CommentSummary, GateNote, decode, digest, encode
 from gym_review_bot.models import Report
-from gym_review_bot.render import MARKER, md_escape, render_markdown
+from gym_review_bot.render import MARKER, render_markdown
+
+try:  # the hardened renderer: cuts by level of detail, counts UTF-16 units, inert links and refs
+    from gym_review_bot.render import md_inert as md_text
+    from gym_review_bot.render.fit import fit_comment
+except ImportError:  # the renderer before it (kept until both branches are merged)
+    from gym_review_bot.render import md_escape as md_text
+
+    fit_comment = None
 
 MAX_COMMENT_CHARS = 65_536  # GitHub's limit for a comment body
 MAX_LISTED = 30  # failing fingerprints listed for overrides
@@ -58,19 +66,27 @@ def compose(report: Report, decision: Decision, extras: Extras) -> tuple[str, Co
     summary.digest = digest("\0".join((render_markdown(stable), tail, summary.model_dump_json(exclude={"digest"}))))
     link = f"\n[Full report and logs]({extras.run_url})\n" if extras.run_url and _RUN_URL.match(extras.run_url) else ""
     end = f"{link}{tail}\n{encode(summary)}\n"  # the merge gate's note goes last (merge.py rewrites it)
-    return fit(render_markdown(report), end), summary
+    return fit(report, end), summary
 
 
-def fit(rendered: str, end: str) -> str:
-    """Cut the rendered report at a line so the body fits; the hidden summary at the end is never cut."""
-    if len(rendered) + len(end) <= MAX_COMMENT_CHARS:
+def comment_length(text: str) -> int:
+    """Length as GitHub may count it: UTF-16 code units, never fewer than characters."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def fit(report: Report, end: str) -> str:
+    """The rendered report cut (as the renderer cuts) so the body fits; the hidden summary at the end never is."""
+    room = MAX_COMMENT_CHARS - comment_length(end)
+    if fit_comment is not None:
+        return fit_comment(report, limit=room) + end
+    rendered = render_markdown(report)
+    if comment_length(rendered) <= room:
         return rendered + end
-    room = MAX_COMMENT_CHARS - len(end) - len(CUT_NOTE)
-    cut = rendered[:room]
+    cut = rendered[: room - len(CUT_NOTE)]
+    while comment_length(cut) > room - len(CUT_NOTE):
+        cut = cut[: len(cut) - (comment_length(cut) - room + len(CUT_NOTE))]
     cut = cut[: cut.rfind("\n")] if "\n" in cut else cut
-    if MARKER not in cut:
-        cut = MARKER + "\n"
-    return cut + CUT_NOTE + end
+    return (cut if MARKER in cut else MARKER + "\n") + CUT_NOTE + end
 
 
 def _sections(decision: Decision, extras: Extras) -> str:
@@ -78,15 +94,15 @@ def _sections(decision: Decision, extras: Extras) -> str:
     if decision.waived:
         lines += ["", "**Overridden failures** (count as passing for labels, status and merge):", ""]
         for finding, waiver in decision.waived:
-            who = "the author, a maintainer" if waiver.source == "maintainer" else md_escape(f"@{waiver.by}")
-            lines.append(f"- {md_escape(finding.id)} waived by {who}: {md_escape(waiver.reason)}")
+            who = "the author, a maintainer" if waiver.source == "maintainer" else md_text(f"@{waiver.by}")
+            lines.append(f"- {md_text(finding.id)} waived by {who}: {md_text(waiver.reason)}")
     if decision.blocking:
         lines += ["", "<details><summary>Overriding a failure (maintainers)</summary>", ""]
         lines.append('Comment `/gym-review override GRxxx "reason"` (all failures of that check) or')
         lines.append('`/gym-review override GRxxx:FINGERPRINT "reason"` (one failure). Failing now:')
         lines.append("")
         for finding in decision.blocking[:MAX_LISTED]:
-            lines.append(f"- {md_escape(finding.id)}: <code>{md_escape(finding.fingerprint)}</code>")
+            lines.append(f"- {md_text(finding.id)}: <code>{md_text(finding.fingerprint)}</code>")
         if len(decision.blocking) > MAX_LISTED:
             lines.append(f"- … and {len(decision.blocking) - MAX_LISTED} more")
         lines += ["", "</details>"]

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from gym_review_bot.github.client import github_errors
-from gym_review_bot.github.comment import find_bot_comment
+from gym_review_bot.github.comment import find_bot_comment, md_text
 from gym_review_bot.github.settings import GithubSettings
 from gym_review_bot.github.summary import decode
-from gym_review_bot.render import md_escape
 
 COLUMNS = ["PR", "Verdict", "Outdated", "Commits since", "Days since review", "Age (days)", "Labels", "Reviewer"]
 
@@ -96,7 +95,7 @@ def print_table(rows: list[TriageRow]) -> None:
 def markdown_table(rows: list[TriageRow]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for row in rows:
-        lines.append("| " + " | ".join(md_escape(cell) for cell in row.cells()) + " |")
+        lines.append("| " + " | ".join(md_text(cell) for cell in row.cells()) + " |")
     return "\n".join(lines) + "\n"
 
 
