@@ -16,6 +16,7 @@ from gym_review_bot import __version__
 from gym_review_bot.argtypes import OneLineParser, positive_float
 from gym_review_bot.discover import UsageError, discover_local, discover_pr
 from gym_review_bot.git import GitError
+from gym_review_bot.github import cli as github_cli
 from gym_review_bot.models import Report
 from gym_review_bot.render import escape_terminal, render_markdown, render_terminal, stop_commands
 from gym_review_bot.review import ReviewOptions, review
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cleanup = commands.add_parser("cleanup", help="remove containers and networks that dead runs left behind")
     cleanup.add_argument("--cache", action="store_true", help="also remove the dependency cache images")
+    github_cli.add_parsers(commands)  # publish, merge, command, triage, plan, merge-reports
     return parser
 
 
@@ -160,6 +162,7 @@ def run_cleanup(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"check": run_check, "demo": run_demo, "cleanup": run_cleanup}
+COMMANDS.update(github_cli.COMMANDS)  # the GitHub commands (PyGithub loads only when one runs)
 
 
 def main(argv: list[str] | None = None) -> int:

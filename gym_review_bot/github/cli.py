@@ -1,0 +1,158 @@
+"""The GitHub commands' arguments and runners; PyGithub loads only when one of them runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gym_review_bot.argtypes import OneLineParser
+
+if TYPE_CHECKING:
+    from gym_review_bot.github.settings import GithubSettings
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+
+def _repo_name(value: str) -> str:
+    owner, _, name = value.partition("/")
+    ok = owner and name and all(c.isalnum() or c in "-_." for c in owner + name)
+    if not ok:
+        raise argparse.ArgumentTypeError(f"expected OWNER/NAME, got {value!r}")
+    return value
+
+
+def _pr_number(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 10**9:
+        raise argparse.ArgumentTypeError(f"expected a PR number, got {value!r}")
+    return int(value)
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:
+    def target(name: str, help_text: str, pr: bool = True) -> OneLineParser:
+        parser = commands.add_parser(name, help=help_text)
+        parser.add_argument("--repo", dest="gh_repo", type=_repo_name, required=True, metavar="OWNER/NAME")
+        if pr:
+            parser.add_argument("--pr", type=_pr_number, required=True, metavar="N", help="the pull request number")
+        parser.add_argument("--config", type=Path, metavar="FILE", help="trusted .gym-review.yaml (default: ./ if any)")
+        parser.add_argument("--bot-login", metavar="LOGIN", help="the bot's account (default: github-actions[bot])")
+        return parser
+
+    publish = target("publish", "post the report on the PR: one comment, a status, a label (needs GITHUB_TOKEN)")
+    publish.add_argument("--report", type=Path, required=True, metavar="FILE", help="the JSON report to publish")
+    merge = target("merge", "merge the PR when the ready label, a passing review and approvals are there", pr=False)
+    merge.add_argument(
+        "--pr", type=_pr_number, metavar="N", help="the PR (default: every open PR with the ready label)"
+    )
+    command = target("command", "act on a /gym-review comment (recheck, override)")
+    command.add_argument("--comment-id", type=_pr_number, required=True, metavar="ID")
+    triage = target("triage", "list open PRs touching resources_servers/ with their review state", pr=False)
+    triage.add_argument("--markdown", type=Path, metavar="FILE", help="also write a Markdown table to FILE")
+
+    plan = commands.add_parser("plan", help="print the changed servers as JSON for a strategy.matrix")
+    plan.add_argument("--repo", type=Path, default=Path("."), help="the NeMo Gym checkout (default: .)")
+    plan.add_argument("--base", required=True, metavar="REF", help="the PR's base ref")
+    plan.add_argument("--head", default="HEAD", metavar="REF")
+    plan.add_argument("--output", type=Path, metavar="FILE", help="also write the plan to FILE")
+    joined = commands.add_parser("merge-reports", help="join per-server reports into one (missing ones are errors)")
+    joined.add_argument("--plan", type=Path, required=True, metavar="FILE")
+    joined.add_argument("--json", type=Path, required=True, metavar="FILE", help="write the joined report here")
+    joined.add_argument("reports", type=Path, nargs="*", metavar="REPORT")
+
+
+def _settings(args: argparse.Namespace) -> GithubSettings:
+    from gym_review_bot.github.settings import load_settings
+
+    settings = load_settings(args.config)
+    if args.bot_login:
+        settings.bot_login = args.bot_login
+    return settings
+
+
+def _github_command(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def wrapped(args: argparse.Namespace) -> int:
+        from gym_review_bot.github.client import GithubError, PullRequestGone
+
+        try:
+            return run(args)
+        except PullRequestGone as exc:
+            print(f"gym-review: {exc}; nothing to do", file=sys.stderr)
+            return EXIT_OK
+        except GithubError as exc:
+            print(f"gym-review: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+
+    return wrapped
+
+
+@_github_command
+def run_publish(args: argparse.Namespace) -> int:
+    from gym_review_bot.github.client import connect
+    from gym_review_bot.github.publish import publish
+
+    line = publish(connect(), args.gh_repo, args.pr, args.report, _settings(args))
+    print(line)
+    return EXIT_INCOMPLETE if line.startswith("refused") else EXIT_OK
+
+
+@_github_command
+def run_merge(args: argparse.Namespace) -> int:
+    from gym_review_bot.github.client import connect
+    from gym_review_bot.github.merge import merge_gate, ready_prs
+
+    gh, settings = connect(), _settings(args)
+    for number in [args.pr] if args.pr else ready_prs(gh, args.gh_repo, settings):
+        print(merge_gate(gh, args.gh_repo, number, settings)[1])
+    return EXIT_OK
+
+
+@_github_command
+def run_command(args: argparse.Namespace) -> int:
+    from gym_review_bot.github.chatops import handle_comment
+    from gym_review_bot.github.client import connect
+
+    print(handle_comment(connect(), args.gh_repo, args.pr, args.comment_id, _settings(args)))
+    return EXIT_OK
+
+
+@_github_command
+def run_triage(args: argparse.Namespace) -> int:
+    from gym_review_bot.github.client import connect
+    from gym_review_bot.github.triage import print_table, triage_rows, write_markdown
+
+    rows = triage_rows(connect(), args.gh_repo, _settings(args))
+    print_table(rows)
+    if args.markdown:
+        write_markdown(rows, args.markdown)
+    return EXIT_OK
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    from gym_review_bot.github.plan import make_plan
+
+    text = make_plan(args.repo.resolve(), args.base, args.head)
+    if args.output:
+        args.output.write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return EXIT_OK
+
+
+def run_merge_reports(args: argparse.Namespace) -> int:
+    from gym_review_bot.github.plan import merge_reports
+
+    report = merge_reports(args.plan, args.reports)
+    args.json.write_text(report.to_json() + "\n", encoding="utf-8")
+    print(f"joined {len(report.servers)} server report(s): verdict {report.verdict}")
+    return {"pass": EXIT_OK, "fail": EXIT_FAIL}.get(report.verdict, EXIT_INCOMPLETE)
+
+
+COMMANDS = {
+    "publish": run_publish,
+    "merge": run_merge,
+    "command": run_command,
+    "triage": run_triage,
+    "plan": run_plan,
+    "merge-reports": run_merge_reports,
+}

@@ -1,0 +1,57 @@
+"""The hidden, compact, machine-readable summary at the end of the bot's comment."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+
+from pydantic import BaseModel, Field, ValidationError
+
+MAX_FAILING = 200  # keeps the summary (never cut) a small part of the 65,536-character comment
+SUMMARY_PREFIX = "<!-- gym-review-bot:summary "
+# base64url keeps anything the report carried from closing the HTML comment or forming Markdown.
+_SUMMARY = re.compile(r"<!-- gym-review-bot:summary ([A-Za-z0-9_=-]{1,20000}) -->")
+
+
+class GateNote(BaseModel):
+    head: str
+    missing: list[str] = Field(default_factory=list)
+
+
+class CommentSummary(BaseModel):
+    """What the bot last published: read back by publish (no-op detection), merge and triage."""
+
+    v: int = 1
+    verdict: str  # the effective verdict after overrides: pass | fail | error
+    complete: bool
+    head: str | None
+    state: str  # the commit status: success | failure | error
+    failing: list[tuple[str, str]] = Field(default_factory=list)  # (check id, fingerprint), the first MAX_FAILING
+    failing_more: int = 0  # how many more failed than listed
+    digest: str = ""  # of the comment's stable content: edit only when it changes
+    reviewer_requested: bool = False
+    gate: GateNote | None = None  # the merge gate's last refusal, said once per head
+    ready_head: str | None = None  # the head when the ready label was first seen (by the merge gate or publish)
+
+
+def encode(summary: CommentSummary) -> str:
+    raw = json.dumps(summary.model_dump(exclude_defaults=False), separators=(",", ":"), sort_keys=True)
+    return f"{SUMMARY_PREFIX}{base64.urlsafe_b64encode(raw.encode()).decode()} -->"
+
+
+def decode(body: str) -> CommentSummary | None:
+    """The summary in a comment body, or None when there is none or it does not parse."""
+    matches = _SUMMARY.findall(body or "")
+    if not matches:
+        return None
+    try:
+        return CommentSummary.model_validate_json(base64.urlsafe_b64decode(matches[-1]))
+    except (ValidationError, binascii.Error, ValueError):
+        return None
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:24]

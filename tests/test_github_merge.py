@@ -1,0 +1,173 @@
+"""The label-gated merge against the fake GitHub: refused for each missing piece, said once per head; merged."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gym_review_bot.github.merge import merge_gate
+from gym_review_bot.github.publish import publish
+from gym_review_bot.github.settings import GithubSettings
+from gym_review_bot.github.summary import decode
+from tests.fake_github import FakeGithub
+from tests.github_support import HEAD, client, make_report, write_report
+
+BOT = "github-actions[bot]"
+
+
+@pytest.fixture
+def fake(monkeypatch, tmp_path):
+    monkeypatch.delenv("GITHUB_EVENT_PATH", raising=False)
+    with FakeGithub() as server:
+        server.add_pr(3, author="contrib")
+        server.roles.update({"maint": "maintain", "reader": "read"})
+        yield server
+
+
+def review(fake, login, state="APPROVED", sha=HEAD):
+    reviews = fake.reviews.setdefault(3, [])
+    reviews.append({"id": len(reviews) + 1, "user": fake.user(login), "state": state, "commit_id": sha})
+
+
+def ready(fake, tmp_path, report=None):
+    publish(client(fake), fake.repo, 3, write_report(tmp_path / "r.json", report or make_report()), GithubSettings())
+    fake.pulls[3].labels.append("ready-to-merge")
+    review(fake, "maint")
+
+
+def gate(fake):
+    return merge_gate(client(fake), fake.repo, 3, GithubSettings())
+
+
+def bot_body(fake):
+    return next(c["body"] for c in fake.pr_comments(3) if c["login"] == BOT)
+
+
+def test_merge_done_when_everything_is_there(fake, tmp_path):
+    ready(fake, tmp_path)
+    merged, line = gate(fake)
+    assert merged and fake.merges == [{"number": 3, "merge_method": "squash", "sha": HEAD}]
+
+
+@pytest.mark.parametrize(
+    "breaks, expected",
+    [
+        ("no_label", "the `ready-to-merge` label"),
+        ("old_review", "a review of the current head"),
+        ("failing", "a complete, passing review"),
+        ("incomplete", "a complete, passing review"),
+        ("no_approval", "1 approval(s)"),
+        ("approval_old_head", "1 approval(s)"),
+        ("approval_by_reader", "1 approval(s)"),
+        ("touches_github", "`.github/`"),
+        ("touches_config", "`.gym-review.yaml`"),
+    ],
+)
+def test_merge_refused_for_each_reason_and_said_once_per_head(fake, tmp_path, breaks, expected):
+    report = {"failing": make_report("GR109"), "incomplete": make_report(complete=False)}.get(breaks)
+    ready(fake, tmp_path, report)
+    pr = fake.pulls[3]
+    if breaks == "no_label":
+        pr.labels.remove("ready-to-merge")
+    elif breaks == "old_review":
+        pr.head = "e" * 40
+        fake.reviews[3] = []
+        review(fake, "maint", sha=pr.head)
+    elif breaks.startswith("approval") or breaks == "no_approval":
+        fake.reviews[3] = []
+        if breaks == "approval_old_head":
+            review(fake, "maint", sha="0" * 40)
+        elif breaks == "approval_by_reader":
+            review(fake, "reader")
+    elif breaks == "touches_github":
+        pr.files.append(".github/CODEOWNERS")
+    elif breaks == "touches_config":
+        pr.files.append(".gym-review.yaml")
+    merged, line = gate(fake)
+    assert not merged and fake.merges == [] and expected in line
+    assert expected in bot_body(fake) and decode(bot_body(fake)).gate.head == pr.head
+    fake.reset_counts()
+    gate(fake)  # the same head again: nothing new to say
+    assert fake.writes() == []
+
+
+def test_new_commit_after_the_label_removes_it_at_publish(fake, tmp_path, monkeypatch):
+    ready(fake, tmp_path)
+    fake.reviews[3] = []  # no approval yet: the gate refuses and notes the head the label was added for
+    event = {
+        "action": "labeled",
+        "label": {"name": "ready-to-merge"},
+        "pull_request": {"number": 3, "head": {"sha": HEAD}},
+    }
+    (tmp_path / "event.json").write_text(json.dumps(event))
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(tmp_path / "event.json"))
+    assert not gate(fake)[0]
+    assert decode(bot_body(fake)).ready_head == HEAD
+    monkeypatch.delenv("GITHUB_EVENT_PATH")
+    new = "e" * 40
+    fake.pulls[3].head = new
+    publish(client(fake), fake.repo, 3, write_report(tmp_path / "r2.json", make_report(head=new)), GithubSettings())
+    assert "ready-to-merge" not in fake.pulls[3].labels and "label was removed" in bot_body(fake)
+    assert decode(bot_body(fake)).head == new
+
+
+def test_scheduled_merge_goes_over_every_ready_pr(fake, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.github_support import TOKEN
+
+    ready(fake, tmp_path)
+    fake.add_pr(4, head="4" * 40)  # no ready label: not looked at
+    env = {**os.environ, "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": fake.url}
+    env.pop("GITHUB_EVENT_PATH", None)
+    cmd = [sys.executable, "-m", "gym_review_bot", "merge", "--repo", fake.repo]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0 and "PR #3: merged" in out.stdout and "#4" not in out.stdout, out.stderr
+    assert [m["number"] for m in fake.merges] == [3]
+
+
+def test_chatops_ignores_non_commands_and_the_bots_own_comments_and_answers_unknown_ones(fake):
+    from gym_review_bot.github.chatops import handle_comment
+
+    settings = GithubSettings()
+    plain = fake.add_comment(3, "contrib", "thanks! /gym-review is great")
+    own = fake.add_comment(3, BOT, "/gym-review recheck")
+    odd = fake.add_comment(3, "contrib", "/gym-review deploy now")
+    assert handle_comment(client(fake), fake.repo, 3, plain["id"], settings) == "not a command"
+    assert handle_comment(client(fake), fake.repo, 3, own["id"], settings) == "not a command"
+    assert "commands are" in handle_comment(client(fake), fake.repo, 3, odd["id"], settings)
+    assert fake.reruns == []
+
+
+def test_override_binds_to_the_fingerprint_named(fake, tmp_path):
+    from gym_review_bot.github.chatops import handle_comment
+
+    report = make_report("GR109", "GR110")
+    publish(client(fake), fake.repo, 3, write_report(tmp_path / "r.json", report), GithubSettings())
+    fp = next(f.fingerprint for f in report.servers[0].findings if f.id == "GR109")
+    wrong = fake.add_comment(3, "maint", f'/gym-review override GR110:{fp[:12]} "wrong id"')
+    assert "nothing overridden" in handle_comment(client(fake), fake.repo, 3, wrong["id"], GithubSettings())
+    right = fake.add_comment(3, "maint", f'/gym-review override GR109:{fp[:12]} "checked by hand"')
+    assert "recorded" in handle_comment(client(fake), fake.repo, 3, right["id"], GithubSettings())
+    publish(client(fake), fake.repo, 3, write_report(tmp_path / "r2.json", report), GithubSettings())
+    summary = decode(bot_body(fake))
+    assert summary.failing == [("GR110", next(f.fingerprint for f in report.servers[0].findings if f.id == "GR110"))]
+    # the command comment deleted: the override is gone at the next publish
+    fake.comments.remove(right)
+    publish(client(fake), fake.repo, 3, write_report(tmp_path / "r3.json", report), GithubSettings())
+    assert len(decode(bot_body(fake)).failing) == 2
+
+
+def test_the_gate_note_keeps_the_run_link(fake, tmp_path, monkeypatch):
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.example")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "org/gym")
+    monkeypatch.setenv("GITHUB_RUN_ID", "991")
+    ready(fake, tmp_path)
+    fake.reviews[3] = []
+    gate(fake)
+    body = bot_body(fake)
+    assert "[Full report and logs](https://github.example/org/gym/actions/runs/991)" in body
+    assert body.index("Full report") < body.index("**Not merged**") < body.index("gym-review-bot:summary")

@@ -1,0 +1,300 @@
+"""publish against the fake GitHub: one comment, status, labels, reviewer; request bounds; trust checks."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from gym_review_bot.github.comment import fit_comment
+from gym_review_bot.github.publish import publish
+from gym_review_bot.github.settings import GithubSettings
+from gym_review_bot.github.summary import decode
+from gym_review_bot.render import MARKER
+from tests.fake_github import FakeGithub
+from tests.github_support import HEAD, TOKEN, client, make_report, write_report
+
+BOT = "github-actions[bot]"
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    monkeypatch.delenv("GITHUB_EVENT_PATH", raising=False)
+    for key in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"):
+        monkeypatch.delenv(key, raising=False)
+    with FakeGithub() as server:
+        server.add_pr(7, author="contrib")
+        for i in range(150):
+            server.add_comment(7, f"user{i % 5}", f"comment {i}")
+        yield server
+
+
+def settings(**kw) -> GithubSettings:
+    return GithubSettings(reviewers=["alice", "bob"], **kw)
+
+
+def bot_comments(fake, number=7):
+    return [c for c in fake.pr_comments(number) if c["login"] == BOT and MARKER in c["body"]]
+
+
+def test_first_publish_then_rerun_makes_no_write(fake, tmp_path):
+    report = write_report(tmp_path / "r.json", make_report())
+    line = publish(client(fake), fake.repo, 7, report, settings())
+    assert "published (success" in line
+    assert len(fake.requests) <= 9, fake.requests
+    assert fake.statuses[-1]["state"] == "success" and fake.statuses[-1]["context"] == "gym-review"
+    assert fake.pulls[7].labels == ["gym-review: passing"]
+    assert fake.pulls[7].requested == ["bob"]  # 7 % 2 == 1
+    assert len(bot_comments(fake)) == 1
+    fake.reset_counts()
+    fake.add_comment(7, "user1", "later comment")  # the bot's comment is on page 2 now
+    line = publish(client(fake), fake.repo, 7, write_report(tmp_path / "r2.json", make_report()), settings())
+    assert "nothing changed" in line
+    assert len(fake.requests) <= 4 and fake.writes() == [], fake.requests
+
+
+def publish_report(fake, tmp_path, report, name="r.json", **kw):
+    return publish(client(fake), fake.repo, 7, write_report(tmp_path / name, report), settings(**kw))
+
+
+def test_new_commit_edits_the_comment_and_removes_the_ready_label(fake, tmp_path):
+    publish_report(fake, tmp_path, make_report())
+    fake.pulls[7].labels.append("ready-to-merge")
+    publish_report(fake, tmp_path, make_report(), "r1.json")  # the label is seen at this head
+    assert decode(bot_comments(fake)[0]["body"]).ready_head == HEAD and "ready-to-merge" in fake.pulls[7].labels
+    new = "e" * 40
+    fake.pulls[7].head = new
+    fake.reset_counts()
+    line = publish_report(fake, tmp_path, make_report("GR109", head=new), "r2.json")
+    assert "published (failure" in line
+    assert len(bot_comments(fake)) == 1 and ("PATCH", f"/repos/{fake.repo}/issues/comments/") not in fake.requests
+    body = bot_comments(fake)[0]["body"]
+    assert "label was removed" in body and decode(body).head == new and decode(body).state == "failure"
+    assert fake.pulls[7].labels == ["gym-review: changes requested"]
+    assert fake.statuses[-1] == {
+        "sha": new,
+        "state": "failure",
+        "description": "changes needed",
+        "context": "gym-review",
+    }
+
+
+def test_override_by_a_maintainer_counts_and_by_an_outsider_does_not(fake, tmp_path):
+    from gym_review_bot.github.chatops import handle_comment
+
+    publish_report(fake, tmp_path, make_report("GR109"))
+    fake.roles.update({"maint": "maintain", "outsider": "read"})
+    fake.runs.append(_run(fake, 99, HEAD))
+    outsider = fake.add_comment(7, "outsider", '/gym-review override GR109 "I say so"')
+    reply = handle_comment(client(fake), fake.repo, 7, outsider["id"], settings())
+    assert "Only maintainers" in reply and fake.reruns == []
+    maint = fake.add_comment(7, "maint", '/gym-review override GR109 "upstream data, checked by hand"')
+    assert "recorded" in handle_comment(client(fake), fake.repo, 7, maint["id"], settings())
+    assert fake.reruns == [99]
+    publish_report(fake, tmp_path, make_report("GR109"), "r2.json")
+    body = bot_comments(fake)[0]["body"]
+    assert "waived by @&#8203;maint" in body and "checked by hand" in body
+    assert fake.statuses[-1]["state"] == "success" and fake.pulls[7].labels == ["gym-review: passing"]
+    # the maintainer loses write access: the override stops counting at the next publish
+    fake.roles["maint"] = "read"
+    publish_report(fake, tmp_path, make_report("GR109"), "r3.json")
+    assert fake.statuses[-1]["state"] == "failure"
+    # an override survives a new head while the finding is unchanged
+    fake.roles["maint"] = "maintain"
+    fake.pulls[7].head = "f" * 40
+    publish_report(fake, tmp_path, make_report("GR109", head="f" * 40), "r4.json")
+    assert fake.statuses[-1] == {"sha": "f" * 40, "state": "success", "description": "passing", "context": "gym-review"}
+
+
+def _run(fake, run_id, head, path=".github/workflows/gym-review.yml"):
+    url = fake.api(f"/actions/runs/{run_id}")
+    return {"id": run_id, "head_sha": head, "path": path, "url": url, "rerun_url": f"{url}/rerun"}
+
+
+def test_recheck_by_the_author_reruns_and_by_a_stranger_is_refused(fake):
+    from gym_review_bot.github.chatops import handle_comment
+
+    fake.runs.append(_run(fake, 42, HEAD))
+    stranger = fake.add_comment(7, "stranger", "/gym-review recheck")
+    assert "only the PR's author" in handle_comment(client(fake), fake.repo, 7, stranger["id"], settings())
+    author = fake.add_comment(7, "contrib", "/gym-review recheck")
+    assert handle_comment(client(fake), fake.repo, 7, author["id"], settings()) == "re-running run 42"
+    assert fake.reruns == [42]
+
+
+def test_another_accounts_comment_with_the_marker_is_left_untouched(fake, tmp_path):
+    fake.add_comment(7, "mallory", f"{MARKER}\nfake review: all good")
+    publish_report(fake, tmp_path, make_report())
+    mallory = [c for c in fake.pr_comments(7) if c["login"] == "mallory"][0]
+    assert mallory["body"].endswith("all good") and len(bot_comments(fake)) == 1
+    assert not any(r[0] == "PATCH" for r in fake.requests)
+
+
+@pytest.mark.skipif(fit_comment is None, reason="URLs are made inert by the hardened renderer (output branch)")
+def test_a_bare_url_in_a_message_is_not_linked(fake, tmp_path):
+    report = make_report("GR109")
+    report.servers[0].findings[-1].message = "see http://evil.example/x and www.evil.example"
+    publish_report(fake, tmp_path, report)
+    body = bot_comments(fake)[0]["body"]
+    assert "http://evil" not in body and "www.evil" not in body and "evil.example" in body
+
+
+def test_hostile_names_and_messages_are_rendered_harmless(fake, tmp_path):
+    hostile = f"@org/team <img src=x onerror=alert(1)> http://evil.example/x #1 {MARKER} -->"
+    report = make_report("GR109", server="srv")
+    report.servers[0].findings[-1].message = hostile
+    report.servers[0].name = hostile
+    publish_report(fake, tmp_path, report)
+    body = bot_comments(fake)[0]["body"]
+    assert "@org/team" not in body and "<img" not in body and body.count(MARKER) == 1
+    assert re.search(r"(?<!\\)#1\b", body) is None  # no issue cross-reference
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("outdated", "outdated"),
+        ("oversized", "too big"),
+        ("invalid", "not a valid"),
+        ("workflow", "changed by"),
+        ("not_workflow_run", "only from a workflow_run"),
+    ],
+)
+def test_untrusted_reports_are_refused(fake, tmp_path, monkeypatch, case, expected):
+    import json
+
+    path = write_report(tmp_path / "r.json", make_report())
+    event = {"workflow_run": {"path": ".github/workflows/gym-review.yml", "head_sha": HEAD, "html_url": "x"}}
+    kw = {}
+    if case == "outdated":
+        fake.pulls[7].head = "9" * 40
+    elif case == "oversized":
+        kw["max_report_mb"] = 0.0001
+    elif case == "invalid":
+        path.write_text(json.dumps({"schema": 1, "verdict": "maybe"}))
+    elif case == "workflow":
+        event["workflow_run"]["path"] = ".github/workflows/evil.yml"
+    else:
+        event = {"pull_request": {"number": 7}}
+    (tmp_path / "event.json").write_text(json.dumps(event))
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(tmp_path / "event.json"))
+    line = publish(client(fake), fake.repo, 7, path, settings(**kw))
+    assert line.startswith("refused") and expected in line
+    assert fake.statuses[-1]["state"] == "error" and expected in fake.statuses[-1]["description"]
+    assert bot_comments(fake) == [] and fake.pulls[7].labels == []
+
+
+def test_a_pr_touching_workflows_is_refused(fake, tmp_path):
+    fake.pulls[7].files.append(".github/workflows/gym-review.yml")
+    line = publish_report(fake, tmp_path, make_report())
+    assert "changed by this PR" in line and fake.statuses[-1]["state"] == "error" and bot_comments(fake) == []
+
+
+def test_502_then_success_is_retried(fake, tmp_path):
+    from tests.fake_github import Fault
+
+    fake.faults.append(Fault("GET", r"/pulls/7$", 502))
+    assert "published" in publish_report(fake, tmp_path, make_report())
+
+
+def test_rate_limit_exhausted_gives_the_reset_time_and_never_the_token(fake, tmp_path):
+    import time
+
+    from gym_review_bot.github.client import GithubError
+    from tests.fake_github import Fault
+
+    reset = int(time.time()) + 3600
+    headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)}
+    fake.faults.append(Fault("GET", r"/pulls/7$", 403, headers, {"message": "API rate limit exceeded for x"}))
+    with pytest.raises(GithubError) as info:
+        publish_report(fake, tmp_path, make_report())
+    assert "rate limit" in str(info.value) and "resets at" in str(info.value)
+    assert TOKEN not in str(info.value) and TOKEN in fake.seen_tokens
+
+
+def test_closed_pr_exits_cleanly(fake, tmp_path):
+    fake.pulls[7].state = "closed"
+    assert "closed" in publish_report(fake, tmp_path, make_report())
+    del fake.pulls[7]
+    from gym_review_bot.github.client import PullRequestGone
+
+    with pytest.raises(PullRequestGone):
+        publish_report(fake, tmp_path, make_report())
+
+
+def test_oversized_report_comment_fits_and_keeps_the_summary(fake, tmp_path):
+    report = make_report("GR109")
+    for i in range(900):
+        report.servers[0].findings.append(make_report(f"GR{110 + i % 5}").servers[0].findings[-1])
+        report.servers[0].findings[-1].message = f"problem {i} " + "x" * 80
+    publish_report(fake, tmp_path, report)
+    body = bot_comments(fake)[0]["body"]
+    assert len(body) <= 65_536 and decode(body) is not None and "cut to fit" in body.lower()
+
+
+def test_evidence_only_failures_label_needs_evidence_and_incomplete_labels_incomplete(fake, tmp_path):
+    publish_report(fake, tmp_path, make_report("GR301"))
+    assert fake.pulls[7].labels == ["gym-review: needs evidence"]
+    publish_report(fake, tmp_path, make_report(complete=False), "r2.json")
+    assert fake.pulls[7].labels == ["gym-review: incomplete"] and fake.statuses[-1]["state"] == "error"
+
+
+def test_verified_true_passes_when_the_author_maintains(fake, tmp_path):
+    fake.roles["contrib"] = "maintain"
+    publish_report(fake, tmp_path, make_report("GR118"))
+    assert fake.statuses[-1]["state"] == "success"
+    assert "the author, a maintainer" in bot_comments(fake)[0]["body"]
+
+
+def test_cli_publish_keeps_the_token_out_of_output(fake, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    path = write_report(tmp_path / "r.json", make_report())
+    env = {**os.environ, "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": fake.url}
+    env.pop("GITHUB_EVENT_PATH", None)
+    args = [sys.executable, "-m", "gym_review_bot", "publish", "--report", str(path), "--repo", fake.repo]
+    ok = subprocess.run([*args, "--pr", "7"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert ok.returncode == 0 and "published" in ok.stdout, ok.stderr
+    gone = subprocess.run([*args, "--pr", "8"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert gone.returncode == 0 and "nothing to do" in gone.stderr
+    for result in (ok, gone):
+        assert TOKEN not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "status, headers, body",
+    [
+        (403, {"Retry-After": "1"}, {"message": "You have exceeded a secondary rate limit."}),
+        (503, {"Retry-After": "1"}, {"message": "Service Unavailable"}),
+    ],
+)
+def test_secondary_rate_limit_and_503_wait_for_retry_after(fake, tmp_path, status, headers, body):
+    import time
+
+    from tests.fake_github import Fault
+
+    fake.faults.append(Fault("GET", r"/issues/7/comments$", status, headers, body))
+    start = time.monotonic()
+    assert "published" in publish_report(fake, tmp_path, make_report())
+    assert time.monotonic() - start >= 0.9  # Retry-After honoured
+    assert sum(1 for r in fake.requests if r[1].endswith("/issues/7/comments")) >= 2
+
+
+def test_5xx_that_never_ends_is_one_clear_line(fake, tmp_path):
+    from gym_review_bot.github.client import GithubError
+    from tests.fake_github import Fault
+
+    fake.faults += [Fault("GET", r"/pulls/7$", 502) for _ in range(6)]
+    with pytest.raises(GithubError) as info:
+        publish_report(fake, tmp_path, make_report())
+    assert "PR #7" in str(info.value) and "\n" not in str(info.value) and TOKEN not in str(info.value)
+
+
+def test_a_label_someone_removed_is_put_back_even_when_nothing_else_changed(fake, tmp_path):
+    publish_report(fake, tmp_path, make_report())
+    fake.pulls[7].labels = ["gym-review: changes requested", "bug"]
+    fake.reset_counts()
+    assert "nothing changed" in publish_report(fake, tmp_path, make_report(), "r2.json")
+    assert fake.pulls[7].labels == ["bug", "gym-review: passing"] and len(fake.writes()) == 2
