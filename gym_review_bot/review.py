@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from gym_review_bot import __version__
 from gym_review_bot.checks import Checkout, ServerContext, check_server
+from gym_review_bot.checks.evidence import review_evidence
+from gym_review_bot.checks.pr_body import PrBodySettings, check_pr_body
 from gym_review_bot.discover import Discovery, ServerTarget
-from gym_review_bot.models import Finding, Report, ServerReport, make_fingerprint
+from gym_review_bot.evidence.body import ParsedBody, parse_body
+from gym_review_bot.models import Finding, PrReport, Report, ServerReport, make_fingerprint
 from gym_review_bot.sandbox.catalogue import CHECK_IDS, error_findings, requirements_finding, skipped_findings
 from gym_review_bot.sandbox.requirements import read_requirements
 
@@ -31,6 +34,9 @@ class ReviewOptions:
     sandbox_reason: str = "the sandbox was not requested"
     sandbox_options: SandboxOptions | None = None
     allow_url_deps: bool = False
+    pr_body: str | None = None  # the PR description (--pr-body); None: not given
+    pr_body_settings: PrBodySettings = field(default_factory=PrBodySettings)
+    max_evidence_mb: float = 100
 
     @property
     def max_file_bytes(self) -> int:
@@ -41,7 +47,9 @@ def review(found: Discovery, options: ReviewOptions) -> Report:
     """Check every discovered server and assemble the report."""
     head = Checkout(found.head)
     base = Checkout(found.base) if found.base is not None else None
-    servers = [_review_server(target, found, head, base, options) for target in found.servers]
+    body = parse_body(options.pr_body) if options.pr_body is not None else None
+    added = [t.name for t in found.servers if t.status == "added"]
+    servers = [_review_server(target, found, head, base, options, body, added) for target in found.servers]
     report = Report(
         tool_version=__version__,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -50,11 +58,19 @@ def review(found: Discovery, options: ReviewOptions) -> Report:
         servers=servers,
         notes=list(found.notes),
     )
+    if found.base is not None:  # a PR: its description is checked (or skipped as not requested)
+        report.pr = PrReport(findings=check_pr_body(body, options.pr_body_settings))
     return report.finalize()
 
 
 def _review_server(
-    target: ServerTarget, found: Discovery, head: Checkout, base: Checkout | None, options: ReviewOptions
+    target: ServerTarget,
+    found: Discovery,
+    head: Checkout,
+    base: Checkout | None,
+    options: ReviewOptions,
+    body: ParsedBody | None = None,
+    added: list[str] | None = None,
 ) -> ServerReport:
     result = ServerReport(name=target.name, path=target.path, status=target.status)
     if target.status == "removed":
@@ -63,6 +79,11 @@ def _review_server(
     result.findings = check_server(ctx)
     _run_sandbox(result, found, options)
     fingerprint_sandbox(result)
+    if target.status == "added":  # a changed server is not asked for evidence
+        max_bytes = int(options.max_evidence_mb * 1024 * 1024)
+        settings = options.pr_body_settings
+        result.evidence, evidence = review_evidence(ctx, body, added or [], settings, max_bytes, options.sandbox)
+        result.findings += evidence
     if target.status == "changed" and base is not None:
         _mark_pre_existing(result.findings, ServerContext(base.tree, target.name, base, options.max_file_bytes))
     return result
