@@ -170,11 +170,11 @@ def read_claims(sections: list[Section]) -> BodyClaims:
         if any("grpo" in _words(x) for x in lines):
             claims.grpo_models += section_models
         for link in section.links:
-            text = f"{link.text} {link.href}".lower()
             curve = link.image or any(host in link.href.lower() for host in CURVE_HOSTS)
             if not curve:
                 continue
-            text_words = _words(text) | label_words
+            # the link's text, its file name and the label over it; never the host (`x.test` is not a test)
+            text_words = _words(f"{link.text} {link.href.rsplit('/', 1)[-1]}") | label_words
             if (
                 benchmark_section
                 or text_words & {"test", "benchmark", "eval", "evaluation", "validation"}

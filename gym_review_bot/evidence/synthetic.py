@@ -11,15 +11,16 @@ FILLER = "The answer follows from the working above. "
 
 
 def rollout_row(
-    task: int | None,
+    task: int,
     index: int,
     reward: float,
     model: str = "Qwen/Qwen3-4B",
     tool_calls: int = 0,
     failed_calls: int = 0,
     pad_to: int = 0,
+    task_index: bool = True,
 ) -> dict[str, Any]:
-    """One rollout as NeMo Gym writes it; `task=None` leaves out the `_ng_*` indices (grouped by input)."""
+    """One rollout as NeMo Gym writes it; without `task_index` the `_ng_*` indices are left out."""
     output: list[dict[str, Any]] = []
     for n in range(tool_calls):
         call_id = f"call_{task}_{index}_{n}"
@@ -51,7 +52,7 @@ def rollout_row(
         "response": {"model": model, "output": output},
         "reward": reward,
     }
-    if task is not None:
+    if task_index:
         row["_ng_task_index"], row["_ng_rollout_index"] = task, index
     if pad_to:
         size = len(orjson.dumps(row))
@@ -75,7 +76,7 @@ def rollouts(
         wins = passes(task)
         for j in range(per_prompt):
             calls, failed = tool_calls(task, j) if tool_calls else (0, 0)
-            yield rollout_row(task if task_index else None, j, 1.0 if j < wins else 0.0, model, calls, failed, pad_to)
+            yield rollout_row(task, j, 1.0 if j < wins else 0.0, model, calls, failed, pad_to, task_index)
 
 
 def jsonl(rows: Iterator[dict[str, Any]]) -> bytes:
