@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -426,3 +428,122 @@ def test_profiling_output_in_the_wheels_own_format() -> None:
     ev = profile_from_profiling(io.BytesIO(path.read_bytes()), "x")
     assert ev.prompts == 5 and ev.kind == "reward_profiling"
     assert ev.responses_per_prompt == 1
+
+
+# -- NeMo Gym's own reward_profile, run in a container (it needs Python 3.12+) -------------------
+
+PROFILER_IMAGE = "gym-review-test-nemo-profiler:0.4.0"
+# reward_profile.py's import chain (nemo_gym.global_config) needs these; nemo-gym itself comes from the wheel
+PROFILER_DEPS = ["pandas", "orjson", "wandb", "hydra-core", "omegaconf", "rich", "openai", "ray", "pydantic"]
+RUN_PROFILE = """
+import sys
+from pathlib import Path
+
+import orjson
+
+from nemo_gym.reward_profile import RewardProfiler
+
+rows, results = [], []
+for line in Path(sys.argv[1]).read_bytes().splitlines():
+    result = orjson.loads(line)
+    results.append(result)
+    keys = ("_ng_task_index", "_ng_rollout_index", "responses_create_params")
+    rows.append({k: result[k] for k in keys} | {"agent_ref": {"name": "math_agent"}})
+profiler = RewardProfiler()
+groups, agents = profiler.profile_from_data(rows, results)
+print(*profiler.write_to_disk(groups, agents, Path(sys.argv[2])))
+"""
+
+
+def _docker(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def _labels() -> list[str]:
+    from gym_review_bot.sandbox.docker_api import LABEL_KIND, LABEL_OWNER, owner_label
+
+    return ["--label", f"{LABEL_OWNER}={owner_label()}", "--label", f"{LABEL_KIND}=tmp"]
+
+
+def _profiler_image() -> str:
+    """An image with reward_profile's dependencies, built once and kept as a (labelled) cache image."""
+    from docker_support import base_image, ca_bundle
+
+    from gym_review_bot.sandbox.docker_api import LABEL_KIND
+
+    if _docker("image", "inspect", PROFILER_IMAGE).returncode == 0:
+        return PROFILER_IMAGE
+    name = f"gym-review-test-profiler-{os.getpid()}"
+    ca = ca_bundle()
+    mounts = ["-v", f"{ca}:/etc/ssl/certs/ca-certificates.crt:ro", "-e", f"PIP_CERT={ca}"] if ca else []
+    pip = "/opt/venv/bin/pip install -q --no-cache-dir --disable-pip-version-check " + " ".join(PROFILER_DEPS)
+    built = _docker(
+        "run", "--name", name, *_labels(), *mounts, base_image(), "sh", "-c", f"python3 -m venv /opt/venv && {pip}"
+    )
+    try:
+        if built.returncode != 0:
+            pytest.fail(f"installing reward_profile's dependencies failed: {built.stderr[-2000:]}")
+        committed = _docker("commit", "--change", f"LABEL {LABEL_KIND}=cache", name, PROFILER_IMAGE)
+        assert committed.returncode == 0, committed.stderr
+    finally:
+        _docker("rm", "-f", name)
+    return PROFILER_IMAGE
+
+
+@pytest.mark.docker
+def test_nemo_gyms_own_reward_profile_output_reads_as_the_rollouts_do(tmp_path: Path) -> None:
+    from corpus import CorpusUnavailable, corpus_root
+    from docker_support import docker_skip_reason
+
+    if reason := docker_skip_reason():
+        pytest.skip(reason)
+    try:
+        wheel = corpus_root()
+    except CorpusUnavailable as exc:
+        pytest.skip(str(exc))
+    image = _profiler_image()
+    data = jsonl(rollouts(60, 16, lambda i: i % 17))
+    (tmp_path / "rollouts.jsonl").write_bytes(data)
+    (tmp_path / "run_profile.py").write_text(RUN_PROFILE)
+    (tmp_path / "out").mkdir()
+    os.chmod(tmp_path / "out", 0o777)
+    result = _docker(
+        "run", "--rm", "--network", "none", *_labels(), "-v", f"{wheel}:/nemo:ro", "-v", f"{tmp_path}:/work",
+        "-e", "PYTHONPATH=/nemo", "-w", "/tmp", image,
+        "/opt/venv/bin/python", "/work/run_profile.py", "/work/rollouts.jsonl", "/work/out/profile.jsonl",
+        timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    profile = (tmp_path / "out" / "profile_reward_profiling.jsonl").read_bytes()
+    agent = (tmp_path / "out" / "profile_agent_metrics.json").read_bytes()
+
+    from gym_review_bot.evidence.profiling import merge_agent_metrics
+
+    theirs = profile_from_profiling(io.BytesIO(profile), "profile_reward_profiling.jsonl")
+    merge_agent_metrics(theirs, agent)
+    ours = profile_rollouts(io.BytesIO(data), "rollouts.jsonl")
+    assert (theirs.prompts, theirs.responses_per_prompt, theirs.rollouts) == (60, 16, 960)
+    assert theirs.reward_mean == pytest.approx(ours.reward_mean)
+    assert theirs.reward_std == pytest.approx(ours.reward_std)
+    assert theirs.reward_histogram == ours.reward_histogram
+    assert theirs.pass_rate_histogram == ours.pass_rate_histogram
+    assert theirs.zero_variance_share == pytest.approx(ours.zero_variance_share)
+
+
+@pytest.mark.docker
+def test_profiling_output_in_a_pr_is_the_preferred_evidence(repo: GitRepo, tmp_path: Path) -> None:
+    """Profiling output committed beside a rollouts file wins, as the issue's order says."""
+    test_nemo_gyms_own_reward_profile_output_reads_as_the_rollouts_do(tmp_path)
+    out = tmp_path / "out"
+    files = {
+        f"{DATA}/profile_reward_profiling.jsonl": (out / "profile_reward_profiling.jsonl").read_bytes(),
+        f"{DATA}/profile_agent_metrics.json": (out / "profile_agent_metrics.json").read_bytes(),
+        f"{DATA}/other_rollouts.jsonl": known_16x500(),
+    }
+    report = run(repo, files, body="60 prompts with Qwen3-4B, 16 responses per prompt.")
+    ev = report.servers[0].evidence
+    assert ev.kind == "reward_profiling" and ev.source.endswith("profile_reward_profiling.jsonl")
+    found = findings(report)
+    assert found["GR401"].status == "fail" and "60 prompts" in found["GR401"].message
+    assert found["GR402"].status == "pass"
+    assert found["GR407"].status == "pass"
