@@ -82,11 +82,27 @@ def _review_server(
     if target.status == "added":  # a changed server is not asked for evidence
         max_bytes = int(options.max_evidence_mb * 1024 * 1024)
         settings = options.pr_body_settings
-        result.evidence, evidence = review_evidence(ctx, body, added or [], settings, max_bytes, options.sandbox)
+        replay, replay_skip = _evidence_replay(result, found, options)
+        result.evidence, evidence = review_evidence(
+            ctx, body, added or [], settings, max_bytes, options.sandbox, replay, replay_skip
+        )
         result.findings += evidence
     if target.status == "changed" and base is not None:
         _mark_pre_existing(result.findings, ServerContext(base.tree, target.name, base, options.max_file_bytes))
     return result
+
+
+def _evidence_replay(result: ServerReport, found: Discovery, options: ReviewOptions) -> tuple[object, str | None]:
+    """GR408's replay when the sandbox replayed the example rollouts (GR203 ran), else why not."""
+    if options.sandbox != "run" or options.sandbox_options is None:
+        return None, None
+    gr203 = next((f for f in result.findings if f.id == "GR203"), None)
+    if gr203 is None or gr203.status not in ("pass", "fail"):
+        reason = gr203.message.split("\n")[0] if gr203 else "the sandbox did not replay"
+        return None, f"Not replayed: as for the example rollouts (GR203), {reason[:300]}"
+    from gym_review_bot.evidence.replay import sandbox_replay
+
+    return sandbox_replay(found.head, result.name, options.sandbox_options, found.head_sha or ""), None
 
 
 def fingerprint_sandbox(result: ServerReport) -> None:

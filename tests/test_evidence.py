@@ -13,7 +13,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import GitRepo, good_server_files
 
 from gym_review_bot.checks.pr_body import PrBodySettings
 from gym_review_bot.discover import discover_pr
@@ -25,6 +24,7 @@ from gym_review_bot.evidence.synthetic import jsonl, rollout_row, rollouts
 from gym_review_bot.models import Report
 from gym_review_bot.review import ReviewOptions, review
 from gym_review_bot.sandbox.replay import VerifyClient
+from tests.conftest import GitRepo, good_server_files
 
 SERVER = "math_srv"
 DATA = f"resources_servers/{SERVER}/data"
@@ -418,7 +418,7 @@ def test_gr408_with_the_sandbox_on_is_an_error_until_the_sandbox_replays_evidenc
 
 
 def test_profiling_output_in_the_wheels_own_format() -> None:
-    from corpus import CorpusUnavailable, corpus_root
+    from tests.corpus import CorpusUnavailable, corpus_root
 
     try:
         root = corpus_root()
@@ -467,9 +467,8 @@ def _labels() -> list[str]:
 
 def _profiler_image() -> str:
     """An image with reward_profile's dependencies, built once and kept as a (labelled) cache image."""
-    from docker_support import base_image, ca_bundle
-
     from gym_review_bot.sandbox.docker_api import LABEL_KIND
+    from tests.docker_support import base_image, ca_bundle
 
     if _docker("image", "inspect", PROFILER_IMAGE).returncode == 0:
         return PROFILER_IMAGE
@@ -492,8 +491,8 @@ def _profiler_image() -> str:
 
 @pytest.mark.docker
 def test_nemo_gyms_own_reward_profile_output_reads_as_the_rollouts_do(tmp_path: Path) -> None:
-    from corpus import CorpusUnavailable, corpus_root
-    from docker_support import docker_skip_reason
+    from tests.corpus import CorpusUnavailable, corpus_root
+    from tests.docker_support import docker_skip_reason
 
     if reason := docker_skip_reason():
         pytest.skip(reason)

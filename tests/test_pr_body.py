@@ -277,7 +277,7 @@ def _cli(repo: Path, *args: str, stdin: str | None = None) -> subprocess.Complet
 
 @pytest.fixture
 def pr_repo(repo):
-    from conftest import good_server_files
+    from tests.conftest import good_server_files
 
     repo.git("checkout", "-q", "-b", "pr")
     repo.server("maze_env", good_server_files("maze_env"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gym_review_bot.checks.base import Check, CheckError, Outcome, SkipCheck, failed, passed, run_checks, skipped
 from gym_review_bot.checks.context import ServerContext
@@ -16,9 +17,11 @@ from gym_review_bot.evidence.body import ParsedBody
 from gym_review_bot.evidence.claims import BodyClaims, is_reference_model, read_claims, scope_for_server
 from gym_review_bot.evidence.curve import MAX_CURVE_BYTES, read_curve
 from gym_review_bot.evidence.locate import Located, locate_evidence
-from gym_review_bot.evidence.replay import ReplayLine
 from gym_review_bot.evidence.rollouts import iter_rollout_lines
 from gym_review_bot.models import Evidence, Finding
+
+if TYPE_CHECKING:
+    from gym_review_bot.evidence.replay import ReplayLine  # loads the HTTP client: only when GR408 replays
 
 MIN_PROMPTS = 500
 RESPONSES_PER_PROMPT = 16
@@ -40,8 +43,9 @@ class EvidenceContext:
     scope_note: str | None = None  # why the description's statements do not count for this server
     settings: PrBodySettings = field(default_factory=PrBodySettings)
     sandbox: str = "not_requested"  # review.SandboxMode
-    # GR408: replays sampled rollouts against the running server; None until the sandbox offers it
+    # GR408: replays sampled rollouts against the server (None: the sandbox offers none), or why it cannot
     replay: Callable[[str], list[ReplayLine]] | None = None
+    replay_skip: str | None = None
 
     @property
     def evidence(self) -> Evidence | None:
@@ -221,6 +225,8 @@ def _replay(ctx: EvidenceContext) -> Outcome:
         raise CheckError("The sandbox should have run and could not; the sampled rollouts were not replayed.")
     if ctx.sandbox != "run":
         raise SkipCheck("The sandbox did not run; the sampled rollouts were not replayed.", "not_requested")
+    if ctx.replay_skip:
+        raise SkipCheck(ctx.replay_skip, "prerequisite_failed")
     if ctx.replay is None:
         raise CheckError(
             "Not implemented in this version: the sandbox does not yet replay attached rollouts; "
@@ -413,6 +419,8 @@ def review_evidence(
     settings: PrBodySettings,
     max_evidence_bytes: int,
     sandbox: str,
+    replay: Callable[[str], list[ReplayLine]] | None = None,
+    replay_skip: str | None = None,
 ) -> tuple[Evidence | None, list[Finding]]:
     """An added server's evidence and its findings; the description speaks for it only if it names it (or is alone)."""
     claims, note = None, None
@@ -426,7 +434,7 @@ def review_evidence(
         else:
             claims = read_claims(sections)
     located = locate_evidence(server.tree, server.path, claims, max_evidence_bytes)
-    ctx = EvidenceContext(server, located, claims, body is not None, note, settings, sandbox)
+    ctx = EvidenceContext(server, located, claims, body is not None, note, settings, sandbox, replay, replay_skip)
     findings = check_evidence(ctx)
     if located.evidence is not None:
         _attach_curve(ctx, located.evidence)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import re2
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gym_review_bot.checks.base import Check, Outcome, SkipCheck, failed, passed, run_checks, skipped
@@ -280,6 +279,8 @@ def _require_body(ctx: PrBodyContext, check_id: str) -> ParsedBody:
 
 
 def _synthetic(ctx: PrBodyContext) -> Outcome:
+    import re2  # linear-time matching of PR text; loaded only when a body is checked
+
     body = _require_body(ctx, "GR305")
     settings = ctx.settings
     families = "|".join(re2.escape(normalize(f)) for f in settings.model_families if normalize(f))

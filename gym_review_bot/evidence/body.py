@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
 MAX_BODY_CHARS = 128 * 1024  # GitHub caps a PR body at 65,536 characters
 MAX_BLOCKS = 5000
@@ -61,6 +63,8 @@ def normalize(text: str) -> str:
 
 
 def _parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt  # only when a PR body is checked
+
     return MarkdownIt("commonmark", {"maxNesting": 20}).enable("table")
 
 

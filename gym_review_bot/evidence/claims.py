@@ -7,31 +7,48 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, field
-
-import re2
+from functools import cache
+from typing import Any
 
 from gym_review_bot.evidence.body import Link, ParsedBody, Section, normalize
 from gym_review_bot.models import Evidence
 
 _NUMBER_TAIL = r"\s*(?:of|is|was|were|=|:|\||~|≈)?\s*\|?\s*"
-_PROMPTS = re2.compile(r"(\d[\d,]*)\s*(prompts|tasks|problems|questions|samples)(\s+(?:per|each|/))?")
-_PROMPTS_LABEL = re2.compile(
-    r"(?:^|\W)(?:prompts|tasks|problems|questions)(?:\s*profiled)?" + _NUMBER_TAIL + r"(\d[\d,]*)"
-)
-_RESPONSES = re2.compile(
+_PROMPTS_RE = r"(\d[\d,]*)\s*(prompts|tasks|problems|questions|samples)(\s+(?:per|each|/))?"
+_PROMPTS_LABEL_RE = r"(?:^|\W)(?:prompts|tasks|problems|questions)(?:\s*profiled)?" + _NUMBER_TAIL + r"(\d[\d,]*)"
+_RESPONSES_RE = (
     r"(\d+)\s*(?:responses|rollouts|samples|generations|completions|attempts)\s*(?:per|for each|each|/)\s*"
     r"(?:prompt|task|problem|question)"
 )
-_RESPONSES_LABEL = re2.compile(
+_RESPONSES_LABEL_RE = (
     r"(?:responses|rollouts|samples|generations)\s*(?:per|/)\s*(?:prompt|task)" + _NUMBER_TAIL + r"(\d+)"
 )
-_MEAN = re2.compile(r"(?:mean|average|avg)\.?\s*reward" + _NUMBER_TAIL + r"(-?\d*\.?\d+)\s*(%?)")
-_PASS = re2.compile(r"(?:pass\s*rate|pass@1|success\s*rate)" + _NUMBER_TAIL + r"(\d*\.?\d+)\s*(%?)")
-_MODEL = re2.compile(
+_MEAN_RE = r"(?:mean|average|avg)\.?\s*reward" + _NUMBER_TAIL + r"(-?\d*\.?\d+)\s*(%?)"
+_PASS_RE = r"(?:pass\s*rate|pass@1|success\s*rate)" + _NUMBER_TAIL + r"(\d*\.?\d+)\s*(%?)"
+_MODEL_RE = (
     r"\b((?:qwen|llama|gpt|claude|mistral|mixtral|gemini|deepseek|nemotron|gemma|phi-|olmo|grok|kimi|glm)"
     r"[a-z0-9.\-_/:]*(?:[ \-](?:\d+(?:\.\d+)?b|a\d+b|instruct|thinking|base|chat))*)"
 )
-_JSONL = re2.compile(r"([a-z0-9_./\-]+\.jsonl)\b")
+_JSONL_RE = r"([a-z0-9_./\-]+\.jsonl)\b"
+
+
+@cache
+def _patterns() -> dict[str, Any]:
+    """The compiled patterns, built on first use (re2 is slow to load; most reviews need no body)."""
+    import re2
+
+    return {
+        "prompts": re2.compile(_PROMPTS_RE),
+        "prompts_label": re2.compile(_PROMPTS_LABEL_RE),
+        "responses": re2.compile(_RESPONSES_RE),
+        "responses_label": re2.compile(_RESPONSES_LABEL_RE),
+        "mean": re2.compile(_MEAN_RE),
+        "pass": re2.compile(_PASS_RE),
+        "model": re2.compile(_MODEL_RE),
+        "jsonl": re2.compile(_JSONL_RE),
+    }
+
+
 REFERENCE_MODELS = ("qwen3-4b", "qwen3-30b-a3b")
 BENCHMARKS = (
     "aime",
@@ -116,18 +133,19 @@ def _fraction(number: str, percent: str) -> float | None:
 
 
 def _numbers(claims: BodyClaims, line: str) -> None:
+    p = _patterns()
     if claims.prompts is None:
-        for m in _PROMPTS.finditer(line):
+        for m in p["prompts"].finditer(line):
             if not m.group(3):
                 claims.prompts = _int(m.group(1))
                 break
-        if claims.prompts is None and (m := _PROMPTS_LABEL.search(line)):
+        if claims.prompts is None and (m := p["prompts_label"].search(line)):
             claims.prompts = _int(m.group(1))
-    if claims.responses_per_prompt is None and (m := _RESPONSES.search(line) or _RESPONSES_LABEL.search(line)):
+    if claims.responses_per_prompt is None and (m := p["responses"].search(line) or p["responses_label"].search(line)):
         claims.responses_per_prompt = _int(m.group(1))
-    if claims.reward_mean is None and (m := _MEAN.search(line)):
+    if claims.reward_mean is None and (m := p["mean"].search(line)):
         claims.reward_mean = _fraction(m.group(1), m.group(2))
-    if claims.pass_rate is None and (m := _PASS.search(line)):
+    if claims.pass_rate is None and (m := p["pass"].search(line)):
         claims.pass_rate = _fraction(m.group(1), m.group(2))
 
 
@@ -136,6 +154,7 @@ def _words(line: str) -> set[str]:
 
 
 def read_claims(sections: list[Section]) -> BodyClaims:
+    p = _patterns()
     claims = BodyClaims()
     training_section = benchmark_section = False
     for section in sections:
@@ -149,7 +168,7 @@ def read_claims(sections: list[Section]) -> BodyClaims:
             line = raw[:MAX_LINE_CHARS].lower()
             words = _words(line)
             _numbers(claims, line)
-            found = [m.group(1).rstrip(".-_/:") for m in _MODEL.finditer(line)]
+            found = [m.group(1).rstrip(".-_/:") for m in p["model"].finditer(line)]
             section_models += found
             for model in found:
                 if model not in claims.models and len(claims.models) < 20:
@@ -164,7 +183,7 @@ def read_claims(sections: list[Section]) -> BodyClaims:
                         claims.benchmarks.append(bench)
             if "tool" in line and "correlation" in words:
                 claims.tool_metrics_stated = True
-            for m in _JSONL.finditer(line):
+            for m in p["jsonl"].finditer(line):
                 if len(claims.named_files) < 20:
                     claims.named_files.append(raw[m.start(1) : m.end(1)])
         if any("grpo" in _words(x) for x in lines):

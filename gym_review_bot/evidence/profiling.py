@@ -121,9 +121,9 @@ def merge_agent_metrics(evidence: Evidence, raw: bytes) -> None:
         evidence.notes.append("The agent metrics file is not valid JSON; ignored.")
         return
     agents = [a for a in value if isinstance(a, dict)] if isinstance(value, list) else []
-    if len(agents) != 1:
-        return
-    if evidence.reward_std is None:
-        evidence.reward_std = _number(agents[0].get("std/reward"))
-    if evidence.reward_mean is None:
-        evidence.reward_mean = _number(agents[0].get("mean/reward"))
+    if len(agents) != 1 or evidence.reward_std is not None:
+        return  # several agents, or the groups kept every rollout's reward: those numbers are exact
+    # the groups' means weigh every prompt alike; the agent's are over rollouts
+    evidence.reward_std = _number(agents[0].get("std/reward"))
+    agent_mean = _number(agents[0].get("mean/reward"))
+    evidence.reward_mean = agent_mean if agent_mean is not None else evidence.reward_mean

@@ -12,10 +12,13 @@ import random
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from gym_review_bot.sandbox.replay import TOLERANCE, Rollout, read_rollouts
 from gym_review_bot.sources import SourceTree
+
+if TYPE_CHECKING:
+    from gym_review_bot.sandbox.options import SandboxOptions
 
 SAMPLE_SIZE = 50
 # (reward, error, aborted) of one /verify request: the shape of sandbox.replay.VerifyClient.verify
@@ -29,6 +32,10 @@ class ReplayLine:
     returned: float | None = None
     status: Literal["match", "mismatch", "error"] = "error"
     detail: str = ""
+
+
+# What GR408 calls: the rollouts file's path in, one result per sampled line out.
+ReplayEvidence = Callable[[str], "list[ReplayLine]"]
 
 
 def sample_rollouts(
@@ -63,3 +70,24 @@ def replay_sample(rollouts: list[Rollout], verify: Verify, concurrency: int = 4)
 
     with ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="gr408") as pool:
         return list(pool.map(one, rollouts))
+
+
+def sandbox_replay(tree: SourceTree, server_name: str, options: SandboxOptions, seed: str) -> ReplayEvidence:
+    """A GR408 replay through the sandbox: boots the server (as the sandbox does) and replays the sample."""
+
+    def replay(path: str) -> list[ReplayLine]:
+        from gym_review_bot.sandbox.replay import VerifyClient, input_keys
+        from gym_review_bot.sandbox.runner import serving
+
+        server_dir = f"resources_servers/{server_name}"
+        sample = sample_rollouts(tree, path, seed, input_keys(tree, f"{server_dir}/data/example.jsonl"))
+        if not sample:
+            return []
+        with serving(tree, server_name, options) as url:
+            client = VerifyClient(url, options.concurrency, options.request_timeout)
+            try:
+                return replay_sample(sample, client.verify, options.concurrency)
+            finally:
+                client.close()
+
+    return replay
