@@ -221,6 +221,13 @@ def test_a_registry_can_turn_a_part_off() -> None:
     assert found["GR303"].skip_kind == "disabled_by_policy"
 
 
+def test_a_registry_can_change_only_the_synonyms_of_a_default_part() -> None:
+    settings = PrBodySettings.model_validate({"parts": {"GR302": {"synonyms": ["how a run is judged"]}}})
+    assert settings.parts["GR302"].title == "The PR describes the verification logic"
+    assert settings.parts["GR302"].severity == "error"
+    assert review(EVAL_CONTRACT, settings)["GR302"].status == "pass"
+
+
 def test_settings_refuse_unknown_keys() -> None:
     with pytest.raises(ValueError):
         PrBodySettings.model_validate({"partz": {}})

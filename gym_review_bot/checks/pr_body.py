@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gym_review_bot.checks.base import Check, Outcome, SkipCheck, failed, passed, run_checks, skipped
 from gym_review_bot.evidence.body import ParsedBody, normalize
@@ -170,6 +170,19 @@ class PrBodySettings(BaseModel):
     synthetic_severity: Severity = "warning"  # GR305
     evidence_severity: dict[str, Severity] = Field(default_factory=dict)  # e.g. {"GR411": "warning"}
     disabled: list[str] = Field(default_factory=list)  # check ids the registry does not ask for
+
+    @field_validator("parts", mode="before")
+    @classmethod
+    def _complete_parts(cls, value: object) -> object:
+        """A default part named in the settings keeps the defaults of what the settings leave out."""
+        if not isinstance(value, dict):
+            return value
+        return {
+            key: {**DEFAULT_PARTS[key].model_dump(), **part}
+            if key in DEFAULT_PARTS and isinstance(part, dict)
+            else part
+            for key, part in value.items()
+        }
 
     @model_validator(mode="after")
     def _merge_defaults(self) -> PrBodySettings:
