@@ -546,3 +546,33 @@ def test_profiling_output_in_a_pr_is_the_preferred_evidence(repo: GitRepo, tmp_p
     assert found["GR401"].status == "fail" and "60 prompts" in found["GR401"].message
     assert found["GR402"].status == "pass"
     assert found["GR407"].status == "pass"
+
+
+@pytest.mark.docker
+def test_gr408_replays_a_seeded_sample_against_the_real_sandbox(repo: GitRepo, tmp_path: Path) -> None:
+    """A profile built from real rollouts, one reward altered: GR408 fails naming that line."""
+    from tests.docker_support import base_image, ca_bundle, docker_skip_reason
+
+    if reason := docker_skip_reason():
+        pytest.skip(reason)
+    from gym_review_bot.sandbox.options import SandboxOptions
+
+    server = "trivia_match"
+    examples = good_server_files(server)["data/example_rollouts.jsonl"].splitlines()
+    rows = [json.loads(line) for line in examples * 4]  # 20 rows: all of them are in the sample
+    rows[6]["reward"] = 1.0 - rows[6]["reward"]
+    profile = "".join(json.dumps(r) + "\n" for r in rows)
+    repo.git("checkout", "-q", "-b", "pr")
+    repo.server(server, {**good_server_files(server), "data/profile_rollouts.jsonl": profile})
+    repo.commit("add trivia_match with a profile")
+    options = ReviewOptions(
+        pr_body="Profiled with Qwen3-4B.",
+        sandbox="run",
+        sandbox_options=SandboxOptions(base_image=base_image(), ca_bundle=ca_bundle(), concurrency=4),
+    )
+    report = review(discover_pr(repo.path, "main"), options)
+    found = findings(report, server)
+    assert found["GR203"].status == "pass", found["GR203"].message
+    assert found["GR408"].status == "fail", found["GR408"].message
+    assert "1 of 20 sampled rollouts" in found["GR408"].message and "line 7 " in found["GR408"].message
+    assert found["GR408"].file == f"resources_servers/{server}/data/profile_rollouts.jsonl"
