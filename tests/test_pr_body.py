@@ -96,6 +96,18 @@ def test_bold_labels_instead_of_headings() -> None:
     assert statuses(body)["GR304"] == "pass"
 
 
+def test_a_plain_description_heading_is_the_environment_unless_it_names_another_part() -> None:
+    body = """## Description
+Adds a chess-puzzle environment: the model must find the best move.
+
+## Description of the verification logic
+The move is checked against the puzzle's solution with python-chess.
+"""
+    found = review(body)
+    assert found["GR301"].status == "pass" and "“Description”" in found["GR301"].message
+    assert found["GR302"].status == "pass"
+
+
 def test_checklist_items_count_only_with_content() -> None:
     body = """## Checklist
 - [x] Description of the environment: a Sokoban puzzle environment with a move tool.

@@ -26,6 +26,8 @@ class PartSettings(BaseModel):
     title: str
     severity: Severity = "error"
     synonyms: list[str]  # matched as whole words in a heading or label, case and punctuation ignored
+    # matched only when no part's synonyms match: "Description of the verification logic" is GR302's
+    weak_synonyms: list[str] = Field(default_factory=list)
     min_words: int = Field(default=3, ge=0, le=1000)
     must_mention: list[list[str]] = Field(default_factory=list)  # each group: one of its words must appear
     fix: str = ""
@@ -34,7 +36,8 @@ class PartSettings(BaseModel):
 DEFAULT_PARTS: dict[str, PartSettings] = {
     "GR301": PartSettings(
         title="The PR describes the environment",
-        synonyms=["environment", "overview", "summary", "about", "what does this pr do", "what this pr does"],
+        synonyms=["environment", "overview", "what does this pr do", "what this pr does"],
+        weak_synonyms=["description", "summary", "about", "motivation", "context"],
         fix="Add a `## Environment` section saying what the environment is and what the model must do.",
     ),
     "GR302": PartSettings(
@@ -207,14 +210,18 @@ class PartText:
 def label_part(label: str, settings: PrBodySettings) -> str | None:
     """The part a heading or label names: the synonym found earliest in it (the longer on a tie)."""
     padded = f" {normalize(label)} "
-    best: tuple[int, int, str] | None = None
-    for part_id, part in settings.parts.items():
-        for synonym in part.synonyms:
-            at = padded.find(f" {normalize(synonym)} ")
-            if at >= 0 and normalize(synonym):
-                rank = (at, -len(synonym), part_id)
-                best = rank if best is None or rank < best else best
-    return best[2] if best else None
+    for weak in (False, True):
+        best: tuple[int, int, str] | None = None
+        for part_id, part in settings.parts.items():
+            for synonym in part.weak_synonyms if weak else part.synonyms:
+                word = normalize(synonym)
+                at = padded.find(f" {word} ") if word else -1
+                if at >= 0:
+                    rank = (at, -len(word), part_id)
+                    best = rank if best is None or rank < best else best
+        if best:
+            return best[2]
+    return None
 
 
 def part_texts(body: ParsedBody, settings: PrBodySettings) -> dict[str, PartText]:
