@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
+from pathlib import Path
 
 _MEMORY = re.compile(r"^([0-9]+)([bkmg]?)$", re.IGNORECASE)
 _MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -42,6 +44,28 @@ def memory_size(text: str) -> str:
     if size < MIN_MEMORY_BYTES:
         raise argparse.ArgumentTypeError(f"{text!r} is below Docker's minimum of 6m")
     return text.strip().lower()
+
+
+def pr_body_source(text: str) -> str:
+    """`-` (standard input) or a readable file."""
+    if text == "-":
+        return text
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a file (use - for standard input)")
+    if not os.access(path, os.R_OK):
+        raise argparse.ArgumentTypeError(f"{text!r} is not readable")
+    return text
+
+
+def output_directory(text: str) -> Path:
+    """A directory to write into: it exists, or its parent does (it is created then)."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} exists and is not a directory")
+    if not path.exists() and not path.absolute().parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r}: its parent directory does not exist")
+    return path
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 from gym_review_bot import __version__
-from gym_review_bot.argtypes import OneLineParser, positive_float
+from gym_review_bot.argtypes import OneLineParser, output_directory, positive_float, pr_body_source
 from gym_review_bot.discover import UsageError, discover_local, discover_pr
 from gym_review_bot.git import GitError
 from gym_review_bot.github import cli as github_cli
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="review resources_servers/NAME (repeatable; no git needed)",
     )
     check.add_argument("--head", metavar="REF", default="HEAD", help="PR mode: the PR's head commit (default: HEAD)")
+    _add_evidence_flags(check)
     _add_common(check, sandbox_options)
 
     demo = commands.add_parser("demo", help="review a bundled demo PR in a throwaway git repo")
@@ -80,6 +81,46 @@ def _add_common(parser: argparse.ArgumentParser, sandbox_options: ModuleType) ->
     )
     toggle.add_argument("--no-docker", dest="docker", action="store_false", help="never run the sandbox")
     sandbox_options.add_cli_arguments(parser)
+
+
+MAX_PR_BODY_BYTES = 1024 * 1024  # GitHub caps a PR body at 65,536 characters
+
+
+def _add_evidence_flags(parser: argparse.ArgumentParser) -> None:
+    evidence = parser.add_argument_group("PR description and evidence")
+    evidence.add_argument(
+        "--pr-body",
+        type=pr_body_source,
+        metavar="FILE",
+        help="the PR description (Markdown) to check, - for standard input (GR3xx; GR4xx read it too)",
+    )
+    evidence.add_argument(
+        "--max-evidence-mb",
+        type=positive_float,
+        default=100,
+        metavar="MB",
+        help="size cap for profiling and rollouts files, streamed (default: 100)",
+    )
+    evidence.add_argument(
+        "--artifacts-dir",
+        type=output_directory,
+        metavar="DIR",
+        help="write PNG charts of each added server's evidence into DIR (needs matplotlib)",
+    )
+
+
+def _read_pr_body(source: str | None) -> str | None:
+    if source is None:
+        return None
+    try:
+        if source == "-":
+            raw = sys.stdin.buffer.read(MAX_PR_BODY_BYTES + 1)
+        else:
+            with open(source, "rb") as fh:
+                raw = fh.read(MAX_PR_BODY_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"--pr-body {source}: {exc.strerror}") from exc
+    return raw[:MAX_PR_BODY_BYTES].decode("utf-8", "replace").removeprefix("\ufeff")
 
 
 def _sandbox_choice(args: argparse.Namespace, pr_mode: bool) -> ReviewOptions:
@@ -134,8 +175,15 @@ def run_check(args: argparse.Namespace) -> int:
         found = discover_pr(repo, args.base, args.head)
     else:
         found = discover_local(repo, None if args.all else args.server)
+    options.pr_body = _read_pr_body(args.pr_body)
+    options.max_evidence_mb = args.max_evidence_mb
     report = review(found, options)
     _emit(report, args)
+    if args.artifacts_dir is not None:
+        from gym_review_bot.evidence.charts import write_charts  # matplotlib loads only here
+
+        for path in write_charts(report, args.artifacts_dir):
+            print(f"chart: {path}")
     return EXIT_CODES.get(report.verdict, EXIT_INCOMPLETE)
 
 

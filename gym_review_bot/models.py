@@ -97,6 +97,50 @@ class Timings(BaseModel):
     tests_s: float | None = None
 
 
+class HistogramBin(BaseModel):
+    """One bar: values in [low, high) (the last bar includes high; low == high for a single value)."""
+
+    label: str
+    low: float
+    high: float
+    count: int
+
+
+class ToolCallMetrics(BaseModel):
+    calls_per_rollout: float | None = None
+    failed_call_share: float | None = None  # failed tool calls / all tool calls
+    reward_correlation: float | None = None  # Pearson over rollouts; null when either side has no variance
+
+
+class CurvePoint(BaseModel):
+    step: float
+    value: float
+
+
+class Evidence(BaseModel):
+    """A server's reward profile as the bot computed it (or, when self_reported, as the PR body states it)."""
+
+    source: Text  # the file it came from, or "PR body"
+    kind: Literal["reward_profiling", "rollouts", "pr_body"]
+    self_reported: bool = False  # numbers from the PR body only: not verified
+    rollouts: int | None = None
+    prompts: int | None = None
+    responses_per_prompt: int | None = None  # the fewest any prompt has
+    responses_per_prompt_max: int | None = None
+    models: list[Text] = Field(default_factory=list)
+    reward_mean: float | None = None
+    reward_std: float | None = None
+    pass_rate: float | None = None  # share of responses with reward >= 1
+    reward_histogram: list[HistogramBin] = Field(default_factory=list)
+    pass_rate_histogram: list[HistogramBin] = Field(default_factory=list)  # prompts by their pass rate
+    zero_variance_share: float | None = None  # prompts whose responses all got the same reward
+    tool_calling: bool = False
+    tool_calls: ToolCallMetrics | None = None
+    training_curve: list[CurvePoint] = Field(default_factory=list)  # when its points are attached (CSV/JSON)
+    training_curve_source: Text | None = None
+    notes: list[Text] = Field(default_factory=list)
+
+
 class ServerReport(BaseModel):
     name: Text
     path: Text
@@ -104,6 +148,7 @@ class ServerReport(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
     sandbox_ran: bool = False  # the Docker sandbox built and ran this server (whatever it found)
     timings: Timings | None = None
+    evidence: Evidence | None = None  # added servers only
 
     @property
     def failed(self) -> bool:
@@ -123,6 +168,12 @@ class Summary(BaseModel):
     waived: int = 0  # failures a `.gym-review.yaml` waiver covers
 
 
+class PrReport(BaseModel):
+    """Checks of the PR itself (its description), not of one server."""
+
+    findings: list[Finding] = Field(default_factory=list)
+
+
 class Report(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -137,6 +188,7 @@ class Report(BaseModel):
     complete: bool = True
     summary: Summary = Field(default_factory=Summary)
     servers: list[ServerReport] = Field(default_factory=list)
+    pr: PrReport | None = None  # the PR body checks (GR3xx); absent outside PR reviews
     notes: list[Text] = Field(default_factory=list)
     policy: PolicySource = Field(default_factory=PolicySource)
 
@@ -147,7 +199,9 @@ class Report(BaseModel):
         for server in self.servers:
             if server.status in ("added", "changed") and not server.sandbox_ran:
                 complete = False
-            for f in server.findings:
+        pr_findings = self.pr.findings if self.pr else []
+        for findings in [*(server.findings for server in self.servers), pr_findings]:
+            for f in findings:
                 if f.status == "pass":
                     s.passed += 1
                 elif f.status == "skip":

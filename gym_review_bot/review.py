@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from gym_review_bot import __version__
 from gym_review_bot.checks import Checkout, ServerContext, check_server
+from gym_review_bot.checks.evidence import review_evidence
+from gym_review_bot.checks.pr_body import PrBodySettings, check_pr_body
 from gym_review_bot.checks.pull import PullRequest, added_between
 from gym_review_bot.discover import Discovery, ServerTarget
-from gym_review_bot.models import Finding, Report, ServerReport
+from gym_review_bot.evidence.body import ParsedBody, parse_body
+from gym_review_bot.models import Finding, PrReport, Report, ServerReport
 from gym_review_bot.policy import POLICY_FILE, LoadedPolicy, apply_policy, load_policy, policy_notes
 from gym_review_bot.sandbox.catalogue import CHECK_IDS, error_findings, requirements_finding, skipped_findings
 from gym_review_bot.sandbox.requirements import read_requirements
@@ -34,10 +37,24 @@ class ReviewOptions:
     sandbox_reason: str = "the sandbox was not requested"
     sandbox_options: SandboxOptions | None = None
     allow_url_deps: bool = False
+    pr_body: str | None = None  # the PR description (--pr-body); None: not given
+    pr_body_settings: PrBodySettings = field(default_factory=PrBodySettings)
+    max_evidence_mb: float = 100
 
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
+
+
+@dataclass
+class _PullFacts:
+    """What every server's review shares: the registry's rules, the PR, its description, the run's notes."""
+
+    rules: LoadedPolicy
+    pull: PullRequest | None
+    body: ParsedBody | None
+    added: list[str] = field(default_factory=list)  # servers the PR adds (evidence is asked of these)
+    notes: list[str] = field(default_factory=list)
 
 
 def review(found: Discovery, options: ReviewOptions) -> Report:
@@ -47,17 +64,20 @@ def review(found: Discovery, options: ReviewOptions) -> Report:
     rules = load_policy(found.base if found.base is not None else found.head)  # never the PR's head
     _add_package_hosts(options, rules)
     pull = _pull_request(found)
-    notes: list[str] = []
-    servers = [_review_server(target, found, head, base, options, rules, pull, notes) for target in found.servers]
+    pr = _PullFacts(rules, pull, parse_body(options.pr_body) if options.pr_body is not None else None)
+    pr.added = [t.name for t in found.servers if t.status == "added"]
+    servers = [_review_server(target, found, head, base, options, pr) for target in found.servers]
     report = Report(
         tool_version=__version__,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         head_sha=found.head_sha,
         base_sha=found.base_sha,
         servers=servers,
-        notes=[*found.notes, *_policy_notes(found, rules), *notes],
+        notes=[*found.notes, *_policy_notes(found, rules), *pr.notes],
         policy=rules.source,
     )
+    if found.base is not None:  # a PR: its description is checked (or skipped as not requested)
+        report.pr = PrReport(findings=check_pr_body(pr.body, options.pr_body_settings))
     return report.finalize()
 
 
@@ -96,16 +116,22 @@ def _review_server(
     head: Checkout,
     base: Checkout | None,
     options: ReviewOptions,
-    rules: LoadedPolicy,
-    pull: PullRequest | None,
-    notes: list[str],
+    pr: _PullFacts,
 ) -> ServerReport:
     result = ServerReport(name=target.name, path=target.path, status=target.status)
     if target.status == "removed":
         return result
-    ctx = ServerContext(found.head, target.name, head, options.max_file_bytes, policy=rules.policy, pull=pull)
+    rules, notes = pr.rules, pr.notes
+    ctx = ServerContext(found.head, target.name, head, options.max_file_bytes, policy=rules.policy, pull=pr.pull)
     result.findings = check_server(ctx)
     _run_sandbox(result, found, options, notes)
+    if target.status == "added":  # a changed server is not asked for evidence
+        max_bytes = int(options.max_evidence_mb * 1024 * 1024)
+        replay, replay_skip = _evidence_replay(result, found, options)
+        result.evidence, evidence = review_evidence(
+            ctx, pr.body, pr.added, options.pr_body_settings, max_bytes, options.sandbox, replay, replay_skip
+        )
+        result.findings += evidence
     apply_policy(result.findings, target.name, rules.policy, datetime.now(UTC).date())
     if target.status == "changed" and base is not None:
         base_ctx = ServerContext(base.tree, target.name, base, options.max_file_bytes, policy=rules.policy)
@@ -118,6 +144,19 @@ def _review_server(
 
 def _sandbox_failed(findings: list[Finding]) -> bool:
     return any(f.id in DYNAMIC_SANDBOX_CHECKS and f.status == "fail" for f in findings)
+
+
+def _evidence_replay(result: ServerReport, found: Discovery, options: ReviewOptions) -> tuple[object, str | None]:
+    """GR408's replay when the sandbox replayed the example rollouts (GR203 ran), else why not."""
+    if options.sandbox != "run" or options.sandbox_options is None:
+        return None, None
+    gr203 = next((f for f in result.findings if f.id == "GR203"), None)
+    if gr203 is None or gr203.status not in ("pass", "fail"):
+        reason = gr203.message.split("\n")[0] if gr203 else "the sandbox did not replay"
+        return None, f"Not replayed: as for the example rollouts (GR203), {reason[:300]}"
+    from gym_review_bot.evidence.replay import sandbox_replay
+
+    return sandbox_replay(found.head, result.name, options.sandbox_options, found.head_sha or ""), None
 
 
 def _base_sandbox(base: SourceTree, result: ServerReport, options: ReviewOptions, notes: list[str]) -> list[Finding]:

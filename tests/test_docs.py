@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from gym_review_bot.checks import STATIC_CHECKS
+from gym_review_bot.checks import EVIDENCE_CHECKS, PR_BODY_CHECKS, STATIC_CHECKS
 from gym_review_bot.cli import build_parser
 from gym_review_bot.sandbox.catalogue import SANDBOX_CHECKS
 
@@ -19,7 +19,8 @@ def catalogue_rows() -> dict[str, tuple[str, str]]:
 
 def test_every_check_is_in_the_catalogue_with_its_severity_and_title() -> None:
     rows = catalogue_rows()
-    expected = {c.id: (c.severity, c.title) for c in [*STATIC_CHECKS, *SANDBOX_CHECKS]}
+    checks = [*STATIC_CHECKS, *SANDBOX_CHECKS, *PR_BODY_CHECKS, *EVIDENCE_CHECKS]
+    expected = {c.id: (c.severity, c.title) for c in checks}
     assert rows == expected
 
 

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from gym_review_bot.checks import app, config, data, files, readme, registry, requirements, unit_tests
+from gym_review_bot.checks import (
+    app,
+    config,
+    data,
+    evidence,
+    files,
+    pr_body,
+    readme,
+    registry,
+    requirements,
+    unit_tests,
+)
 from gym_review_bot.checks.base import Check, run_checks
 from gym_review_bot.checks.checkout import Checkout
 from gym_review_bot.checks.context import ServerContext
@@ -23,10 +34,15 @@ STATIC_CHECKS: list[Check] = sorted(
     key=lambda check: check.id,
 )
 
+# Checks of the PR description (GR3xx) and of an added server's evidence (GR4xx): run by review.py
+# with the registry's `pr_body:` settings; these lists hold the defaults (for the README catalogue).
+PR_BODY_CHECKS: list[Check] = pr_body.CHECKS
+EVIDENCE_CHECKS: list[Check] = evidence.CHECKS
+
 
 def check_server(ctx: ServerContext) -> list[Finding]:
     """Every static check on one server, one finding each."""
     return run_checks(STATIC_CHECKS, ctx, ctx.name)
 
 
-__all__ = ["STATIC_CHECKS", "Check", "Checkout", "ServerContext", "check_server"]
+__all__ = ["EVIDENCE_CHECKS", "PR_BODY_CHECKS", "STATIC_CHECKS", "Check", "Checkout", "ServerContext", "check_server"]

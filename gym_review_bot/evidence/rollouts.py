@@ -1,0 +1,197 @@
+"""Stream a rollouts JSONL file into its reward profile, one line in memory at a time."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import orjson
+
+from gym_review_bot.evidence.stats import (
+    PASS_REWARD,
+    PromptGroup,
+    ToolTally,
+    histogram,
+    mean,
+    pass_rate_histogram,
+    std,
+)
+from gym_review_bot.models import Evidence
+
+TASK_INDEX = "_ng_task_index"
+ROLLOUT_INDEX = "_ng_rollout_index"
+MAX_LINE_BYTES = 64 * 1024 * 1024
+MAX_MODELS = 20
+MAX_BAD_LINES_NAMED = 10
+_FAILED_PREFIXES = ("error", "exception", "traceback", "failed")
+
+
+@dataclass
+class RolloutLine:
+    """One line of a rollouts file: the parsed row, or why it is not one."""
+
+    line: int
+    row: dict[str, Any] | None = None
+    error: str | None = None
+
+
+def iter_rollout_lines(stream: IO[bytes], max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[RolloutLine]:
+    """Lines as rows; never holds more than one line (bounded) in memory."""
+    lineno = 0
+    while True:
+        raw = stream.readline(max_line_bytes + 1)
+        if not raw:
+            return
+        lineno += 1
+        if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):
+                raw = stream.readline(1 << 20)
+            yield RolloutLine(lineno, error=f"is longer than {max_line_bytes:,} bytes")
+            continue
+        if lineno == 1:
+            raw = raw.removeprefix(b"\xef\xbb\xbf")
+        if not raw.strip():
+            continue
+        try:
+            value = orjson.loads(raw)  # refuses NaN, Infinity, invalid UTF-8 and runaway nesting
+        except orjson.JSONDecodeError as exc:
+            yield RolloutLine(lineno, error=f"is not valid JSON ({str(exc).splitlines()[0][:120]})")
+            continue
+        if not isinstance(value, dict):
+            yield RolloutLine(lineno, error="is not a JSON object")
+            continue
+        yield RolloutLine(lineno, row=value)
+
+
+def _reward(row: dict[str, Any]) -> float | None:
+    value = row.get("reward")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def prompt_key(row: dict[str, Any]) -> object:
+    """NeMo Gym's task index where present, else a digest of the prompt's input."""
+    task = row.get(TASK_INDEX)
+    if isinstance(task, int) and not isinstance(task, bool):
+        return task
+    params = row.get("responses_create_params")
+    prompt = params.get("input") if isinstance(params, dict) else None
+    try:
+        data = orjson.dumps(prompt, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        data = repr(prompt).encode("utf-8", "replace")
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _tool_failed(item: dict[str, Any]) -> bool:
+    if item.get("type") == "function_call":
+        return item.get("status") in ("incomplete", "failed")
+    output = item.get("output")
+    if not isinstance(output, str):
+        return False
+    head = output[:200].lstrip().lower()
+    return head.startswith(_FAILED_PREFIXES) or head.startswith('{"error"') or head.startswith("{'error'")
+
+
+def tool_use(row: dict[str, Any]) -> tuple[bool, int, int]:
+    """(offers tools, tool calls made, failed tool calls) of one rollout."""
+    params = row.get("responses_create_params")
+    offers = isinstance(params, dict) and bool(params.get("tools"))
+    response = row.get("response")
+    output = response.get("output") if isinstance(response, dict) else None
+    calls = failed = 0
+    if isinstance(output, list):
+        for item in output:
+            if not isinstance(item, dict):
+                continue
+            kind = item.get("type")
+            if kind == "function_call":
+                calls += 1
+            if kind in ("function_call", "function_call_output") and _tool_failed(item):
+                failed += 1
+    return offers or calls > 0, calls, failed
+
+
+def model_of(row: dict[str, Any]) -> str | None:
+    response = row.get("response")
+    model = response.get("model") if isinstance(response, dict) else None
+    if not isinstance(model, str) or not model.strip():
+        params = row.get("responses_create_params")
+        model = params.get("model") if isinstance(params, dict) else None
+    return model.strip()[:200] if isinstance(model, str) and model.strip() else None
+
+
+@dataclass
+class RolloutProfile:
+    """The running tally of a rollouts file."""
+
+    groups: dict[object, PromptGroup] = field(default_factory=dict)
+    models: dict[str, int] = field(default_factory=dict)
+    tools: ToolTally = field(default_factory=ToolTally)
+    tool_calling: bool = False
+    rows: int = 0
+    bad_lines: list[str] = field(default_factory=list)
+    bad_count: int = 0
+
+    def add(self, item: RolloutLine) -> None:
+        row = item.row
+        reward = _reward(row) if row is not None else None
+        if row is None or reward is None or "response" not in row:
+            self.bad_count += 1
+            if len(self.bad_lines) < MAX_BAD_LINES_NAMED:
+                why = item.error or ("has no numeric `reward`" if row and "response" in row else "is not a rollout")
+                self.bad_lines.append(f"line {item.line} {why}")
+            return
+        self.rows += 1
+        key = prompt_key(row)
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = PromptGroup()
+        group.rewards.append(reward)
+        model = model_of(row)
+        if model and (model in self.models or len(self.models) < MAX_MODELS):
+            self.models[model] = self.models.get(model, 0) + 1
+        offers, calls, failed = tool_use(row)
+        self.tool_calling = self.tool_calling or offers
+        self.tools.calls.append(calls)
+        self.tools.rewards.append(reward)
+        self.tools.failed += failed
+
+    def evidence(self, source: str) -> Evidence:
+        rewards = [r for g in self.groups.values() for r in g.rewards]
+        sizes = [len(g.rewards) for g in self.groups.values()]
+        notes = []
+        if self.bad_count:
+            notes.append(f"{self.bad_count} line(s) were not usable rollouts: " + "; ".join(self.bad_lines))
+        return Evidence(
+            source=source,
+            kind="rollouts",
+            rollouts=self.rows,
+            prompts=len(self.groups),
+            responses_per_prompt=min(sizes) if sizes else None,
+            responses_per_prompt_max=max(sizes) if sizes else None,
+            models=sorted(self.models, key=lambda m: -self.models[m]),
+            reward_mean=mean(rewards),
+            reward_std=std(rewards),
+            pass_rate=(sum(1 for r in rewards if r >= PASS_REWARD) / len(rewards)) if rewards else None,
+            reward_histogram=histogram(rewards),
+            pass_rate_histogram=pass_rate_histogram(g.pass_rate for g in self.groups.values()),
+            zero_variance_share=(sum(1 for g in self.groups.values() if g.zero_variance) / len(self.groups))
+            if self.groups
+            else None,
+            tool_calling=self.tool_calling,
+            tool_calls=self.tools.metrics() if self.tool_calling else None,
+            notes=notes,
+        )
+
+
+def profile_rollouts(stream: IO[bytes], source: str, max_line_bytes: int = MAX_LINE_BYTES) -> Evidence:
+    """The reward profile of a rollouts JSONL stream."""
+    profile = RolloutProfile()
+    for item in iter_rollout_lines(stream, max_line_bytes):
+        profile.add(item)
+    return profile.evidence(source)
