@@ -60,6 +60,12 @@ class Listener:
                     pass
 
     def close(self) -> None:
+        # shutdown() wakes the accept() blocked in the other thread; a bare close() would leave it
+        # blocked on a descriptor number the next test's socket may reuse (and then echo its requests).
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
 
 

@@ -134,7 +134,7 @@ def test_replay_reports_mismatches_by_line(tmp_path: Path, url: str) -> None:
     rollouts = list(read_rollouts(make_git_tree(tmp_path / "repo", {path: text}), path))
     results, _ = replay(tmp_path, url, rollouts)
     assert [r.line for r in results] == [1, 2, 3, 4, 5]
-    assert [r.matches for r in results] == [True, True, True, True, False]
+    assert [r.matches for r in results] == [True, True, True, True, False], [(r.line, r.error) for r in results]
     assert (results[4].stored, results[4].returned) == (1.0, 0.0)
 
 

@@ -52,6 +52,10 @@ class Listener:
 def listener() -> Iterator[Listener]:
     one = Listener()
     yield one
+    try:
+        one.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone would not
+    except OSError:
+        pass
     one.sock.close()
 
 
