@@ -97,17 +97,10 @@ def _check_argv(out_dir: Path, event: dict) -> list[str]:
         argv += ["--base-image", action_input("base-image")]
     if IMAGE_CA_BUNDLE.is_file():
         argv += ["--ca-bundle", str(IMAGE_CA_BUNDLE)]
-    body = pr.get("body")
-    if isinstance(body, str) and "--pr-body" in _check_options():
-        (out_dir / "pr-body.md").write_text(body, encoding="utf-8")
-        argv += ["--pr-body", str(out_dir / "pr-body.md")]
+    body = pr.get("body")  # None when the PR has no description: checked as an empty one
+    (out_dir / "pr-body.md").write_text(body if isinstance(body, str) else "", encoding="utf-8")
+    argv += ["--pr-body", str(out_dir / "pr-body.md")]
     return argv
-
-
-def _check_options() -> set[str]:
-    """The review's options that this version has (`--pr-body` arrives with the PR-body checks)."""
-    _, unknown = cli.build_parser().parse_known_args(["check", "--base", "x", "--pr-body", "f"])
-    return set() if "--pr-body" in unknown else {"--pr-body"}
 
 
 def _out_dir() -> tuple[Path, Path]:

@@ -10,18 +10,11 @@ from gym_review_bot.github.decision import Decision
 from gym_review_bot.github.summary import MAX_FAILING, CommentSummary, GateNote, decode, digest, encode
 from gym_review_bot.models import Report
 from gym_review_bot.render import MARKER, render_markdown
-
-try:  # the hardened renderer: cuts by level of detail, counts UTF-16 units, inert links and refs
-    from gym_review_bot.render import md_inert as md_text
-    from gym_review_bot.render.fit import fit_comment
-except ImportError:  # the renderer before it (kept until both branches are merged)
-    from gym_review_bot.render import md_escape as md_text
-
-    fit_comment = None
+from gym_review_bot.render import md_inert as md_text
+from gym_review_bot.render.fit import fit_comment
 
 MAX_COMMENT_CHARS = 65_536  # GitHub's limit for a comment body
 MAX_LISTED = 30  # failing fingerprints listed for overrides
-CUT_NOTE = "\n\n…(cut to fit GitHub's comment size; the full report is in the run)\n"
 _RUN_URL = re.compile(r"^https?://[A-Za-z0-9.:-]+/[A-Za-z0-9._~/-]*$")
 STATE_WORDS = {"success": "passing", "failure": "changes needed", "error": "incomplete: could not tell"}
 
@@ -76,17 +69,7 @@ def comment_length(text: str) -> int:
 
 def fit(report: Report, end: str) -> str:
     """The rendered report cut (as the renderer cuts) so the body fits; the hidden summary at the end never is."""
-    room = MAX_COMMENT_CHARS - comment_length(end)
-    if fit_comment is not None:
-        return fit_comment(report, limit=room) + end
-    rendered = render_markdown(report)
-    if comment_length(rendered) <= room:
-        return rendered + end
-    cut = rendered[: room - len(CUT_NOTE)]
-    while comment_length(cut) > room - len(CUT_NOTE):
-        cut = cut[: len(cut) - (comment_length(cut) - room + len(CUT_NOTE))]
-    cut = cut[: cut.rfind("\n")] if "\n" in cut else cut
-    return (cut if MARKER in cut else MARKER + "\n") + CUT_NOTE + end
+    return fit_comment(report, limit=MAX_COMMENT_CHARS - comment_length(end)) + end
 
 
 def _sections(decision: Decision, extras: Extras) -> str:

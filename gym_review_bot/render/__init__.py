@@ -141,6 +141,16 @@ def _md_finalize(value: object) -> str:
     return str(value) if isinstance(value, Markup) else md_inert(value)
 
 
+_CHART_CHARACTERS = frozenset("0123456789.,-–[]() %")
+
+
+def chart_text(value: object) -> Markup:
+    """A label or count the bot computed, verbatim inside a Mermaid block (where escaping would show);
+    anything but digits and range punctuation becomes `?`, so nothing else can ever get in."""
+    text = str(value)
+    return Markup(text if set(text) <= _CHART_CHARACTERS else "?")
+
+
 def _term_finalize(value: object) -> str:
     return str(value) if isinstance(value, Markup) else escape_terminal(value)
 
@@ -169,6 +179,7 @@ def _environment(markdown: bool) -> Environment:
         md_message=md_message,
         term_block=term_block,
         cut=_cut,
+        chart_text=chart_text,
     )
     env.tests["needing_fix"] = needs_fix
     env.globals.update(incomplete_reasons=incomplete_reasons, count=_count, ICONS=ICONS)
