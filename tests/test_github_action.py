@@ -139,7 +139,7 @@ def test_the_built_image_reviews_a_pr_through_the_daemon_socket(tmp_path):
     (tmp_path / "output").touch()
     run = subprocess.run(
         [
-            "docker", "run", "--rm",
+            "docker", "run", "--rm", "--network", "none",  # the bot needs no network: the socket and docker exec
             "-v", "/var/run/docker.sock:/var/run/docker.sock",
             "-v", f"{repo.path}:/github/workspace",
             "-v", f"{tmp_path}:/github/workflow",

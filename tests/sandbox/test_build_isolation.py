@@ -306,7 +306,9 @@ def test_injection_in_extras_executes_nothing(tmp_path: Path, options: SandboxOp
     parsed = read_requirements(tree, SERVER)
     # Whatever the parser (GR108) makes of the line, the build runs none of it; with the extras kept
     # as written, the install script refuses them.
-    forced = Requirements(local=[LocalDependency("", "[dev'; echo INJECTED uid=$(id -u); echo ']")])
+    dep = LocalDependency("", "[dev]")
+    dep.extras = "[dev'; echo INJECTED uid=$(id -u); echo ']"  # past the reader, which refuses it
+    forced = Requirements(local=[dep])
     for reqs in (parsed, forced):
         with scope_open() as scope:
             result = image.ensure_cache(scope, options.base_image or "", reqs, tree, options)

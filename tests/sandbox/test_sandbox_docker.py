@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import signal
 import socket
@@ -357,65 +356,6 @@ def test_checkout_root_requirement_is_installed_from_the_checkout(tmp_path: Path
     assert found["GR205"].status == "pass", found["GR205"].message  # its test imports the root package
     # Without nemo-gym the server cannot start, and says so.
     assert found["GR202"].status == "fail" and "No module named 'nemo_gym'" in found["GR202"].message
-
-
-IN_CONTAINER = """
-import json, sys, tempfile
-from pathlib import Path
-sys.path.insert(0, "/bot/tests/sandbox")
-from sandbox_fixtures import answer_server
-from gym_review_bot.sandbox.options import SandboxOptions
-from gym_review_bot.sandbox.runner import run_sandbox
-from gym_review_bot.sources import FsTree
-root = Path(tempfile.mkdtemp())
-for rel, text in answer_server("inside").items():
-    path = root / "resources_servers/inside" / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-options = SandboxOptions.model_validate_json(sys.argv[1])
-result = run_sandbox(FsTree(root), "inside", options)
-print(json.dumps({f.id: [f.status, f.message] for f in result.findings}))
-"""
-
-
-def test_bot_running_in_a_container_needs_no_network(tmp_path: Path, options: SandboxOptions) -> None:
-    """The GitHub container action case: a bot with no network at all still replays (docker exec does it)."""
-    from gym_review_bot.sandbox.docker_api import image_exists
-    from gym_review_bot.sandbox.image import cache_key
-    from gym_review_bot.sandbox.requirements import read_requirements
-
-    tree = make_git_tree(tmp_path / "repo", server_files("inside", answer_server("inside")))
-    dk = docker.from_env()
-    reqs = read_requirements(tree, "resources_servers/inside")
-    key = cache_key(dk.images.get(options.base_image).id, reqs, tree, bool(options.ca_bundles()))
-    cache = f"gym-review-bot-cache:{key[:32]}"
-    if not image_exists(dk, cache):
-        run_sandbox(tree, "inside", options)  # fills the cache
-    # The cache image's virtualenv has the Docker SDK (nemo-gym depends on it) and the bot's other needs.
-    repo_root = Path(__file__).resolve().parents[2]
-    inside = options.model_copy(update={"ca_bundle": Path("/ca.pem") if options.ca_bundle else None})
-    volumes = {"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"},
-               str(repo_root): {"bind": "/bot", "mode": "ro"}}  # fmt: skip
-    if options.ca_bundle:
-        volumes[str(options.ca_bundle)] = {"bind": "/ca.pem", "mode": "ro"}
-    bot = dk.containers.create(
-        cache,
-        ["/opt/venv/bin/python", "-c", IN_CONTAINER, inside.model_dump_json()],
-        environment={"PYTHONPATH": "/bot", "HOME": "/tmp"},
-        volumes=volumes,
-        network_mode="none",
-        labels={"gym-review-bot.test": "bot-in-container"},
-    )
-    try:
-        bot.start()
-        code = bot.wait(timeout=600)["StatusCode"]
-        out = bot.logs(stdout=True, stderr=False).decode()
-        assert code == 0, bot.logs().decode()[-3000:]
-        found = json.loads(out.strip().splitlines()[-1])
-        assert {k: v[0] for k, v in found.items()} == {f"GR20{i}": "pass" for i in range(1, 8)}, found
-    finally:
-        bot.remove(force=True)
-        dk.close()
 
 
 KILLED_RUN = """
