@@ -123,9 +123,9 @@ def deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
-def iter_jsonl(stream: IO[bytes], max_line_bytes: int) -> Iterator[JsonLine]:
-    """Stream a JSON Lines file line by line; never holds more than one line in memory."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
+def bounded_lines(stream: IO[bytes], max_line_bytes: int) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, raw line) of a stream, one line in memory at a time; None for a line over the cap
+    (whose rest is skipped unread into memory). A UTF-8 byte-order mark on line 1 is dropped."""
     lineno = 0
     while True:
         raw = stream.readline(max_line_bytes + 1)
@@ -133,9 +133,19 @@ def iter_jsonl(stream: IO[bytes], max_line_bytes: int) -> Iterator[JsonLine]:
             return
         lineno += 1
         if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
-            yield JsonLine(lineno, error=f"line is longer than {max_line_bytes:,} bytes")
-            while raw and not raw.endswith(b"\n"):  # skip the rest of the overlong line
+            while raw and not raw.endswith(b"\n"):
                 raw = stream.readline(1 << 20)
+            yield lineno, None
+            continue
+        yield lineno, raw.removeprefix(b"\xef\xbb\xbf") if lineno == 1 else raw
+
+
+def iter_jsonl(stream: IO[bytes], max_line_bytes: int) -> Iterator[JsonLine]:
+    """Stream a JSON Lines file line by line; never holds more than one line in memory."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    for lineno, raw in bounded_lines(stream, max_line_bytes):
+        if raw is None:
+            yield JsonLine(lineno, error=f"line is longer than {max_line_bytes:,} bytes")
             continue
         try:
             text = decoder.decode(raw, final=False)
@@ -143,8 +153,6 @@ def iter_jsonl(stream: IO[bytes], max_line_bytes: int) -> Iterator[JsonLine]:
             decoder.reset()
             yield JsonLine(lineno, error="line is not valid UTF-8")
             continue
-        if lineno == 1:
-            text = text.removeprefix("\ufeff")
         if not text.strip():
             continue
         try:

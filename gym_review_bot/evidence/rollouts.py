@@ -20,6 +20,7 @@ from gym_review_bot.evidence.stats import (
     std,
 )
 from gym_review_bot.models import Evidence
+from gym_review_bot.safeload import bounded_lines
 
 TASK_INDEX = "_ng_task_index"
 ROLLOUT_INDEX = "_ng_rollout_index"
@@ -40,19 +41,10 @@ class RolloutLine:
 
 def iter_rollout_lines(stream: IO[bytes], max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[RolloutLine]:
     """Lines as rows; never holds more than one line (bounded) in memory."""
-    lineno = 0
-    while True:
-        raw = stream.readline(max_line_bytes + 1)
-        if not raw:
-            return
-        lineno += 1
-        if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
-            while raw and not raw.endswith(b"\n"):
-                raw = stream.readline(1 << 20)
+    for lineno, raw in bounded_lines(stream, max_line_bytes):
+        if raw is None:
             yield RolloutLine(lineno, error=f"is longer than {max_line_bytes:,} bytes")
             continue
-        if lineno == 1:
-            raw = raw.removeprefix(b"\xef\xbb\xbf")
         if not raw.strip():
             continue
         try:
