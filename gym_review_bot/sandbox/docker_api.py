@@ -21,6 +21,14 @@ import requests.exceptions
 from docker.models.containers import Container
 from docker.types import LogConfig
 
+# What a process prints when fork() or thread creation hits the pids limit.
+PIDS_SIGNS = (
+    "can't start new thread",
+    "fork: retry: Resource temporarily unavailable",
+    "BlockingIOError: [Errno 11] Resource temporarily unavailable",
+    "pthread_create failed: Resource temporarily unavailable",
+)
+
 LABEL_RUN = "gym-review-bot.run"
 LABEL_OWNER = "gym-review-bot.owner"  # hostname:pid:process start time, to tell live runs from dead ones
 LABEL_KIND = "gym-review-bot.kind"  # run | tmp | cache

@@ -14,7 +14,9 @@ from gym_review_bot.sandbox.requirements import Requirements, content_digest, lo
 from gym_review_bot.sources import SourceTree
 
 # Bump when the cache image's layout changes, so old cache images are not reused.
-CACHE_SCHEME = 2
+# 3: the dependency install runs in a limited container as uid 65534 behind the package proxy; caches
+# that the old build (root, on the bridge) made are not reused.
+CACHE_SCHEME = 3
 
 
 @dataclass
@@ -153,11 +155,6 @@ def install_limits(options: SandboxOptions) -> dict:
 
 
 # What a process prints when fork() or thread creation hits the pids limit.
-PIDS_SIGNS = (
-    "can't start new thread",
-    "Resource temporarily unavailable",
-    "pthread_create failed",
-)
 
 
 def install_failure(outcome: docker_api.InstallOutcome, options: SandboxOptions) -> str:
@@ -168,7 +165,7 @@ def install_failure(outcome: docker_api.InstallOutcome, options: SandboxOptions)
         return f"it wrote more than {options.build_disk} (--build-disk) and was stopped"
     if outcome.oom_killed:
         return f"it was killed: out of memory (limit --memory {options.memory})"
-    if any(sign in outcome.log_tail for sign in PIDS_SIGNS):
+    if any(sign in outcome.log_tail for sign in docker_api.PIDS_SIGNS):
         return f"it hit the process/thread limit (--pids {options.pids})"
     return f"the install exited with code {outcome.exit_code}"
 

@@ -40,13 +40,6 @@ MAX_MISMATCH_LOCATIONS = 50
 BOOT_PROBE_TIMEOUT = 2.0
 MAX_JUNIT_BYTES = 4 * 1024 * 1024
 JUNIT_MARK = "gym-review: junit+ "  # as _launcher.py prints it
-# What a process prints when fork() or thread creation hits the pids limit.
-PIDS_SIGNS = (
-    "can't start new thread",
-    "fork: retry: Resource temporarily unavailable",
-    "BlockingIOError: [Errno 11] Resource temporarily unavailable",
-    "pthread_create failed: Resource temporarily unavailable",
-)
 
 
 @dataclass
@@ -138,7 +131,7 @@ class _Run:
             info = docker_api.exit_info(container, with_pids=True)
         if info.oom_killed:
             return f"was killed: out of memory (limit --memory {self.options.memory})"
-        if (info.pids_current or 0) >= self.options.pids - 2 or any(s in log for s in PIDS_SIGNS):
+        if (info.pids_current or 0) >= self.options.pids - 2 or any(s in log for s in docker_api.PIDS_SIGNS):
             return f"hit the process/thread limit (--pids {self.options.pids})"
         if not info.running and info.exit_code is not None:
             return f"exited with code {info.exit_code}"
