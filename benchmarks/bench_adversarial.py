@@ -161,9 +161,20 @@ def build_repo(into: Path, overrides: dict[str, str | None]) -> Path:
     return repo
 
 
+# The review's own peak (VmHWM): getrusage's ru_maxrss of a child also counts the forking parent's RSS.
+PEAK_WRAPPER = (
+    "import sys\n"
+    "from gym_review_bot.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "hwm = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
+    "print('PEAK_KB', hwm, file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
 def review(repo: Path, out: Path) -> tuple[float, int, int, str]:
     """Wall seconds, peak RSS in MB of that one process, exit code, verdict."""
-    command = [sys.executable, "-m", "gym_review_bot", "check", "--repo", str(repo), "--base", "main"]
+    command = [sys.executable, "-c", PEAK_WRAPPER, "check", "--repo", str(repo), "--base", "main"]
     command += ["--no-docker", "--json", str(out)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     start = time.perf_counter()
@@ -175,7 +186,8 @@ def review(repo: Path, out: Path) -> tuple[float, int, int, str]:
     if "Traceback" in stderr:
         print(stderr, file=sys.stderr)
     verdict = json.loads(out.read_text()).get("verdict", "?") if out.exists() else "no report"
-    return elapsed, usage.ru_maxrss // 1024, proc.returncode, verdict
+    peaks = [int(line.split()[1]) for line in stderr.splitlines() if line.startswith("PEAK_KB ")]
+    return elapsed, (peaks[0] if peaks else usage.ru_maxrss) // 1024, proc.returncode, verdict
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,11 +18,14 @@ BILLION_LAUGHS = "\n".join(
     + [f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi", strict=True)]
 )
 # Measures the CLI's own peak memory: a fresh interpreter that runs it in-process.
+# VmHWM, not getrusage's ru_maxrss: Linux carries the forking parent's RSS into the child's
+# ru_maxrss across exec, so a child forked from a big pytest process would report pytest's size.
 PEAK_RSS = (
-    "import resource, sys\n"
+    "import sys\n"
     "from gym_review_bot.cli import main\n"
     "code = main(sys.argv[1:])\n"
-    "print('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    "hwm = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
+    "print('PEAK_KB', hwm)\n"
     "sys.exit(code)\n"
 )
 
