@@ -239,6 +239,17 @@ def test_the_example_rollouts_are_not_evidence(repo: GitRepo) -> None:
     assert report.servers[0].evidence is None
 
 
+def test_per_config_example_rollouts_are_not_evidence_but_a_profile_file_is(repo: GitRepo) -> None:
+    # NeMo Gym names the examples of a second config example_rollouts_<config>.jsonl (the wheel's
+    # equivalence_llm_judge has example_rollouts_openqa.jsonl): five rows, not a reward profile.
+    sibling = {f"{DATA}/example_rollouts_openqa.jsonl": jsonl(rollouts(5, 1, lambda i: 1))}
+    assert run(repo, sibling, body=None).servers[0].evidence is None
+    repo.git("checkout", "-q", "main")
+    repo.git("branch", "-q", "-D", "pr")
+    report = run(repo, {**sibling, f"{DATA}/profile_rollouts.jsonl": known_16x500()}, body=None)
+    assert report.servers[0].evidence is not None and report.servers[0].evidence.prompts == 500
+
+
 def test_with_several_servers_the_body_must_name_each(repo: GitRepo) -> None:
     body = "## Reward profiling\n" + PROFILED + "\nMean reward 0.5"
     report = run(repo, {}, body=body, servers=("alpha_srv", "beta_srv"))

@@ -1,8 +1,8 @@
 """Find a server's reward-profiling evidence in the head commit, in the issue's order of preference.
 
 (a) NeMo Gym's own profiling output, (b) a rollouts file (named in the body, else `*rollouts*.jsonl`
-other than the 5-row example), (c) the body's own numbers (self-reported). Files are streamed under
-their own size cap; a Git LFS pointer is "not in the repository".
+other than the 5-row examples, `example*rollouts*.jsonl`), (c) the body's own numbers (self-reported).
+Files are streamed under their own size cap; a Git LFS pointer is "not in the repository".
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from gym_review_bot.models import Evidence
 from gym_review_bot.sources import Entry, SourceTree
 
 LFS_MAGIC = b"version https://git-lfs.github.com/spec/"
-EXAMPLE_ROLLOUTS = "data/example_rollouts.jsonl"
 HOW_TO_ATTACH = (
     "commit NeMo Gym's reward-profiling output (`<stem>_reward_profiling.jsonl` and `<stem>_agent_metrics.json`, "
     "small), or a rollouts file under the cap, or link the full file in the PR description"
@@ -74,13 +73,14 @@ def _rollout_candidates(tree: SourceTree, server_path: str, claims: BodyClaims |
         path = resolve_named_file(text, server_path)
         if path and path not in named:
             named.append(path)
-    example = f"{server_path}/{EXAMPLE_ROLLOUTS}"
+    # example_rollouts.jsonl and its per-config siblings (example_rollouts_openqa.jsonl) are the
+    # 5-row examples the guide asks for, not profiling: only a body that names one makes it evidence.
     found = [
         e.path
         for e in tree.walk(server_path)
         if e.path.endswith(".jsonl")
         and "rollouts" in posixpath.basename(e.path)
-        and e.path != example
+        and not posixpath.basename(e.path).startswith("example")
         and not e.path.endswith(PROFILE_SUFFIX)
     ]
     return named + [p for p in found if p not in named]
