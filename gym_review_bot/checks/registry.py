@@ -260,9 +260,11 @@ def check_verified_flag(ctx: ServerContext) -> Outcome:
 
 
 @cache
+@cache
 def _paragraph_parser() -> MarkdownIt:
+    """Block structure only: a paragraph's text is on its `inline` token without the (costly) inline parse."""
     rules = ["heading", "lheading", "fence", "code", "html_block", "list", "blockquote", "paragraph"]
-    return MarkdownIt("zero").enable(rules)
+    return MarkdownIt("zero").enable(rules).disable("inline")
 
 
 def _is_placeholder(value: str) -> bool:
@@ -286,7 +288,7 @@ def _has_description(text: str) -> bool:
     """A paragraph before the licensing section that is neither a label line nor a placeholder."""
     licensing = find_licensing(text)
     stop = licensing.first_line - 1 if licensing else len(text.splitlines())
-    tokens = _paragraph_parser().parse(text)
+    tokens = _paragraph_parser().parse("".join(text.splitlines(keepends=True)[:stop]))  # the part before it
     for i, tok in enumerate(tokens):
         if tok.type != "paragraph_open" or not tok.map or tok.map[0] >= stop:
             continue
