@@ -25,7 +25,9 @@ from pydantic import (
 )
 
 from gym_review_bot.discover import UsageError
+from gym_review_bot.github.settings import GithubSettings
 from gym_review_bot.models import Finding, PolicySource, WaiverInfo
+from gym_review_bot.pr_body_settings import PrBodySettings
 from gym_review_bot.safeload import UnsafeInput, load_yaml
 from gym_review_bot.sources import SourceTree
 
@@ -131,10 +133,6 @@ class Sandbox(_Strict):
     )
 
 
-class Reserved(_Strict):
-    """A section a later issue fills; empty until then."""
-
-
 class Policy(_Strict):
     version: Literal[1] = 1
     examples: RowCount = Field(default_factory=RowCount.model_construct)
@@ -143,8 +141,8 @@ class Policy(_Strict):
     severity: dict[str, SeverityOverride] = Field(default_factory=dict)
     waivers: list[Waiver] = Field(default_factory=list)
     sandbox: Sandbox = Field(default_factory=Sandbox.model_construct)
-    github: Reserved = Field(default_factory=Reserved.model_construct)
-    pr_body: Reserved = Field(default_factory=Reserved.model_construct)
+    github: GithubSettings = Field(default_factory=GithubSettings)
+    pr_body: PrBodySettings = Field(default_factory=PrBodySettings)
 
     @field_validator("severity")
     @classmethod

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from gym_review_bot import __version__
 from gym_review_bot.checks import Checkout, ServerContext, check_server
 from gym_review_bot.checks.evidence import review_evidence
-from gym_review_bot.checks.pr_body import PrBodySettings, check_pr_body
+from gym_review_bot.checks.pr_body import check_pr_body
 from gym_review_bot.checks.pull import PullRequest, added_between
 from gym_review_bot.discover import Discovery, ServerTarget
 from gym_review_bot.evidence.body import ParsedBody, parse_body
@@ -38,7 +38,6 @@ class ReviewOptions:
     sandbox_options: SandboxOptions | None = None
     allow_url_deps: bool = False
     pr_body: str | None = None  # the PR description (--pr-body); None: not given
-    pr_body_settings: PrBodySettings = field(default_factory=PrBodySettings)
     max_evidence_mb: float = 100
 
     @property
@@ -77,7 +76,7 @@ def review(found: Discovery, options: ReviewOptions) -> Report:
         policy=rules.source,
     )
     if found.base is not None:  # a PR: its description is checked (or skipped as not requested)
-        report.pr = PrReport(findings=check_pr_body(pr.body, options.pr_body_settings))
+        report.pr = PrReport(findings=check_pr_body(pr.body, rules.policy.pr_body))  # the merge base's `pr_body:`
     return report.finalize()
 
 
@@ -129,7 +128,7 @@ def _review_server(
         max_bytes = int(options.max_evidence_mb * 1024 * 1024)
         replay, replay_skip = _evidence_replay(result, found, options)
         result.evidence, evidence = review_evidence(
-            ctx, pr.body, pr.added, options.pr_body_settings, max_bytes, options.sandbox, replay, replay_skip
+            ctx, pr.body, pr.added, rules.policy.pr_body, max_bytes, options.sandbox, replay, replay_skip
         )
         result.findings += evidence
     apply_policy(result.findings, target.name, rules.policy, datetime.now(UTC).date())

@@ -22,40 +22,53 @@ def test_defaults_are_the_issues():
     ]
 
 
-def test_read_from_the_config_file(tmp_path):
-    path = tmp_path / ".gym-review.yaml"
-    path.write_text("waivers: []\ngithub:\n  reviewers: [alice]\n  approvals: 2\n  labels:\n    ready: ship-it\n")
-    s = load_settings(path)
+def test_read_with_git_from_the_trusted_commit(repo):
+    config = "waivers: []\ngithub:\n  reviewers: [alice]\n  approvals: 2\n  labels:\n    ready: ship-it\n"
+    repo.write({".gym-review.yaml": config})
+    base = repo.commit("config")
+    s = load_settings(repo.path)
     assert s.reviewers == ["alice"] and s.approvals == 2 and s.labels.ready == "ship-it"
     assert s.labels.passing == "gym-review: passing"
-    (tmp_path / "empty.yaml").write_text("")
-    assert load_settings(tmp_path / "empty.yaml") == GithubSettings()
+    # a PR checkout's working tree (or a later commit) does not decide the settings of the commit read
+    repo.write({".gym-review.yaml": "github:\n  approvals: 0\n"})
+    assert load_settings(repo.path).approvals == 2
+    repo.commit("PR lowers the bar")
+    assert load_settings(repo.path, base).approvals == 2
+    assert load_settings(repo.path).approvals == 0
+
+
+def test_no_config_file_gives_the_defaults_and_no_checkout_exits_2(repo, tmp_path):
+    repo.write({"README.md": "x\n"})
+    repo.commit("no config")
+    assert load_settings(repo.path) == GithubSettings()
+    with pytest.raises(UsageError, match="not a git checkout"):
+        load_settings(tmp_path / "nowhere")
+    with pytest.raises(UsageError, match="no such commit"):
+        load_settings(repo.path, "no-such-branch")
 
 
 @pytest.mark.parametrize(
-    "text", ["github:\n  approvals: -1\n", "github:\n  merge_method: yolo\n", "github: [1]\n", "github:\n  typo: 1\n"]
+    "text",
+    [
+        "github:\n  approvals: -1\n",
+        "github:\n  merge_method: yolo\n",
+        "github: [1]\n",
+        "github:\n  typo: 1\n",
+        "github:\n  labels:\n    typo: x\n",
+    ],
 )
-def test_bad_values_are_refused_naming_the_key(tmp_path, text):
-    path = tmp_path / "c.yaml"
-    path.write_text(text)
+def test_bad_values_are_refused_naming_the_key(repo, text):
+    repo.write({".gym-review.yaml": text})
+    repo.commit("bad")
     with pytest.raises(UsageError, match="github"):
-        load_settings(path)
+        load_settings(repo.path)
 
 
-def test_bad_config_exits_2_with_one_line(tmp_path):
-    (tmp_path / "c.yaml").write_text("github:\n  approvals: many\n")
-    cmd = [
-        sys.executable,
-        "-m",
-        "gym_review_bot",
-        "merge",
-        "--repo",
-        "o/n",
-        "--pr",
-        "1",
-        "--config",
-        str(tmp_path / "c.yaml"),
-    ]
+def test_bad_config_exits_2_with_one_line(repo):
+    repo.write({".gym-review.yaml": "github:\n  approvals: many\n"})
+    repo.commit("bad")
+    cmd = [sys.executable, "-m", "gym_review_bot", "merge", "--repo", "o/n", "--pr", "1"]
+    cmd += ["--config-repo", str(repo.path)]
     out = subprocess.run(
         cmd, capture_output=True, text=True, env={"GITHUB_TOKEN": "x", "PATH": "/usr/bin", **_pythonpath()}
     )

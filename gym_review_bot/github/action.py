@@ -193,8 +193,8 @@ def _github_argv(mode: str) -> list[str]:
         argv += ["--report", action_input("report", "report.json")]
     if action_input("bot-login"):
         argv += ["--bot-login", action_input("bot-login")]
-    if action_input("config"):
-        argv += ["--config", action_input("config")]
+    # the settings come from the workspace's checkout (the base branch, never the PR), read with git
+    argv += ["--config-repo", os.environ.get("GITHUB_WORKSPACE", ".")]
     return argv
 
 
