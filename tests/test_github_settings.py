@@ -79,3 +79,23 @@ def _pythonpath() -> dict[str, str]:
     import os
 
     return {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
+
+
+def test_publish_takes_its_settings_from_the_committed_config_not_the_working_tree(repo, tmp_path):
+    from tests.fake_github import FakeGithub
+    from tests.github_support import TOKEN, make_report, write_report
+
+    repo.write({".gym-review.yaml": "github:\n  status_context: registry-review\n  labels:\n    passing: ok-by-bot\n"})
+    repo.commit("the registry's config")
+    # what a PR checkout would hold in the working tree: never read
+    repo.write({".gym-review.yaml": "github:\n  status_context: pr-says-so\n  labels:\n    passing: pr-label\n"})
+    report = write_report(tmp_path / "r.json", make_report())
+    with FakeGithub() as fake:
+        fake.add_pr(7)
+        cmd = [sys.executable, "-m", "gym_review_bot", "publish", "--repo", fake.repo, "--pr", "7"]
+        cmd += ["--report", str(report), "--config-repo", str(repo.path)]
+        env = {"GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": fake.url, "PATH": "/usr/bin", **_pythonpath()}
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert fake.pulls[7].labels == ["ok-by-bot"]
+        assert [s["context"] for s in fake.statuses] == ["registry-review"]
