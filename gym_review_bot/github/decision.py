@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from gym_review_bot.models import Finding, Report
+from gym_review_bot.models import Finding, Report, WaiverInfo
 
 EVIDENCE_ID = re.compile(r"^GR[34]\d\d$")  # evidence checks (a later issue adds them)
 VERIFIED_ID = "GR118"  # a PR setting `verified: true`: passing when its author may maintain the repository
@@ -61,12 +61,5 @@ def decide(report: Report, waivers: dict[str, Waiver]) -> Decision:
 
 
 def _mark_waived(finding: Finding, waiver: Waiver) -> None:
-    """Record the waiver on the finding when the report model has `waived` (the registry config adds it)."""
-    if "waived" not in type(finding).model_fields:
-        return
-    from gym_review_bot import models
-
-    info = getattr(models, "WaiverInfo", None)
-    value = {"reason": waiver.reason, "source": waiver.source, "by": waiver.by, "expires": None}
-    # model_construct: the model's `source` may not list override/maintainer yet (see the merge notes)
-    finding.waived = info.model_construct(**value) if info is not None else value
+    """Record the waiver on the finding; an author's own permission (GR118) is recorded like an override."""
+    finding.waived = WaiverInfo(reason=waiver.reason, source="override", by=waiver.by)
