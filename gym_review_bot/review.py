@@ -64,7 +64,7 @@ def review(found: Discovery, options: ReviewOptions) -> Report:
     _add_package_hosts(options, rules)
     pull = _pull_request(found)
     pr = _PullFacts(rules, pull, parse_body(options.pr_body) if options.pr_body is not None else None)
-    pr.added = [t.name for t in found.servers if t.status == "added"]
+    pr.added = found.added  # the PR's, not only those reviewed here: the body's statements count as for the PR
     servers = [_review_server(target, found, head, base, options, pr) for target in found.servers]
     report = Report(
         tool_version=__version__,

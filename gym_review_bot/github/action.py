@@ -88,7 +88,7 @@ def _check_argv(out_dir: Path, event: dict) -> list[str]:
     server = action_input("server")
     if server and not is_safe(server):
         raise SystemExit("gym-review action: the server input has characters outside [A-Za-z0-9_.-]")
-    scope = ["--server", server] if server else ["--base", _base_ref(event)]
+    scope = ["--base", _base_ref(event), *(["--server", server] if server else [])]  # PR mode, also per server
     argv = ["check", "--repo", workspace, *scope, "--json", str(out_dir / "report.json")]
     argv += ["--markdown", str(out_dir / "comment.md")]
     docker = action_input("docker", "true").lower()
