@@ -238,6 +238,17 @@ def test_the_example_rollouts_are_not_evidence(repo: GitRepo) -> None:
     assert report.servers[0].evidence is None
 
 
+def test_nemo_gyms_other_example_rollouts_are_not_evidence(repo: GitRepo) -> None:
+    # the nemo-gym wheel ships 5-row examples such as these (equivalence_llm_judge, 14 servers' materialized inputs)
+    example = good_server_files(SERVER)["data/example_rollouts.jsonl"]
+    files = {
+        f"{DATA}/example_rollouts_openqa.jsonl": example,
+        f"{DATA}/example_rollouts_materialized_inputs.jsonl": example,
+    }
+    report = run(repo, files, body="Profiling: see the example rollouts.")
+    assert report.servers[0].evidence is None
+
+
 def test_with_several_servers_the_body_must_name_each(repo: GitRepo) -> None:
     body = "## Reward profiling\n" + PROFILED + "\nMean reward 0.5"
     report = run(repo, {}, body=body, servers=("alpha_srv", "beta_srv"))

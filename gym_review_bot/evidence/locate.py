@@ -74,13 +74,12 @@ def _rollout_candidates(tree: SourceTree, server_path: str, claims: BodyClaims |
         path = resolve_named_file(text, server_path)
         if path and path not in named:
             named.append(path)
-    example = f"{server_path}/{EXAMPLE_ROLLOUTS}"
     found = [
         e.path
         for e in tree.walk(server_path)
         if e.path.endswith(".jsonl")
         and "rollouts" in posixpath.basename(e.path)
-        and e.path != example
+        and "example" not in posixpath.basename(e.path)  # NeMo Gym's 5-row examples: example_rollouts_openqa.jsonl
         and not e.path.endswith(PROFILE_SUFFIX)
     ]
     return named + [p for p in found if p not in named]
