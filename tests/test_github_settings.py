@@ -99,3 +99,19 @@ def test_publish_takes_its_settings_from_the_committed_config_not_the_working_tr
         assert out.returncode == 0, out.stderr
         assert fake.pulls[7].labels == ["ok-by-bot"]
         assert [s["context"] for s in fake.statuses] == ["registry-review"]
+
+
+def test_read_from_a_sparse_partial_checkout_like_the_workflows(repo, tmp_path):
+    """actions/checkout with sparse-checkout is a blob:none partial clone: only the config's blob is there."""
+    import shutil
+
+    repo.write({".gym-review.yaml": "github:\n  approvals: 3\n", "big/data.bin": "x" * 10_000})
+    repo.commit("registry")
+    repo.git("config", "uploadpack.allowfilter", "true")
+    clone = tmp_path / "clone"
+    git = ["git", "-c", "protocol.file.allow=always"]
+    subprocess.run([*git, "clone", "-q", "--filter=blob:none", "--no-checkout", f"file://{repo.path}", str(clone)])
+    subprocess.run(["git", "-C", str(clone), "sparse-checkout", "set", "--no-cone", ".gym-review.yaml"], check=True)
+    subprocess.run(["git", "-C", str(clone), "checkout", "-q"], check=True)
+    shutil.rmtree(repo.path)  # no lazy fetch can succeed now: only what the checkout brought is readable
+    assert load_settings(clone).approvals == 3

@@ -47,7 +47,7 @@ def load_settings(repo: Path, ref: str = "HEAD") -> GithubSettings:
     and validated as the review validates the whole file; a missing file gives the defaults.
     """
     from gym_review_bot import git
-    from gym_review_bot.policy import load_policy  # the policy module holds these settings: import late
+    from gym_review_bot.policy import POLICY_FILE, load_policy  # the policy module holds these settings: import late
     from gym_review_bot.sources import GitTree
 
     if not git.is_repo(repo):
@@ -55,4 +55,6 @@ def load_settings(repo: Path, ref: str = "HEAD") -> GithubSettings:
     commit = git.resolve(repo, ref)
     if commit is None:
         raise UsageError(f"--config-ref {ref}: no such commit in {repo}")
-    return load_policy(GitTree(repo, commit)).policy.github
+    # only the config's own entry: the workflows' sparse checkout is a partial clone, and sizing every blob
+    # of the tree would fetch each one
+    return load_policy(GitTree(repo, commit, paths=(POLICY_FILE,))).policy.github
