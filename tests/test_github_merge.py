@@ -200,3 +200,19 @@ def base_checkout(path):
     from tests.conftest import GitRepo
 
     GitRepo(path).git("commit", "-q", "--allow-empty", "-m", "base branch without a config")
+
+
+def test_a_failing_pr_description_blocks_and_labels_needs_evidence():
+    from gym_review_bot.github.decision import Waiver, decide
+    from gym_review_bot.models import PrReport
+    from tests.github_support import finding
+
+    report = make_report()
+    report.pr = PrReport(findings=[finding("GR301", "fail", "no environment part", server="(pull request)")])
+    report.finalize()
+    assert report.verdict == "fail"
+    decision = decide(report, {})
+    assert (decision.state, decision.label) == ("failure", "needs_evidence")
+    assert decision.failing == [("GR301", report.pr.findings[0].fingerprint)]
+    fp = report.pr.findings[0].fingerprint
+    assert decide(report, {fp: Waiver("GR301", fp, "described in the linked doc", "maint")}).state == "success"

@@ -39,16 +39,17 @@ class Decision:
 def decide(report: Report, waivers: dict[str, Waiver]) -> Decision:
     """Blocking failures not waived decide `failure`; otherwise an error verdict or an incomplete review is `error`."""
     blocking, waived = [], []
-    for server in report.servers:
-        for finding in server.findings:
-            if not finding.blocks_merge:
-                continue
-            waiver = waivers.get(finding.fingerprint)
-            if waiver and waiver.check_id == finding.id:
-                waived.append((finding, waiver))
-                _mark_waived(finding, waiver)
-            else:
-                blocking.append(finding)
+    findings = [f for server in report.servers for f in server.findings]
+    findings += report.pr.findings if report.pr else []  # the PR description (GR3xx) blocks like a server's finding
+    for finding in findings:
+        if not finding.blocks_merge:
+            continue
+        waiver = waivers.get(finding.fingerprint)
+        if waiver and waiver.check_id == finding.id:
+            waived.append((finding, waiver))
+            _mark_waived(finding, waiver)
+        else:
+            blocking.append(finding)
     if blocking:
         verdict, state = "fail", "failure"
         evidence_only = all(EVIDENCE_ID.match(f.id) for f in blocking)
