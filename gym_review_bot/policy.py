@@ -235,9 +235,17 @@ def _fields_at(loc: list[str]) -> list[str]:
 
 def _known_checks(policy: Policy) -> None:
     from gym_review_bot.checks import STATIC_CHECKS  # the checks import this module: load them late
+    from gym_review_bot.checks.evidence import CHECKS as EVIDENCE_CHECKS
+    from gym_review_bot.checks.pr_body import pr_body_checks
     from gym_review_bot.sandbox.catalogue import CHECK_IDS
 
-    known = {c.id for c in STATIC_CHECKS} | set(CHECK_IDS)
+    known = {c.id for c in STATIC_CHECKS} | set(CHECK_IDS) | {c.id for c in EVIDENCE_CHECKS}
+    known |= {c.id for c in pr_body_checks(policy.pr_body)}  # GR301-GR305 and the registry's own parts
+    named = [("pr_body.disabled", i) for i in policy.pr_body.disabled]
+    named += [("pr_body.evidence_severity", i) for i in policy.pr_body.evidence_severity]
+    for where, check_id in named:
+        if check_id not in known:
+            raise UsageError(f"{POLICY_FILE}: {where}: unknown check id {check_id}; allowed: {_id_range(known)}")
     for check_id in policy.severity:
         if check_id not in known:
             raise UsageError(f"{POLICY_FILE}: severity.{check_id}: unknown check id; allowed: {_id_range(known)}")

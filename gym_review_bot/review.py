@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from gym_review_bot import __version__
 from gym_review_bot.checks import Checkout, ServerContext, check_server
 from gym_review_bot.checks.evidence import review_evidence
-from gym_review_bot.checks.pr_body import check_pr_body
+from gym_review_bot.checks.pr_body import PR_SCOPE, check_pr_body
 from gym_review_bot.checks.pull import PullRequest, added_between
 from gym_review_bot.discover import Discovery, ServerTarget
 from gym_review_bot.evidence.body import ParsedBody, parse_body
@@ -77,6 +77,7 @@ def review(found: Discovery, options: ReviewOptions) -> Report:
     )
     if found.base is not None:  # a PR: its description is checked (or skipped as not requested)
         report.pr = PrReport(findings=check_pr_body(pr.body, rules.policy.pr_body))  # the merge base's `pr_body:`
+        apply_policy(report.pr.findings, PR_SCOPE, rules.policy, datetime.now(UTC).date())  # severity, waivers
     return report.finalize()
 
 
