@@ -14,7 +14,7 @@ from types import ModuleType
 
 from gym_review_bot import __version__
 from gym_review_bot.argtypes import OneLineParser, output_directory, positive_float, pr_body_source
-from gym_review_bot.discover import UsageError, discover_local, discover_pr
+from gym_review_bot.discover import UsageError, discover_local, discover_pr, select_servers
 from gym_review_bot.git import GitError
 from gym_review_bot.github import cli as github_cli
 from gym_review_bot.models import Report
@@ -37,14 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="review a PR's servers (or named servers) and report")
     check.add_argument("--repo", type=Path, default=Path("."), help="the NeMo Gym checkout (default: .)")
-    scope = check.add_mutually_exclusive_group(required=True)
-    scope.add_argument("--base", metavar="REF", help="PR mode: review what HEAD changes since its merge base with REF")
-    scope.add_argument("--all", action="store_true", help="review every server in the checkout (no git needed)")
-    scope.add_argument(
+    check.add_argument("--base", metavar="REF", help="PR mode: review what HEAD changes since its merge base with REF")
+    check.add_argument("--all", action="store_true", help="review every server in the checkout (no git needed)")
+    check.add_argument(
         "--server",
         action="append",
         metavar="NAME",
-        help="review resources_servers/NAME (repeatable; no git needed)",
+        help="review resources_servers/NAME (repeatable; no git needed); with --base: only these of the PR's servers",
     )
     check.add_argument("--head", metavar="REF", default="HEAD", help="PR mode: the PR's head commit (default: HEAD)")
     _add_evidence_flags(check)
@@ -167,12 +166,23 @@ def _write(path: Path, text: str) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
 
 
+def _check_scope(args: argparse.Namespace) -> None:
+    """One of --base, --all, --server; --base with --server is PR mode for some of the PR's servers (a matrix job)."""
+    if args.all and (args.base is not None or args.server):
+        raise UsageError("--all cannot be combined with --base or --server")
+    if not (args.all or args.base is not None or args.server):
+        raise UsageError("say what to review: --base REF (a PR), --all, or --server NAME")
+
+
 def run_check(args: argparse.Namespace) -> int:
+    _check_scope(args)
     pr_mode = args.base is not None
     options = _sandbox_choice(args, pr_mode)
     repo = args.repo.resolve()
     if pr_mode:
         found = discover_pr(repo, args.base, args.head)
+        if args.server:
+            select_servers(found, args.server)
     else:
         found = discover_local(repo, None if args.all else args.server)
     options.pr_body = _read_pr_body(args.pr_body)

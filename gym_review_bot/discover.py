@@ -33,8 +33,14 @@ class Discovery:
     base: SourceTree | None = None  # the merge base, in PR mode
     head_sha: str | None = None
     base_sha: str | None = None
-    servers: list[ServerTarget] = field(default_factory=list)
+    servers: list[ServerTarget] = field(default_factory=list)  # the servers reviewed
     notes: list[str] = field(default_factory=list)
+    pr_servers: list[ServerTarget] | None = None  # every server the PR touches, when only some are reviewed
+
+    @property
+    def added(self) -> list[str]:
+        """The servers the PR adds (all of them, also in a one-server matrix job): evidence is asked of these."""
+        return [t.name for t in (self.pr_servers or self.servers) if t.status == "added"]
 
 
 def is_server(tree: SourceTree, name: str) -> bool:
@@ -88,6 +94,24 @@ def discover_pr(repo: Path, base_ref: str, head_ref: str = "HEAD") -> Discovery:
     if not touched:
         found.notes.append(f"The PR touches no {SERVERS_DIR}/<name>/ directory.")
     return found
+
+
+def select_servers(found: Discovery, names: list[str]) -> None:
+    """PR mode for some servers (a matrix job): only the named ones among those the PR adds or changes."""
+    touched = {t.name for t in found.servers}
+    missing = [n for n in dict.fromkeys(names) if n not in touched]
+    if missing:
+        raise UsageError(
+            f"--server {missing[0]}: this PR does not add, change or remove {SERVERS_DIR}/{missing[0]}"
+            + (f" (it touches: {', '.join(sorted(touched))})" if touched else " (it touches no server)")
+        )
+    found.pr_servers = list(found.servers)
+    found.servers = [t for t in found.servers if t.name in names]
+    others = sorted(touched - set(names))
+    if others:
+        found.notes.append(
+            f"Only {', '.join(sorted(set(names)))} reviewed here; the PR also touches {', '.join(others)}."
+        )
 
 
 def _note_policy_change(found: Discovery, changed_outside: list[str]) -> None:

@@ -81,9 +81,9 @@ def changed_files(repo: Path, base: str, head: str) -> list[Change]:
     return changes
 
 
-def list_tree(repo: Path, commit: str) -> list[TreeItem]:
-    """Every entry of a commit's tree, recursively, with blob sizes."""
-    out = _run(repo, "ls-tree", "-r", "-l", "-z", "--full-tree", commit)
+def list_tree(repo: Path, commit: str, paths: tuple[str, ...] = ()) -> list[TreeItem]:
+    """Every entry of a commit's tree (or only `paths`), recursively, with blob sizes."""
+    out = _run(repo, "ls-tree", "-r", "-l", "-z", "--full-tree", commit, "--", *paths)
     items = []
     for record in out.decode("utf-8", "replace").split("\0"):
         if not record:

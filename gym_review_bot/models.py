@@ -46,11 +46,12 @@ def make_fingerprint(check_id: str, server: str, file: str | None, key: str) -> 
 
 
 class WaiverInfo(BaseModel):
-    """Why a failure does not block: a waiver in the registry's `.gym-review.yaml`."""
+    """Why a failure does not block: a waiver in the registry's `.gym-review.yaml`, or a maintainer's override."""
 
     reason: Text
-    source: Literal["config"] = "config"
+    source: Literal["config", "override"] = "config"  # override: `/gym-review override` (chat-ops)
     expires: date | None = None  # UTC; None: no expiry
+    by: str | None = None  # override: the maintainer's login (or the PR's author, for GR118)
 
 
 class PolicySource(BaseModel):

@@ -25,7 +25,9 @@ from pydantic import (
 )
 
 from gym_review_bot.discover import UsageError
+from gym_review_bot.github.settings import GithubSettings
 from gym_review_bot.models import Finding, PolicySource, WaiverInfo
+from gym_review_bot.pr_body_settings import PrBodySettings
 from gym_review_bot.safeload import UnsafeInput, load_yaml
 from gym_review_bot.sources import SourceTree
 
@@ -131,10 +133,6 @@ class Sandbox(_Strict):
     )
 
 
-class Reserved(_Strict):
-    """A section a later issue fills; empty until then."""
-
-
 class Policy(_Strict):
     version: Literal[1] = 1
     examples: RowCount = Field(default_factory=RowCount.model_construct)
@@ -143,8 +141,8 @@ class Policy(_Strict):
     severity: dict[str, SeverityOverride] = Field(default_factory=dict)
     waivers: list[Waiver] = Field(default_factory=list)
     sandbox: Sandbox = Field(default_factory=Sandbox.model_construct)
-    github: Reserved = Field(default_factory=Reserved.model_construct)
-    pr_body: Reserved = Field(default_factory=Reserved.model_construct)
+    github: GithubSettings = Field(default_factory=GithubSettings)
+    pr_body: PrBodySettings = Field(default_factory=PrBodySettings)
 
     @field_validator("severity")
     @classmethod
@@ -237,9 +235,17 @@ def _fields_at(loc: list[str]) -> list[str]:
 
 def _known_checks(policy: Policy) -> None:
     from gym_review_bot.checks import STATIC_CHECKS  # the checks import this module: load them late
+    from gym_review_bot.checks.evidence import CHECKS as EVIDENCE_CHECKS
+    from gym_review_bot.checks.pr_body import pr_body_checks
     from gym_review_bot.sandbox.catalogue import CHECK_IDS
 
-    known = {c.id for c in STATIC_CHECKS} | set(CHECK_IDS)
+    known = {c.id for c in STATIC_CHECKS} | set(CHECK_IDS) | {c.id for c in EVIDENCE_CHECKS}
+    known |= {c.id for c in pr_body_checks(policy.pr_body)}  # GR301-GR305 and the registry's own parts
+    named = [("pr_body.disabled", i) for i in policy.pr_body.disabled]
+    named += [("pr_body.evidence_severity", i) for i in policy.pr_body.evidence_severity]
+    for where, check_id in named:
+        if check_id not in known:
+            raise UsageError(f"{POLICY_FILE}: {where}: unknown check id {check_id}; allowed: {_id_range(known)}")
     for check_id in policy.severity:
         if check_id not in known:
             raise UsageError(f"{POLICY_FILE}: severity.{check_id}: unknown check id; allowed: {_id_range(known)}")

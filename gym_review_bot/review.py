@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from gym_review_bot import __version__
 from gym_review_bot.checks import Checkout, ServerContext, check_server
 from gym_review_bot.checks.evidence import review_evidence
-from gym_review_bot.checks.pr_body import PrBodySettings, check_pr_body
+from gym_review_bot.checks.pr_body import PR_SCOPE, check_pr_body
 from gym_review_bot.checks.pull import PullRequest, added_between
 from gym_review_bot.discover import Discovery, ServerTarget
 from gym_review_bot.evidence.body import ParsedBody, parse_body
@@ -38,7 +38,6 @@ class ReviewOptions:
     sandbox_options: SandboxOptions | None = None
     allow_url_deps: bool = False
     pr_body: str | None = None  # the PR description (--pr-body); None: not given
-    pr_body_settings: PrBodySettings = field(default_factory=PrBodySettings)
     max_evidence_mb: float = 100
 
     @property
@@ -65,7 +64,7 @@ def review(found: Discovery, options: ReviewOptions) -> Report:
     _add_package_hosts(options, rules)
     pull = _pull_request(found)
     pr = _PullFacts(rules, pull, parse_body(options.pr_body) if options.pr_body is not None else None)
-    pr.added = [t.name for t in found.servers if t.status == "added"]
+    pr.added = found.added  # the PR's, not only those reviewed here: the body's statements count as for the PR
     servers = [_review_server(target, found, head, base, options, pr) for target in found.servers]
     report = Report(
         tool_version=__version__,
@@ -77,7 +76,8 @@ def review(found: Discovery, options: ReviewOptions) -> Report:
         policy=rules.source,
     )
     if found.base is not None:  # a PR: its description is checked (or skipped as not requested)
-        report.pr = PrReport(findings=check_pr_body(pr.body, options.pr_body_settings))
+        report.pr = PrReport(findings=check_pr_body(pr.body, rules.policy.pr_body))  # the merge base's `pr_body:`
+        apply_policy(report.pr.findings, PR_SCOPE, rules.policy, datetime.now(UTC).date())  # severity, waivers
     return report.finalize()
 
 
@@ -129,7 +129,7 @@ def _review_server(
         max_bytes = int(options.max_evidence_mb * 1024 * 1024)
         replay, replay_skip = _evidence_replay(result, found, options)
         result.evidence, evidence = review_evidence(
-            ctx, pr.body, pr.added, options.pr_body_settings, max_bytes, options.sandbox, replay, replay_skip
+            ctx, pr.body, pr.added, rules.policy.pr_body, max_bytes, options.sandbox, replay, replay_skip
         )
         result.findings += evidence
     apply_policy(result.findings, target.name, rules.policy, datetime.now(UTC).date())

@@ -64,13 +64,13 @@ class SourceTree:
 class GitTree(SourceTree):
     """A commit's tree, read through git: never the working tree."""
 
-    def __init__(self, repo: Path, commit: str):
+    def __init__(self, repo: Path, commit: str, paths: tuple[str, ...] = ()):
         self.repo = repo
         self.commit = commit
         self.label = commit[:12]
         self._entries: dict[str, Entry] = {}
         self._dirs: set[str] = {""}
-        for item in git.list_tree(repo, commit):
+        for item in git.list_tree(repo, commit, paths):  # paths: only these (a partial clone fetches no other blob)
             self._add(item)
         self._sorted = sorted(self._entries)
 

@@ -237,3 +237,83 @@ def test_demo_runs_and_shows_both_servers(tmp_path: Path) -> None:
     assert any(bad[i]["severity"] == "warning" for i in failing)
     assert "verdict: FAIL" in proc.stdout
     assert servers["word_count"]["path"] == "resources_servers/word_count"  # repo-relative
+
+
+BODY_NAMING_NO_SERVER = """## Environment
+Two trivia environments where the model answers questions.
+
+## Verification logic
+verify() compares the answer with the reference; 1 when equal, else 0.
+
+## Prompts / tasks
+Collected from a public trivia dataset; domain: knowledge.
+
+## Licensing
+Data: CC BY 4.0. Code: Apache 2.0 software.
+
+## Reward profiling
+Profiled 500 prompts with Qwen3-4B, 16 responses per prompt; mean reward 0.5.
+"""
+
+
+def two_server_pr(repo: GitRepo) -> None:
+    repo.write({"resources_servers/old/app.py": "x = 1\n"})
+    repo.server("kept", good_server_files("kept"))
+    repo.commit("a server on main")
+    repo.git("checkout", "-q", "-b", "pr")
+    repo.server("one", good_server_files("one"))
+    repo.server("two", good_server_files("two"))
+    repo.write({"resources_servers/kept/README.md": "# kept\nchanged\n"})
+    repo.commit("add one and two, change kept")
+
+
+def test_pr_mode_for_one_server_keeps_the_pr_semantics(repo: GitRepo, tmp_path: Path) -> None:
+    two_server_pr(repo)
+    (tmp_path / "body.md").write_text(BODY_NAMING_NO_SERVER)
+    proc, report = check_pr(repo, "main", tmp_path, "--server", "one", "--pr-body", str(tmp_path / "body.md"))
+    assert proc.returncode in (0, 1, 3), proc.stderr
+    assert [(s["name"], s["status"]) for s in report["servers"]] == [("one", "added")]
+    assert report["base_sha"] == repo.git("rev-parse", "main").strip()  # PR mode: the merge base
+    assert {f["id"] for f in report["pr"]["findings"]} >= {"GR301", "GR302", "GR303", "GR304"}
+    assert any("also touches kept, two" in n for n in report["notes"])
+    # the PR adds two servers: a body that names neither counts for none, also in a one-server job
+    gr401 = by_id(report["servers"][0])["GR401"]
+    assert gr401["status"] != "pass" and "name" in gr401["message"].lower(), gr401
+    # a changed server keeps its PR semantics too: not asked for evidence
+    proc, report = check_pr(repo, "main", tmp_path, "--server", "kept")
+    assert [(s["name"], s["status"]) for s in report["servers"]] == [("kept", "changed")]
+    assert not [f for f in report["servers"][0]["findings"] if f["id"].startswith("GR4")]
+
+
+def test_pr_mode_for_a_server_the_pr_does_not_touch_exits_2_naming_it(repo: GitRepo, tmp_path: Path) -> None:
+    two_server_pr(repo)
+    for args in (("--server", "nope"), ("--server", "one", "--server", "absent"), ("--server", "../etc")):
+        proc, report = check_pr(repo, "main", tmp_path, *args)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and args[-1] in lines[0], proc.stderr
+        assert report == {}
+    proc = run("check", "--repo", str(repo.path), "--all", "--server", "one", "--no-docker")
+    assert proc.returncode == 2 and "--all cannot be combined" in proc.stderr
+
+
+def test_the_matrix_path_plan_check_per_server_merge_reports(repo: GitRepo, tmp_path: Path) -> None:
+    two_server_pr(repo)
+    (tmp_path / "body.md").write_text(BODY_NAMING_NO_SERVER)
+    assert (
+        run("plan", "--repo", str(repo.path), "--base", "main", "--output", str(tmp_path / "plan.json")).returncode == 0
+    )
+    servers = json.loads((tmp_path / "plan.json").read_text())["servers"]
+    assert servers == ["kept", "one", "two"]
+    parts = []
+    for name in servers:
+        out = tmp_path / f"{name}.json"
+        args = ("--base", "main", "--server", name, "--no-docker", "--pr-body", str(tmp_path / "body.md"))
+        run("check", "--repo", str(repo.path), *args, "--json", str(out))
+        parts.append(str(out))
+    joined = tmp_path / "joined.json"
+    proc = run("merge-reports", "--plan", str(tmp_path / "plan.json"), "--json", str(joined), *parts)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    report = json.loads(joined.read_text())
+    assert [s["name"] for s in report["servers"]] == servers
+    assert report["pr"] is not None and {f["id"] for f in report["pr"]["findings"]} >= {"GR301", "GR304"}
+    assert not any("reviewed here" in n for n in report["notes"])

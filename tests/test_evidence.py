@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from gym_review_bot.checks.pr_body import PrBodySettings
 from gym_review_bot.discover import discover_pr
 from gym_review_bot.evidence.profiling import profile_from_profiling
 from gym_review_bot.evidence.replay import replay_lines, sample_rollouts
@@ -250,6 +249,17 @@ def test_per_config_example_rollouts_are_not_evidence_but_a_profile_file_is(repo
     assert report.servers[0].evidence is not None and report.servers[0].evidence.prompts == 500
 
 
+def test_nemo_gyms_other_example_rollouts_are_not_evidence(repo: GitRepo) -> None:
+    # the nemo-gym wheel ships 5-row examples such as these (equivalence_llm_judge, 14 servers' materialized inputs)
+    example = good_server_files(SERVER)["data/example_rollouts.jsonl"]
+    files = {
+        f"{DATA}/example_rollouts_openqa.jsonl": example,
+        f"{DATA}/example_rollouts_materialized_inputs.jsonl": example,
+    }
+    report = run(repo, files, body="Profiling: see the example rollouts.")
+    assert report.servers[0].evidence is None
+
+
 def test_with_several_servers_the_body_must_name_each(repo: GitRepo) -> None:
     body = "## Reward profiling\n" + PROFILED + "\nMean reward 0.5"
     report = run(repo, {}, body=body, servers=("alpha_srv", "beta_srv"))
@@ -275,9 +285,18 @@ def test_a_changed_server_is_not_asked_for_evidence(repo: GitRepo) -> None:
 
 
 def test_a_registry_can_make_training_evidence_a_warning(repo: GitRepo) -> None:
-    settings = PrBodySettings(evidence_severity={"GR411": "warning", "GR412": "warning"})
-    found = findings(run(repo, {}, body=PROFILED, pr_body_settings=settings))
+    # the merge base's `.gym-review.yaml` decides; the same file added by the PR head would not
+    repo.write({".gym-review.yaml": "pr_body:\n  evidence_severity: {GR411: warning, GR412: warning}\n"})
+    repo.commit("registry config")
+    found = findings(run(repo, {}, body=PROFILED))
     assert found["GR411"].status == "fail" and found["GR411"].severity == "warning"
+
+
+def test_pr_body_settings_in_the_pr_head_do_not_count(repo: GitRepo) -> None:
+    config = {".gym-review.yaml": "pr_body:\n  evidence_severity: {GR411: warning}\n  disabled: [GR301]\n"}
+    report = run(repo, config, body=PROFILED)
+    assert findings(report)["GR411"].severity == "error"
+    assert next(f for f in report.pr.findings if f.id == "GR301").skip_kind != "disabled_by_policy"
 
 
 # -- training evidence --------------------------------------------------------------------------

@@ -162,3 +162,21 @@ def test_the_built_image_reviews_a_pr_through_the_daemon_socket(tmp_path):
     findings = {f["id"]: f for f in report["servers"][0]["findings"]}
     for check_id in ("GR201", "GR202", "GR203", "GR204", "GR205"):
         assert findings[check_id]["status"] in ("pass", "fail"), (check_id, findings[check_id])
+
+
+def test_check_mode_for_one_matrix_server_is_pr_mode(tmp_path):
+    repo = pr_repo(tmp_path / "repo")
+    env = action_env(tmp_path, repo, mode="check", docker="false", server="trivia_match", fail_on="never")
+    run = subprocess.run(
+        [sys.executable, "-m", "gym_review_bot.github.action"], env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    report = json.loads((repo.path / outputs(tmp_path)["report"]).read_text())
+    assert [(s["name"], s["status"]) for s in report["servers"]] == [("trivia_match", "added")]
+    assert report["base_sha"] == repo.git("rev-parse", "main").strip() and report["pr"] is not None
+    env = action_env(tmp_path, repo, mode="check", docker="false", server="untouched")
+    env["GITHUB_RUN_ID"] = "79"
+    run = subprocess.run(
+        [sys.executable, "-m", "gym_review_bot.github.action"], env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 2 and "untouched" in run.stderr

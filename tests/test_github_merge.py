@@ -121,6 +121,7 @@ def test_scheduled_merge_goes_over_every_ready_pr(fake, tmp_path):
 
     ready(fake, tmp_path)
     fake.add_pr(4, head="4" * 40)  # no ready label: not looked at
+    base_checkout(tmp_path)
     env = {**os.environ, "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": fake.url}
     env.pop("GITHUB_EVENT_PATH", None)
     cmd = [sys.executable, "-m", "gym_review_bot", "merge", "--repo", fake.repo]
@@ -171,3 +172,47 @@ def test_the_gate_note_keeps_the_run_link(fake, tmp_path, monkeypatch):
     body = bot_body(fake)
     assert "[Full report and logs](https://github.example/org/gym/actions/runs/991)" in body
     assert body.index("Full report") < body.index("**Not merged**") < body.index("gym-review-bot:summary")
+
+
+def test_an_override_is_recorded_in_the_report_model_and_validates_against_the_schema():
+    import json
+
+    import jsonschema
+
+    from gym_review_bot.github.decision import Waiver, decide
+    from gym_review_bot.models import Report, WaiverInfo
+    from gym_review_bot.schema import report_schema_text
+
+    report = make_report("GR109")
+    failing = next(f for f in report.servers[0].findings if f.id == "GR109")
+    decision = decide(report, {failing.fingerprint: Waiver("GR109", failing.fingerprint, "legal ok", "maint")})
+    assert decision.state == "success"
+    assert failing.waived == WaiverInfo(reason="legal ok", source="override", by="maint")
+    data = json.loads(report.to_json())
+    jsonschema.Draft202012Validator(json.loads(report_schema_text())).validate(data)
+    assert Report.model_validate(data).servers[0].findings[-1].waived.by == "maint"
+    with pytest.raises(ValueError):
+        WaiverInfo(reason="x", source="somebody")
+
+
+def base_checkout(path):
+    """The registry's base branch the workflows check out: the commands read its `.gym-review.yaml` with git."""
+    from tests.conftest import GitRepo
+
+    GitRepo(path).git("commit", "-q", "--allow-empty", "-m", "base branch without a config")
+
+
+def test_a_failing_pr_description_blocks_and_labels_needs_evidence():
+    from gym_review_bot.github.decision import Waiver, decide
+    from gym_review_bot.models import PrReport
+    from tests.github_support import finding
+
+    report = make_report()
+    report.pr = PrReport(findings=[finding("GR301", "fail", "no environment part", server="(pull request)")])
+    report.finalize()
+    assert report.verdict == "fail"
+    decision = decide(report, {})
+    assert (decision.state, decision.label) == ("failure", "needs_evidence")
+    assert decision.failing == [("GR301", report.pr.findings[0].fingerprint)]
+    fp = report.pr.findings[0].fingerprint
+    assert decide(report, {fp: Waiver("GR301", fp, "described in the linked doc", "maint")}).state == "success"

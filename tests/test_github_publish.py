@@ -251,6 +251,9 @@ def test_cli_publish_keeps_the_token_out_of_output(fake, tmp_path):
     import subprocess
     import sys
 
+    from tests.test_github_merge import base_checkout
+
+    base_checkout(tmp_path)
     path = write_report(tmp_path / "r.json", make_report())
     env = {**os.environ, "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": fake.url}
     env.pop("GITHUB_EVENT_PATH", None)

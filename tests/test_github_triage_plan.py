@@ -130,3 +130,12 @@ def test_triage_cli_prints_a_table_and_writes_markdown(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "#5" in out.stdout and "none" in out.stdout and TOKEN not in out.stdout + out.stderr
     assert re.search(r"\| \\#(&#8203;)?5 \| none \|", (tmp_path / "t.md").read_text())
+
+
+def test_merge_reports_uses_no_report_of_another_commit(tmp_path):
+    plan = {"head": "a" * 40, "base": "b" * 40, "servers": ["alpha"], "status": {"alpha": "added"}, "refused": []}
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    stale = write_report(tmp_path / "alpha.json", make_report(server="alpha", head="c" * 40))
+    report = merge_reports(tmp_path / "plan.json", [stale])
+    assert report.verdict == "error" and report.servers[0].findings[0].status == "error"
+    assert any("another commit" in n for n in report.notes)

@@ -275,7 +275,7 @@ def test_base_config_waives_and_the_report_names_the_file(repo: GitRepo, tmp_pat
     assert report["policy"] == {"source": "file", "path": ".gym-review.yaml", "blob_sha": blob}
     gr109 = next(f for f in report["servers"][0]["findings"] if f["id"] == "GR109")
     assert gr109["status"] == "fail"
-    assert gr109["waived"] == {"reason": "legal review", "source": "config", "expires": "2099-01-01"}
+    assert gr109["waived"] == {"reason": "legal review", "source": "config", "expires": "2099-01-01", "by": None}
     assert report["verdict"] == "pass" and report["summary"]["waived"] == 1
     assert "[WAIV] GR109" in proc.stdout  # shown as waived, not as a failure
 
@@ -413,3 +413,39 @@ def test_by_default_six_rows_pass_and_four_fail_with_at_least(repo: GitRepo) -> 
     assert gr(report, "GR106").status == "pass"
     f = gr(report, "GR107")
     assert f.status == "fail" and "asks for at least 5" in f.message
+
+
+def test_the_pr_description_checks_follow_severity_and_waivers_of_the_merge_base(repo: GitRepo) -> None:
+    config = "severity:\n  GR301: warning\n  GR304: off\nwaivers:\n  - {check: GR302, reason: in the design doc}\n"
+    repo.write({".gym-review.yaml": config})
+    repo.commit("registry rules")
+    repo.git("checkout", "-q", "-b", "pr")
+    repo.server("srv", good_server_files("srv"))
+    repo.commit("add srv")
+    report = review(discover_pr(repo.path, "main"), ReviewOptions(pr_body="Nothing here."))
+    assert report.pr is not None
+    body = {f.id: f for f in report.pr.findings}
+    assert body["GR301"].status == "fail" and body["GR301"].severity == "warning" and not body["GR301"].blocks_merge
+    assert body["GR302"].waived is not None and body["GR302"].waived.source == "config"
+    assert (body["GR304"].status, body["GR304"].skip_kind) == ("skip", "disabled_by_policy")
+    assert body["GR303"].blocks_merge  # not named: as the guide says
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pr_body:\n  disabled: [GR3O1]\n",
+        "pr_body:\n  evidence_severity: {GR4111: warning}\n",
+        "severity: {EC01: off}\n",
+    ],
+)
+def test_pr_body_check_ids_are_checked_for_typos(text: str) -> None:
+    with pytest.raises(UsageError, match="unknown check id"):
+        parse_policy(text.encode())
+
+
+def test_a_registrys_own_part_can_be_named_in_severity() -> None:
+    text = (
+        "pr_body:\n  parts:\n    EC01: {title: Eval contract, synonyms: [eval contract]}\nseverity: {EC01: warning}\n"
+    )
+    assert parse_policy(text.encode()).severity == {"EC01": "warning"}

@@ -88,7 +88,7 @@ def _check_argv(out_dir: Path, event: dict) -> list[str]:
     server = action_input("server")
     if server and not is_safe(server):
         raise SystemExit("gym-review action: the server input has characters outside [A-Za-z0-9_.-]")
-    scope = ["--server", server] if server else ["--base", _base_ref(event)]
+    scope = ["--base", _base_ref(event), *(["--server", server] if server else [])]  # PR mode, also per server
     argv = ["check", "--repo", workspace, *scope, "--json", str(out_dir / "report.json")]
     argv += ["--markdown", str(out_dir / "comment.md")]
     docker = action_input("docker", "true").lower()
@@ -193,8 +193,8 @@ def _github_argv(mode: str) -> list[str]:
         argv += ["--report", action_input("report", "report.json")]
     if action_input("bot-login"):
         argv += ["--bot-login", action_input("bot-login")]
-    if action_input("config"):
-        argv += ["--config", action_input("config")]
+    # the settings come from the workspace's checkout (the base branch, never the PR), read with git
+    argv += ["--config-repo", os.environ.get("GITHUB_WORKSPACE", ".")]
     return argv
 
 

@@ -36,7 +36,19 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         parser.add_argument("--repo", dest="gh_repo", type=_repo_name, required=True, metavar="OWNER/NAME")
         if pr:
             parser.add_argument("--pr", type=_pr_number, required=True, metavar="N", help="the pull request number")
-        parser.add_argument("--config", type=Path, metavar="FILE", help="trusted .gym-review.yaml (default: ./ if any)")
+        parser.add_argument(
+            "--config-repo",
+            type=Path,
+            default=Path("."),
+            metavar="DIR",
+            help="a trusted checkout of the registry (its base branch; default: .); never a PR's checkout",
+        )
+        parser.add_argument(
+            "--config-ref",
+            default="HEAD",
+            metavar="REF",
+            help="the commit whose .gym-review.yaml `github:` applies, read with git (default: HEAD)",
+        )
         parser.add_argument("--bot-login", metavar="LOGIN", help="the bot's account (default: github-actions[bot])")
         return parser
 
@@ -65,10 +77,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 def _settings(args: argparse.Namespace) -> GithubSettings:
     from gym_review_bot.github.settings import load_settings
 
-    settings = load_settings(args.config)
-    if args.bot_login:
-        settings.bot_login = args.bot_login
-    return settings
+    settings = load_settings(args.config_repo, args.config_ref)
+    return settings.model_copy(update={"bot_login": args.bot_login}) if args.bot_login else settings
 
 
 def _github_command(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from gym_review_bot.models import Finding, Report
+from gym_review_bot.models import Finding, Report, WaiverInfo
 
 EVIDENCE_ID = re.compile(r"^GR[34]\d\d$")  # evidence checks (a later issue adds them)
 VERIFIED_ID = "GR118"  # a PR setting `verified: true`: passing when its author may maintain the repository
@@ -39,16 +39,17 @@ class Decision:
 def decide(report: Report, waivers: dict[str, Waiver]) -> Decision:
     """Blocking failures not waived decide `failure`; otherwise an error verdict or an incomplete review is `error`."""
     blocking, waived = [], []
-    for server in report.servers:
-        for finding in server.findings:
-            if not finding.blocks_merge:
-                continue
-            waiver = waivers.get(finding.fingerprint)
-            if waiver and waiver.check_id == finding.id:
-                waived.append((finding, waiver))
-                _mark_waived(finding, waiver)
-            else:
-                blocking.append(finding)
+    findings = [f for server in report.servers for f in server.findings]
+    findings += report.pr.findings if report.pr else []  # the PR description (GR3xx) blocks like a server's finding
+    for finding in findings:
+        if not finding.blocks_merge:
+            continue
+        waiver = waivers.get(finding.fingerprint)
+        if waiver and waiver.check_id == finding.id:
+            waived.append((finding, waiver))
+            _mark_waived(finding, waiver)
+        else:
+            blocking.append(finding)
     if blocking:
         verdict, state = "fail", "failure"
         evidence_only = all(EVIDENCE_ID.match(f.id) for f in blocking)
@@ -61,12 +62,5 @@ def decide(report: Report, waivers: dict[str, Waiver]) -> Decision:
 
 
 def _mark_waived(finding: Finding, waiver: Waiver) -> None:
-    """Record the waiver on the finding when the report model has `waived` (the registry config adds it)."""
-    if "waived" not in type(finding).model_fields:
-        return
-    from gym_review_bot import models
-
-    info = getattr(models, "WaiverInfo", None)
-    value = {"reason": waiver.reason, "source": waiver.source, "by": waiver.by, "expires": None}
-    # model_construct: the model's `source` may not list override/maintainer yet (see the merge notes)
-    finding.waived = info.model_construct(**value) if info is not None else value
+    """Record the waiver on the finding; an author's own permission (GR118) is recorded like an override."""
+    finding.waived = WaiverInfo(reason=waiver.reason, source="override", by=waiver.by)

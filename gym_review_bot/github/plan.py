@@ -58,13 +58,18 @@ def merge_reports(plan_path: Path, report_paths: list[Path]) -> Report:
         raise UsageError(f"--plan {plan_path}: not a plan from `gym-review plan` ({type(exc).__name__})") from None
     by_name: dict[str, ServerReport] = {}
     notes: list[str] = []
+    first: Report | None = None  # the PR description's findings and the policy: the same in every job
     for path in report_paths:
         try:
             part = Report.model_validate_json(path.read_text(encoding="utf-8"))
         except (OSError, ValueError, ValidationError):
             notes.append(f"A per-server report could not be read ({path.name}).")
             continue
-        notes += [n for n in part.notes if n not in notes]
+        if plan.get("head") and part.head_sha != plan.get("head"):
+            notes.append(f"A per-server report is for another commit and was not used ({path.name}).")
+            continue
+        first = first or part
+        notes += [n for n in part.notes if n not in notes and "reviewed here; the PR also touches" not in n]
         for server in part.servers:
             if server.name in planned and server.name not in by_name:
                 server.status = statuses.get(server.name, server.status)
@@ -75,4 +80,6 @@ def merge_reports(plan_path: Path, report_paths: list[Path]) -> Report:
     ]
     servers += [_error_server(n, "added", "its name has characters outside [A-Za-z0-9_.-]") for n in refused]
     report = Report(head_sha=plan.get("head"), base_sha=plan.get("base"), servers=servers, notes=notes)
+    if first is not None:
+        report.pr, report.policy, report.tool_version = first.pr, first.policy, first.tool_version
     return report.finalize()

@@ -1,14 +1,13 @@
-"""The `github:` settings of `.gym-review.yaml`, read from the trusted base checkout (defaults otherwise)."""
+"""The `github:` settings of `.gym-review.yaml`, read from a trusted commit (the base branch), defaults otherwise."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from gym_review_bot.discover import UsageError
-from gym_review_bot.safeload import load_yaml
 
 
 class Labels(BaseModel):
@@ -41,21 +40,21 @@ class GithubSettings(BaseModel):
     max_report_mb: float = Field(default=5, gt=0)
 
 
-def load_settings(path: Path | None) -> GithubSettings:
-    """The `github:` mapping of a trusted `.gym-review.yaml` (base checkout), or defaults when there is none."""
-    if path is None:
-        path = Path(".gym-review.yaml")
-        if not path.is_file():
-            return GithubSettings()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"--config: cannot read {path}: {exc.strerror}") from exc
-    data = load_yaml(text) or {}
-    section = data.get("github") if isinstance(data, dict) else None
-    try:
-        return GithubSettings.model_validate(section or {})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = "".join(f".{p}" for p in first["loc"])
-        raise UsageError(f"--config {path}: github{where}: {first['msg']}") from None
+def load_settings(repo: Path, ref: str = "HEAD") -> GithubSettings:
+    """The `github:` section of `.gym-review.yaml` in commit `ref` of a trusted checkout (the base branch).
+
+    Read from git, never from the working tree (a PR's files there must not decide the bot's settings),
+    and validated as the review validates the whole file; a missing file gives the defaults.
+    """
+    from gym_review_bot import git
+    from gym_review_bot.policy import POLICY_FILE, load_policy  # the policy module holds these settings: import late
+    from gym_review_bot.sources import GitTree
+
+    if not git.is_repo(repo):
+        raise UsageError(f"--config-repo {repo}: not a git checkout; run in the registry's base checkout")
+    commit = git.resolve(repo, ref)
+    if commit is None:
+        raise UsageError(f"--config-ref {ref}: no such commit in {repo}")
+    # only the config's own entry: the workflows' sparse checkout is a partial clone, and sizing every blob
+    # of the tree would fetch each one
+    return load_policy(GitTree(repo, commit, paths=(POLICY_FILE,))).policy.github
