@@ -18,7 +18,6 @@ from gym_review_bot.discover import UsageError, discover_local, discover_pr, sel
 from gym_review_bot.git import GitError
 from gym_review_bot.github import cli as github_cli
 from gym_review_bot.models import Report
-from gym_review_bot.render import escape_terminal, render_markdown, render_terminal, stop_commands
 from gym_review_bot.review import ReviewOptions, review
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -146,6 +145,8 @@ def _sandbox_choice(args: argparse.Namespace, pr_mode: bool) -> ReviewOptions:
 
 
 def _emit(report: Report, args: argparse.Namespace) -> None:
+    from gym_review_bot.render import render_markdown, render_terminal, stop_commands  # Jinja2 only here
+
     if args.json:
         _write(args.json, report.to_json() + "\n")
     if args.markdown:
@@ -228,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (UsageError, GitError) as exc:
+        from gym_review_bot.render import escape_terminal  # Jinja2 loads only when something is printed
+
         print(f"gym-review: error: {escape_terminal(exc)}", file=sys.stderr)  # git's stderr may quote PR paths
         return EXIT_USAGE
     except KeyboardInterrupt:
