@@ -296,8 +296,8 @@ def test_fewer_servers_keep_every_failing_id_and_title() -> None:
     md = fit_comment(report)
     assert comment_length(md) <= GITHUB_LIMIT
     assert md.count("**GR104** Title of GR104") == 150
-    assert f"**{CUT_HEADLINE}** the lists of passing checks" in md  # says what was cut
-    assert "<details>" not in md
+    assert f"**{CUT_HEADLINE}** the lists of passing and skipped checks" in md  # says what was cut
+    assert "<details><summary>✅" not in md and "more servers without problems (list cut)" in md  # lists folded
 
 
 def test_comment_length_counts_utf16_units() -> None:

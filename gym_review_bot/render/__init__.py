@@ -14,6 +14,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from gym_review_bot.models import Finding, Report, ServerReport
+from gym_review_bot.render import layout
+from gym_review_bot.render.layout import Delta, Links
 from gym_review_bot.render.safety import (
     escape_terminal,
     fence,
@@ -23,7 +25,18 @@ from gym_review_bot.render.safety import (
     stop_commands,
 )
 
-__all__ = ["MARKER", "escape_terminal", "md_inert", "fence", "render_markdown", "render_terminal", "stop_commands"]
+__all__ = [
+    "MARKER",
+    "CommentContext",
+    "Delta",
+    "Links",
+    "escape_terminal",
+    "md_inert",
+    "fence",
+    "render_markdown",
+    "render_terminal",
+    "stop_commands",
+]
 
 MARKER = "<!-- gym-review-bot -->"
 ICONS = {"pass": "✅", "fail": "❌", "warn": "⚠️", "skip": "⏭️", "pre": "🕰️", "error": "🚫", "waived": "🔒"}
@@ -34,6 +47,7 @@ SKIP_KINDS = {
     "disabled_by_policy": "turned off by policy",
 }
 FIX_PREFIX = "How to fix:"
+POLICY_OFF = "this registry's rules (.gym-review.yaml) do not ask for them"
 
 
 @dataclass
@@ -45,6 +59,17 @@ class Detail:
     message_chars: int | None = None  # cut prose to this many characters (0: id and title only)
     hints: bool = True  # fix hints and skip reasons
     cut: list[str] = field(default_factory=list)  # what was left out, said in the comment
+
+
+@dataclass
+class CommentContext:
+    """What the bot knows beyond the report: all of it from the bot's own inputs, never from the PR."""
+
+    links: Links = field(default_factory=Links)  # the repository and head SHA file links point at
+    delta: Delta | None = None  # what changed since the previous review; None on the first one
+    run_url: str | None = None
+    first_comment: bool = False  # the guide's link goes on the first comment only
+    guide_url: str = layout.GUIDE_URL
 
 
 def finding_icon(finding: Finding) -> str:
@@ -79,17 +104,24 @@ def with_fix(finding: Finding) -> str:
 
 
 def skip_groups(findings: list[Finding]) -> list[tuple[str, str, str]]:
-    """Skipped findings as (ids, kind, reason), runs of the same kind and reason folded into one line."""
-    groups: list[tuple[list[str], str, str]] = []
+    """Skipped findings as (ids, kind, reason): all with the same kind and reason on one line, runs as ranges."""
+    groups: dict[tuple[str, str], list[list[str]]] = {}
+    previous: tuple[str, str] | None = None
     for f in findings:
-        if f.status != "skip":
-            continue
-        kind = SKIP_KINDS.get(f.skip_kind or "", "")
-        if groups and groups[-1][1:] == (kind, f.message):
-            groups[-1][0].append(f.id)
-        else:
-            groups.append(([f.id], kind, f.message))
-    return [(ids[0] if len(ids) == 1 else f"{ids[0]}–{ids[-1]}", kind, reason) for ids, kind, reason in groups]
+        reason = POLICY_OFF if f.skip_kind == "disabled_by_policy" else f.message
+        key = (SKIP_KINDS.get(f.skip_kind or "", ""), reason) if f.status == "skip" else None
+        if key is not None:
+            runs = groups.setdefault(key, [])
+            if previous == key:
+                runs[-1].append(f.id)
+            else:
+                runs.append([f.id])
+        previous = key
+    return [(", ".join(_run(r) for r in runs), kind, reason) for (kind, reason), runs in groups.items()]
+
+
+def _run(ids: list[str]) -> str:
+    return ids[0] if len(ids) == 1 else f"{ids[0]}–{ids[-1]}"
 
 
 def incomplete_reasons(report: Report) -> list[str]:
@@ -137,6 +169,91 @@ def md_message(text: str, detail: Detail, indent: str = "  ") -> Markup:
     return Markup(out)
 
 
+def md_where(finding: Finding, server_path: str, links: Links) -> str:
+    """` · file:line`, a link to the line at the head SHA when the bot knows the repository and SHA."""
+    shown = layout.relative(finding.file, server_path)
+    if not shown:
+        return ""
+    if finding.line:
+        shown += f":{finding.line}"
+    url = links.to(finding.file, finding.line)
+    code = f"<code>{md_inert(shown)}</code>"
+    return f" · [{code}]({url})" if url else f" · {code}"
+
+
+def md_problem(finding: Finding, server_path: str, detail: Detail, links: Links) -> Markup:
+    """One problem as one list item: icon, id, title, link, the message's first sentence; the rest folded."""
+    not_run = " (could not run)" if finding.status == "error" else ""
+    head = f"- {finding_icon(finding)} **{md_inert(finding.id)}** {md_inert(finding.title)}{not_run}"
+    head += md_where(finding, server_path, links)
+    if detail.message_chars == 0:
+        return Markup(head)
+    before, log, after = split_fenced(layout.short_message(finding, server_path))
+    first, rest = layout.split_message(before)
+    head += f": {md_inert(_cut(first, detail.message_chars))}"
+    folded = []  # in the message's own order: its rest, the log, what follows the log, then the fix
+    if detail.hints and rest.strip():
+        folded.append(md_inert(_cut(rest, detail.message_chars)))
+    if log is not None:
+        folded.append(fence(log, "  ") if detail.logs else "(log excerpt cut)")
+    if detail.hints and after.strip():
+        folded.append(md_inert(_cut(after, detail.message_chars)))
+    if detail.hints and needs_fix(finding):
+        folded.append(f"{FIX_PREFIX} {md_inert(_cut(finding.fix, detail.message_chars))}")
+    if not folded:
+        return Markup(head)
+    label = "Fix" if needs_fix(finding) or FIX_PREFIX in after else "Details"
+    label += " and log" if log is not None and detail.logs else ""
+    body = "\n\n".join(part if part.startswith("  ") else f"  {part}" for part in folded)
+    return Markup(f"{head}\n  <details><summary>{label}</summary>\n\n{body}\n\n  </details>")
+
+
+def table_row(server: ServerReport) -> Markup:
+    """A server's row: its name (escaped; `|` too, so the row keeps its cells) and one icon per family."""
+    cells = " | ".join(layout.family_cells(server.findings, ICONS))
+    return Markup(f"| <code>{md_inert(server.name)}</code> | {cells} |")
+
+
+def pr_line(findings: list[Finding]) -> Markup:
+    """The PR description's line under the table: its worst outcome and the failing ids."""
+    icon = layout.cell_icon(findings, ICONS)
+    failing = [f.id for f in findings if f.status in ("fail", "error")]
+    ids = f" ({', '.join(md_inert(i) for i in failing)})" if failing else ""
+    return Markup(f"PR description: {icon}{ids}")
+
+
+def delta_line(delta: Delta) -> Markup:
+    """ "Since abc1234: 3 fixed, 1 new (GR109), 2 still failing", or that nothing changed."""
+    since = f"Since {md_inert(delta.head[:7])}"
+    if not delta.fixed and not delta.new and not delta.new_more:
+        still = f" ({_count(delta.still, 'failure')} still failing)" if delta.still else ""
+        return Markup(f"**{since}:** no change{still}.")
+    parts = []
+    if delta.fixed:
+        parts.append(f"{delta.fixed}{'+' if delta.partial else ''} fixed")
+    if delta.new or delta.new_more:
+        ids = sorted(dict.fromkeys(delta.new))
+        more = ", …" if delta.new_more else ""
+        parts.append(f"{len(delta.new) + delta.new_more} new ({', '.join(md_inert(i) for i in ids)}{more})")
+    if delta.still:
+        parts.append(f"{delta.still} still failing")
+    return Markup(f"**{since}:** {', '.join(parts)}.")
+
+
+def legend(text: str) -> Markup:
+    """Only the icons the comment uses, each said once."""
+    words = {
+        "fail": "blocks merge",
+        "error": "could not run (never a pass)",
+        "warn": "warning",
+        "skip": "skipped",
+        "pre": "pre-existing (base fails it too)",
+        "waived": "waived or overridden",
+    }
+    used = [f"{ICONS[k]} {w}" for k, w in words.items() if ICONS[k] in text]
+    return Markup(" · ".join(used))
+
+
 def _md_finalize(value: object) -> str:
     return str(value) if isinstance(value, Markup) else md_inert(value)
 
@@ -180,23 +297,62 @@ def _environment(markdown: bool) -> Environment:
         term_block=term_block,
         cut=_cut,
         chart_text=chart_text,
+        md_problem=md_problem,
+        table_row=table_row,
+        pr_line=pr_line,
+        delta_line=delta_line,
     )
     env.tests["needing_fix"] = needs_fix
-    env.globals.update(incomplete_reasons=incomplete_reasons, count=_count, ICONS=ICONS)
+    env.tests["has_problem"] = layout.has_problem
+    env.globals.update(
+        incomplete_reasons=incomplete_reasons,
+        count=_count,
+        ICONS=ICONS,
+        TABLE_HEAD=Markup(f"| server | {' | '.join(layout.FAMILIES)} |\n|---|{':-:|' * len(layout.FAMILIES)}"),
+        FOLD_SERVERS=layout.FOLD_SERVERS,
+        RECHECK=layout.RECHECK,
+        REPRODUCE=layout.REPRODUCE,
+        servers_in_order=layout.servers_in_order,
+        has_problem=layout.has_problem,
+        page_url=layout.page_url,
+        legend=legend,
+    )
     return env
 
 
-def render_comment(report: Report, detail: Detail) -> str:
+def render_comment(report: Report, detail: Detail, context: CommentContext | None = None) -> str:
     """The comment at one level of detail (see `fit.fit_comment` for the one that fits)."""
-    template = _environment(markdown=True).get_template("comment.md.j2")
-    return template.render(report=report, detail=detail)
+    context = context or CommentContext()
+    body = _environment(markdown=True).get_template("comment.md.j2").render(report=report, detail=detail, ctx=context)
+    return body.rstrip("\n") + "\n\n" + footer(report, context, body) + "\n"
 
 
-def render_markdown(report: Report) -> str:
-    """The sticky PR comment: verdict, then each server's problems; never over GitHub's size limit."""
+_VERSION = re.compile(r"^[0-9A-Za-z.+-]{1,40}$")
+
+
+def footer(report: Report, context: CommentContext, body: str) -> str:
+    """The legend for the icons used, then version, run, how to re-run and reproduce; the guide on the first comment."""
+    shown = report.tool_version if _VERSION.match(report.tool_version) else md_inert(report.tool_version)
+    version = f"gym-review-bot {shown}" if report.tool_version else "gym-review-bot"
+    parts = [version]
+    run = layout.page_url(context.run_url)
+    if run:
+        parts.append(f"[Full report and logs]({run})")
+    parts.append(f"re-run: comment <code>{layout.RECHECK}</code>")
+    parts.append(f"locally: <code>{layout.REPRODUCE}</code>")
+    guide = layout.page_url(context.guide_url)
+    if context.first_comment and guide:
+        parts.append(f"first contribution? [the guide]({guide})")
+    lines = [f"<sub>{' · '.join(parts)}</sub>"]
+    used = legend(body)
+    return "\n\n".join([f"<sub>{used}</sub>", *lines] if used else lines)
+
+
+def render_markdown(report: Report, context: CommentContext | None = None) -> str:
+    """The sticky PR comment: summary first, then one line per problem; never over GitHub's size limit."""
     from gym_review_bot.render.fit import fit_comment
 
-    return fit_comment(report)
+    return fit_comment(report, context=context)
 
 
 # --- Terminal ---------------------------------------------------------------------------------
