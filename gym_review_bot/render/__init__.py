@@ -6,6 +6,7 @@ escapes every expression, and only text built here from escaped parts (a `Markup
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -120,6 +121,22 @@ def skip_groups(findings: list[Finding]) -> list[tuple[str, str, str]]:
     return [(", ".join(_run(r) for r in runs), kind, reason) for (kind, reason), runs in groups.items()]
 
 
+_SAID_ONCE = ("not requested", "turned off by policy")  # the run's or the registry's choice, the same for every check
+
+
+def fold_skips(findings: list[Finding]) -> list[tuple[str, str, str]]:
+    """Skip lines for the comment: one line per kind where the reason is the run's or the registry's
+    choice (said once in the comment's head), one per reason otherwise."""
+    merged: dict[str, list[str]] = {}
+    lines: list[tuple[str, str, str]] = []
+    for ids, kind, reason in skip_groups(findings):
+        if kind in _SAID_ONCE:
+            merged.setdefault(kind, []).append(ids)
+        else:
+            lines.append((ids, kind, reason))
+    return [(", ".join(ids), kind, "") for kind, ids in merged.items()] + lines
+
+
 def _run(ids: list[str]) -> str:
     return ids[0] if len(ids) == 1 else f"{ids[0]}–{ids[-1]}"
 
@@ -198,7 +215,8 @@ def md_problem(finding: Finding, server_path: str, detail: Detail, links: Links)
         folded.append(fence(log, "  ") if detail.logs else "(log excerpt cut)")
     if detail.hints and after.strip():
         folded.append(md_inert(_cut(after, detail.message_chars)))
-    if detail.hints and needs_fix(finding):
+    # The check's generic fix hint only where the message gives no advice of its own past its first sentence.
+    if detail.hints and needs_fix(finding) and not rest.strip():
         folded.append(f"{FIX_PREFIX} {md_inert(_cut(finding.fix, detail.message_chars))}")
     if not folded:
         return Markup(head)
@@ -215,11 +233,13 @@ def table_row(server: ServerReport) -> Markup:
 
 
 def pr_line(findings: list[Finding]) -> Markup:
-    """The PR description's line under the table: its worst outcome and the failing ids."""
+    """The PR description's line under the table: its worst outcome, the failing ids, or why it was skipped."""
     icon = layout.cell_icon(findings, ICONS)
     failing = [f.id for f in findings if f.status in ("fail", "error")]
-    ids = f" ({', '.join(md_inert(i) for i in failing)})" if failing else ""
-    return Markup(f"PR description: {icon}{ids}")
+    if failing:
+        return Markup(f"PR description: {icon} ({', '.join(md_inert(i) for i in failing)})")
+    skipped = [f"{ids} {kind}".strip() for ids, kind, _ in skip_groups(findings)]
+    return Markup(f"PR description: {icon}" + (f" ({md_inert('; '.join(skipped))})" if skipped else ""))
 
 
 def delta_line(delta: Delta) -> Markup:
@@ -292,6 +312,7 @@ def _environment(markdown: bool) -> Environment:
         icon=finding_icon,
         server_icon=server_icon,
         skip_groups=skip_groups,
+        fold_skips=fold_skips,
         with_fix=with_fix,
         md_message=md_message,
         term_block=term_block,
@@ -359,10 +380,52 @@ def render_markdown(report: Report, context: CommentContext | None = None) -> st
 
 
 def render_terminal(report: Report, color: bool = False) -> str:
-    """The terminal summary; no line of it can act as a GitHub Actions workflow command."""
+    """The summary table, then each server's problems; no line of it can act as a GitHub Actions workflow command."""
     template = _environment(markdown=False).get_template("terminal.txt.j2")
-    text = neutralise_commands(template.render(report=report))
+    table = terminal_table(report, color) if report.servers else ""
+    text = neutralise_commands(table + template.render(report=report))
     return _colorize(text) if color else text
+
+
+_CELL_WORDS = {"❌": "FAIL", "🚫": "ERR", "⚠️": "warn", "⏭️": "skip", "🔒": "waiv", "🕰️": "old", "✅": "ok", "–": "-"}
+_CELL_STYLES = {"FAIL": "red", "ERR": "magenta", "warn": "yellow", "ok": "green"}
+
+
+def terminal_table(report: Report, color: bool) -> str:
+    """The comment's family table, drawn by rich: colours only when `color` (a terminal), plain text otherwise."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("server", overflow="fold")
+    for name in layout.FAMILIES:
+        table.add_column(name, justify="center", no_wrap=True)
+    for server in layout.servers_in_order(report):
+        if server.status == "removed":
+            continue
+        cells = [_CELL_WORDS[icon] for icon in layout.family_cells(server.findings, ICONS)]
+        # Text, never a str: rich would read `[...]` in a server name as its own markup.
+        row = [Text(escape_terminal(server.name))]
+        row += [Text(cell, style=_CELL_STYLES.get(cell, "") if color else "") for cell in cells]
+        table.add_row(*row)
+    out = io.StringIO()
+    console = Console(
+        file=out,
+        width=120,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        highlight=False,
+        emoji=False,
+        markup=False,
+        legacy_windows=False,
+    )
+    console.print(table)
+    if report.pr:
+        console.print(Text(f"PR description: {_CELL_WORDS[layout.cell_icon(report.pr.findings, ICONS)]}"))
+    return "\n".join(line.rstrip() for line in out.getvalue().split("\n")).rstrip("\n") + "\n\n"
 
 
 _COLORS = {
