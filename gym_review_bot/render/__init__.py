@@ -292,6 +292,29 @@ def _term_finalize(value: object) -> str:
     return str(value) if isinstance(value, Markup) else escape_terminal(value)
 
 
+def _term_parts(finding: Finding, server_path: str) -> tuple[str, str]:
+    """A failure's message for the terminal as (first sentence, the rest with any log and the fix)."""
+    before, log, after = split_fenced(layout.short_message(finding, server_path))
+    first, rest = layout.split_message(before.strip())
+    parts = [rest] if rest else []
+    if log is not None:
+        parts.append(f"```\n{log}\n```")
+    if after.strip():
+        parts.append(after.strip())
+    if needs_fix(finding) and not rest:
+        parts.append(f"{FIX_PREFIX} {finding.fix}")
+    return first, "\n".join(parts)
+
+
+def term_first(finding: Finding, server_path: str) -> Markup:
+    """The failure's one line: its first sentence, escaped for the terminal (PR text on one line)."""
+    return Markup(escape_terminal(_term_parts(finding, server_path)[0]))
+
+
+def term_more(finding: Finding, server_path: str) -> str:
+    return _term_parts(finding, server_path)[1]
+
+
 def term_block(text: str, indent: str) -> Markup:
     """Multi-line PR text for the terminal: escaped, each line indented."""
     lines = escape_terminal(text, single_line=False).split("\n")
@@ -316,6 +339,8 @@ def _environment(markdown: bool) -> Environment:
         with_fix=with_fix,
         md_message=md_message,
         term_block=term_block,
+        term_first=term_first,
+        term_more=term_more,
         cut=_cut,
         chart_text=chart_text,
         md_problem=md_problem,
