@@ -311,7 +311,9 @@ def test_the_terminal_shows_the_same_table_plain_unless_coloured(three_failures)
     assert row.split()[1:] == ["ok", "FAIL", "FAIL", "ok", "FAIL", "skip", "skip"]
     assert plain.index("word_ladder   ") < plain.index("[FAIL] GR104")  # the table, then the failures
     line = next(line for line in plain.split("\n") if "[FAIL] GR109" in line)
-    assert line.endswith("(resources_servers/word_ladder/README.md:9): Line 9: `Code: ?` is a placeholder where a licence belongs.")  # noqa: E501
+    assert line.endswith(
+        "(resources_servers/word_ladder/README.md:9): Line 9: `Code: ?` is a placeholder where a licence belongs."
+    )
     coloured = render_terminal(report, color=True)
     assert "\x1b[31mFAIL" in coloured
 
