@@ -361,3 +361,13 @@ def test_the_demo_comment_renders(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr  # the demo exits 0 whatever it finds
     html = gfm(md_path.read_text())
     assert "<table>" in html and len(problem_items(html)) >= 3
+
+
+def test_sandbox_timings_are_folded_with_the_passing_checks() -> None:
+    from gym_review_bot.models import Timings
+
+    srv = server("s", [finding("GR201", "pass", "built")])
+    srv.timings = Timings(build_s=1.0, boot_s=2.0, replay_s=None, tests_s=3.5)
+    html = gfm(render_markdown(Report(servers=[srv]).finalize()))
+    folded = html.split("<summary>✅ 1 passed</summary>")[1].split("</details>")[0]
+    assert "Sandbox timings: build 1.0 s, boot 2.0 s, replay –, tests 3.5 s." in folded
