@@ -138,8 +138,9 @@ class Delta:
 
 
 def current_failing(report: Report) -> list[tuple[str, str]]:
-    """(check id, fingerprint) of every blocking failure, as the merge decision lists them."""
-    return [(f.id, f.fingerprint) for s in report.servers for f in s.findings if f.blocks_merge]
+    """(check id, fingerprint) of every blocking failure, as the merge decision lists them (PR description too)."""
+    findings = [f for s in report.servers for f in s.findings] + (report.pr.findings if report.pr else [])
+    return [(f.id, f.fingerprint) for f in findings if f.blocks_merge]
 
 
 def compute_delta(
