@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from gym_review_bot.github.decision import Decision
-from gym_review_bot.github.summary import MAX_FAILING, CommentSummary, GateNote, decode, digest, encode
+from gym_review_bot.github.summary import (
+    MAX_FAILING,
+    MAX_NEW,
+    CommentSummary,
+    DeltaNote,
+    GateNote,
+    decode,
+    digest,
+    encode,
+)
 from gym_review_bot.models import Report
-from gym_review_bot.render import MARKER, render_markdown
+from gym_review_bot.render import MARKER, CommentContext, Delta, Links, render_markdown
 from gym_review_bot.render import md_inert as md_text
 from gym_review_bot.render.fit import fit_comment
+from gym_review_bot.render.layout import compute_delta
 
 MAX_COMMENT_CHARS = 65_536  # GitHub's limit for a comment body
 MAX_LISTED = 30  # failing fingerprints listed for overrides
-_RUN_URL = re.compile(r"^https?://[A-Za-z0-9.:-]+/[A-Za-z0-9._~/-]*$")
 STATE_WORDS = {"success": "passing", "failure": "changes needed", "error": "incomplete: could not tell"}
 
 
@@ -36,6 +44,33 @@ class Extras:
     reviewer_requested: bool = False
     ready_head: str | None = None
     run_url: str | None = None
+    repo: str | None = None  # owner/name the event named: file links point at its head SHA
+    server_url: str = "https://github.com"
+    previous: CommentSummary | None = None  # the hidden summary of the bot's comment so far, for the delta
+    first_comment: bool = False  # no comment of the bot's yet: this one carries the guide's link (and keeps it)
+
+
+def delta_note(report: Report, decision: Decision, previous: CommentSummary | None) -> DeltaNote | None:
+    """What changed since the previous review's head; a re-run on the same head repeats the line it showed."""
+    if previous is None or not previous.head:
+        return None
+    if previous.head == report.head_sha:
+        return previous.since
+    delta = compute_delta(previous.head, previous.failing, decision.failing, previous.failing_more)
+    return DeltaNote(
+        head=delta.head,
+        fixed=delta.fixed,
+        new=delta.new[:MAX_NEW],
+        new_more=max(0, len(delta.new) - MAX_NEW),
+        still=delta.still,
+        partial=delta.partial,
+    )
+
+
+def context(report: Report, extras: Extras, since: DeltaNote | None, guide: bool, run: bool) -> CommentContext:
+    delta = Delta(**since.model_dump()) if since else None
+    links = Links(repo=extras.repo, sha=report.head_sha, server=extras.server_url)
+    return CommentContext(links=links, delta=delta, run_url=extras.run_url if run else None, first_comment=guide)
 
 
 def compose(report: Report, decision: Decision, extras: Extras) -> tuple[str, CommentSummary]:
@@ -45,6 +80,8 @@ def compose(report: Report, decision: Decision, extras: Extras) -> tuple[str, Co
     for server in stable.servers:
         server.timings = None
     tail = _sections(decision, extras)
+    since = delta_note(report, decision, extras.previous)
+    guide = extras.first_comment or bool(extras.previous and extras.previous.guide)
     summary = CommentSummary(
         verdict=decision.verdict,
         complete=decision.complete,
@@ -55,11 +92,13 @@ def compose(report: Report, decision: Decision, extras: Extras) -> tuple[str, Co
         reviewer_requested=extras.reviewer_requested,
         gate=extras.gate,
         ready_head=extras.ready_head,
+        since=since,
+        guide=guide,
     )
-    summary.digest = digest("\0".join((render_markdown(stable), tail, summary.model_dump_json(exclude={"digest"}))))
-    link = f"\n[Full report and logs]({extras.run_url})\n" if extras.run_url and _RUN_URL.match(extras.run_url) else ""
-    end = f"{link}{tail}\n{encode(summary)}\n"  # the merge gate's note goes last (merge.py rewrites it)
-    return fit(report, end), summary
+    stable_md = render_markdown(stable, context(stable, extras, since, guide, run=False))
+    summary.digest = digest("\0".join((stable_md, tail, summary.model_dump_json(exclude={"digest"}))))
+    end = f"{tail}\n{encode(summary)}\n"  # the merge gate's note goes last (merge.py rewrites it)
+    return fit(report, end, context(report, extras, since, guide, run=True)), summary
 
 
 def comment_length(text: str) -> int:
@@ -67,9 +106,9 @@ def comment_length(text: str) -> int:
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
-def fit(report: Report, end: str) -> str:
+def fit(report: Report, end: str, ctx: CommentContext | None = None) -> str:
     """The rendered report cut (as the renderer cuts) so the body fits; the hidden summary at the end never is."""
-    return fit_comment(report, limit=MAX_COMMENT_CHARS - comment_length(end)) + end
+    return fit_comment(report, limit=MAX_COMMENT_CHARS - comment_length(end), context=ctx) + end
 
 
 def _sections(decision: Decision, extras: Extras) -> str:

@@ -21,6 +21,20 @@ class GateNote(BaseModel):
     missing: list[str] = Field(default_factory=list)
 
 
+class DeltaNote(BaseModel):
+    """The "since the last review" line as shown, so a re-run on the same head shows the same line."""
+
+    head: str
+    fixed: int = 0
+    new: list[str] = Field(default_factory=list)  # check ids, at most MAX_NEW
+    new_more: int = 0
+    still: int = 0
+    partial: bool = False
+
+
+MAX_NEW = 50
+
+
 class CommentSummary(BaseModel):
     """What the bot last published: read back by publish (no-op detection), merge and triage."""
 
@@ -35,6 +49,8 @@ class CommentSummary(BaseModel):
     reviewer_requested: bool = False
     gate: GateNote | None = None  # the merge gate's last refusal, said once per head
     ready_head: str | None = None  # the head when the ready label was first seen (by the merge gate or publish)
+    since: DeltaNote | None = None  # what the comment said changed since the review before it
+    guide: bool = False  # the comment carries the guide's link (given on the first comment, then kept)
 
 
 def encode(summary: CommentSummary) -> str:

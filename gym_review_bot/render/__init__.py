@@ -6,6 +6,7 @@ escapes every expression, and only text built here from escaped parts (a `Markup
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -14,6 +15,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from gym_review_bot.models import Finding, Report, ServerReport
+from gym_review_bot.render import layout
+from gym_review_bot.render.layout import Delta, Links
 from gym_review_bot.render.safety import (
     escape_terminal,
     fence,
@@ -23,7 +26,18 @@ from gym_review_bot.render.safety import (
     stop_commands,
 )
 
-__all__ = ["MARKER", "escape_terminal", "md_inert", "fence", "render_markdown", "render_terminal", "stop_commands"]
+__all__ = [
+    "MARKER",
+    "CommentContext",
+    "Delta",
+    "Links",
+    "escape_terminal",
+    "md_inert",
+    "fence",
+    "render_markdown",
+    "render_terminal",
+    "stop_commands",
+]
 
 MARKER = "<!-- gym-review-bot -->"
 ICONS = {"pass": "✅", "fail": "❌", "warn": "⚠️", "skip": "⏭️", "pre": "🕰️", "error": "🚫", "waived": "🔒"}
@@ -34,6 +48,7 @@ SKIP_KINDS = {
     "disabled_by_policy": "turned off by policy",
 }
 FIX_PREFIX = "How to fix:"
+POLICY_OFF = "this registry's rules (.gym-review.yaml) do not ask for them"
 
 
 @dataclass
@@ -45,6 +60,17 @@ class Detail:
     message_chars: int | None = None  # cut prose to this many characters (0: id and title only)
     hints: bool = True  # fix hints and skip reasons
     cut: list[str] = field(default_factory=list)  # what was left out, said in the comment
+
+
+@dataclass
+class CommentContext:
+    """What the bot knows beyond the report: all of it from the bot's own inputs, never from the PR."""
+
+    links: Links = field(default_factory=Links)  # the repository and head SHA file links point at
+    delta: Delta | None = None  # what changed since the previous review; None on the first one
+    run_url: str | None = None
+    first_comment: bool = False  # the guide's link goes on the first comment only
+    guide_url: str = layout.GUIDE_URL
 
 
 def finding_icon(finding: Finding) -> str:
@@ -79,17 +105,40 @@ def with_fix(finding: Finding) -> str:
 
 
 def skip_groups(findings: list[Finding]) -> list[tuple[str, str, str]]:
-    """Skipped findings as (ids, kind, reason), runs of the same kind and reason folded into one line."""
-    groups: list[tuple[list[str], str, str]] = []
+    """Skipped findings as (ids, kind, reason): all with the same kind and reason on one line, runs as ranges."""
+    groups: dict[tuple[str, str], list[list[str]]] = {}
+    previous: tuple[str, str] | None = None
     for f in findings:
-        if f.status != "skip":
-            continue
-        kind = SKIP_KINDS.get(f.skip_kind or "", "")
-        if groups and groups[-1][1:] == (kind, f.message):
-            groups[-1][0].append(f.id)
+        reason = POLICY_OFF if f.skip_kind == "disabled_by_policy" else f.message
+        key = (SKIP_KINDS.get(f.skip_kind or "", ""), reason) if f.status == "skip" else None
+        if key is not None:
+            runs = groups.setdefault(key, [])
+            if previous == key:
+                runs[-1].append(f.id)
+            else:
+                runs.append([f.id])
+        previous = key
+    return [(", ".join(_run(r) for r in runs), kind, reason) for (kind, reason), runs in groups.items()]
+
+
+_SAID_ONCE = ("not requested", "turned off by policy")  # the run's or the registry's choice, the same for every check
+
+
+def fold_skips(findings: list[Finding]) -> list[tuple[str, str, str]]:
+    """Skip lines for the comment: one line per kind where the reason is the run's or the registry's
+    choice (said once in the comment's head), one per reason otherwise."""
+    merged: dict[str, list[str]] = {}
+    lines: list[tuple[str, str, str]] = []
+    for ids, kind, reason in skip_groups(findings):
+        if kind in _SAID_ONCE:
+            merged.setdefault(kind, []).append(ids)
         else:
-            groups.append(([f.id], kind, f.message))
-    return [(ids[0] if len(ids) == 1 else f"{ids[0]}–{ids[-1]}", kind, reason) for ids, kind, reason in groups]
+            lines.append((ids, kind, reason))
+    return [(", ".join(ids), kind, "") for kind, ids in merged.items()] + lines
+
+
+def _run(ids: list[str]) -> str:
+    return ids[0] if len(ids) == 1 else f"{ids[0]}–{ids[-1]}"
 
 
 def incomplete_reasons(report: Report) -> list[str]:
@@ -137,6 +186,94 @@ def md_message(text: str, detail: Detail, indent: str = "  ") -> Markup:
     return Markup(out)
 
 
+def md_where(finding: Finding, server_path: str, links: Links) -> str:
+    """` · file:line`, a link to the line at the head SHA when the bot knows the repository and SHA."""
+    shown = layout.relative(finding.file, server_path)
+    if not shown:
+        return ""
+    if finding.line:
+        shown += f":{finding.line}"
+    url = links.to(finding.file, finding.line)
+    code = f"<code>{md_inert(shown)}</code>"
+    return f" · [{code}]({url})" if url else f" · {code}"
+
+
+def md_problem(finding: Finding, server_path: str, detail: Detail, links: Links) -> Markup:
+    """One problem as one list item: icon, id, title, link, the message's first sentence; the rest folded."""
+    not_run = " (could not run)" if finding.status == "error" else ""
+    head = f"- {finding_icon(finding)} **{md_inert(finding.id)}** {md_inert(finding.title)}{not_run}"
+    head += md_where(finding, server_path, links)
+    if detail.message_chars == 0:
+        return Markup(head)
+    before, log, after = split_fenced(layout.short_message(finding, server_path))
+    first, rest = layout.split_message(before)
+    head += f": {md_inert(_cut(first, detail.message_chars))}"
+    folded = []  # in the message's own order: its rest, the log, what follows the log, then the fix
+    if detail.hints and rest.strip():
+        folded.append(md_inert(_cut(rest, detail.message_chars)))
+    if log is not None:
+        folded.append(fence(log, "  ") if detail.logs else "(log excerpt cut)")
+    if detail.hints and after.strip():
+        folded.append(md_inert(_cut(after, detail.message_chars)))
+    # The check's generic fix hint only where the message gives no advice of its own past its first sentence.
+    if detail.hints and needs_fix(finding) and not rest.strip():
+        folded.append(f"{FIX_PREFIX} {md_inert(_cut(finding.fix, detail.message_chars))}")
+    if not folded:
+        return Markup(head)
+    label = "Fix" if needs_fix(finding) or FIX_PREFIX in after else "Details"
+    label += " and log" if log is not None and detail.logs else ""
+    body = "\n\n".join(part if part.startswith("  ") else f"  {part}" for part in folded)
+    return Markup(f"{head}\n  <details><summary>{label}</summary>\n\n{body}\n\n  </details>")
+
+
+def table_row(server: ServerReport) -> Markup:
+    """A server's row: its name (escaped; `|` too, so the row keeps its cells) and one icon per family."""
+    cells = " | ".join(layout.family_cells(server.findings, ICONS))
+    return Markup(f"| <code>{md_inert(server.name)}</code> | {cells} |")
+
+
+def pr_line(findings: list[Finding]) -> Markup:
+    """The PR description's line under the table: its worst outcome, the failing ids, or why it was skipped."""
+    icon = layout.cell_icon(findings, ICONS)
+    failing = [f.id for f in findings if f.status in ("fail", "error")]
+    if failing:
+        return Markup(f"PR description: {icon} ({', '.join(md_inert(i) for i in failing)})")
+    skipped = [f"{ids} {kind}".strip() for ids, kind, _ in skip_groups(findings)]
+    return Markup(f"PR description: {icon}" + (f" ({md_inert('; '.join(skipped))})" if skipped else ""))
+
+
+def delta_line(delta: Delta) -> Markup:
+    """ "Since abc1234: 3 fixed, 1 new (GR109), 2 still failing", or that nothing changed."""
+    since = f"Since {md_inert(delta.head[:7])}"
+    if not delta.fixed and not delta.new and not delta.new_more:
+        still = f" ({_count(delta.still, 'failure')} still failing)" if delta.still else ""
+        return Markup(f"**{since}:** no change{still}.")
+    parts = []
+    if delta.fixed:
+        parts.append(f"{delta.fixed}{'+' if delta.partial else ''} fixed")
+    if delta.new or delta.new_more:
+        ids = sorted(dict.fromkeys(delta.new))
+        more = ", …" if delta.new_more else ""
+        parts.append(f"{len(delta.new) + delta.new_more} new ({', '.join(md_inert(i) for i in ids)}{more})")
+    if delta.still:
+        parts.append(f"{delta.still} still failing")
+    return Markup(f"**{since}:** {', '.join(parts)}.")
+
+
+def legend(text: str) -> Markup:
+    """Only the icons the comment uses, each said once."""
+    words = {
+        "fail": "blocks merge",
+        "error": "could not run (never a pass)",
+        "warn": "warning",
+        "skip": "skipped",
+        "pre": "pre-existing (base fails it too)",
+        "waived": "waived or overridden",
+    }
+    used = [f"{ICONS[k]} {w}" for k, w in words.items() if ICONS[k] in text]
+    return Markup(" · ".join(used))
+
+
 def _md_finalize(value: object) -> str:
     return str(value) if isinstance(value, Markup) else md_inert(value)
 
@@ -153,6 +290,29 @@ def chart_text(value: object) -> Markup:
 
 def _term_finalize(value: object) -> str:
     return str(value) if isinstance(value, Markup) else escape_terminal(value)
+
+
+def _term_parts(finding: Finding, server_path: str) -> tuple[str, str]:
+    """A failure's message for the terminal as (first sentence, the rest with any log and the fix)."""
+    before, log, after = split_fenced(layout.short_message(finding, server_path))
+    first, rest = layout.split_message(before.strip())
+    parts = [rest] if rest else []
+    if log is not None:
+        parts.append(f"```\n{log}\n```")
+    if after.strip():
+        parts.append(after.strip())
+    if needs_fix(finding) and not rest:
+        parts.append(f"{FIX_PREFIX} {finding.fix}")
+    return first, "\n".join(parts)
+
+
+def term_first(finding: Finding, server_path: str) -> Markup:
+    """The failure's one line: its first sentence, escaped for the terminal (PR text on one line)."""
+    return Markup(escape_terminal(_term_parts(finding, server_path)[0]))
+
+
+def term_more(finding: Finding, server_path: str) -> str:
+    return _term_parts(finding, server_path)[1]
 
 
 def term_block(text: str, indent: str) -> Markup:
@@ -175,38 +335,122 @@ def _environment(markdown: bool) -> Environment:
         icon=finding_icon,
         server_icon=server_icon,
         skip_groups=skip_groups,
+        fold_skips=fold_skips,
         with_fix=with_fix,
         md_message=md_message,
         term_block=term_block,
+        term_first=term_first,
+        term_more=term_more,
         cut=_cut,
         chart_text=chart_text,
+        md_problem=md_problem,
+        table_row=table_row,
+        pr_line=pr_line,
+        delta_line=delta_line,
     )
     env.tests["needing_fix"] = needs_fix
-    env.globals.update(incomplete_reasons=incomplete_reasons, count=_count, ICONS=ICONS)
+    env.tests["has_problem"] = layout.has_problem
+    env.globals.update(
+        incomplete_reasons=incomplete_reasons,
+        count=_count,
+        ICONS=ICONS,
+        TABLE_HEAD=Markup(f"| server | {' | '.join(layout.FAMILIES)} |\n|---|{':-:|' * len(layout.FAMILIES)}"),
+        FOLD_SERVERS=layout.FOLD_SERVERS,
+        RECHECK=layout.RECHECK,
+        REPRODUCE=layout.REPRODUCE,
+        servers_in_order=layout.servers_in_order,
+        has_problem=layout.has_problem,
+        page_url=layout.page_url,
+        legend=legend,
+    )
     return env
 
 
-def render_comment(report: Report, detail: Detail) -> str:
+def render_comment(report: Report, detail: Detail, context: CommentContext | None = None) -> str:
     """The comment at one level of detail (see `fit.fit_comment` for the one that fits)."""
-    template = _environment(markdown=True).get_template("comment.md.j2")
-    return template.render(report=report, detail=detail)
+    context = context or CommentContext()
+    body = _environment(markdown=True).get_template("comment.md.j2").render(report=report, detail=detail, ctx=context)
+    return body.rstrip("\n") + "\n\n" + footer(report, context, body) + "\n"
 
 
-def render_markdown(report: Report) -> str:
-    """The sticky PR comment: verdict, then each server's problems; never over GitHub's size limit."""
+_VERSION = re.compile(r"^[0-9A-Za-z.+-]{1,40}$")
+
+
+def footer(report: Report, context: CommentContext, body: str) -> str:
+    """The legend for the icons used, then version, run, how to re-run and reproduce; the guide on the first comment."""
+    shown = report.tool_version if _VERSION.match(report.tool_version) else md_inert(report.tool_version)
+    version = f"gym-review-bot {shown}" if report.tool_version else "gym-review-bot"
+    parts = [version]
+    run = layout.page_url(context.run_url)
+    if run:
+        parts.append(f"[Full report and logs]({run})")
+    parts.append(f"re-run: comment <code>{layout.RECHECK}</code>")
+    parts.append(f"locally: <code>{layout.REPRODUCE}</code>")
+    guide = layout.page_url(context.guide_url)
+    if context.first_comment and guide:
+        parts.append(f"first contribution? [the guide]({guide})")
+    lines = [f"<sub>{' · '.join(parts)}</sub>"]
+    used = legend(body)
+    return "\n\n".join([f"<sub>{used}</sub>", *lines] if used else lines)
+
+
+def render_markdown(report: Report, context: CommentContext | None = None) -> str:
+    """The sticky PR comment: summary first, then one line per problem; never over GitHub's size limit."""
     from gym_review_bot.render.fit import fit_comment
 
-    return fit_comment(report)
+    return fit_comment(report, context=context)
 
 
 # --- Terminal ---------------------------------------------------------------------------------
 
 
 def render_terminal(report: Report, color: bool = False) -> str:
-    """The terminal summary; no line of it can act as a GitHub Actions workflow command."""
+    """The summary table, then each server's problems; no line of it can act as a GitHub Actions workflow command."""
     template = _environment(markdown=False).get_template("terminal.txt.j2")
-    text = neutralise_commands(template.render(report=report))
+    table = terminal_table(report, color) if report.servers else ""
+    text = neutralise_commands(table + template.render(report=report))
     return _colorize(text) if color else text
+
+
+_CELL_WORDS = {"❌": "FAIL", "🚫": "ERR", "⚠️": "warn", "⏭️": "skip", "🔒": "waiv", "🕰️": "old", "✅": "ok", "–": "-"}
+_CELL_STYLES = {"FAIL": "red", "ERR": "magenta", "warn": "yellow", "ok": "green"}
+
+
+def terminal_table(report: Report, color: bool) -> str:
+    """The comment's family table, drawn by rich: colours only when `color` (a terminal), plain text otherwise."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("server", overflow="fold")
+    for name in layout.FAMILIES:
+        table.add_column(name, justify="center", no_wrap=True)
+    for server in layout.servers_in_order(report):
+        if server.status == "removed":
+            continue
+        cells = [_CELL_WORDS[icon] for icon in layout.family_cells(server.findings, ICONS)]
+        # Text, never a str: rich would read `[...]` in a server name as its own markup.
+        row = [Text(escape_terminal(server.name))]
+        row += [Text(cell, style=_CELL_STYLES.get(cell, "") if color else "") for cell in cells]
+        table.add_row(*row)
+    out = io.StringIO()
+    console = Console(
+        file=out,
+        width=120,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        highlight=False,
+        emoji=False,
+        markup=False,
+        legacy_windows=False,
+    )
+    console.print(table)
+    if report.pr:
+        console.print(Text(f"PR description: {_CELL_WORDS[layout.cell_icon(report.pr.findings, ICONS)]}"))
+    return "\n".join(line.rstrip() for line in out.getvalue().split("\n")).rstrip("\n") + "\n\n"
 
 
 _COLORS = {

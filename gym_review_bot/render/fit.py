@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from gym_review_bot.models import Report, ServerReport
-from gym_review_bot.render import ICONS, Detail, _count, incomplete_reasons, render_comment, server_icon
+from gym_review_bot.render import (
+    ICONS,
+    CommentContext,
+    Detail,
+    _count,
+    incomplete_reasons,
+    render_comment,
+    server_icon,
+)
 from gym_review_bot.render.safety import md_inert
 
 GITHUB_LIMIT = 65_536  # characters in an issue comment; GitHub refuses a longer body
@@ -18,7 +26,8 @@ def comment_length(text: str) -> int:
 
 def _levels() -> list[Detail]:
     """Ever less detail; every failing check keeps its id and title down to the last one."""
-    cuts = ["the lists of passing checks", "log excerpts", "fix hints and skip reasons"]
+    # Folded parts go first: the passing and skipped lists, log excerpts, then fix hints and message tails.
+    cuts = ["the lists of passing and skipped checks", "log excerpts", "fix hints, skip reasons and message details"]
     levels = [
         Detail(),
         Detail(passing=False, cut=cuts[:1]),
@@ -32,10 +41,10 @@ def _levels() -> list[Detail]:
     return levels
 
 
-def fit_comment(report: Report, limit: int = GITHUB_LIMIT) -> str:
+def fit_comment(report: Report, limit: int = GITHUB_LIMIT, context: CommentContext | None = None) -> str:
     """The most detailed comment within `limit`; failing to that, per-server counts."""
     for detail in _levels():
-        text = render_comment(report, detail)
+        text = render_comment(report, detail, context)
         if comment_length(text) <= limit:
             return text
     return counts_comment(report, limit)
