@@ -70,6 +70,7 @@ def test_new_commit_edits_the_comment_and_removes_the_ready_label(fake, tmp_path
     assert len(bot_comments(fake)) == 1 and ("PATCH", f"/repos/{fake.repo}/issues/comments/") not in fake.requests
     body = bot_comments(fake)[0]["body"]
     assert "label was removed" in body and decode(body).head == new and decode(body).state == "failure"
+    assert "1 new (GR109)" in body  # what changed since the previous review, from its hidden summary
     assert fake.pulls[7].labels == ["gym-review: changes requested"]
     assert fake.statuses[-1] == {
         "sha": new,

@@ -98,7 +98,7 @@ def publish(gh: Any, repo_name: str, number: int, report_path: Path, settings: G
         status_sha = event.head_sha if event and str(exc) == OUTDATED else head
         return _refuse(repo, status_sha, exc, settings, gh, number)
     with github_errors(f"PR #{number}"):
-        return _publish_trusted(repo, pr, report, settings, event)
+        return _publish_trusted(repo, repo_name, pr, report, settings, event)
 
 
 def _refuse(repo: Any, sha: str | None, exc: Exception, settings: GithubSettings, gh: Any, number: int) -> str:
@@ -110,7 +110,9 @@ def _refuse(repo: Any, sha: str | None, exc: Exception, settings: GithubSettings
     return f"refused: {exc}"
 
 
-def _publish_trusted(repo: Any, pr: Any, report: Report, settings: GithubSettings, event: RunEvent | None) -> str:
+def _publish_trusted(
+    repo: Any, repo_name: str, pr: Any, report: Report, settings: GithubSettings, event: RunEvent | None
+) -> str:
     comments = list(pr.get_issue_comments())
     mine = find_bot_comment(comments, settings.bot_login)
     previous = previous_summary(mine)
@@ -118,7 +120,14 @@ def _publish_trusted(repo: Any, pr: Any, report: Report, settings: GithubSetting
     waivers = override_waivers(comments, settings.bot_login, permissions)
     decision = decide(report, waivers | _verified_waivers(report, pr, permissions))
     label_names = [label.name for label in pr.labels]
-    extras = Extras(run_url=_run_url(event), reviewer_requested=bool(previous and previous.reviewer_requested))
+    extras = Extras(
+        run_url=_run_url(event),
+        reviewer_requested=bool(previous and previous.reviewer_requested),
+        repo=repo_name,  # the repository publish was told to write to, never one named in the report
+        server_url=os.environ.get("GITHUB_SERVER_URL", "https://github.com"),
+        previous=previous,
+        first_comment=mine is None,
+    )
     if previous and previous.gate and previous.gate.head == pr.head.sha:
         extras.gate = previous.gate
     ready_removed = _check_ready_label(extras, previous, label_names, pr.head.sha, settings)
