@@ -212,10 +212,10 @@ def test_markdown_output_is_escaped_and_marked(repo: GitRepo, tmp_path: Path) ->
     proc, _ = check_pr(repo, "main", tmp_path, "--markdown", str(md))
     text = md.read_text()
     assert text.startswith(MARKER + "\n")
-    assert f"<!-- gym-review-bot head={head} -->" in text
+    assert f"gym-review 0.1.0 at {head[:7]} ·" in text  # the footer names the commit reviewed
     assert "<img" not in text and "&lt;img" in text
     assert "@octocat" not in text
-    assert text.count("-->") == 2  # only the two marker comments close
+    assert text.count("-->") == 1  # only the marker comment closes
     assert "[x](http" not in text
     assert "❌" in text and "GR104" in text and "<details>" in text
 

@@ -200,7 +200,7 @@ def test_each_problem_is_one_line_linking_its_file_and_line_at_the_head_sha(thre
     assert sorted(items) == ["GR104", "GR108", "GR109"]
     base = f"https://github.com/{REPO}/blob/{head}/resources_servers/word_ladder/"
     for item in items.values():
-        link = re.search(r'<a href="([^"]+)"><code>([^<]+)</code></a>', item)
+        link = re.search(r'<a href="([^"]+)">([^<]+)</a>', item)
         assert link and link.group(1).startswith(base), item
         shown = link.group(2)
         if ":" in shown:  # file:line links to the line
@@ -278,8 +278,8 @@ def test_the_footer_says_version_run_recheck_and_reproduction_and_the_guide_once
     report, _ = three_failures
     report.tool_version = "0.1.0"
     first, summary = published(report, None, run_url=RUN)
-    foot = gfm(first).split("<sub>gym-review-bot")[1]
-    assert foot.startswith(" 0.1.0") and f'<a href="{RUN}">' in foot
+    foot = gfm(first).split("<sub>gym-review ")[1]
+    assert foot.startswith(f"0.1.0 at {report.head_sha[:7]} ·") and f'<a href="{RUN}">' in foot
     assert "<code>/gym-review recheck</code>" in foot
     assert "<code>gym-review check --repo . --base origin/main</code>" in foot
     assert "CONTRIBUTING.md" in foot and summary.guide
@@ -290,6 +290,25 @@ def test_the_footer_says_version_run_recheck_and_reproduction_and_the_guide_once
     assert "CONTRIBUTING.md" not in published(report, summary)[0]
     # The run link is not part of the digest: a re-run elsewhere does not edit the comment.
     assert published(report, None, run_url=RUN + "1")[1].digest == published(report, None, run_url=RUN)[1].digest
+
+
+def test_fingerprints_are_listed_only_for_a_check_failing_more_than_once() -> None:
+    # An override records the fingerprints failing when it is given: a check failing once needs none.
+    once = [finding("GR104", fingerprint="a" * 20), finding("GR108", fingerprint="b" * 20)]
+    report = Report(servers=[server("s", once)], head_sha="1" * 40).finalize()
+    body, _ = published(report, None)
+    assert "FINGERPRINT" not in body and "a" * 20 not in body.split("<!-- gym-review-bot:summary")[0]
+    assert "maintainers: <code>/gym-review override GRxxx &quot;reason&quot;</code>" in gfm(body)
+    twice = [*once, finding("GR104", fingerprint="c" * 20, file="resources_servers/s/configs/b.yaml")]
+    report = Report(servers=[server("s", twice)], head_sha="1" * 40).finalize()
+    html = gfm(published(report, None)[0])
+    folded = html.split("<summary>Overriding one failure of a check (maintainers)</summary>")[1].split("</details>")[0]
+    assert "<code>/gym-review override GRxxx:FINGERPRINT &quot;reason&quot;</code>" in folded
+    listed = re.findall(r"<li>(GR\d+): <code>([0-9a-f]+)</code></li>", folded)
+    assert listed == [("GR104", "a" * 20), ("GR104", "c" * 20)]
+    # Nothing blocks: no override hint at all.
+    clean = Report(servers=[server("s", [finding("GR101", "pass", "ok")])], head_sha="1" * 40).finalize()
+    assert "override" not in published(clean, None)[0]
 
 
 def test_a_run_url_markdown_could_act_on_is_dropped() -> None:
@@ -312,7 +331,7 @@ def test_the_terminal_shows_the_same_table_plain_unless_coloured(three_failures)
     assert plain.index("word_ladder   ") < plain.index("[FAIL] GR104")  # the table, then the failures
     line = next(line for line in plain.split("\n") if "[FAIL] GR109" in line)
     assert line.endswith(
-        "(resources_servers/word_ladder/README.md:9): Line 9: `Code: ?` is a placeholder where a licence belongs."
+        "(resources_servers/word_ladder/README.md:9): `Code: ?` is a placeholder where a licence belongs."
     )
     coloured = render_terminal(report, color=True)
     assert "\x1b[31mFAIL" in coloured
@@ -331,16 +350,42 @@ def test_the_terminal_table_keeps_server_names_inert() -> None:
 # --- 6. size ----------------------------------------------------------------------------------------
 
 
+def as_the_action_runs_it(report: Report) -> Report:
+    """The same review as the Action gives it: the sandbox ran and passed, the description was checked and
+    passed, and the attached evidence was compared (what the Docker and evidence tests check for real)."""
+    from gym_review_bot.models import PrReport
+
+    for srv in report.servers:
+        srv.sandbox_ran = True
+        for f in srv.findings:
+            if f.skip_kind == "not_requested" or f.id == "GR407":
+                f.status, f.skip_kind, f.message = "pass", None, "Passed."
+    report.pr = PrReport(findings=[finding(f"GR30{i}", "pass", "Passed.") for i in range(1, 6)])
+    return report.finalize()
+
+
 def test_a_one_server_pr_with_three_failures_stays_short(three_failures) -> None:
-    # Issue 11 aims at 2,500 characters for a PR whose sandbox ran and whose description was checked;
-    # this review ran without either, so it carries their skip lines and the incomplete note as well.
+    # Issue 11: under 2,500 characters, as GitHub shows the first comment (guide and run links included).
+    report, _ = three_failures
+    report = as_the_action_runs_it(report)
+    assert report.complete and report.summary.errors == 3
+    md = render_markdown(report, ctx(report, run_url=RUN, first_comment=True))
+    assert comment_length(md) < 2_500, comment_length(md)
+    visible = re.sub(r"(?s)<details>.*?</details>", "", md)  # what shows before anything is unfolded
+    assert comment_length(visible) < 1_700, comment_length(visible)
+    # As published: with the maintainers' override hint; the hidden summary shows nowhere.
+    body, _ = published(report, None, run_url=RUN)
+    shown = re.sub(r"<!-- gym-review-bot:summary [A-Za-z0-9_=-]+ -->", "", body)
+    assert comment_length(shown) < 2_500, comment_length(shown)
+    assert "maintainers: <code>/gym-review override GRxxx" in gfm(body)
+
+
+def test_a_review_without_sandbox_or_description_says_what_it_lacks_in_little_room(three_failures) -> None:
+    # A local run (no Docker, no --pr-body) adds the incomplete line and the list of checks not run.
     report, _ = three_failures
     md = render_markdown(report, ctx(report, run_url=RUN, first_comment=True))
-    assert comment_length(md) < 3_300, comment_length(md)
-    visible = re.sub(r"(?s)<details>.*?</details>", "", md)  # what shows before anything is unfolded
-    assert comment_length(visible) < 2_000, comment_length(visible)
-    body, _ = published(report, None, run_url=RUN)
-    assert comment_length(body) < 3_300 + 1_000  # plus the overrides help and the hidden summary
+    assert "**Incomplete:** sandbox not run (1 server); 15 checks not requested." in md
+    assert comment_length(md) < 2_700, comment_length(md)
 
 
 def test_folded_parts_are_cut_first(three_failures) -> None:

@@ -170,8 +170,8 @@ def test_the_gate_note_keeps_the_run_link(fake, tmp_path, monkeypatch):
     fake.reviews[3] = []
     gate(fake)
     body = bot_body(fake)
-    assert "[Full report and logs](https://github.example/org/gym/actions/runs/991)" in body
-    assert body.index("Full report") < body.index("**Not merged**") < body.index("gym-review-bot:summary")
+    assert "[logs](https://github.example/org/gym/actions/runs/991)" in body
+    assert body.index("[logs](") < body.index("**Not merged**") < body.index("gym-review-bot:summary")
 
 
 def test_an_override_is_recorded_in_the_report_model_and_validates_against_the_schema():

@@ -139,12 +139,12 @@ def test_error_findings_are_shown_as_not_run_in_markdown() -> None:
     report = semantics_report()
     assert report.verdict == "error" and not report.complete
     md = render_markdown(report)
-    assert "🚫 gym-review-bot: review incomplete: 1 check could not run" in md
-    assert "the merge gate must not pass this review" in md
+    assert "## 🚫 gym-review: incomplete, 1 check could not run (1 server)" in md
+    assert "**The merge gate must not pass this review:** a check that could not run is not a pass" in md
     assert "- 🚫 **GR102** Title of GR102 (could not run): the check crashed: RecursionError" in md
     assert "GR102" not in md.split("<details>")[1]  # not among the passes
-    assert "**Incomplete** (`complete: false`): sandbox not run for 1 added or changed server" in md
-    assert "⏭️ GR109 (prerequisite failed)" in md and "⏭️ GR201 (not requested)" in md
+    assert "**Incomplete:** sandbox not run (1 server)" in md
+    assert "⏭️ GR109: waits on GR108" in md and "⏭️ GR201 (not requested)" in md
 
 
 def test_error_findings_are_err_on_the_terminal() -> None:
@@ -153,7 +153,7 @@ def test_error_findings_are_err_on_the_terminal() -> None:
     assert "[SKIP] GR201 (not requested)" in text
     last = text.rstrip().split("\n")[-1]
     assert last.startswith("verdict: ERROR: review incomplete: 1 check could not run; the merge gate must not pass")
-    assert "incomplete: sandbox not run for 1 added or changed server" in text
+    assert "incomplete: sandbox not run (1 server)" in text
 
 
 def test_a_passing_but_incomplete_review_says_so() -> None:
@@ -164,7 +164,7 @@ def test_a_passing_but_incomplete_review_says_so() -> None:
     assert "sandbox not run" in render_markdown(report)
     server.sandbox_ran = True
     report.finalize()
-    assert "**Incomplete**" not in render_markdown(report) and "incomplete" not in render_terminal(report)
+    assert "Incomplete" not in render_markdown(report) and "incomplete" not in render_terminal(report)
 
 
 def test_failures_show_how_to_fix_once() -> None:
@@ -173,8 +173,9 @@ def test_failures_show_how_to_fix_once() -> None:
     server = ServerReport(name="s", path="resources_servers/s", status="added", findings=[static, sandbox])
     report = Report(servers=[server]).finalize()
     md, text = render_markdown(report), render_terminal(report)
-    assert "How to fix: Fix GR104 like so." in md and "         How to fix: Fix GR104 like so." in text
-    assert md.count("How to fix") == 2 and text.count("How to fix") == 2  # the sandbox's own, not twice
+    assert "<summary>Fix</summary>\n\n  Fix GR104 like so." in md  # under "Fix", the hint needs no label
+    assert "         How to fix: Fix GR104 like so." in text
+    assert md.count("How to fix") == 1 and text.count("How to fix") == 2  # the sandbox's own, not twice
     assert "Start faster." in md and sandbox.fix not in md
 
 
@@ -257,7 +258,7 @@ def test_one_huge_log_is_cut_and_the_failure_kept() -> None:
     report = sandbox_report("x" * 1_000_000)
     md = render_markdown(report)
     assert comment_length(md) <= GITHUB_LIMIT
-    assert md.startswith(MARKER + "\n<!-- gym-review-bot head=none -->\n")
+    assert md.startswith(MARKER + "\n## ")
     assert f"- ❌ **GR202** {BY_ID['GR202'].title}: The server did not start." in md
     assert f"**{CUT_HEADLINE}**" in md and "log excerpts" in md
 

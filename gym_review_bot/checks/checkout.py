@@ -153,7 +153,7 @@ class Checkout:
                     )
                     if values:
                         where = "" if self._facts is self else " at the merge base"
-                        return values, f"the Domain enum in {CONFIG_TYPES}{where}"
+                        return values, f"{CONFIG_TYPES}{where}"
         return BUNDLED_DOMAINS, "the bot's bundled list (no Domain enum in this checkout)"
 
     @cached_property

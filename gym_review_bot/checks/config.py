@@ -194,9 +194,11 @@ def check_domain(ctx: ServerContext) -> Outcome:
     for e in entries:
         domain = _domain(e)
         file_text = e.config.text
+        # The line link says where; the entry's key is only worth naming when there are several.
+        which = f"{e.top}.resources_servers.{e.name}" if len(entries) > 1 else "The entry"
         if domain is None:
             line = find_line(file_text, rf"^\s*{re.escape(e.name)}\s*:")
-            bad.append((e, f"{e.top}.resources_servers.{e.name} has no `domain`", line))
+            bad.append((e, f"{which} has no `domain`", line))
         elif str(domain) not in allowed:
             close = difflib.get_close_matches(str(domain), allowed, n=1, cutoff=0.4)
             guess = f" Did you mean `{close[0]}`?" if close else ""
@@ -204,7 +206,7 @@ def check_domain(ctx: ServerContext) -> Outcome:
             bad.append(
                 (
                     e,
-                    f"{e.top}.resources_servers.{e.name} has domain `{domain}`, not an allowed value.{guess}",
+                    f"{which} has domain `{domain}`, not an allowed value.{guess}",
                     line,
                 )
             )
@@ -212,7 +214,7 @@ def check_domain(ctx: ServerContext) -> Outcome:
         first = bad[0]
         return failed(
             " ".join(msg + "." if not msg.endswith((".", "?")) else msg for _, msg, _ in bad)
-            + f" Allowed values ({source}): {', '.join(allowed)}.",
+            + f" Allowed ({source}): {', '.join(allowed)}.",
             file=ctx.full(first[0].config.rel),
             line=first[2],
             locations=[Location(file=ctx.full(e.config.rel), line=line) for e, _, line in bad],
@@ -285,7 +287,7 @@ CHECKS = [
     Check(
         "GR104",
         "error",
-        "Every resources server entry has an allowed domain",
+        "Config entries have an allowed domain",
         "Set `domain:` to one of NeMo Gym's Domain values (math, coding, agent, ...).",
         check_domain,
     ),

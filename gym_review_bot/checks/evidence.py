@@ -157,7 +157,7 @@ def _offers_tools(ctx: EvidenceContext) -> bool:
 
 def _tool_metrics(ctx: EvidenceContext) -> Outcome:
     if not _offers_tools(ctx):
-        return skipped("Not a tool-calling environment (no `tools` offered in the examples or rollouts).")
+        return skipped("Not tool-calling: no `tools` in the examples or rollouts.")
     ev = ctx.evidence
     if ev is not None and ev.tool_calls is not None:
         t = ev.tool_calls
@@ -194,7 +194,7 @@ def _variance(ctx: EvidenceContext) -> Outcome:
 def _agreement(ctx: EvidenceContext) -> Outcome:
     ev, claims = ctx.evidence, ctx.claims
     if ev is None or ev.self_reported:
-        return skipped("No attached profiling output or rollouts to compare the description's numbers with.")
+        return skipped("No attached profiling or rollouts to compare the numbers with.")
     if claims is None:
         return skipped(ctx.scope_note or "No PR description to compare with.", "not_applicable")
     checks = [

@@ -268,8 +268,8 @@ def check_licensing(ctx: ServerContext) -> Outcome:
     if problem:
         line, shown, why = problem
         return failed(
-            f"{file} line {line}: `{shown[:120]}` {why}. Name the actual licence (an SPDX identifier or its "
-            "name, e.g. Apache-2.0, MIT, CC-BY-SA-4.0) or link to the upstream licence.",
+            f"{file} line {line}: `{shown[:120]}` {why}. Name the licence (an SPDX id or name, "
+            "e.g. Apache-2.0, MIT, CC-BY-SA-4.0) or link to the upstream one.",
             file=file,
             line=line,
             key=f"{why}: {_normalise(shown)[:500]}",

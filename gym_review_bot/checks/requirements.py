@@ -65,8 +65,8 @@ def check_requirements(ctx: ServerContext) -> Outcome:
         return _bad_lines(
             file,
             bad,
-            "Each line must be a PEP 508 requirement (extras are names: `pkg[dev]`), a URL or path, "
-            "or a pip option such as -e, -r or --index-url.",
+            "Use PEP 508 requirements (extras are names: `pkg[dev]`), URLs or paths, "
+            "or pip options (-e, -r, --index-url).",
         )
     return passed(f"{file} has {len(lines)} valid line(s).", file=file)
 

@@ -67,10 +67,13 @@ def delta_note(report: Report, decision: Decision, previous: CommentSummary | No
     )
 
 
-def context(report: Report, extras: Extras, since: DeltaNote | None, guide: bool, run: bool) -> CommentContext:
+def context(
+    report: Report, extras: Extras, since: DeltaNote | None, guide: bool, run: bool, blocking: bool
+) -> CommentContext:
     delta = Delta(**since.model_dump()) if since else None
     links = Links(repo=extras.repo, sha=report.head_sha, server=extras.server_url)
-    return CommentContext(links=links, delta=delta, run_url=extras.run_url if run else None, first_comment=guide)
+    run_url = extras.run_url if run else None
+    return CommentContext(links=links, delta=delta, run_url=run_url, first_comment=guide, override_help=blocking)
 
 
 def compose(report: Report, decision: Decision, extras: Extras) -> tuple[str, CommentSummary]:
@@ -95,10 +98,11 @@ def compose(report: Report, decision: Decision, extras: Extras) -> tuple[str, Co
         since=since,
         guide=guide,
     )
-    stable_md = render_markdown(stable, context(stable, extras, since, guide, run=False))
+    blocking = bool(decision.blocking)
+    stable_md = render_markdown(stable, context(stable, extras, since, guide, run=False, blocking=blocking))
     summary.digest = digest("\0".join((stable_md, tail, summary.model_dump_json(exclude={"digest"}))))
     end = f"{tail}\n{encode(summary)}\n"  # the merge gate's note goes last (merge.py rewrites it)
-    return fit(report, end, context(report, extras, since, guide, run=True)), summary
+    return fit(report, end, context(report, extras, since, guide, run=True, blocking=blocking)), summary
 
 
 def comment_length(text: str) -> int:
@@ -112,28 +116,32 @@ def fit(report: Report, end: str, ctx: CommentContext | None = None) -> str:
 
 
 def _sections(decision: Decision, extras: Extras) -> str:
-    lines = ["", f"**Status after overrides:** {STATE_WORDS[decision.state]}"]
+    lines: list[str] = []
     if decision.waived:
-        lines += ["", "**Overridden failures** (count as passing for labels, status and merge):", ""]
+        lines += ["", f"**Status after overrides:** {STATE_WORDS[decision.state]}", ""]
+        lines += ["**Overridden failures** (count as passing for labels, status and merge):", ""]
         for finding, waiver in decision.waived:
             who = "the author, a maintainer" if waiver.source == "maintainer" else md_text(f"@{waiver.by}")
             lines.append(f"- {md_text(finding.id)} waived by {who}: {md_text(waiver.reason)}")
     if decision.blocking:
-        lines += ["", "<details><summary>Overriding a failure (maintainers)</summary>", ""]
-        lines.append('Comment `/gym-review override GRxxx "reason"` (all failures of that check) or')
-        lines.append('`/gym-review override GRxxx:FINGERPRINT "reason"` (one failure). Failing now:')
-        lines.append("")
-        for finding in decision.blocking[:MAX_LISTED]:
-            lines.append(f"- {md_text(finding.id)}: <code>{md_text(finding.fingerprint)}</code>")
-        if len(decision.blocking) > MAX_LISTED:
-            lines.append(f"- … and {len(decision.blocking) - MAX_LISTED} more")
-        lines += ["", "</details>"]
+        # The footer says how to override a check. An override records the fingerprints failing when it
+        # is given, so a check failing once needs none; a check failing several times lists them, so
+        # that one failure of it can be waived (`GRxxx:FINGERPRINT`).
+        ids = [f.id for f in decision.blocking]
+        several = [f for f in decision.blocking if ids.count(f.id) > 1]
+        if several:
+            listed = [f"- {md_text(f.id)}: <code>{md_text(f.fingerprint)}</code>" for f in several[:MAX_LISTED]]
+            if len(several) > MAX_LISTED:
+                listed.append(f"- … and {len(several) - MAX_LISTED} more")
+            lines += ["", "<details><summary>Overriding one failure of a check (maintainers)</summary>", ""]
+            lines += ['`/gym-review override GRxxx:FINGERPRINT "reason"` waives one of these:', ""]
+            lines += [*listed, "", "</details>"]
     for note in extras.notes:
         lines += ["", f"> {note}"]
     if extras.gate:
         lines += ["", f"**Not merged** (head {extras.gate.head[:12]}):", ""]
         lines += [f"- {item}" for item in extras.gate.missing]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def previous_summary(comment: Any | None) -> CommentSummary | None:

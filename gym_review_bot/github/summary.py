@@ -54,7 +54,8 @@ class CommentSummary(BaseModel):
 
 
 def encode(summary: CommentSummary) -> str:
-    raw = json.dumps(summary.model_dump(exclude_defaults=False), separators=(",", ":"), sort_keys=True)
+    # Defaults are left out (decoding restores them): the summary is never cut, so it stays small.
+    raw = json.dumps(summary.model_dump(exclude_defaults=True), separators=(",", ":"), sort_keys=True)
     return f"{SUMMARY_PREFIX}{base64.urlsafe_b64encode(raw.encode()).decode()} -->"
 
 

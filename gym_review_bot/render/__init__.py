@@ -42,10 +42,10 @@ __all__ = [
 MARKER = "<!-- gym-review-bot -->"
 ICONS = {"pass": "✅", "fail": "❌", "warn": "⚠️", "skip": "⏭️", "pre": "🕰️", "error": "🚫", "waived": "🔒"}
 SKIP_KINDS = {
-    "not_applicable": "does not apply",
-    "prerequisite_failed": "prerequisite failed",
+    "not_applicable": "",  # its reason says why
+    "prerequisite_failed": "",  # its reason says it: "waits on GR109"
     "not_requested": "not requested",
-    "disabled_by_policy": "turned off by policy",
+    "disabled_by_policy": "off by policy",
 }
 FIX_PREFIX = "How to fix:"
 POLICY_OFF = "this registry's rules (.gym-review.yaml) do not ask for them"
@@ -70,6 +70,7 @@ class CommentContext:
     delta: Delta | None = None  # what changed since the previous review; None on the first one
     run_url: str | None = None
     first_comment: bool = False  # the guide's link goes on the first comment only
+    override_help: bool = False  # the bot publishes and something blocks: say how maintainers override
     guide_url: str = layout.GUIDE_URL
 
 
@@ -109,7 +110,7 @@ def skip_groups(findings: list[Finding]) -> list[tuple[str, str, str]]:
     groups: dict[tuple[str, str], list[list[str]]] = {}
     previous: tuple[str, str] | None = None
     for f in findings:
-        reason = POLICY_OFF if f.skip_kind == "disabled_by_policy" else f.message
+        reason = POLICY_OFF if f.skip_kind == "disabled_by_policy" else skip_reason(f)
         key = (SKIP_KINDS.get(f.skip_kind or "", ""), reason) if f.status == "skip" else None
         if key is not None:
             runs = groups.setdefault(key, [])
@@ -121,7 +122,20 @@ def skip_groups(findings: list[Finding]) -> list[tuple[str, str, str]]:
     return [(", ".join(_run(r) for r in runs), kind, reason) for (kind, reason), runs in groups.items()]
 
 
-_SAID_ONCE = ("not requested", "turned off by policy")  # the run's or the registry's choice, the same for every check
+_WAITS_ON = re.compile(r"^(?:Not run: )?(waits on GR[0-9]+(?:, GR[0-9]+)*)")
+
+
+def skip_reason(finding: Finding) -> str:
+    """Why a check was skipped, short: "waits on GR109" for a failed prerequisite, else the first sentence."""
+    waits = _WAITS_ON.match(finding.message)
+    if finding.skip_kind == "prerequisite_failed" and waits:
+        return waits.group(1)
+    text = finding.message.removeprefix("Not run: ").removeprefix("Not applicable: ")
+    first, _ = layout.split_message(text[:1].upper() + text[1:])
+    return first
+
+
+_SAID_ONCE = ("not requested", "off by policy")  # the run's or the registry's choice, the same for every check
 
 
 def fold_skips(findings: list[Finding]) -> list[tuple[str, str, str]]:
@@ -141,6 +155,34 @@ def _run(ids: list[str]) -> str:
     return ids[0] if len(ids) == 1 else f"{ids[0]}–{ids[-1]}"
 
 
+_NUMBERED = re.compile(r"^([A-Z]+)([0-9]+)$")
+
+
+def id_runs(findings: list[Finding]) -> str:
+    """Check ids as runs of consecutive numbers: `GR100–GR103, GR105, GR110–GR113`."""
+    runs: list[list[str]] = []
+    last: tuple[str, int] | None = None
+    for f in findings:
+        m = _NUMBERED.match(f.id)
+        key = (m.group(1), int(m.group(2))) if m else None
+        if key and last and runs and key == (last[0], last[1] + 1):
+            runs[-1].append(f.id)
+        else:
+            runs.append([f.id])
+        last = key
+    return ", ".join(_run(r) for r in runs)
+
+
+def problem_counts(report: Report, not_run: bool = True) -> str:
+    """The heading's counts: "3 errors, 1 warning in 1 server", only the kinds there are."""
+    s = report.summary
+    kinds = [(s.errors, "error"), (s.warnings, "warning"), (s.pre_existing, "pre-existing")]
+    kinds.insert(2, (s.not_run if not_run else 0, "not run"))
+    parts = [f"{n} {word}" if word in ("not run", "pre-existing") else _count(n, word) for n, word in kinds if n]
+    servers = _count(s.servers, "server")
+    return f"{', '.join(parts)} in {servers}" if parts else servers
+
+
 def incomplete_reasons(report: Report) -> list[str]:
     """Why `complete` is false, in words; empty when it is true."""
     if report.complete:
@@ -150,7 +192,7 @@ def incomplete_reasons(report: Report) -> list[str]:
     no_sandbox = [s for s in report.servers if s.status in ("added", "changed") and not s.sandbox_ran]
     reasons = []
     if no_sandbox:
-        reasons.append(f"sandbox not run for {_count(len(no_sandbox), 'added or changed server')}")
+        reasons.append(f"sandbox not run ({_count(len(no_sandbox), 'server')})")
     if not_run:
         reasons.append(f"{_count(not_run, 'check')} could not run")
     if not_requested:
@@ -194,8 +236,7 @@ def md_where(finding: Finding, server_path: str, links: Links) -> str:
     if finding.line:
         shown += f":{finding.line}"
     url = links.to(finding.file, finding.line)
-    code = f"<code>{md_inert(shown)}</code>"
-    return f" · [{code}]({url})" if url else f" · {code}"
+    return f" · [{md_inert(shown)}]({url})" if url else f" · <code>{md_inert(shown)}</code>"
 
 
 def md_problem(finding: Finding, server_path: str, detail: Detail, links: Links) -> Markup:
@@ -217,7 +258,8 @@ def md_problem(finding: Finding, server_path: str, detail: Detail, links: Links)
         folded.append(md_inert(_cut(after, detail.message_chars)))
     # The check's generic fix hint only where the message gives no advice of its own past its first sentence.
     if detail.hints and needs_fix(finding) and not rest.strip():
-        folded.append(f"{FIX_PREFIX} {md_inert(_cut(finding.fix, detail.message_chars))}")
+        fix = md_inert(_cut(finding.fix, detail.message_chars))
+        folded.append(f"{FIX_PREFIX} {fix}" if folded else fix)  # alone under "Fix", it needs no label
     if not folded:
         return Markup(head)
     label = "Fix" if needs_fix(finding) or FIX_PREFIX in after else "Details"
@@ -238,7 +280,7 @@ def pr_line(findings: list[Finding]) -> Markup:
     failing = [f.id for f in findings if f.status in ("fail", "error")]
     if failing:
         return Markup(f"PR description: {icon} ({', '.join(md_inert(i) for i in failing)})")
-    skipped = [f"{ids} {kind}".strip() for ids, kind, _ in skip_groups(findings)]
+    skipped = [f"{ids} {kind or reason}".strip() for ids, kind, reason in skip_groups(findings)]
     return Markup(f"PR description: {icon}" + (f" ({md_inert('; '.join(skipped))})" if skipped else ""))
 
 
@@ -270,8 +312,9 @@ def legend(text: str) -> Markup:
         "pre": "pre-existing (base fails it too)",
         "waived": "waived or overridden",
     }
-    used = [f"{ICONS[k]} {w}" for k, w in words.items() if ICONS[k] in text]
-    return Markup(" · ".join(used))
+    # ⏭️ says itself, and ❌ only needs saying next to ⚠️ (which does not block).
+    shown = [k for k in words if ICONS[k] in text and k != "skip" and (k != "fail" or ICONS["warn"] in text)]
+    return Markup(" · ".join(f"{ICONS[k]} {words[k]}" for k in shown))
 
 
 def _md_finalize(value: object) -> str:
@@ -335,6 +378,7 @@ def _environment(markdown: bool) -> Environment:
         icon=finding_icon,
         server_icon=server_icon,
         skip_groups=skip_groups,
+        id_runs=id_runs,
         fold_skips=fold_skips,
         with_fix=with_fix,
         md_message=md_message,
@@ -352,6 +396,7 @@ def _environment(markdown: bool) -> Environment:
     env.tests["has_problem"] = layout.has_problem
     env.globals.update(
         incomplete_reasons=incomplete_reasons,
+        problem_counts=problem_counts,
         count=_count,
         ICONS=ICONS,
         TABLE_HEAD=Markup(f"| server | {' | '.join(layout.FAMILIES)} |\n|---|{':-:|' * len(layout.FAMILIES)}"),
@@ -379,16 +424,20 @@ _VERSION = re.compile(r"^[0-9A-Za-z.+-]{1,40}$")
 def footer(report: Report, context: CommentContext, body: str) -> str:
     """The legend for the icons used, then version, run, how to re-run and reproduce; the guide on the first comment."""
     shown = report.tool_version if _VERSION.match(report.tool_version) else md_inert(report.tool_version)
-    version = f"gym-review-bot {shown}" if report.tool_version else "gym-review-bot"
+    version = f"gym-review {shown}" if report.tool_version else "gym-review"
+    if report.head_sha and layout.is_sha(report.head_sha):
+        version += f" at {report.head_sha[:7]}"
     parts = [version]
     run = layout.page_url(context.run_url)
     if run:
-        parts.append(f"[Full report and logs]({run})")
-    parts.append(f"re-run: comment <code>{layout.RECHECK}</code>")
-    parts.append(f"locally: <code>{layout.REPRODUCE}</code>")
+        parts.append(f"[logs]({run})")
+    parts.append(f"re-run: `{layout.RECHECK}`")
+    parts.append(f"locally: `{layout.REPRODUCE}`")
     guide = layout.page_url(context.guide_url)
     if context.first_comment and guide:
-        parts.append(f"first contribution? [the guide]({guide})")
+        parts.append(f"new here? [the guide]({guide})")
+    if context.override_help:
+        parts.append(f"maintainers: `{layout.OVERRIDE}`")
     lines = [f"<sub>{' · '.join(parts)}</sub>"]
     used = legend(body)
     return "\n\n".join([f"<sub>{used}</sub>", *lines] if used else lines)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from gym_review_bot.models import Report, ServerReport
 from gym_review_bot.render import (
     ICONS,
+    MARKER,
     CommentContext,
     Detail,
     _count,
     incomplete_reasons,
+    problem_counts,
     render_comment,
     server_icon,
 )
@@ -60,20 +62,17 @@ def _server_counts(server: ServerReport) -> str:
 
 def counts_comment(report: Report, limit: int = GITHUB_LIMIT) -> str:
     """The last resort: one line of counts per server with a problem, as many as fit."""
-    s = report.summary
     icon = {"pass": ICONS["pass"], "fail": ICONS["fail"]}.get(report.verdict, ICONS["error"])
-    words = {"pass": "no blocking problems", "fail": "changes needed"}.get(report.verdict, "review incomplete")
+    words = {"pass": "no blocking problems", "fail": "changes needed"}.get(report.verdict, "incomplete")
     head = [
-        "<!-- gym-review-bot -->",
-        f"<!-- gym-review-bot head={report.head_sha or 'none'} -->",
-        f"## {icon} gym-review-bot: {words} ({_count(s.servers, 'server')}, {_count(s.errors, 'error')}, "
-        f"{_count(s.warnings, 'warning')}, {s.not_run} not run, {s.skipped} skipped)",
+        MARKER,
+        f"## {icon} gym-review: {words} ({problem_counts(report)})",
         "",
     ]
     if report.verdict == "error":
-        head += ["**Verdict `error`: the merge gate must not pass this review.**", ""]
+        head += ["**The merge gate must not pass this review:** a check that could not run is not a pass.", ""]
     if not report.complete:
-        head += [f"**Incomplete** (`complete: false`): {md_inert('; '.join(incomplete_reasons(report)))}.", ""]
+        head += [f"**Incomplete:** {md_inert('; '.join(incomplete_reasons(report)))}.", ""]
     troubled = [sv for sv in report.servers if sv.failed or any(f.status in ("fail", "error") for f in sv.findings)]
     quiet = len(report.servers) - len(troubled)
     lines: list[str] = []

@@ -39,6 +39,7 @@ _FAMILY_OF = {
 }
 GUIDE_URL = "https://github.com/NVIDIA-NeMo/Gym/blob/main/CONTRIBUTING.md"
 RECHECK = "/gym-review recheck"
+OVERRIDE = '/gym-review override GRxxx "reason"'
 REPRODUCE = "gym-review check --repo . --base origin/main"
 FOLD_SERVERS = 5  # more servers than this: the table shows those with problems, the rest folded
 
@@ -120,6 +121,10 @@ class Links:
         return f"{self.server}/{self.repo}/blob/{self.sha}/{quote(file, safe='/')}{anchor}"
 
 
+def is_sha(text: str) -> bool:
+    return bool(_SHA.match(text))
+
+
 def page_url(url: str | None) -> str | None:
     """A run or guide URL the bot was given, if it is a plain https URL (nothing Markdown could act on)."""
     return url if url and _PAGE_URL.match(url) and ".." not in url else None
@@ -165,6 +170,8 @@ def short_message(finding: Finding, server_path: str) -> str:
             text = text[:1].upper() + text[1:]
     if server_path:
         text = text.replace(server_path.rstrip("/") + "/", "")
+    if finding.line and text.startswith(f"Line {finding.line}: "):
+        text = text[len(f"Line {finding.line}: ") :]  # the link shows the line
     return text
 
 
