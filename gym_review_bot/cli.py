@@ -62,6 +62,12 @@ def _add_common(parser: argparse.ArgumentParser, sandbox_options: ModuleType) ->
     out.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report (schema 1) to FILE")
     out.add_argument("--markdown", type=Path, metavar="FILE", help="write the PR checklist comment to FILE")
     out.add_argument("--quiet", action="store_true", help="print only the verdict line")
+    out.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print each failure's fix and log excerpt, and the skipped and passing checks",
+    )
     parser.add_argument(
         "--max-file-mb",
         type=positive_float,
@@ -151,7 +157,8 @@ def _emit(report: Report, args: argparse.Namespace) -> None:
         _write(args.json, report.to_json() + "\n")
     if args.markdown:
         _write(args.markdown, render_markdown(report))
-    text = render_terminal(report, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ).rstrip()
+    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    text = render_terminal(report, color=color, verbose=args.verbose).rstrip()
     if args.quiet:
         print(text.splitlines()[-1])  # the verdict line: no PR text in it
     elif os.environ.get("GITHUB_ACTIONS") == "true":

@@ -337,6 +337,20 @@ def test_the_terminal_shows_the_same_table_plain_unless_coloured(three_failures)
     assert "\x1b[31mFAIL" in coloured
 
 
+def test_the_terminal_gives_one_line_per_failure_unless_verbose(three_failures) -> None:
+    report, _ = three_failures
+    lines = render_terminal(report).rstrip().split("\n")
+    start = lines.index("FAIL resources_servers/word_ladder (added)")
+    failures = lines[start + 1 : start + 4]
+    assert [line.split()[1] for line in failures] == ["GR104", "GR108", "GR109"]
+    assert all(line.startswith("  [FAIL] ") for line in failures) and lines[start + 4] == ""
+    assert not any(line.startswith(("  [SKIP]", "  [PASS]", "         ")) for line in lines)
+    assert lines[-2].startswith("more: --verbose") and lines[-1].startswith("verdict: FAIL")
+    verbose = render_terminal(report, verbose=True)
+    assert "         Name the licence" in verbose and "  [SKIP] GR114: waits on GR109" in verbose
+    assert "  [PASS] GR100 GR101" in verbose and "more: --verbose" not in verbose
+
+
 def test_the_terminal_table_keeps_server_names_inert() -> None:
     name = "[bold red]x[/]\x1b[2J\n::error::injected ##[group]"
     report = Report(servers=[server(name, [finding("GR104", message="bad")])]).finalize()

@@ -94,7 +94,7 @@ def sandbox_report(log: str, server_name: str = "srv") -> Report:
 
 def test_a_log_line_cannot_inject_a_workflow_command() -> None:
     # Reproduction: a server printing `::error title=x::injected` reached the Actions log from column 0.
-    text = render_terminal(sandbox_report(f"starting\n{INJECTION}\n  ##[error]legacy\n\x1b[31mred"))
+    text = render_terminal(sandbox_report(f"starting\n{INJECTION}\n  ##[error]legacy\n\x1b[31mred"), verbose=True)
     assert workflow_command_lines(text) == []
     assert "\\" + INJECTION in text and "\\x1b[31mred" in text and "\x1b" not in text
     log_lines = [line for line in text.split("\n") if "starting" in line or "injected" in line]
@@ -111,7 +111,7 @@ def test_server_names_keep_no_raw_escape_or_newline() -> None:
 
 
 def test_colour_marks_only_our_own_tags() -> None:
-    text = render_terminal(sandbox_report("  [PASS] not ours"), color=True)
+    text = render_terminal(sandbox_report("  [PASS] not ours"), color=True, verbose=True)
     assert "\033[31m[FAIL]\033[0m" in text
     assert "[PASS] not ours" in text and "\033[32m" not in text
 
@@ -148,7 +148,7 @@ def test_error_findings_are_shown_as_not_run_in_markdown() -> None:
 
 
 def test_error_findings_are_err_on_the_terminal() -> None:
-    text = render_terminal(semantics_report())
+    text = render_terminal(semantics_report(), verbose=True)
     assert "  [ERR ] GR102 Title of GR102 (could not run): the check crashed: RecursionError" in text  # one line
     assert "[SKIP] GR201 (not requested)" in text
     last = text.rstrip().split("\n")[-1]
@@ -172,7 +172,7 @@ def test_failures_show_how_to_fix_once() -> None:
     sandbox = sandbox_finding("GR202", failed("did not start\nHow to fix: Start faster."), "s")
     server = ServerReport(name="s", path="resources_servers/s", status="added", findings=[static, sandbox])
     report = Report(servers=[server]).finalize()
-    md, text = render_markdown(report), render_terminal(report)
+    md, text = render_markdown(report), render_terminal(report, verbose=True)
     assert "<summary>Fix</summary>\n\n  Fix GR104 like so." in md  # under "Fix", the hint needs no label
     assert "         How to fix: Fix GR104 like so." in text
     assert md.count("How to fix") == 1 and text.count("How to fix") == 2  # the sandbox's own, not twice
@@ -412,7 +412,7 @@ def test_a_server_printing_a_workflow_command_injects_nothing(repo: GitRepo, tmp
     md_path = tmp_path / "c.md"
     ca = ["--ca-bundle", str(ca_bundle())] if ca_bundle() else []
     args = ("check", "--repo", str(repo.path), "--base", "main", "--base-image", base_image(), *ca)
-    args += ("--markdown", str(md_path), "--boot-timeout", "60")
+    args += ("--markdown", str(md_path), "--boot-timeout", "60", "--verbose")  # as the Action runs it
     proc = run_cli(*args, env={"GITHUB_ACTIONS": "true"}, timeout=1800)
     assert "Traceback" not in proc.stderr, proc.stderr
     lines = proc.stdout.rstrip().split("\n")

@@ -90,7 +90,7 @@ def _check_argv(out_dir: Path, event: dict) -> list[str]:
         raise SystemExit("gym-review action: the server input has characters outside [A-Za-z0-9_.-]")
     scope = ["--base", _base_ref(event), *(["--server", server] if server else [])]  # PR mode, also per server
     argv = ["check", "--repo", workspace, *scope, "--json", str(out_dir / "report.json")]
-    argv += ["--markdown", str(out_dir / "comment.md")]
+    argv += ["--markdown", str(out_dir / "comment.md"), "--verbose"]  # the run's log is the comment's "logs" link
     docker = action_input("docker", "true").lower()
     argv.append("--no-docker" if docker in ("false", "no", "0", "off") else "--docker")
     if action_input("base-image"):

@@ -453,11 +453,12 @@ def render_markdown(report: Report, context: CommentContext | None = None) -> st
 # --- Terminal ---------------------------------------------------------------------------------
 
 
-def render_terminal(report: Report, color: bool = False) -> str:
-    """The summary table, then each server's problems; no line of it can act as a GitHub Actions workflow command."""
+def render_terminal(report: Report, color: bool = False, verbose: bool = False) -> str:
+    """The summary table, then each server's failures one line each, then the verdict; `verbose` adds each
+    failure's fix and log excerpt and the skipped and passing checks. No line can act as a workflow command."""
     template = _environment(markdown=False).get_template("terminal.txt.j2")
     table = terminal_table(report, color) if report.servers else ""
-    text = neutralise_commands(table + template.render(report=report))
+    text = neutralise_commands(table + template.render(report=report, verbose=verbose))
     return _colorize(text) if color else text
 
 
