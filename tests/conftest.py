@@ -45,6 +45,24 @@ def write_tree(root: Path, files: dict[str, str | bytes | None]) -> None:
             path.write_text(content)
 
 
+# Every registry rule of NeMo Gym's CONTRIBUTING turned on (GR115-GR121), as `.gym-review.yaml` text.
+ALL_RULES = r"""
+rules:
+  copyright_header:
+    enabled: true
+    files: ["*.py", "*.sh"]
+    headers:
+      - - '^# SPDX-FileCopyrightText: Copyright \(c\) \d{4} NVIDIA CORPORATION'
+        - '^# SPDX-License-Identifier: Apache-2\.0$'
+      - ['^# Copyright \(c\) \d{4}, NVIDIA CORPORATION']
+  example_metrics: {enabled: true}
+  conflict_artifacts: {enabled: true}
+  verified_flag: {enabled: true}
+  dco: {enabled: true}
+  committed_datasets: {enabled: true}
+"""
+
+
 class GitRepo:
     def __init__(self, path: Path):
         self.path = path

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+import threading
 from pathlib import Path
 
 DEFAULT_BASE_IMAGE = "gym-review-base:trixie"
@@ -77,3 +79,39 @@ def leftovers(before: dict[str, dict[str, str]]) -> dict[str, set[str]]:
         added = {i for i, owner in objects.items() if i not in before[kind]}
         left[kind] = {i for i in added if objects[i] in ("", mine) or not owner_alive(objects[i], hostnames)}
     return left
+
+
+class Listener:
+    """A TCP listener on this machine (loopback, or 0.0.0.0 to be reachable from containers) that records
+    who connected and echoes what it gets: the isolation tests try to reach it from where nothing should."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.sock = socket.create_server((host, 0))
+        self.port = self.sock.getsockname()[1]
+        self.peers: list[str] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, peer = self.sock.accept()
+            except OSError:
+                return
+            self.peers.append(peer[0])
+            with conn:
+                conn.settimeout(5)
+                try:
+                    data = conn.recv(1024)
+                    if data:
+                        conn.sendall(data)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        # shutdown() wakes the accept() blocked in the other thread; a bare close() would leave it
+        # blocked on a descriptor number the next test's socket may reuse (and then echo its requests).
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()

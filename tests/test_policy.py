@@ -14,26 +14,16 @@ from gym_review_bot.discover import UsageError, discover_local, discover_pr
 from gym_review_bot.models import Finding, Report
 from gym_review_bot.policy import Policy, apply_policy, parse_policy, policy_notes
 from gym_review_bot.review import ReviewOptions, review
-from tests.conftest import GitRepo, good_server_files
+from tests.conftest import ALL_RULES, GitRepo, good_server_files
 
-ISSUE_EXAMPLE = r"""
+ISSUE_EXAMPLE = (
+    r"""
 version: 1
 examples: {rows: 5, exact: true}
 rollouts: {rows: 5, exact: true}
-rules:
-  copyright_header:
-    enabled: true
-    files: ["*.py", "*.sh"]
-    headers:
-      - - '^# SPDX-FileCopyrightText: Copyright \(c\) \d{4} NVIDIA CORPORATION'
-        - '^# SPDX-License-Identifier: Apache-2\.0$'
-      - ['^# Copyright \(c\) \d{4}, NVIDIA CORPORATION']
-  example_metrics: {enabled: true}
-  conflict_artifacts: {enabled: true}
-  verified_flag: {enabled: true}
-  dco: {enabled: true}
-  committed_datasets: {enabled: true}
-severity: {GR112: error, GR114: off}
+"""
+    + ALL_RULES
+    + r"""severity: {GR112: error, GR114: off}
 waivers:
   - {check: GR109, server: legacy_env, reason: "licence under legal review", expires: 2027-01-31,
      fingerprint: null}
@@ -41,6 +31,7 @@ sandbox: {package_hosts: ["index.example.org:443"]}
 github: {}
 pr_body: {}
 """
+)
 TODAY = date(2026, 11, 26)
 
 

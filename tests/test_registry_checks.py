@@ -10,23 +10,8 @@ import pytest
 from gym_review_bot.discover import discover_pr
 from gym_review_bot.models import Finding
 from gym_review_bot.review import ReviewOptions, review
-from tests.conftest import GitRepo, good_server_files
+from tests.conftest import ALL_RULES, GitRepo, good_server_files
 
-ALL_RULES = r"""
-rules:
-  copyright_header:
-    enabled: true
-    files: ["*.py", "*.sh"]
-    headers:
-      - - '^# SPDX-FileCopyrightText: Copyright \(c\) \d{4} NVIDIA CORPORATION'
-        - '^# SPDX-License-Identifier: Apache-2\.0$'
-      - ['^# Copyright \(c\) \d{4}, NVIDIA CORPORATION']
-  example_metrics: {enabled: true}
-  conflict_artifacts: {enabled: true}
-  verified_flag: {enabled: true}
-  dco: {enabled: true}
-  committed_datasets: {enabled: true}
-"""
 SPDX = "# SPDX-FileCopyrightText: Copyright (c) 2026 NVIDIA CORPORATION & AFFILIATES. All rights reserved.\n"
 SPDX += "# SPDX-License-Identifier: Apache-2.0\n"
 METRICS = json.dumps({"name": "example", "Number of examples": 5}, indent=4)

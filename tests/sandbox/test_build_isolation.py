@@ -25,6 +25,7 @@ from gym_review_bot.sandbox.options import SandboxOptions, add_cli_arguments, op
 from gym_review_bot.sandbox.requirements import LocalDependency, Requirements, read_requirements
 from gym_review_bot.sandbox.runner import run_sandbox
 from gym_review_bot.sources import GitTree
+from tests.docker_support import Listener
 
 INJECTION = "-e nemo-gym[dev'; echo INJECTED uid=$(id -u); echo '] @ ../../"
 INJECTED = re.compile(r"INJECTED uid=\d")
@@ -32,41 +33,6 @@ SERVER = "resources_servers/probe"
 
 
 # --- the proxy script, on this machine's loopback -------------------------------------------------
-
-
-class Listener:
-    """A TCP listener on this machine that records who connected and echoes what it gets."""
-
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        self.sock = socket.create_server((host, 0))
-        self.port = self.sock.getsockname()[1]
-        self.peers: list[str] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, peer = self.sock.accept()
-            except OSError:
-                return
-            self.peers.append(peer[0])
-            with conn:
-                conn.settimeout(5)
-                try:
-                    data = conn.recv(1024)
-                    if data:
-                        conn.sendall(data)
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        # shutdown() wakes the accept() blocked in the other thread; a bare close() would leave it
-        # blocked on a descriptor number the next test's socket may reuse (and then echo its requests).
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
 
 
 @contextmanager

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +15,7 @@ from sandbox_fixtures import answer_server
 from gym_review_bot.models import Finding
 from gym_review_bot.sandbox.options import SandboxOptions
 from gym_review_bot.sandbox.runner import run_sandbox
+from tests.docker_support import Listener
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("nothing_left")]
 
@@ -26,37 +25,11 @@ def run(tmp_path: Path, name: str, files: dict, options: SandboxOptions, **kw: b
     return {f.id: f for f in run_sandbox(tree, name, options, **kw).findings}
 
 
-class Listener:
-    """A TCP listener on 0.0.0.0 of this machine that counts who connected."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("0.0.0.0", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.peers: list[str] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, peer = self.sock.accept()
-            except OSError:
-                return
-            self.peers.append(peer[0])
-            conn.close()
-
-
 @pytest.fixture
 def listener() -> Iterator[Listener]:
-    one = Listener()
+    one = Listener("0.0.0.0")
     yield one
-    try:
-        one.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone would not
-    except OSError:
-        pass
-    one.sock.close()
+    one.close()
 
 
 @pytest.fixture
