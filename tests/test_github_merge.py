@@ -162,6 +162,31 @@ def test_override_binds_to_the_fingerprint_named(fake, tmp_path):
     assert len(decode(bot_body(fake)).failing) == 2
 
 
+def test_an_override_withdrawn_after_the_publish_stops_the_merge(fake, tmp_path):
+    # Reproduction: the gate trusted the verdict stored at the last publish, so an override whose
+    # command comment was deleted afterwards still let the PR merge until the next publish.
+    from gym_review_bot.github.chatops import handle_comment
+
+    report = make_report("GR109")
+    ready(fake, tmp_path, report)
+    command = fake.add_comment(3, "maint", '/gym-review override GR109 "licence checked by hand"')
+    assert "recorded" in handle_comment(client(fake), fake.repo, 3, command["id"], GithubSettings())
+    publish(client(fake), fake.repo, 3, write_report(tmp_path / "r2.json", report), GithubSettings())
+    summary = decode(bot_body(fake))
+    assert summary.verdict == "pass" and summary.overridden == [report.servers[0].findings[-1].fingerprint]
+    fake.comments.remove(command)  # withdrawn after the publish
+    merged, line = gate(fake)
+    assert not merged and fake.merges == [] and "an override it counted no longer stands" in line
+    # The author losing write access withdraws it too; standing, it merges.
+    fake.comments.append(command)
+    fake.roles["maint"] = "read"
+    merged, line = gate(fake)
+    assert not merged and "an override it counted no longer stands" in line
+    fake.roles["maint"] = "maintain"
+    merged, _ = gate(fake)
+    assert merged and fake.merges == [{"number": 3, "merge_method": "squash", "sha": HEAD}]
+
+
 def test_the_gate_note_keeps_the_run_link(fake, tmp_path, monkeypatch):
     monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.example")
     monkeypatch.setenv("GITHUB_REPOSITORY", "org/gym")

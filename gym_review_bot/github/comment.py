@@ -97,6 +97,7 @@ def compose(report: Report, decision: Decision, extras: Extras) -> tuple[str, Co
         ready_head=extras.ready_head,
         since=since,
         guide=guide,
+        overridden=[f.fingerprint for f, waiver in decision.waived if waiver.source == "override"][:MAX_FAILING],
     )
     blocking = bool(decision.blocking)
     stable_md = render_markdown(stable, context(stable, extras, since, guide, run=False, blocking=blocking))

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gym_review_bot.github.client import github_errors
-from gym_review_bot.github.commands import WRITE_ROLES, Permissions
+from gym_review_bot.github.commands import WRITE_ROLES, Permissions, override_waivers
 from gym_review_bot.github.comment import find_bot_comment
 from gym_review_bot.github.settings import GithubSettings
 from gym_review_bot.github.summary import CommentSummary, GateNote, decode, encode
@@ -30,10 +30,16 @@ def labeled_head(number: int, settings: GithubSettings) -> str | None:
 
 
 def missing_for_merge(
-    pr: Any, summary: CommentSummary | None, ready_head: str | None, settings: GithubSettings, repo: Any
+    pr: Any,
+    summary: CommentSummary | None,
+    ready_head: str | None,
+    settings: GithubSettings,
+    repo: Any,
+    comments: list[Any],
 ) -> list[str]:
     """What stops the merge, in the bot's own words (nothing from the PR), or [] when it may merge."""
     head = pr.head.sha
+    permissions = Permissions(repo)
     labels = [label.name for label in pr.labels]
     missing = []
     if settings.labels.ready not in labels:
@@ -44,14 +50,27 @@ def missing_for_merge(
         missing.append("a review of the current head (the latest one is for an older commit or missing)")
     elif not summary.complete or summary.verdict != "pass":
         missing.append("a complete, passing review (or its failures overridden)")
+    elif summary.overridden and _withdrawn(summary, comments, settings, permissions):
+        missing.append(
+            "a new review: an override it counted no longer stands (its command comment was edited or "
+            "deleted, or its author lost write access); comment `/gym-review recheck`"
+        )
     files = [f.filename for f in pr.get_files()]
     touched = sorted({p for p in settings.protected_paths for f in files if f == p or f.startswith(p)})
     if touched:
         missing.append("a PR that leaves " + " and ".join(f"`{p}`" for p in touched) + " alone (merge by hand)")
-    approvals = _approvals(pr, head, Permissions(repo))
+    approvals = _approvals(pr, head, permissions)
     if approvals < settings.approvals:
         missing.append(f"{settings.approvals} approval(s) for the current head from users with write access")
     return missing
+
+
+def _withdrawn(
+    summary: CommentSummary, comments: list[Any], settings: GithubSettings, permissions: Permissions
+) -> bool:
+    """Whether an override the published verdict counted has gone since (read again, as publish reads it)."""
+    standing = override_waivers(comments, settings.bot_login, permissions)
+    return any(fp not in standing for fp in summary.overridden)
 
 
 def _approvals(pr: Any, head: str, permissions: Permissions) -> int:
@@ -79,12 +98,13 @@ def merge_gate(gh: Any, repo_name: str, number: int, settings: GithubSettings) -
         pr = repo.get_pull(number)
         if pr.state != "open":
             return False, f"PR #{number} is {pr.state}: nothing to merge"
-        comment = find_bot_comment(list(pr.get_issue_comments()), settings.bot_login)
+        comments = list(pr.get_issue_comments())
+        comment = find_bot_comment(comments, settings.bot_login)
         summary = decode(comment.body) if comment is not None else None
         ready_head = (summary.ready_head if summary else None) or labeled_head(number, settings)
         if settings.labels.ready not in [label.name for label in pr.labels]:
             ready_head = None
-        missing = missing_for_merge(pr, summary, ready_head, settings, repo)
+        missing = missing_for_merge(pr, summary, ready_head, settings, repo, comments)
         if not missing:
             pr.merge(merge_method=settings.merge_method, sha=pr.head.sha)
             return True, f"PR #{number}: merged ({settings.merge_method})"

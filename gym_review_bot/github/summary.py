@@ -51,6 +51,8 @@ class CommentSummary(BaseModel):
     ready_head: str | None = None  # the head when the ready label was first seen (by the merge gate or publish)
     since: DeltaNote | None = None  # what the comment said changed since the review before it
     guide: bool = False  # the comment carries the guide's link (given on the first comment, then kept)
+    overridden: list[str] = Field(default_factory=list)  # fingerprints a maintainer's override waived, the first
+    # MAX_FAILING: the merge gate checks that each override still stands before it trusts `verdict`
 
 
 def encode(summary: CommentSummary) -> str:
