@@ -399,7 +399,7 @@ def _environment(markdown: bool) -> Environment:
         problem_counts=problem_counts,
         count=_count,
         ICONS=ICONS,
-        TABLE_HEAD=Markup(f"| server | {' | '.join(layout.FAMILIES)} |\n|---|{':-:|' * len(layout.FAMILIES)}"),
+        TABLE_HEAD=Markup(f"| server | {' | '.join(layout.FAMILIES)} |\n|-|{':-:|' * len(layout.FAMILIES)}"),
         FOLD_SERVERS=layout.FOLD_SERVERS,
         RECHECK=layout.RECHECK,
         REPRODUCE=layout.REPRODUCE,
@@ -435,7 +435,7 @@ def footer(report: Report, context: CommentContext, body: str) -> str:
     parts.append(f"locally: `{layout.REPRODUCE}`")
     guide = layout.page_url(context.guide_url)
     if context.first_comment and guide:
-        parts.append(f"new here? [the guide]({guide})")
+        parts.append(f"new here? [guide]({guide})")
     if context.override_help:
         parts.append(f"maintainers: `{layout.OVERRIDE}`")
     lines = [f"<sub>{' · '.join(parts)}</sub>"]
