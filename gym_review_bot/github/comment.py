@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,8 +129,8 @@ def _sections(decision: Decision, extras: Extras) -> str:
         # The footer says how to override a check. An override records the fingerprints failing when it
         # is given, so a check failing once needs none; a check failing several times lists them, so
         # that one failure of it can be waived (`GRxxx:FINGERPRINT`).
-        ids = [f.id for f in decision.blocking]
-        several = [f for f in decision.blocking if ids.count(f.id) > 1]
+        per_check = Counter(f.id for f in decision.blocking)
+        several = [f for f in decision.blocking if per_check[f.id] > 1]
         if several:
             listed = [f"- {md_text(f.id)}: <code>{md_text(f.fingerprint)}</code>" for f in several[:MAX_LISTED]]
             if len(several) > MAX_LISTED:

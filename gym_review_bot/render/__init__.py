@@ -176,11 +176,11 @@ def id_runs(findings: list[Finding]) -> str:
 def problem_counts(report: Report, not_run: bool = True) -> str:
     """The heading's counts: "3 errors, 1 warning in 1 server", only the kinds there are."""
     s = report.summary
-    kinds = [(s.errors, "error"), (s.warnings, "warning"), (s.pre_existing, "pre-existing")]
-    kinds.insert(2, (s.not_run if not_run else 0, "not run"))
-    parts = [f"{n} {word}" if word in ("not run", "pre-existing") else _count(n, word) for n, word in kinds if n]
+    parts = [_count(s.errors, "error"), _count(s.warnings, "warning"), f"{s.not_run if not_run else 0} not run"]
+    parts.append(f"{s.pre_existing} pre-existing")
+    shown = [part for part in parts if not part.startswith("0 ")]
     servers = _count(s.servers, "server")
-    return f"{', '.join(parts)} in {servers}" if parts else servers
+    return f"{', '.join(shown)} in {servers}" if shown else servers
 
 
 def incomplete_reasons(report: Report) -> list[str]:
