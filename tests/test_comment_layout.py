@@ -311,6 +311,24 @@ def test_fingerprints_are_listed_only_for_a_check_failing_more_than_once() -> No
     assert "override" not in published(clean, None)[0]
 
 
+def test_a_hostile_file_name_in_a_link_text_stays_text() -> None:
+    # The link text is the PR's own file name (plain text since issue 11, no longer inside <code>).
+    name = "x](javascript:alert(1)) @octocat #12 GH-3 www.evil.example <img src=x> `y`.py"  # no `/`: it links
+    bad = finding("GR104", file=f"resources_servers/s/{name}", line=3)
+    report = Report(servers=[server("s", [bad])], head_sha="1" * 40).finalize()
+    md = render_markdown(report, CommentContext(links=Links(REPO, "1" * 40)))
+    html = gfm(md)
+    [href] = parse(html).hrefs  # one link: the bot's, to the file at the head SHA
+    assert href.startswith(f"https://github.com/{REPO}/blob/{'1' * 40}/resources_servers/s/x%5D")
+    assert href.endswith("#L3") and "javascript" not in href.split("/s/")[0]
+    text = html.split("<a href=")[1].split('">', 1)[1].split("</a>")[0]  # the link's text
+    assert "@octocat" not in text and "<img" not in html and "www.evil" not in text  # broken by zero-width spaces
+    assert raw_html_tags(md) <= RAW_HTML_ALLOWED
+    # A name that could leave the repository (`//`, `..`) gets no link at all, only inert text.
+    bad.file = "resources_servers/s/../../x](https://evil.example/).py"
+    assert parse(gfm(render_markdown(report, CommentContext(links=Links(REPO, "1" * 40))))).hrefs == []
+
+
 def test_a_run_url_markdown_could_act_on_is_dropped() -> None:
     report = Report(servers=[server("s", [finding("GR101", "pass", "ok")])]).finalize()
     for url in ("javascript:alert(1)", "https://x.example/a)(b", "https://x.example/a b", "http://x.example/run"):
