@@ -14,9 +14,11 @@ from types import ModuleType
 
 from gym_review_bot import __version__
 from gym_review_bot.argtypes import OneLineParser, output_directory, positive_float, pr_body_source
-from gym_review_bot.discover import UsageError, discover_local, discover_pr, select_servers
+from gym_review_bot.discover import discover_local, discover_pr, select_servers
+from gym_review_bot.errors import UsageError
 from gym_review_bot.git import GitError
 from gym_review_bot.github import cli as github_cli
+from gym_review_bot.judge import Judgement
 from gym_review_bot.models import Report
 from gym_review_bot.review import ReviewOptions, review
 
@@ -150,15 +152,18 @@ def _sandbox_choice(args: argparse.Namespace, pr_mode: bool) -> ReviewOptions:
     return options
 
 
-def _emit(report: Report, args: argparse.Namespace) -> None:
-    from gym_review_bot.render import render_markdown, render_terminal, stop_commands  # Jinja2 only here
+def _emit(report: Report, judgement: Judgement, args: argparse.Namespace) -> None:
+    from gym_review_bot.render.safety import stop_commands
+    from gym_review_bot.render.terminal import render_terminal  # Jinja2 and rich load only here
 
     if args.json:
         _write(args.json, report.to_json() + "\n")
     if args.markdown:
-        _write(args.markdown, render_markdown(report))
+        from gym_review_bot.render.markdown import render_markdown
+
+        _write(args.markdown, render_markdown(report, judgement))
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    text = render_terminal(report, color=color, verbose=args.verbose).rstrip()
+    text = render_terminal(report, judgement, color=color, verbose=args.verbose).rstrip()
     if args.quiet:
         print(text.splitlines()[-1])  # the verdict line: no PR text in it
     elif os.environ.get("GITHUB_ACTIONS") == "true":
@@ -195,14 +200,15 @@ def run_check(args: argparse.Namespace) -> int:
         found = discover_local(repo, None if args.all else args.server)
     options.pr_body = _read_pr_body(args.pr_body)
     options.max_evidence_mb = args.max_evidence_mb
-    report = review(found, options)
-    _emit(report, args)
+    reviewed = review(found, options)
+    report, judgement = reviewed.report, reviewed.judgement
+    _emit(report, judgement, args)
     if args.artifacts_dir is not None:
         from gym_review_bot.evidence.charts import write_charts  # matplotlib loads only here
 
         for path in write_charts(report, args.artifacts_dir):
             print(f"chart: {path}")
-    return EXIT_CODES.get(report.verdict, EXIT_INCOMPLETE)
+    return EXIT_CODES.get(judgement.verdict, EXIT_INCOMPLETE)
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -211,8 +217,8 @@ def run_demo(args: argparse.Namespace) -> int:
     options = _sandbox_choice(args, pr_mode=False)
     with demo_repository() as (repo, base):
         print(f"Demo: a PR in a throwaway repository ({repo}) adds two servers; reviewing it.\n")
-        report = review(discover_pr(repo, base), options)
-        _emit(report, args)
+        reviewed = review(discover_pr(repo, base), options)
+        _emit(reviewed.report, reviewed.judgement, args)
     return EXIT_OK
 
 
@@ -236,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (UsageError, GitError) as exc:
-        from gym_review_bot.render import escape_terminal  # Jinja2 loads only when something is printed
+        from gym_review_bot.render.safety import escape_terminal
 
         print(f"gym-review: error: {escape_terminal(exc)}", file=sys.stderr)  # git's stderr may quote PR paths
         return EXIT_USAGE

@@ -72,7 +72,7 @@ class FakeGithub:
 
     # --- state helpers for tests ---
     def add_pr(self, number: int, author: str = "contrib", head: str = "a" * 40, files=None, **kw: Any) -> PR:
-        pr = PR(number, author, head, list(files or ["resources_servers/x/app.py"]), **kw)
+        pr = PR(number, author, head, list(files or ["resources_servers/word_count/app.py"]), **kw)
         self.pulls[number] = pr
         return pr
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gym_review_bot.models import Finding, Report, ServerReport, Timings, make_fingerprint
+from gym_review_bot.catalogue import Catalogue
+from gym_review_bot.judge import judge, sealed
+from gym_review_bot.models import Finding, PrReport, Report, ServerReport, Timings, make_fingerprint
 
 TOKEN = "ghs_TESTTOKEN0123456789abcdefSECRET"
 HEAD = "a" * 40
 
 
-def finding(check_id: str, status: str = "pass", message: str = "ok", server: str = "word_count") -> Finding:
+def finding(
+    check_id: str, status: str = "pass", message: str = "ok", server: str = "word_count", severity: str = "error"
+) -> Finding:
     return Finding(
         id=check_id,
-        severity="error",
+        severity=severity,
         status=status,
         skip_kind="not_applicable" if status == "skip" else None,
         title=f"check {check_id}",
@@ -23,11 +27,33 @@ def finding(check_id: str, status: str = "pass", message: str = "ok", server: st
     )
 
 
-def make_report(*failing: str, head: str = HEAD, server: str = "word_count", complete: bool = True) -> Report:
-    findings = [finding(f"GR{n}", server=server) for n in range(100, 106)]
-    findings += [finding(i, "fail", f"{i} is wrong", server) for i in failing]
-    if not complete:
-        findings.append(finding("GR205", "error", "the sandbox timed out", server))
+def _finding(catalogue: Catalogue, check_id: str, failing: tuple[str, ...], errors: tuple[str, ...], server: str):
+    """One finding as a review under `catalogue`'s rules makes it: every check present, each with its severity."""
+    severity = catalogue.severity(check_id) or "error"
+    if check_id in failing:
+        return finding(check_id, "fail", f"{check_id} is wrong", server, severity)
+    if check_id in errors:
+        return finding(check_id, "error", "the sandbox timed out", server, severity)
+    off = catalogue.disabled(check_id)
+    if off:
+        made = finding(check_id, "skip", off, server, severity)
+        return made.model_copy(update={"skip_kind": "disabled_by_policy"})
+    return finding(check_id, server=server, severity=severity)
+
+
+def make_report(
+    *failing: str,
+    head: str = HEAD,
+    server: str = "word_count",
+    complete: bool = True,
+    catalogue: Catalogue | None = None,
+) -> Report:
+    """A complete, sealed PR report for one added server: every check the catalogue runs, `failing` ones failed
+    (server or PR checks), GR205 `error` when not `complete`; judged under `catalogue`'s rules."""
+    catalogue = catalogue or Catalogue()
+    errors = () if complete else ("GR205",)
+    findings = [_finding(catalogue, i, failing, errors, server) for i in catalogue.expected_for("added")]
+    pr = [_finding(catalogue, c.id, failing, (), "(pull request)") for c in catalogue.pr_checks()]
     srv = ServerReport(
         name=server,
         path=f"resources_servers/{server}",
@@ -36,7 +62,23 @@ def make_report(*failing: str, head: str = HEAD, server: str = "word_count", com
         sandbox_ran=True,
         timings=Timings(build_s=1.0),
     )
-    return Report(head_sha=head, base_sha="b" * 40, servers=[srv], generated_at="2026-11-26T00:00:00Z").finalize()
+    report = Report(
+        head_sha=head, base_sha="b" * 40, servers=[srv], pr=PrReport(findings=pr), generated_at="2026-11-26T00:00:00Z"
+    )
+    return sealed(report, judge(report, catalogue.policy.config_waivers(), catalogue))[0]
+
+
+def failing(report: Report, check_id: str) -> Finding:
+    """The report's finding of a check (a server's, else the PR's own)."""
+    findings = [f for s in report.servers for f in s.findings] + (report.pr.findings if report.pr else [])
+    return next(f for f in findings if f.id == check_id)
+
+
+def rules(**github: object) -> Catalogue:
+    """The trusted rules publish works under: the defaults with these `github:` settings."""
+    from gym_review_bot.config import Policy
+
+    return Catalogue(Policy.model_validate({"github": github}))
 
 
 def write_report(path: Path, report: Report) -> Path:

@@ -6,13 +6,12 @@ import re
 
 import pytest
 
-from gym_review_bot.github.comment import fit_comment
+from gym_review_bot.config import GithubSettings
 from gym_review_bot.github.publish import publish
-from gym_review_bot.github.settings import GithubSettings
-from gym_review_bot.github.summary import decode
-from gym_review_bot.render import MARKER
+from gym_review_bot.render.summary import decode
+from gym_review_bot.render.words import MARKER
 from tests.fake_github import FakeGithub
-from tests.github_support import HEAD, TOKEN, client, make_report, write_report
+from tests.github_support import HEAD, TOKEN, client, failing, make_report, rules, write_report
 
 BOT = "github-actions[bot]"
 
@@ -39,7 +38,7 @@ def bot_comments(fake, number=7):
 
 def test_first_publish_then_rerun_makes_no_write(fake, tmp_path):
     report = write_report(tmp_path / "r.json", make_report())
-    line = publish(client(fake), fake.repo, 7, report, settings())
+    line = publish(client(fake), fake.repo, 7, report, rules(reviewers=["alice", "bob"]))
     assert "published (success" in line
     assert len(fake.requests) <= 9, fake.requests
     assert fake.statuses[-1]["state"] == "success" and fake.statuses[-1]["context"] == "gym-review"
@@ -48,13 +47,17 @@ def test_first_publish_then_rerun_makes_no_write(fake, tmp_path):
     assert len(bot_comments(fake)) == 1
     fake.reset_counts()
     fake.add_comment(7, "user1", "later comment")  # the bot's comment is on page 2 now
-    line = publish(client(fake), fake.repo, 7, write_report(tmp_path / "r2.json", make_report()), settings())
+    line = publish(
+        client(fake), fake.repo, 7, write_report(tmp_path / "r2.json", make_report()), rules(reviewers=["alice", "bob"])
+    )
     assert "nothing changed" in line
     assert len(fake.requests) <= 4 and fake.writes() == [], fake.requests
 
 
 def publish_report(fake, tmp_path, report, name="r.json", **kw):
-    return publish(client(fake), fake.repo, 7, write_report(tmp_path / name, report), settings(**kw))
+    return publish(
+        client(fake), fake.repo, 7, write_report(tmp_path / name, report), rules(reviewers=["alice", "bob"], **kw)
+    )
 
 
 def test_new_commit_edits_the_comment_and_removes_the_ready_label(fake, tmp_path):
@@ -131,10 +134,9 @@ def test_another_accounts_comment_with_the_marker_is_left_untouched(fake, tmp_pa
     assert not any(r[0] == "PATCH" for r in fake.requests)
 
 
-@pytest.mark.skipif(fit_comment is None, reason="URLs are made inert by the hardened renderer (output branch)")
 def test_a_bare_url_in_a_message_is_not_linked(fake, tmp_path):
     report = make_report("GR109")
-    report.servers[0].findings[-1].message = "see http://evil.example/x and www.evil.example"
+    failing(report, "GR109").message = "see http://evil.example/x and www.evil.example"
     publish_report(fake, tmp_path, report)
     body = bot_comments(fake)[0]["body"]
     assert "http://evil" not in body and "www.evil" not in body and "evil.example" in body
@@ -142,9 +144,10 @@ def test_a_bare_url_in_a_message_is_not_linked(fake, tmp_path):
 
 def test_hostile_names_and_messages_are_rendered_harmless(fake, tmp_path):
     hostile = f"@org/team <img src=x onerror=alert(1)> http://evil.example/x #1 {MARKER} -->"
-    report = make_report("GR109", server="srv")
-    report.servers[0].findings[-1].message = hostile
-    report.servers[0].name = hostile
+    name = f"@team<img src=x onerror=alert(1)>#1{MARKER}-->"  # a server name has no `/`: the rest of `hostile`
+    fake.pulls[7].files = [f"resources_servers/{name}/app.py"]
+    report = make_report("GR109", server=name)
+    failing(report, "GR109").message = hostile
     publish_report(fake, tmp_path, report)
     body = bot_comments(fake)[0]["body"]
     assert "@org/team" not in body and "<img" not in body and body.count(MARKER) == 1
@@ -179,7 +182,7 @@ def test_untrusted_reports_are_refused(fake, tmp_path, monkeypatch, case, expect
         event = {"pull_request": {"number": 7}}
     (tmp_path / "event.json").write_text(json.dumps(event))
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(tmp_path / "event.json"))
-    line = publish(client(fake), fake.repo, 7, path, settings(**kw))
+    line = publish(client(fake), fake.repo, 7, path, rules(reviewers=["alice", "bob"], **kw))
     assert line.startswith("refused") and expected in line
     assert fake.statuses[-1]["state"] == "error" and expected in fake.statuses[-1]["description"]
     assert bot_comments(fake) == [] and fake.pulls[7].labels == []
@@ -224,10 +227,10 @@ def test_closed_pr_exits_cleanly(fake, tmp_path):
 
 
 def test_oversized_report_comment_fits_and_keeps_the_summary(fake, tmp_path):
-    report = make_report("GR109")
-    for i in range(900):
-        report.servers[0].findings.append(make_report(f"GR{110 + i % 5}").servers[0].findings[-1])
-        report.servers[0].findings[-1].message = f"problem {i} " + "x" * 80
+    ids = ["GR101", "GR104", "GR105", "GR106", "GR107", "GR108", "GR109", "GR113", "GR205", "GR301", "GR302"]
+    report = make_report(*ids)
+    for i, check_id in enumerate(ids):
+        failing(report, check_id).message = f"problem {i} " + "x " * 4000  # about 100,000 characters in all
     publish_report(fake, tmp_path, report)
     body = bot_comments(fake)[0]["body"]
     assert len(body) <= 65_536 and decode(body) is not None and "cut to fit" in body.lower()

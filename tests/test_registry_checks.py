@@ -56,8 +56,9 @@ def signed_commit(repo: GitRepo, message: str = "change") -> str:
 
 
 def findings(repo: GitRepo) -> dict[str, Finding]:
-    report = review(discover_pr(repo.path, "main"), ReviewOptions())
-    return {f.id: f for f in report.servers[0].findings}
+    report = review(discover_pr(repo.path, "main"), ReviewOptions()).report
+    assert report.pr is not None  # GR120, about the PR's commits, is one of the PR's own checks
+    return {f.id: f for f in [*report.servers[0].findings, *report.pr.findings]}
 
 
 def add_server(repo: GitRepo, overrides: dict[str, str | bytes | None] | None = None) -> dict[str, Finding]:
@@ -132,7 +133,8 @@ def test_gr115_checks_only_files_the_pr_adds(repo: GitRepo) -> None:
 def test_gr115_does_not_apply_outside_pr_mode(server_tree) -> None:
     # The checkout's own .gym-review.yaml turns the rules on; without a base they cannot tell what was added.
     found = server_tree(checkout_files={".gym-review.yaml": ALL_RULES})
-    for check_id in ("GR115", "GR118", "GR120", "GR121"):
+    assert "GR120" not in found  # the PR's commits: a check of the PR itself, with no PR to check here
+    for check_id in ("GR115", "GR118", "GR121"):
         assert (found[check_id].status, found[check_id].skip_kind) == ("skip", "not_applicable"), check_id
         assert "PR mode" in found[check_id].message
 
@@ -323,11 +325,10 @@ def test_gr121_is_about_added_files_only(repo: GitRepo, tmp_path: Path) -> None:
 
 
 def test_gr120_is_an_error_when_the_commits_cannot_be_listed(repo: GitRepo) -> None:
-    from gym_review_bot.checks import Checkout, ServerContext
     from gym_review_bot.checks.base import run_checks
-    from gym_review_bot.checks.pull import PullRequest
-    from gym_review_bot.checks.registry import CHECKS
-    from gym_review_bot.policy import parse_policy
+    from gym_review_bot.checks.commits import CHECKS
+    from gym_review_bot.checks.pull import PrContext, PullRequest
+    from gym_review_bot.config import parse_policy
     from gym_review_bot.sources import GitTree
 
     open_pr(repo)
@@ -335,6 +336,6 @@ def test_gr120_is_an_error_when_the_commits_cannot_be_listed(repo: GitRepo) -> N
     head = signed_commit(repo, "add srv")
     tree = GitTree(repo.path, head)
     gone = PullRequest(tree, frozenset(), repo.path, "0" * 40, head)  # a base git does not have
-    ctx = ServerContext(tree, "srv", Checkout(tree), policy=parse_policy(ALL_RULES.encode()), pull=gone)
-    [f] = [f for f in run_checks(CHECKS, ctx, "srv") if f.id == "GR120"]
+    policy = parse_policy(ALL_RULES.encode())
+    [f] = run_checks(CHECKS, PrContext(None, policy, gone), "(pull request)", policy)
     assert f.status == "error" and "Could not list the PR's commits" in f.message

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from gym_review_bot.config import GithubSettings
 from gym_review_bot.github.client import github_errors
 from gym_review_bot.github.commands import WRITE_ROLES, Permissions, parse_command, record
-from gym_review_bot.github.comment import find_bot_comment, md_text
-from gym_review_bot.github.settings import GithubSettings
-from gym_review_bot.github.summary import decode
+from gym_review_bot.github.comment import find_bot_comment
+from gym_review_bot.render.safety import md_inert as md_text
+from gym_review_bot.render.summary import decode
 
 REFUSAL = (
     "Thanks for the suggestion, {who}. Only maintainers (write, maintain or admin permission) can override "

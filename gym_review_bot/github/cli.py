@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 from gym_review_bot.argtypes import OneLineParser
 
 if TYPE_CHECKING:
-    from gym_review_bot.github.settings import GithubSettings
+    from gym_review_bot.catalogue import Catalogue
+    from gym_review_bot.config import GithubSettings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -74,11 +75,20 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     joined.add_argument("reports", type=Path, nargs="*", metavar="REPORT")
 
 
-def _settings(args: argparse.Namespace) -> GithubSettings:
-    from gym_review_bot.github.settings import load_settings
+def _trusted(args: argparse.Namespace) -> Catalogue:
+    """The registry's rules from the trusted checkout (read with git), as a catalogue; --bot-login applied."""
+    from gym_review_bot.catalogue import Catalogue
+    from gym_review_bot.config import load_trusted_policy
 
-    settings = load_settings(args.config_repo, args.config_ref)
-    return settings.model_copy(update={"bot_login": args.bot_login}) if args.bot_login else settings
+    policy = load_trusted_policy(args.config_repo, args.config_ref).policy
+    if args.bot_login:
+        github = policy.github.model_copy(update={"bot_login": args.bot_login})
+        policy = policy.model_copy(update={"github": github})
+    return Catalogue(policy)  # validates the check ids the file names
+
+
+def _settings(args: argparse.Namespace) -> GithubSettings:
+    return _trusted(args).policy.github
 
 
 def _github_command(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -102,7 +112,7 @@ def run_publish(args: argparse.Namespace) -> int:
     from gym_review_bot.github.client import connect
     from gym_review_bot.github.publish import publish
 
-    line = publish(connect(), args.gh_repo, args.pr, args.report, _settings(args))
+    line = publish(connect(), args.gh_repo, args.pr, args.report, _trusted(args))
     print(line)
     return EXIT_INCOMPLETE if line.startswith("refused") else EXIT_OK
 
@@ -140,7 +150,7 @@ def run_triage(args: argparse.Namespace) -> int:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    from gym_review_bot.github.plan import make_plan
+    from gym_review_bot.plan import make_plan
 
     text = make_plan(args.repo.resolve(), args.base, args.head)
     if args.output:
@@ -150,7 +160,7 @@ def run_plan(args: argparse.Namespace) -> int:
 
 
 def run_merge_reports(args: argparse.Namespace) -> int:
-    from gym_review_bot.github.plan import merge_reports
+    from gym_review_bot.plan import merge_reports
 
     report = merge_reports(args.plan, args.reports)
     args.json.write_text(report.to_json() + "\n", encoding="utf-8")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import github
 from github import Auth, Github, GithubException, GithubRetry
 
-from gym_review_bot.discover import UsageError
+from gym_review_bot.errors import UsageError
 
 DEFAULT_API_URL = "https://api.github.com"
 # A primary rate limit that resets later than this is not waited for: the run says when it resets.

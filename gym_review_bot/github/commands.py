@@ -16,7 +16,7 @@ from typing import Any
 import re2
 
 from gym_review_bot.github.client import PullRequestGone, github_errors
-from gym_review_bot.github.decision import Waiver
+from gym_review_bot.waiver import Waiver
 
 WRITE_ROLES = {"write", "maintain", "admin"}
 MAINTAIN_ROLES = {"maintain", "admin"}
@@ -103,5 +103,5 @@ def override_waivers(comments: list[Any], bot_login: str, permissions: Permissio
             continue
         for fp in data["fps"]:
             if isinstance(fp, str):
-                waivers[fp] = Waiver(command.check_id, fp, command.reason, source.user.login)
+                waivers[fp] = Waiver(command.check_id, command.reason, "override", fingerprint=fp, by=source.user.login)
     return waivers

@@ -7,11 +7,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from gym_review_bot.config import GithubSettings
 from gym_review_bot.github.client import github_errors
 from gym_review_bot.github.commands import WRITE_ROLES, Permissions, override_waivers
 from gym_review_bot.github.comment import find_bot_comment
-from gym_review_bot.github.settings import GithubSettings
-from gym_review_bot.github.summary import CommentSummary, GateNote, decode, encode
+from gym_review_bot.render.summary import CommentSummary, GateNote, decode, encode
 
 
 def labeled_head(number: int, settings: GithubSettings) -> str | None:

@@ -12,14 +12,20 @@ from typing import Any
 import jsonschema
 from pydantic import ValidationError
 
+from gym_review_bot.catalogue import Catalogue
+from gym_review_bot.config import GithubSettings
 from gym_review_bot.github.client import github_errors
 from gym_review_bot.github.commands import MAINTAIN_ROLES, Permissions, override_waivers
-from gym_review_bot.github.comment import Extras, compose, find_bot_comment, previous_summary
-from gym_review_bot.github.decision import VERIFIED_ID, Decision, Waiver, decide
-from gym_review_bot.github.settings import GithubSettings
-from gym_review_bot.github.summary import CommentSummary
+from gym_review_bot.github.comment import find_bot_comment, previous_summary
+from gym_review_bot.judge import Judgement, judge
 from gym_review_bot.models import Report
+from gym_review_bot.render.sticky import Extras, compose
+from gym_review_bot.render.summary import CommentSummary
 from gym_review_bot.schema import report_schema_text
+from gym_review_bot.trust import Untrusted, verify_report
+from gym_review_bot.waiver import Waiver
+
+VERIFIED_ID = "GR118"  # a PR setting `verified: true`: passing when its author may maintain the repository
 
 WORKFLOW_CHANGED = "the review workflow was changed by this PR"
 OUTDATED = "the review is outdated"
@@ -77,8 +83,9 @@ def check_trust(report: Report, event: RunEvent | None, head: str, files: list[s
         raise ReportRefused(OUTDATED)
 
 
-def publish(gh: Any, repo_name: str, number: int, report_path: Path, settings: GithubSettings) -> str:
-    """Publish one report on one PR; returns a line for the log."""
+def publish(gh: Any, repo_name: str, number: int, report_path: Path, catalogue: Catalogue) -> str:
+    """Publish one report on one PR under the trusted rules (`catalogue.policy`); returns a line for the log."""
+    settings = catalogue.policy.github
     repo = gh.get_repo(repo_name)
     event = None
     try:
@@ -94,11 +101,12 @@ def publish(gh: Any, repo_name: str, number: int, report_path: Path, settings: G
         files = [f.filename for f in pr.get_files()]
     try:
         check_trust(report, event, head, files, settings)
-    except ReportRefused as exc:
+        judged = verify_report(report, catalogue, files)  # re-judged under the trusted rules, never taken as is
+    except (ReportRefused, Untrusted) as exc:
         status_sha = event.head_sha if event and str(exc) == OUTDATED else head
         return _refuse(repo, status_sha, exc, settings, gh, number)
     with github_errors(f"PR #{number}"):
-        return _publish_trusted(repo, repo_name, pr, report, settings, event)
+        return _publish_trusted(repo, repo_name, pr, report, judged, catalogue, event)
 
 
 def _refuse(repo: Any, sha: str | None, exc: Exception, settings: GithubSettings, gh: Any, number: int) -> str:
@@ -111,14 +119,23 @@ def _refuse(repo: Any, sha: str | None, exc: Exception, settings: GithubSettings
 
 
 def _publish_trusted(
-    repo: Any, repo_name: str, pr: Any, report: Report, settings: GithubSettings, event: RunEvent | None
+    repo: Any,
+    repo_name: str,
+    pr: Any,
+    report: Report,
+    judged: Judgement,
+    catalogue: Catalogue,
+    event: RunEvent | None,
 ) -> str:
+    settings = catalogue.policy.github
     comments = list(pr.get_issue_comments())
     mine = find_bot_comment(comments, settings.bot_login)
     previous = previous_summary(mine)
     permissions = Permissions(repo)
-    waivers = override_waivers(comments, settings.bot_login, permissions)
-    decision = decide(report, waivers | _verified_waivers(report, pr, permissions))
+    overrides = override_waivers(comments, settings.bot_login, permissions)
+    # The trusted config's waivers first, then the maintainers' overrides and the author's own permission.
+    waivers = [*catalogue.policy.config_waivers(), *overrides.values(), *_verified_waivers(judged, pr, permissions)]
+    decision = judge(report, waivers, catalogue)
     label_names = [label.name for label in pr.labels]
     extras = Extras(
         run_url=_run_url(event),
@@ -161,23 +178,25 @@ def _check_ready_label(
     return False
 
 
-def _verified_waivers(report: Report, pr: Any, permissions: Permissions) -> dict[str, Waiver]:
+def _verified_waivers(judged: Judgement, pr: Any, permissions: Permissions) -> list[Waiver]:
     """GR118 (`verified: true`) passes when the PR's author may maintain the repository."""
-    found = [f for s in report.servers for f in s.findings if f.id == VERIFIED_ID and f.blocks_merge]
+    found = [j.finding for j in judged.where("blocking") if j.finding.id == VERIFIED_ID]
     if not found or permissions.role(pr.user.login) not in MAINTAIN_ROLES:
-        return {}
+        return []
     reason = "the author has maintain or admin permission"
-    return {f.fingerprint: Waiver(f.id, f.fingerprint, reason, pr.user.login, "maintainer") for f in found}
+    return [Waiver(f.id, reason, "maintainer", fingerprint=f.fingerprint, by=pr.user.login) for f in found]
 
 
-def _write_status(repo: Any, pr: Any, decision: Decision, settings: GithubSettings) -> None:
+def _write_status(repo: Any, pr: Any, decision: Judgement, settings: GithubSettings) -> None:
     text = {"success": "passing", "failure": "changes needed", "error": "incomplete: the review could not tell"}
     repo.get_commit(pr.head.sha).create_status(
         state=decision.state, description=text[decision.state], context=settings.status_context
     )
 
 
-def _sync_labels(pr: Any, present: list[str], decision: Decision, settings: GithubSettings, remove_ready: bool) -> None:
+def _sync_labels(
+    pr: Any, present: list[str], decision: Judgement, settings: GithubSettings, remove_ready: bool
+) -> None:
     wanted = getattr(settings.labels, decision.label)
     stale = [name for name in settings.labels.review_labels() if name in present and name != wanted]
     if remove_ready:

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
+from gym_review_bot.judge import Judgement
 from gym_review_bot.models import Report, ServerReport
-from gym_review_bot.render import (
-    ICONS,
-    MARKER,
-    CommentContext,
-    Detail,
-    _count,
-    incomplete_reasons,
-    problem_counts,
-    render_comment,
-    server_icon,
-)
+from gym_review_bot.render.markdown import CommentContext, Detail, headline, render_comment
 from gym_review_bot.render.safety import md_inert
+from gym_review_bot.render.words import MARKER, count, server_icon
 
 GITHUB_LIMIT = 65_536  # characters in an issue comment; GitHub refuses a longer body
 CUT_HEADLINE = "Cut to fit GitHub's 65,536-character limit:"
@@ -23,7 +15,7 @@ MESSAGE_CHARS = (300, 120)  # the lengths tried, longest first
 
 def comment_length(text: str) -> int:
     """Length as GitHub may count it: UTF-16 code units, never fewer than characters."""
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _levels() -> list[Detail]:
@@ -43,52 +35,49 @@ def _levels() -> list[Detail]:
     return levels
 
 
-def fit_comment(report: Report, limit: int = GITHUB_LIMIT, context: CommentContext | None = None) -> str:
+def fit_comment(
+    report: Report, judgement: Judgement, limit: int = GITHUB_LIMIT, context: CommentContext | None = None
+) -> str:
     """The most detailed comment within `limit`; failing to that, per-server counts."""
     for detail in _levels():
-        text = render_comment(report, detail, context)
+        text = render_comment(report, judgement, detail, context)
         if comment_length(text) <= limit:
             return text
-    return counts_comment(report, limit)
+    return counts_comment(report, judgement, limit)
 
 
-def _server_counts(server: ServerReport) -> str:
-    blocking = sum(f.blocks_merge for f in server.findings)
-    other = sum(f.status == "fail" for f in server.findings) - blocking
-    not_run = sum(f.not_run for f in server.findings)
-    parts = [_count(blocking, "blocking failure"), _count(other, "other failure"), f"{not_run} not run"]
-    return f"- {server_icon(server)} <code>{md_inert(server.path)}</code> ({server.status}): {', '.join(parts)}"
+def _server_counts(server: ServerReport, judgement: Judgement) -> str:
+    klasses = [judgement.klass(f) for f in server.findings]
+    blocking, not_run = klasses.count("blocking"), klasses.count("not_run")
+    other = sum(k in ("warning", "waived", "pre_existing") for k in klasses)
+    parts = [count(blocking, "blocking failure"), count(other, "other failure"), f"{not_run} not run"]
+    icon = server_icon(server, judgement)
+    return f"- {icon} <code>{md_inert(server.path)}</code> ({server.status}): {', '.join(parts)}"
 
 
-def counts_comment(report: Report, limit: int = GITHUB_LIMIT) -> str:
+def counts_comment(report: Report, judgement: Judgement, limit: int = GITHUB_LIMIT) -> str:
     """The last resort: one line of counts per server with a problem, as many as fit."""
-    icon = {"pass": ICONS["pass"], "fail": ICONS["fail"]}.get(report.verdict, ICONS["error"])
-    words = {"pass": "no blocking problems", "fail": "changes needed"}.get(report.verdict, "incomplete")
-    head = [
-        MARKER,
-        f"## {icon} gym-review: {words} ({problem_counts(report)})",
-        "",
-    ]
-    if report.verdict == "error":
+    head = [MARKER, str(headline(judgement)), ""]
+    if judgement.headline == "error":
         head += ["**The merge gate must not pass this review:** a check that could not run is not a pass.", ""]
-    if not report.complete:
-        head += [f"**Incomplete:** {md_inert('; '.join(incomplete_reasons(report)))}.", ""]
-    troubled = [sv for sv in report.servers if sv.failed or any(f.status in ("fail", "error") for f in sv.findings)]
+    if not judgement.complete:
+        head += [f"**Incomplete:** {md_inert('; '.join(judgement.incomplete))}.", ""]
+    troubled = [sv for sv in report.servers if any(f.status in ("fail", "error") for f in sv.findings)]
     quiet = len(report.servers) - len(troubled)
     lines: list[str] = []
     budget = limit - comment_length("\n".join(head)) - 600  # room for the cut line and the tail
     for server in troubled:
-        line = _server_counts(server)
+        line = _server_counts(server, judgement)
         budget -= comment_length(line) + 1
         if budget < 0:
             break
         lines.append(line)
     cut = ["every check's id, title and message (per-server counts instead)"]
     if quiet:
-        cut.append(f"{_count(quiet, 'server')} with no failing check")
+        cut.append(f"{count(quiet, 'server')} with no failing check")
     if report.notes:
-        cut.append(_count(len(report.notes), "note"))
+        cut.append(count(len(report.notes), "note"))
     if len(lines) < len(troubled):
-        cut.append(f"{_count(len(troubled) - len(lines), 'more server')} with failing checks")
+        cut.append(f"{count(len(troubled) - len(lines), 'more server')} with failing checks")
     cut_line = f"**{CUT_HEADLINE}** {'; '.join(cut)}. The JSON report has everything."
     return "\n".join([*head, cut_line, "", *lines, ""])

@@ -201,7 +201,6 @@ def test_a_fault_of_the_sandbox_machinery_is_error_not_a_failure_of_the_pr(
     found = run(tmp_path, "faulty", answer_server("faulty"), options)
     assert found["GR201"].status == "error" and "OverflowError" in found["GR201"].message
     assert all(found[f"GR20{i}"].status == "error" for i in range(1, 7))
-    assert found["GR207"].status == "pass"
 
 
 def test_clean_up_problems_reach_the_report_notes_and_stderr(
@@ -225,4 +224,4 @@ def test_clean_up_problems_reach_the_report_notes_and_stderr(
     result = run_sandbox(tree, "untidy", options)
     assert any("still present after 60 s" in note for note in result.notes)
     assert "still present after 60 s" in capsys.readouterr().err
-    assert not any(f.status == "fail" for f in result.findings if f.id != "GR207")  # not the PR's failure
+    assert not any(f.status == "fail" for f in result.findings)  # not the PR's failure
