@@ -70,6 +70,20 @@ def test_the_corpus_covers_what_issue_19_asks(key: dict) -> None:
     assert sum(1 for pr in prs if not pr["servers"]) >= 5, "PRs that touch nemo_gym/ and no server"
 
 
+def test_kind_matches_the_servers(key: dict) -> None:
+    for pr in key["prs"]:
+        statuses = [s["status"] for s in pr["servers"].values()]
+        renamed = [s for s in pr["servers"].values() if "renamed_from" in s]
+        if pr["kind"] == "core":
+            assert not statuses, pr["pr"]
+        elif pr["kind"] == "add":
+            assert "added" in statuses and not renamed, pr["pr"]
+        elif pr["kind"] == "change":
+            assert statuses and set(statuses) == {"changed"} and not renamed, pr["pr"]
+        else:
+            assert renamed, pr["pr"]
+
+
 def test_every_server_expects_every_check(key: dict) -> None:
     for pr in key["prs"]:
         for name, server in pr["servers"].items():
