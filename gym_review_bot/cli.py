@@ -165,11 +165,30 @@ def _emit(report: Report, judgement: Judgement, args: argparse.Namespace) -> Non
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
     text = render_terminal(report, judgement, color=color, verbose=args.verbose).rstrip()
     if args.quiet:
-        print(text.splitlines()[-1])  # the verdict line: no PR text in it
+        _print(text.splitlines()[-1])  # the verdict line: no PR text in it
     elif os.environ.get("GITHUB_ACTIONS") == "true":
-        print(stop_commands(text))  # the runner processes no workflow command inside, whatever we missed
+        _print(stop_commands(text))  # the runner processes no workflow command inside, whatever we missed
     else:
-        print(text)
+        _print(text)
+
+
+def _print(text: str) -> None:
+    """Print to standard output; a reader that went away (`| head -1`) ends the printing, not the run."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so nothing (not even the interpreter's last flush) hits the broken pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)
 
 
 def _write(path: Path, text: str) -> None:
@@ -177,6 +196,23 @@ def _write(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Every output file can be written, tried before anything is reviewed (UsageError, exit 2, naming the
+    flag): a report must never be half written, e.g. the JSON with its verdict and then no comment."""
+    for flag in ("json", "markdown"):
+        path: Path | None = getattr(args, flag, None)
+        if path is None:
+            continue
+        existed = path.exists() or path.is_symlink()
+        try:
+            with open(path, "a", encoding="utf-8"):  # appends nothing: only opens it for writing
+                pass
+        except OSError as exc:
+            raise UsageError(f"--{flag} {path}: cannot be written ({exc.strerror})") from exc
+        if not existed:
+            path.unlink(missing_ok=True)
 
 
 def _check_scope(args: argparse.Namespace) -> None:
@@ -189,6 +225,7 @@ def _check_scope(args: argparse.Namespace) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     _check_scope(args)
+    check_outputs(args)
     pr_mode = args.base is not None
     options = _sandbox_choice(args, pr_mode)
     repo = args.repo.resolve()
@@ -207,16 +244,17 @@ def run_check(args: argparse.Namespace) -> int:
         from gym_review_bot.evidence.charts import write_charts  # matplotlib loads only here
 
         for path in write_charts(report, args.artifacts_dir):
-            print(f"chart: {path}")
+            _print(f"chart: {path}")
     return EXIT_CODES.get(judgement.verdict, EXIT_INCOMPLETE)
 
 
 def run_demo(args: argparse.Namespace) -> int:
     from gym_review_bot.demo import demo_repository
 
+    check_outputs(args)
     options = _sandbox_choice(args, pr_mode=False)
     with demo_repository() as (repo, base):
-        print(f"Demo: a PR in a throwaway repository ({repo}) adds two servers; reviewing it.\n")
+        _print(f"Demo: a PR in a throwaway repository ({repo}) adds two servers; reviewing it.\n")
         reviewed = review(discover_pr(repo, base), options)
         _emit(reviewed.report, reviewed.judgement, args)
     return EXIT_OK
@@ -245,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
         from gym_review_bot.render.safety import escape_terminal
 
         print(f"gym-review: error: {escape_terminal(exc)}", file=sys.stderr)  # git's stderr may quote PR paths
+        return EXIT_USAGE
+    except BrokenPipeError:  # standard output's reader went away (`| head -1`): no traceback
+        _silence_stdout()
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("gym-review: interrupted", file=sys.stderr)

@@ -8,6 +8,7 @@ these models (a test keeps it in step).
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import date
 from typing import Annotated, Literal
 
@@ -22,11 +23,24 @@ FindingStatus = Literal["pass", "fail", "skip", "error"]
 SkipKind = Literal["not_applicable", "prerequisite_failed", "not_requested", "disabled_by_policy"]
 ServerStatus = Literal["added", "changed", "removed", "checked"]
 Verdict = Literal["pass", "fail", "error"]
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def hash_text(value: str) -> bytes:
+    """Text from a PR as bytes to hash: one lossless encoding. Ordinary text is its UTF-8 (so fingerprints
+    of ordinary text never change); a lone surrogate (from a JSON `\\ud800`, or an undecodable byte of a
+    file name) is encoded as itself, never dropped, so distinct values keep distinct digests."""
+    return value.encode("utf-8", "surrogatepass")
 
 
 def _valid_unicode(value: str) -> str:
-    """File names from a PR may be any bytes; the report is UTF-8, so undecodable bytes become U+FFFD."""
-    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    """The report is UTF-8: undecodable bytes of a file name become U+FFFD; any other lone surrogate (JSON
+    can spell one) is written out as its escape (`\\ud800`), never dropped."""
+    if value.isascii() or not _SURROGATE.search(value):
+        return value
+    return _SURROGATE.sub(
+        lambda m: "\ufffd" if m.group() >= "\udc80" and m.group() <= "\udcff" else f"\\u{ord(m.group()):04x}", value
+    )
 
 
 Text = Annotated[str, AfterValidator(_valid_unicode)]
@@ -42,7 +56,7 @@ class Location(BaseModel):
 def make_fingerprint(check_id: str, server: str, file: str | None, key: str) -> str:
     """A finding's identity across commits: check, server, file and the check's stable key (no line numbers)."""
     raw = "\0".join((check_id, server, file or "", key))
-    return hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()[:20]
+    return hashlib.sha256(hash_text(raw)).hexdigest()[:20]
 
 
 class WaiverInfo(BaseModel):

@@ -4,31 +4,56 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 
-# Characters a terminal or a log viewer acts on: C0 (bar tab and newline, handled by the caller),
-# DEL, C1, and the Unicode line separators and bidirectional overrides ("Trojan Source").
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# What a terminal, a log viewer or a browser acts on, or what hides text: every character of Unicode
+# categories Cc (C0, DEL, C1), Cf (format: bidi marks and overrides such as U+061C and U+202E, zero-width
+# joiners, the BOM, tag characters) and Cs (lone surrogates), and the line and paragraph separators.
+# Each is shown as its escape, never dropped: a ZWJ in a name stays visible.
+ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_SUSPECT = re.compile(r"[^\t\n\x20-\x7e]")  # what may be one of those: the rest is printable ASCII
 _LEGACY_COMMAND = "##["  # the runner finds `##[command]` anywhere in a line
 _ZWSP = "\u200b"
 
 
 def _visible(char: str) -> str:
     code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _escape_match(match: re.Match[str]) -> str:
+    char = match.group()
+    return _visible(char) if unicodedata.category(char) in ESCAPED_CATEGORIES else char
+
+
+def escape_chars(text: str, keep: str = "\t\n") -> str:
+    """Every control, format and surrogate character spelled out as its escape (tab and newline kept)."""
+    out = _SUSPECT.sub(_escape_match, text)
+    for char in "\t\n":
+        if char not in keep:
+            out = out.replace(char, _visible(char))
+    return out
 
 
 def escape_terminal(value: object, single_line: bool = True) -> str:
-    """Text from a PR as it may appear in a terminal or CI log: control characters spelled out.
+    """Text from a PR as it may be printed, annotated or logged: the one output escape.
 
-    A single-line field (a server name, a file name) also has its newlines and tabs spelled out; a
-    multi-line one keeps newlines (CRLF becomes LF) and tabs, and the caller indents each line.
+    Escapes (never strips) control, format (bidi) and surrogate characters, and every workflow-command
+    start: `##[` anywhere, `::` at a line's start. A single-line field (a server name, a file name) also
+    has its newlines and tabs spelled out; a multi-line one keeps newlines (CRLF becomes LF) and tabs,
+    and the caller indents each line.
     """
     text = "" if value is None else str(value)
     if single_line:
         text = text.replace("\t", "\\t").replace("\r", "\\r").replace("\n", "\\n")
     else:
         text = text.replace("\r\n", "\n").replace("\r", "\\r")
-    return _CONTROL.sub(lambda m: _visible(m.group()), text).replace(_LEGACY_COMMAND, f"#{_ZWSP}#[")
+    return neutralise_commands(escape_chars(text))
+
+
+escape_output = escape_terminal  # the name the issue gives it: text from the PR, on its way out
 
 
 def neutralise_commands(text: str) -> str:
@@ -78,7 +103,7 @@ def md_inert(value: object) -> str:
 
 
 def _inert_plain(text: str) -> str:
-    text = _CONTROL.sub(lambda m: _visible(m.group()), text)
+    text = escape_chars(text)
     text = _MD_SPECIAL.sub(r"\\\1", text)
     text = html.escape(text, quote=False)  # no raw HTML, and no `-->` that closes our marker
     text = _SCHEME.sub(f":{_BREAK}", text)
@@ -101,7 +126,7 @@ def fence(text: str, indent: str = "") -> str:
     shows a copy of the comment's hidden marker.
     """
     body = text.replace("\r\n", "\n").replace("\r", "\\r").replace("\t", "    ")
-    body = _CONTROL.sub(lambda m: _visible(m.group()), body).replace("<!--", f"<!{_ZWSP}--")
+    body = escape_chars(body, keep="\n").replace("<!--", f"<!{_ZWSP}--")
     longest = max((len(run) for run in _BACKTICKS.findall(body)), default=0)
     marker = "`" * max(3, longest + 1)
     if longest >= 3:  # a tilde fence may be shorter; info strings aside, both are the same block
