@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,13 +43,37 @@ class Discovery:
 
 
 def is_server(tree: SourceTree, name: str) -> bool:
-    """A server has app.py or configs/; anything else under resources_servers/ is a shared library."""
+    """A server has app.py or configs/ (of any kind: a linked configs/ is the server's, and GR100 says so); a
+    symlink or a submodule where a server belongs is reviewed as one (GR100 fails it). Any other directory
+    under resources_servers/ is a shared library."""
     path = f"{SERVERS_DIR}/{name}"
-    return tree.get(f"{path}/app.py") is not None or tree.is_dir(f"{path}/configs")
+    if _linked(tree, name) is not None:
+        return True
+    return (
+        tree.get(f"{path}/app.py") is not None
+        or tree.is_dir(f"{path}/configs")
+        or tree.get(f"{path}/configs") is not None
+    )
+
+
+def _linked(tree: SourceTree, name: str) -> str | None:
+    """ "symlink" or "submodule" when resources_servers/<name> itself is one, else None."""
+    entry = tree.get(f"{SERVERS_DIR}/{name}")
+    return entry.kind if entry is not None and entry.kind in ("symlink", "submodule") else None
+
+
+def _is_file(tree: SourceTree, name: str) -> bool:
+    entry = tree.get(f"{SERVERS_DIR}/{name}")
+    return entry is not None and entry.kind == "file"
 
 
 def _not_a_server(name: str) -> str:
     return f"{SERVERS_DIR}/{name} has neither app.py nor configs/: a shared library, not a server; not checked."
+
+
+def _files_note(names: list[str]) -> str:
+    paths = ", ".join(f"{SERVERS_DIR}/{n}" for n in names)
+    return f"{paths}: {'a file' if len(names) == 1 else 'files'}, not a server directory; not reviewed."
 
 
 def discover_pr(repo: Path, base_ref: str, head_ref: str = "HEAD") -> Discovery:
@@ -76,12 +101,15 @@ def discover_pr(repo: Path, base_ref: str, head_ref: str = "HEAD") -> Discovery:
     outside: list[str] = []
     for change in git.changed_files(repo, base_sha, head_sha):
         parts = change.path.split("/")
-        if parts[0] == SERVERS_DIR and len(parts) > 2:
+        if parts[0] == SERVERS_DIR and len(parts) > 1:  # a file, link or submodule at resources_servers/<name> too
             touched.add(parts[1])
         else:
             outside.append(change.path)
     for name in sorted(touched):
         _classify(found, name)
+    files = [n for n in sorted(touched) if _is_file(found.head, n) or (_is_file(found.base, n) and not _in(found, n))]
+    if files:
+        found.notes.append(_files_note(files))
     if outside:
         shown = ", ".join(outside[:MAX_LISTED_FILES])
         more = f" and {len(outside) - MAX_LISTED_FILES} more" if len(outside) > MAX_LISTED_FILES else ""
@@ -122,10 +150,27 @@ def _note_policy_change(found: Discovery, changed_outside: list[str]) -> None:
         )
 
 
+def _in(found: Discovery, name: str) -> bool:
+    return any(t.name == name for t in found.servers)
+
+
 def _classify(found: Discovery, name: str) -> None:
+    """What the PR did at resources_servers/<name>, whatever git object is there: a report entry or a note."""
     assert found.base is not None
+    path = f"{SERVERS_DIR}/{name}"
     in_head = is_server(found.head, name)
     in_base = is_server(found.base, name)
+    if _is_file(found.head, name):
+        found.not_reviewed.append(NotReviewed(path=path, kind="file"))
+        return
+    if not in_head and _linked(found.base, name) is not None:  # a link or submodule the PR removes
+        kind = _linked(found.base, name)
+        found.notes.append(f"{path}, a {kind} at the merge base, is removed by this PR; not reviewed.")
+        found.not_reviewed.append(NotReviewed(path=path, kind=kind))  # type: ignore[arg-type]
+        return
+    if not in_head and not in_base and _is_file(found.base, name):
+        found.not_reviewed.append(NotReviewed(path=path, kind="file"))
+        return
     if in_head:
         found.servers.append(ServerTarget(name, "changed" if in_base else "added"))
     elif in_base:
@@ -142,20 +187,27 @@ def discover_local(root: Path, names: list[str] | None) -> Discovery:
         raise UsageError(f"--repo {root}: no such directory")
     tree = FsTree(root)
     found = Discovery(tree)
-    if names is None:
+    if names is None:  # --all: every entry of resources_servers/ is reviewed or named in a note
         if not tree.is_dir(SERVERS_DIR):
             raise UsageError(f"{root} has no {SERVERS_DIR}/ directory: is it a NeMo Gym checkout?")
-        names = tree.subdirs(SERVERS_DIR)
-        candidates = [n for n in names if not n.startswith((".", "__"))]
+        candidates = sorted(os.listdir(root / SERVERS_DIR))
+        files = [n for n in candidates if _is_file(tree, n)]
+        if files:
+            found.notes.append(_files_note(files))
+            found.not_reviewed += [NotReviewed(path=f"{SERVERS_DIR}/{n}", kind="file") for n in files]
+        candidates = [n for n in candidates if n not in files]
     else:
         candidates = []
         for name in names:
-            if "/" in name or name in ("", ".", "..") or not tree.is_dir(f"{SERVERS_DIR}/{name}"):
+            where = f"{SERVERS_DIR}/{name}"
+            if "/" in name or name in ("", ".", "..") or not (tree.is_dir(where) or _linked(tree, name)):
                 raise UsageError(f"--server {name}: no directory {SERVERS_DIR}/{name} in {root}")
             candidates.append(name)
     for name in candidates:
         if is_server(tree, name):
             found.servers.append(ServerTarget(name, "checked"))
-        else:
+        elif tree.is_dir(f"{SERVERS_DIR}/{name}"):
             found.notes.append(_not_a_server(name))
+            if names is None:
+                found.not_reviewed.append(NotReviewed(path=f"{SERVERS_DIR}/{name}", kind="library"))
     return found

@@ -174,7 +174,9 @@ class NotReviewed(BaseModel):
     """A path under resources_servers/ the PR touches that is not a server the review checks, and why."""
 
     path: Text  # resources_servers/<name>
-    kind: Literal["library", "file"]  # a directory with neither app.py nor configs/; a plain file (e.g. .gitignore)
+    # library: a directory with neither app.py nor configs/; file: a plain file (e.g. .gitignore); symlink,
+    # submodule: one the PR removes (one the head has where a server belongs is reviewed, and fails GR100)
+    kind: Literal["library", "file", "symlink", "submodule"]
 
 
 class PrReport(BaseModel):

@@ -141,3 +141,90 @@ def test_repro_unwritable_output_path_is_refused_before_the_review(repo: GitRepo
         assert not report.exists()  # nothing written, nothing reviewed
     proc = run_cli("check", "--repo", str(repo.path), "--base", "main", "--no-docker", "--json", str(tmp_path))
     assert proc.returncode == 2 and "--json" in proc.stderr
+
+
+# -- discovery: every git object type at resources_servers/<name> --------------------------------------
+
+
+def _pr_branch(repo: GitRepo) -> None:
+    repo.git("checkout", "-q", "-b", "pr")
+
+
+def test_repro_server_added_as_a_submodule_fails_gr100(repo: GitRepo, tmp_path: Path) -> None:
+    _pr_branch(repo)
+    some_commit = repo.git("rev-parse", "HEAD")
+    repo.git("update-index", "--add", "--cacheinfo", f"160000,{some_commit},resources_servers/sub")
+    repo.git("commit", "-q", "-m", "add a submodule server")
+    proc, report = check_pr(repo, tmp_path)
+    assert proc.returncode == 1 and report["verdict"] == "fail"
+    server = report["servers"][0]
+    assert server["name"] == "sub" and server["status"] == "added"
+    gr100 = by_id(server)["GR100"]
+    assert gr100["status"] == "fail" and "submodule" in gr100["message"]
+
+
+def test_repro_server_directory_that_is_a_symlink_fails_gr100(repo: GitRepo, tmp_path: Path) -> None:
+    _pr_branch(repo)
+    repo.write({f"elsewhere/{rel}": text for rel, text in good_server_files("evil").items()})
+    (repo.path / "resources_servers" / "evil").symlink_to("../elsewhere")
+    repo.commit()
+    proc, report = check_pr(repo, tmp_path)
+    assert proc.returncode == 1 and report["verdict"] == "fail"
+    server = next(s for s in report["servers"] if s["name"] == "evil")
+    gr100 = by_id(server)["GR100"]
+    assert gr100["status"] == "fail" and "symlink" in gr100["message"] and "../elsewhere" in gr100["message"]
+
+
+def test_repro_server_whose_configs_is_a_symlink_is_reviewed_not_a_library(repo: GitRepo, tmp_path: Path) -> None:
+    _pr_branch(repo)
+    files = {rel: text for rel, text in good_server_files("srv").items() if not rel.startswith("configs/")}
+    files["app.py"] = None
+    repo.server("srv", files)
+    repo.write({"shared_configs/srv.yaml": good_server_files("srv")["configs/srv.yaml"]})
+    (repo.path / "resources_servers" / "srv" / "configs").symlink_to("../../shared_configs")
+    repo.commit()
+    proc, report = check_pr(repo, tmp_path)
+    assert report["verdict"] == "fail" and [s["name"] for s in report["servers"]] == ["srv"]
+    assert by_id(report["servers"][0])["GR100"]["status"] == "fail"
+    assert report["not_reviewed"] == []
+
+
+def test_repro_all_reviews_a_symlinked_server_directory(repo: GitRepo, tmp_path: Path) -> None:
+    repo.write({f"elsewhere/{rel}": text for rel, text in good_server_files("evil").items()})
+    (repo.path / "resources_servers" / "evil").symlink_to("../elsewhere")
+    repo.server("good", good_server_files("good"))
+    repo.write({"resources_servers/.gitignore": "*.pyc\n"})
+    out = tmp_path / "r.json"
+    proc = run_cli("check", "--repo", str(repo.path), "--all", "--no-docker", "--json", str(out))
+    report = json.loads(out.read_text())
+    assert proc.returncode == 1 and report["verdict"] == "fail"
+    assert sorted(s["name"] for s in report["servers"]) == ["evil", "good"]
+    assert by_id(next(s for s in report["servers"] if s["name"] == "evil"))["GR100"]["status"] == "fail"
+    listed = {n["path"]: n["kind"] for n in report["not_reviewed"]}
+    assert listed["resources_servers/.gitignore"] == "file"
+    assert any(".gitignore" in note for note in report["notes"])
+
+
+def test_editing_resources_servers_gitignore_is_a_note_not_a_failure(repo: GitRepo, tmp_path: Path) -> None:
+    _pr_branch(repo)
+    repo.write({"resources_servers/.gitignore": "*.pyc\n"})
+    repo.commit()
+    proc, report = check_pr(repo, tmp_path)
+    assert proc.returncode == 0 and report["verdict"] == "pass" and report["servers"] == []
+    assert report["not_reviewed"] == [{"path": "resources_servers/.gitignore", "kind": "file"}]
+    assert any("resources_servers/.gitignore" in note for note in report["notes"])
+
+
+def test_removing_a_symlink_or_submodule_where_a_server_belongs_is_named(repo: GitRepo, tmp_path: Path) -> None:
+    (repo.path / "resources_servers" / "link").symlink_to("../nemo_gym")
+    repo.commit("a link at base")
+    repo.git("update-index", "--add", "--cacheinfo", f"160000,{repo.git('rev-parse', 'HEAD')},resources_servers/sub")
+    repo.git("commit", "-q", "-m", "a submodule at base")  # not `add -A`: the gitlink has no directory here
+    _pr_branch(repo)
+    (repo.path / "resources_servers" / "link").unlink()
+    repo.git("rm", "-q", "--cached", "resources_servers/sub")
+    repo.commit("remove them")
+    proc, report = check_pr(repo, tmp_path)
+    assert report["verdict"] == "pass", report
+    listed = {n["path"]: n["kind"] for n in report["not_reviewed"]}
+    assert listed == {"resources_servers/link": "symlink", "resources_servers/sub": "submodule"}

@@ -58,8 +58,31 @@ class ServerContext:
 
     # -- files -------------------------------------------------------------------------------
 
+    def root_problem(self) -> str | None:
+        """Why the server's own path is no directory the review can read (a symlink, a submodule), or None."""
+        entry = self.tree.get(self.path)
+        if entry is None or entry.kind == "file":
+            return None
+        if entry.kind == "symlink":
+            return (
+                f"is a symlink to {entry.target!r}, not a directory: the review does not follow links, so none "
+                "of the server's files can be read"
+            )
+        if entry.kind == "submodule":
+            return (
+                f"is a git submodule (a gitlink to commit {(entry.oid or '?')[:12]}), not a directory: its files "
+                "are not in this repository, so none of them can be read"
+            )
+        return None
+
+    def _require_root(self) -> None:
+        why = self.root_problem()
+        if why:
+            raise SkipCheck(f"Not run: waits on GR100: {self.path} {why}.", "prerequisite_failed")
+
     def config_files(self) -> list[str]:
         """configs/*.yaml (and .yml), relative to the server, links included."""
+        self._require_root()
         prefix = self.full("configs") + "/"
         return [
             e.path[len(self.path) + 1 :]
@@ -176,6 +199,7 @@ class ServerContext:
 
     def find(self, rel: str) -> Entry | None:
         """A file the review may read; None when absent; SkipCheck when GR100 flagged it."""
+        self._require_root()
         path = self.full(rel)
         why = self.problems().get(path)
         if why:

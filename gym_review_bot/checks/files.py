@@ -15,6 +15,14 @@ def _listing(items: list[tuple[str, str]]) -> str:
 
 
 def check_readable_files(ctx: ServerContext) -> Outcome:
+    root = ctx.root_problem()
+    if root:  # a symlink or a submodule where the server belongs: nothing of it can be reviewed
+        kind = ctx.tree.get(ctx.path)
+        return failed(
+            f"{ctx.path} {root}. Commit the server as a real directory holding its files.",
+            file=ctx.path,
+            key=f"server is a {kind.kind if kind else '?'}",
+        )
     damaged = sorted(ctx.damaged().items())
     if damaged:  # the repository is at fault, not the PR: the review could not do its job
         what = _listing([(path, f"(git object {oid})") for path, oid in damaged])
