@@ -22,37 +22,57 @@ class UnsafeInput(ValueError):
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
 
 
-def _check_expansion(text: str) -> None:
-    """Count the nodes the text would expand to, aliases included, from the parser's events alone.
+def _scan(text: str) -> tuple[str, int] | None:
+    """Count the nodes the text would expand to, aliases included, from the parser's events alone, and find
+    the first key that a mapping holds twice: (key, line), or None.
 
     PyYAML shares aliased objects instead of copying them, but whatever walks the result later
-    (validation, serialisation) pays for every expansion: refuse before loading.
+    (validation, serialisation) pays for every expansion: refuse before loading. PyYAML keeps the last
+    of two equal keys; OmegaConf, which NeMo Gym loads configs with, refuses them.
     """
     anchor_sizes: dict[str, int] = {}
     open_collections: list[tuple[str | None, int]] = []  # (anchor, total when it opened)
+    mappings: list[tuple[set[str], list[bool]] | None] = []  # per open collection: keys seen, next is a key
+    duplicate: tuple[str, int] | None = None
     total = 0
     for event in yaml.parse(text, Loader=_Loader):
+        node = isinstance(event, yaml.ScalarEvent | yaml.CollectionStartEvent | yaml.AliasEvent)
+        if node and mappings and mappings[-1] is not None:
+            keys, next_is_key = mappings[-1]
+            if next_is_key[0] and isinstance(event, yaml.ScalarEvent) and duplicate is None:
+                if event.value in keys and event.value != "<<":
+                    duplicate = (event.value, event.start_mark.line + 1)
+                keys.add(event.value)
+            next_is_key[0] = not next_is_key[0]
         if isinstance(event, yaml.AliasEvent):
             total += anchor_sizes.get(event.anchor, 1)
         elif isinstance(event, yaml.ScalarEvent | yaml.CollectionStartEvent):
             total += 1
             if isinstance(event, yaml.CollectionStartEvent):
                 open_collections.append((event.anchor, total - 1))
+                mappings.append((set(), [True]) if isinstance(event, yaml.MappingStartEvent) else None)
             elif event.anchor:
                 anchor_sizes[event.anchor] = 1
         elif isinstance(event, yaml.CollectionEndEvent):
             anchor, opened_at = open_collections.pop()
+            mappings.pop()
             if anchor:
                 anchor_sizes[anchor] = total - opened_at
         if total > MAX_YAML_NODES:
             raise UnsafeInput(f"YAML expands to more than {MAX_YAML_NODES:,} nodes (anchors and aliases included)")
+    return duplicate
 
 
 def load_yaml_documents(text: str) -> list[Any]:
     """Every document of a YAML text, plain data only; raises UnsafeInput or yaml.YAMLError."""
+    return load_yaml_strict(text)[0]
+
+
+def load_yaml_strict(text: str) -> tuple[list[Any], tuple[str, int] | None]:
+    """Every document of a YAML text, and the first key a mapping holds twice ((key, line) or None)."""
     try:
-        _check_expansion(text)
-        return list(yaml.load_all(text, Loader=_Loader))
+        duplicate = _scan(text)
+        return list(yaml.load_all(text, Loader=_Loader)), duplicate
     except RecursionError as exc:
         raise UnsafeInput("YAML is nested too deeply") from exc
 

@@ -11,8 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from gym_review_bot.discover import discover_pr
-from gym_review_bot.models import make_fingerprint
+from gym_review_bot.models import Finding, make_fingerprint
 from gym_review_bot.review import ReviewOptions, review
 from tests.conftest import GitRepo, good_server_files
 
@@ -228,3 +230,85 @@ def test_removing_a_symlink_or_submodule_where_a_server_belongs_is_named(repo: G
     assert report["verdict"] == "pass", report
     listed = {n["path"]: n["kind"] for n in report["not_reviewed"]}
     assert listed == {"resources_servers/link": "symlink", "resources_servers/sub": "submodule"}
+
+
+# -- GR100, GR103, GR105, GR110, GR118: wrong greens ---------------------------------------------------
+
+
+def test_repro_gr100_reads_past_the_first_64_kib(server_tree) -> None:
+    readme = good_server_files("srv")["README.md"]
+    pad = "Words about the server.\n" * (70 * 1024 // 24)
+    for tail, why in ((b"x\x00y\n", "NUL"), (b"caf\xe9\n", "UTF-8")):
+        finding = server_tree({"README.md": readme.encode() + pad.encode() + tail})["GR100"]
+        assert finding.status == "fail" and why in finding.message, finding.message
+    assert server_tree({"README.md": readme + pad + "café ✓\n"})["GR100"].status == "pass"
+
+
+def _config(extra: str = "", name: str = "srv") -> str:
+    return good_server_files(name)["configs/srv.yaml"] + extra
+
+
+def test_repro_gr103_fails_configs_nemo_gym_cannot_load(server_tree) -> None:
+    cases = {
+        "duplicate key": _config().replace(
+            "      domain: knowledge\n", "      domain: knowledge\n      domain: math\n"
+        ),
+        "second document": _config("---\nother: {resources_servers: {x: {entrypoint: app.py}}}\n"),
+        "two servers": _config().replace(
+            "    srv:\n      entrypoint: app.py\n",
+            "    srv:\n      entrypoint: app.py\n    srv2:\n      entrypoint: app.py\n      domain: math\n",
+            1,
+        ),
+    }
+    for what, text in cases.items():
+        finding = server_tree({"configs/srv.yaml": text})["GR103"]
+        assert finding.status == "fail", (what, finding.message)
+    assert "domain" in server_tree({"configs/srv.yaml": cases["duplicate key"]})["GR103"].message
+    assert server_tree({"configs/srv.yaml": _config()})["GR103"].status == "pass"
+
+
+def test_repro_gr105_does_not_count_a_test_class_pytest_does_not_collect(server_tree) -> None:
+    tests = "class TestS:\n    def __init__(self):\n        pass\n\n    def test_a(self):\n        assert True\n"
+    assert server_tree({"tests/test_app.py": tests})["GR105"].status == "fail"
+    collected = "class TestS:\n    def test_a(self):\n        assert True\n"
+    assert server_tree({"tests/test_app.py": collected})["GR105"].status == "pass"
+
+
+def test_repro_gr110_an_empty_example_input_does_not_excuse_stray_rollouts(server_tree) -> None:
+    examples = good_server_files("srv")["data/example.jsonl"].splitlines()
+    examples.append(json.dumps({"responses_create_params": {"input": []}}))
+    strays = rollouts_with(lambda r: r["responses_create_params"].update(input=[{"role": "user", "content": "zz"}]))
+    found = server_tree({"data/example.jsonl": "\n".join(examples) + "\n", "data/example_rollouts.jsonl": strays})
+    assert found["GR110"].status == "fail", found["GR110"].message
+
+
+def _gr118(repo: GitRepo, value: str, base: str | None = None) -> Finding:
+    from tests.test_registry_checks import nvidia_server, open_pr, signed_commit
+
+    files = nvidia_server()
+    if base is not None:
+        files["configs/srv.yaml"] = str(files["configs/srv.yaml"]).replace("verified: false", f"verified: {base}")
+        open_pr(repo, base_server=files)
+    else:
+        open_pr(repo)
+    cfg = str(nvidia_server()["configs/srv.yaml"]).replace("verified: false", f"verified: {value}")
+    repo.server("srv", {**nvidia_server(), "configs/srv.yaml": cfg})
+    signed_commit(repo)
+    return pr_findings(repo)["GR118"]
+
+
+@pytest.mark.parametrize("value", ['"true"', "1", "yes", "on", '"false"', "0", "null", '"no"'])
+def test_repro_gr118_a_new_server_needs_the_yaml_boolean_false(repo: GitRepo, value: str) -> None:
+    finding = _gr118(repo, value)
+    assert finding.status == "fail", finding.message
+    if value == '"false"':
+        assert "a string" in finding.message  # says what it found, not the value it asks for
+
+
+@pytest.mark.parametrize(("base", "value"), [("false", '"true"'), ("false", "1"), ("false", "Yes"), ("false", "1.0")])
+def test_repro_gr118_an_existing_entry_cannot_turn_true_by_another_spelling(repo: GitRepo, base: str, value: str):
+    assert _gr118(repo, value, base=base).status == "fail"
+
+
+def test_gr118_an_existing_true_entry_may_keep_any_true_spelling(repo: GitRepo) -> None:
+    assert _gr118(repo, '"true"', base="true").status == "pass"

@@ -211,7 +211,7 @@ def test_gr118_fails_when_a_new_server_claims_verified(repo: GitRepo) -> None:
     open_pr(repo)
     cfg = str(nvidia_server()["configs/srv.yaml"]).replace("verified: false", "verified: true")
     f = add_server(repo, {"configs/srv.yaml": cfg})["GR118"]
-    assert f.status == "fail" and "`verified: True`" in f.message
+    assert f.status == "fail" and "`verified: true`" in f.message  # the value as the YAML writes it
 
 
 def test_gr118_fails_when_a_pr_turns_verified_to_true(repo: GitRepo) -> None:

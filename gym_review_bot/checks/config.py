@@ -13,7 +13,7 @@ import yaml
 from gym_review_bot.checks.base import Check, Outcome, SkipCheck, failed, passed, skipped
 from gym_review_bot.checks.context import ServerContext
 from gym_review_bot.models import Location
-from gym_review_bot.safeload import UnsafeInput, load_yaml, yaml_error_line
+from gym_review_bot.safeload import UnsafeInput, load_yaml_strict, yaml_error_line
 
 MAX_SHOWN = 100  # characters of a config value quoted in a message
 PLACEHOLDER_LICENCES = {"", "tbd", "todo", "?", "unknown", "n/a", "na", "none", "null", "<license>", "tba"}
@@ -45,8 +45,17 @@ def load_configs(ctx: ServerContext) -> list[ConfigFile]:
             cfg = ConfigFile(rel)
             cfg.text = ctx.text(rel) or ""
             try:
-                cfg.data = load_yaml(cfg.text)
-                if cfg.data is not None and not isinstance(cfg.data, dict):
+                docs, duplicate = load_yaml_strict(cfg.text)
+                cfg.data = docs[0] if docs else None
+                if len(docs) > 1:
+                    cfg.error = f"it holds {len(docs)} YAML documents (`---`); NeMo Gym loads a config of one"
+                elif duplicate is not None:
+                    cfg.error = (
+                        f"the key `{_short(duplicate[0])}` appears twice in one mapping (line {duplicate[1]}); "
+                        "NeMo Gym's loader (OmegaConf) refuses duplicate keys"
+                    )
+                    cfg.line = duplicate[1]
+                elif cfg.data is not None and not isinstance(cfg.data, dict):
                     cfg.error = "the top level is not a mapping of config names"
             except UnsafeInput as exc:
                 cfg.error = str(exc)
@@ -69,6 +78,18 @@ def server_entries(ctx: ServerContext) -> list[ServerEntry]:
             if isinstance(servers, dict):
                 entries += [ServerEntry(cfg, str(top), str(n), body) for n, body in servers.items()]
     return entries
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
+
+
+def _crowded(ctx: ServerContext) -> list[tuple[ConfigFile, str, list[str]]]:
+    """(config, top-level name, server names) where one `resources_servers` mapping holds more than one server."""
+    found: dict[tuple[str, str], tuple[ConfigFile, str, list[str]]] = {}
+    for e in server_entries(ctx):
+        found.setdefault((e.config.rel, e.top), (e.config, e.top, []))[2].append(_short(e.name))
+    return [item for item in found.values() if len(item[2]) > 1]
 
 
 def _show(value: Any) -> str:
@@ -162,6 +183,18 @@ def check_config_entry(ctx: ServerContext) -> Outcome:
             line=first.line,
             locations=[Location(file=ctx.full(c.rel), line=c.line) for c in broken],
             key="unloadable " + " ".join(c.rel for c in broken),
+        )
+    crowded = _crowded(ctx)
+    if crowded:
+        return failed(
+            " ".join(
+                f"{ctx.full(cfg.rel)}: `{top}.resources_servers` holds {len(names)} servers ({', '.join(names)});"
+                for cfg, top, names in crowded
+            )
+            + " NeMo Gym's config allows one resources server per config entry: give each its own top-level name.",
+            file=ctx.full(crowded[0][0].rel),
+            locations=[Location(file=ctx.full(cfg.rel)) for cfg, _, _ in crowded],
+            key="several servers " + " ".join(f"{cfg.rel}:{top}" for cfg, top, _ in crowded),
         )
     bad = _bad_entrypoints(ctx)
     if bad:

@@ -6,7 +6,7 @@ import codecs
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from gym_review_bot.checks.base import CheckError, SkipCheck
 from gym_review_bot.checks.checkout import MAX_PYTHON_BYTES, Checkout
@@ -27,7 +27,7 @@ TEXT_FILES = (
     "README.md",
 )
 CONFIG_SUFFIXES = (".yaml", ".yml")
-SNIFF_BYTES = 64 * 1024
+SNIFF_BYTES = 1024 * 1024  # read in chunks of this size; the whole file is read
 LFS_MAGIC = b"version https://git-lfs.github.com/spec/"
 MAX_LINK_HOPS = 8
 
@@ -186,16 +186,8 @@ class ServerContext:
             mb = entry.size / 1024 / 1024
             cap = self.max_file_bytes / 1024 / 1024
             return f"is {mb:,.1f} MB, over the {cap:g} MB cap (--max-file-mb); not read"
-        head = self.tree.read(entry, SNIFF_BYTES)
-        if head.startswith(LFS_MAGIC):
-            return "is a Git LFS pointer, not the file itself; commit the content (or a small sample)"
-        if b"\0" in head:
-            return "is binary (contains NUL bytes) where text is required"
-        try:
-            codecs.getincrementaldecoder("utf-8")().decode(head, final=entry.size <= SNIFF_BYTES)
-        except UnicodeDecodeError as exc:
-            return f"is not valid UTF-8 (byte {exc.start}); save it as UTF-8"
-        return None
+        with self.tree.stream(entry) as fh:  # the whole file, a chunk at a time: a NUL past the start counts too
+            return _sniff(fh)
 
     def find(self, rel: str) -> Entry | None:
         """A file the review may read; None when absent; SkipCheck when GR100 flagged it."""
@@ -215,6 +207,29 @@ class ServerContext:
         if entry is None:
             return None
         return self.tree.read(entry).decode("utf-8", "replace").removeprefix("\ufeff")
+
+
+def _sniff(fh: IO[bytes]) -> str | None:
+    """Why a stream is not plain UTF-8 text (a Git LFS pointer, NUL bytes, bad UTF-8), read once in chunks."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    while chunk := fh.read(SNIFF_BYTES):
+        if offset == 0 and chunk.startswith(LFS_MAGIC):
+            return "is a Git LFS pointer, not the file itself; commit the content (or a small sample)"
+        nul = chunk.find(b"\0")
+        if nul != -1:
+            return f"is binary (contains NUL bytes, the first at byte {offset + nul:,}) where text is required"
+        pending = len(decoder.getstate()[0])
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            return f"is not valid UTF-8 (byte {offset - pending + exc.start:,}); save it as UTF-8"
+        offset += len(chunk)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return f"is not valid UTF-8 (it ends inside a character, byte {offset:,}); save it as UTF-8"
+    return None
 
 
 def damaged_message(path: str, oid: str | None) -> str:

@@ -158,7 +158,8 @@ def summarize(ctx: ServerContext, rel: str) -> JsonlSummary:
                     model = row.value["response"].get("model")
                     digests = _prefix_digests(_messages(params) or [])
                     reward = float(row.value["reward"])
-                    summary.rollouts.append(Rollout(row.line, set(digests), digests[-1], reward, model))
+                    # every leading run but the empty one: an example with `input: []` matches no rollout
+                    summary.rollouts.append(Rollout(row.line, set(digests[1:]), digests[-1], reward, model))
                 elif key := input_key(params):
                     summary.input_keys.add(key)
         return summary

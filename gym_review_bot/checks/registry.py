@@ -6,6 +6,7 @@ reads PR text with plain string operations or RE2 (linear time): no backtracking
 
 from __future__ import annotations
 
+import json
 import posixpath
 from fnmatch import fnmatchcase
 from functools import cache
@@ -211,6 +212,31 @@ def _entry_line(e: ServerEntry) -> int | None:
     return None
 
 
+# NeMo Gym reads `verified` into a pydantic `bool` (nemo_gym/server_metadata.py): these read as true.
+TRUE_STRINGS = frozenset({"1", "on", "t", "true", "y", "yes"})
+
+
+def reads_as_true(value: object) -> bool:
+    """Whether NeMo Gym's metadata (a pydantic bool, lax mode) reads the value as true."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value == 1
+    return isinstance(value, str) and value.strip().lower() in TRUE_STRINGS
+
+
+def _yaml_value(value: object) -> str:
+    """A `verified` value as the YAML says it, with its type when that is not a boolean."""
+    if isinstance(value, bool):
+        return f"`verified: {str(value).lower()}`"
+    if isinstance(value, str):
+        return f"`verified: {json.dumps(value[:40])}` (a string)"
+    if value is None:
+        return "`verified: null`"
+    kind = "a number" if isinstance(value, int | float) else "not a boolean"
+    return f"`verified: {str(value)[:40]}` ({kind})"
+
+
 def check_verified_flag(ctx: ServerContext) -> Outcome:
     pull = _pull(ctx, "what a PR does to the `verified` flag")
     entries = server_entries(ctx)
@@ -219,20 +245,29 @@ def check_verified_flag(ctx: ServerContext) -> Outcome:
     before: dict[tuple[str, str, str], object] = {}
     if is_server(pull.base, ctx.name):
         base_ctx = ServerContext(pull.base, ctx.name, Checkout(pull.base), ctx.max_file_bytes)
-        before = {
-            _entry_key(e): e.body.get("verified") if isinstance(e.body, dict) else None
-            for e in server_entries(base_ctx)
-        }
+        try:
+            before = {
+                _entry_key(e): e.body.get("verified") if isinstance(e.body, dict) else None
+                for e in server_entries(base_ctx)
+            }
+        except SkipCheck:  # the base's server is a link: nothing of it was verified
+            before = {}
     bad: list[tuple[ServerEntry, str]] = []
     for e in entries:
         value = e.body.get("verified") if isinstance(e.body, dict) else None
         where = f"{ctx.full(e.config.rel)}: {e.top}.resources_servers.{e.name}"
         if _entry_key(e) not in before:
-            if value is not False:
-                shown = "has no `verified`" if value is None else f"has `verified: {value}`"
-                bad.append((e, f"{where} is new and {shown}; a new server starts with `verified: false`"))
-        elif value is True and before[_entry_key(e)] is not True:
-            bad.append((e, f"{where} turns `verified` to true; only a maintainer does that, after baselining"))
+            if value is not False:  # the YAML boolean false, nothing that merely looks like it
+                shown = "has no `verified`" if value is None else f"has {_yaml_value(value)}"
+                bad.append((e, f"{where} is new and {shown}; a new server starts with the boolean `verified: false`"))
+        elif reads_as_true(value) and not reads_as_true(before[_entry_key(e)]):
+            bad.append(
+                (
+                    e,
+                    f"{where} turns `verified` to true ({_yaml_value(value)}, which NeMo Gym reads as true); only "
+                    "a maintainer does that, after baselining",
+                )
+            )
     if bad:
         return failed(
             "; ".join(msg for _, msg in bad) + ".",

@@ -14,13 +14,28 @@ def _test_names(module: ast.Module) -> list[str]:
     for node in module.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
             names.append(node.name)
-        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test") and not _has_constructor(node):
             names += [
                 f"{node.name}.{item.name}"
                 for item in node.body
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name.startswith("test")
             ]
     return names
+
+
+def _has_constructor(node: ast.ClassDef) -> bool:
+    """pytest does not collect a `Test*` class with an `__init__` or `__new__` (it warns and skips it)."""
+    return any(
+        isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef | ast.Assign)
+        and _defines(item, ("__init__", "__new__"))
+        for item in node.body
+    )
+
+
+def _defines(item: ast.stmt, names: tuple[str, ...]) -> bool:
+    if isinstance(item, ast.Assign):
+        return any(isinstance(t, ast.Name) and t.id in names for t in item.targets)
+    return getattr(item, "name", None) in names
 
 
 def _parse(text: str, file: str) -> ast.Module | SyntaxError:
@@ -80,7 +95,7 @@ def check_has_tests(ctx: ServerContext) -> Outcome:
     if not names:
         return failed(
             f"{file} defines no test: pytest collects `test_*` functions and `test_*` methods of "
-            "`Test*` classes. Add at least one test that calls verify() and checks the reward.",
+            "`Test*` classes without an `__init__`. Add at least one test that calls verify() and checks the reward.",
             file=file,
             key="no-tests",
         )
