@@ -312,3 +312,107 @@ def test_repro_gr118_an_existing_entry_cannot_turn_true_by_another_spelling(repo
 
 def test_gr118_an_existing_true_entry_may_keep_any_true_spelling(repo: GitRepo) -> None:
     assert _gr118(repo, '"true"', base="true").status == "pass"
+
+
+# -- GR102 judges only what it can prove -----------------------------------------------------------------
+
+IMPORTS = "from nemo_gym.base_resources_server import SimpleResourcesServer\n"
+VERIFY = "    async def verify(self, body):\n        return 1\n"
+MAIN = "\nif __name__ == '__main__':\n    S.run_webserver()\n"
+
+
+def gr102(server_tree, app: str) -> Finding:
+    return server_tree({"app.py": app})["GR102"]
+
+
+def test_gr102_a_plain_verify_passes(server_tree) -> None:
+    assert gr102(server_tree, f"{IMPORTS}\nclass S(SimpleResourcesServer):\n{VERIFY}{MAIN}").status == "pass"
+    sync = f"{IMPORTS}\nclass S(SimpleResourcesServer):\n    def verify(self, body):\n        return 1\n{MAIN}"
+    assert gr102(server_tree, sync).status == "pass"
+
+
+def test_repro_gr102_an_assignment_is_not_a_verify(server_tree) -> None:
+    for value in ("None", "1", "lambda self, body: 1", "staticmethod(print)"):
+        finding = gr102(server_tree, f"{IMPORTS}\nclass S(SimpleResourcesServer):\n    verify = {value}\n{MAIN}")
+        assert finding.status == "error" and "assign" in finding.message, (value, finding.message)
+
+
+def test_repro_gr102_abstractmethod_under_any_name_is_abstract(server_tree) -> None:
+    for header, deco in (
+        ("from abc import abstractmethod as am\n", "am"),
+        ("import abc as x\n", "x.abstractmethod"),
+        ("import abc\n", "abc.abstractmethod"),
+    ):
+        app = f"{header}{IMPORTS}\nclass S(SimpleResourcesServer):\n    @{deco}\n{VERIFY}{MAIN}"
+        assert gr102(server_tree, app).status == "fail", deco
+
+
+def test_repro_gr102_a_decorator_it_does_not_know_is_an_error(server_tree) -> None:
+    app = f"from mylib import wrap\n{IMPORTS}\nclass S(SimpleResourcesServer):\n    @wrap\n{VERIFY}{MAIN}"
+    finding = gr102(server_tree, app)
+    assert finding.status == "error" and "decorator" in finding.message
+
+
+def test_repro_gr102_dead_run_webserver_does_not_pick_the_server(server_tree) -> None:
+    app = (
+        f"{IMPORTS}\nclass Good(SimpleResourcesServer):\n{VERIFY}\n\nclass Bad(SimpleResourcesServer):\n    pass\n\n"
+        "def never_called():\n    Good.run_webserver()\n\n"
+        "if __name__ == '__main__':\n    Bad.run_webserver()\n"
+    )
+    finding = gr102(server_tree, app)
+    assert finding.status == "fail" and "Bad" in finding.message
+
+
+def test_gr102_an_abstract_intermediate_base_in_the_file_is_no_server(server_tree) -> None:
+    app = f"{IMPORTS}\nclass Base(SimpleResourcesServer):\n    pass\n\n\nclass S(Base):\n{VERIFY}{MAIN}"
+    assert gr102(server_tree, app).status == "pass"
+
+
+def test_repro_gr102_rebinding_or_deleting_after_the_class_is_an_error(server_tree) -> None:
+    cls = f"{IMPORTS}\nclass S(SimpleResourcesServer):\n{VERIFY}\n"
+    for after in ("S = object\n", "del S.verify\n", "S.verify = None\n", "setattr(S, 'verify', None)\n",
+                  "delattr(S, 'verify')\n", "\nclass S(SimpleResourcesServer):\n    pass\n"):  # fmt: skip
+        finding = gr102(server_tree, cls + after + MAIN)
+        assert finding.status == "error", (after, finding.message)
+
+
+def test_repro_gr102_dynamic_class_construction_is_an_error(server_tree) -> None:
+    app = f"{IMPORTS}\nS = type('S', (SimpleResourcesServer,), {{'verify': print}})\n{MAIN}"
+    assert gr102(server_tree, app).status == "error"
+
+
+ABSTRACT_BASE = (
+    "from abc import abstractmethod\n\n\nclass SimpleResourcesServer:\n"
+    "    @abstractmethod\n    async def verify(self, body):\n        pass\n"
+)
+
+
+def test_repro_gr102_reads_nemo_gym_from_the_merge_base(repo: GitRepo) -> None:
+    repo.write({"nemo_gym/base_resources_server.py": ABSTRACT_BASE})
+    repo.commit("the real base class")
+    repo.git("checkout", "-q", "-b", "pr")
+    repo.write({"nemo_gym/base_resources_server.py": ABSTRACT_BASE.replace("    @abstractmethod\n", "")})
+    app = f"{IMPORTS}\nclass S(SimpleResourcesServer):\n    pass\n{MAIN}"
+    repo.server("srv", {**good_server_files("srv"), "app.py": app})
+    repo.commit("drop @abstractmethod from the base, add a server without verify")
+    finding = pr_findings(repo)["GR102"]
+    assert finding.status == "fail", finding.message
+
+
+def test_gr102_inherits_a_concrete_verify_from_the_merge_base(repo: GitRepo) -> None:
+    concrete = "class Judge:\n    async def verify(self, body):\n        return 1\n"
+    repo.write({"nemo_gym/base_resources_server.py": ABSTRACT_BASE + "\n\n" + concrete})
+    repo.commit("a base with a concrete verify")
+    repo.git("checkout", "-q", "-b", "pr")
+    imports = "from nemo_gym.base_resources_server import Judge, SimpleResourcesServer\n"
+    app = f"{imports}\nclass S(Judge, SimpleResourcesServer):\n    pass\n{MAIN}"
+    repo.server("srv", {**good_server_files("srv"), "app.py": app})
+    repo.commit()
+    assert pr_findings(repo)["GR102"].status == "pass"
+
+
+def test_gr110_skips_when_every_example_input_is_empty(server_tree) -> None:
+    """Agent servers whose environment makes the prompt (aviary, gdpval in the wheel): nothing to compare."""
+    examples = "".join(json.dumps({"responses_create_params": {"input": []}}) + "\n" for _ in range(5))
+    finding = server_tree({"data/example.jsonl": examples})["GR110"]
+    assert finding.status == "skip" and finding.skip_kind == "not_applicable"

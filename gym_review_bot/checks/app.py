@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from gym_review_bot.checks.base import Check, Outcome, errored, failed, passed
 from gym_review_bot.checks.checkout import UnreviewablePython, parse_python
 from gym_review_bot.checks.context import ServerContext
-from gym_review_bot.checks.pyclasses import SERVER_BASE_NAMES, ClassRef, ClassResolver, Unresolved
+from gym_review_bot.checks.pyclasses import SERVER_BASE_NAMES, ClassRef, ClassResolver, KnownBase, Unresolved
 from gym_review_bot.models import Location
 
 
@@ -67,30 +67,47 @@ def check_app_parses(ctx: ServerContext) -> Outcome:
     )
 
 
-def _run_webserver_target(module: ast.Module) -> ast.expr | None:
-    """X in `X.run_webserver()`, NeMo Gym's way of starting a server."""
-    for node in ast.walk(module):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "run_webserver":
-            return node.func.value
-    return None
+def _run_webserver_targets(module: ast.Module) -> list[ast.expr]:
+    """Every X in `X.run_webserver()` (NeMo Gym's way of starting a server), wherever it is: each is checked."""
+    return [
+        node.func.value
+        for node in ast.walk(module)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "run_webserver"
+    ]
 
 
-def _server_classes(file: str, resolver: ClassResolver, module: ast.Module) -> list[ClassRef]:
-    target = _run_webserver_target(module)
-    if target is not None:
+@dataclass
+class Started:
+    """The classes a file's verify is judged on, and what the review could not follow."""
+
+    classes: list[ClassRef]
+    unresolved: list[Unresolved]
+    abstract_base: str | None = None  # `SimpleResourcesServer.run_webserver()`: the abstract base itself
+
+
+def _server_classes(file: str, resolver: ClassResolver, module: ast.Module) -> Started:
+    """The classes `run_webserver()` starts, and every server class the file defines that no other of its
+    classes derives from: a call in dead code cannot hide a server class without verify."""
+    out = Started([], [])
+    for target in _run_webserver_targets(module):
         resolved = resolver.resolve(file, target)
         if isinstance(resolved, ClassRef):
-            return [resolved]
-    found = []
-    for node in module.body:
-        if not isinstance(node, ast.ClassDef):
-            continue
-        ref = ClassRef(file, node)
-        lineage = resolver.lineage(ref)
-        steps = resolver.find_method(ref, "step")[0] and resolver.find_method(ref, "reset")[0]
-        if lineage.names & SERVER_BASE_NAMES or steps:
-            found.append(ref)
-    return found
+            out.classes.append(resolved)
+        elif isinstance(resolved, KnownBase):
+            out.abstract_base = resolved.name
+        else:  # a class made by a call (`type(...)`), an assignment, or one from outside the checkout
+            out.unresolved.append(resolved)
+    defined = [ClassRef(file, node) for node in module.body if isinstance(node, ast.ClassDef)]
+    derived_from = {id(b.node) for ref in defined for b in resolver.bases(ref) if isinstance(b, ClassRef)}
+    for ref in defined:
+        if id(ref.node) in derived_from:
+            continue  # a base of another class here (an abstract intermediate): judged through that class
+        steps = resolver.find(ref, "step").hit and resolver.find(ref, "reset").hit
+        if resolver.lineage(ref).names & SERVER_BASE_NAMES or steps:
+            out.classes.append(ref)
+    seen: set[int] = set()
+    out.classes = [c for c in out.classes if not (id(c.node) in seen or seen.add(id(c.node)))]
+    return out
 
 
 def check_verify(ctx: ServerContext) -> Outcome:
@@ -108,26 +125,105 @@ def check_verify(ctx: ServerContext) -> Outcome:
 
 
 def _verify_in(file: str, resolver: ClassResolver, module: ast.Module) -> Outcome:
-    servers = _server_classes(file, resolver, module)
-    if not servers:
-        return _no_server_class(file, resolver, module)
-    unresolved: list[Unresolved] = []
-    for cls in servers:
-        hit, missing = resolver.find_method(cls, "verify")
-        if hit is not None:
+    started = _server_classes(file, resolver, module)
+    if not started.classes and not started.abstract_base:
+        return _no_server_class(file, resolver, module, started)
+    missing: list[ClassRef] = []
+    doubts: list[str] = []
+    unresolved: list[Unresolved] = list(started.unresolved)
+    passes: list[str] = []
+    for cls in started.classes:
+        changed = _changed_after(module, cls)
+        if changed:
+            doubts.append(f"{cls.name} {changed}")
+            continue
+        found = resolver.find(cls, "verify")
+        if found.doubt is not None:
+            d = found.doubt
+            doubts.append(f"the verify {cls.name} gets from {d.owner.name} ({d.owner.path} line {d.line}): {d.reason}")
+        elif found.hit is not None:
+            hit = found.hit
             where = "defines" if hit.owner == cls else f"inherits from {hit.owner.name} ({hit.owner.path})"
-            return passed(f"{cls.name} in {file} {where} a concrete verify (line {hit.line}).", file=hit.owner.path)
-        unresolved += missing
-    names = ", ".join(c.name for c in servers)
+            passes.append(f"{cls.name} in {file} {where} a concrete verify (line {hit.line}).")
+        elif found.unresolved:
+            unresolved += found.unresolved
+        else:
+            missing.append(cls)
+    if started.abstract_base:
+        missing_names = [started.abstract_base, *(c.name for c in missing)]
+    else:
+        missing_names = [c.name for c in missing]
+    if missing_names:
+        names = ", ".join(dict.fromkeys(missing_names))
+        first = missing[0] if missing else None
+        return failed(
+            f"{names} has no concrete verify method (SimpleResourcesServer declares it abstract). Add "
+            "`async def verify(self, body: BaseVerifyRequest) -> BaseVerifyResponse` that computes the reward.",
+            file=first.path if first else file,
+            line=first.node.lineno if first else None,
+            key=f"no-verify {names}",
+        )
+    if doubts:
+        return errored(
+            f"Cannot tell whether the server class in {file} has a concrete verify: {'; '.join(doubts)}. The review "
+            "follows only `def verify` / `async def verify` in a class body (or an undecorated one in a base class); "
+            "write it that way.",
+            file=file,
+            key="cannot-follow " + " ".join(sorted({c.name for c in started.classes})),
+        )
     if unresolved:
+        names = ", ".join(c.name for c in started.classes) or "the server class"
         return _cannot_tell(f"Cannot tell whether {names} has a verify method", unresolved, resolver, file)
-    return failed(
-        f"{names} has no concrete verify method (SimpleResourcesServer declares it abstract). Add "
-        "`async def verify(self, body: BaseVerifyRequest) -> BaseVerifyResponse` that computes the reward.",
-        file=servers[0].path,
-        line=servers[0].node.lineno,
-        key=f"no-verify {names}",
-    )
+    return passed(" ".join(passes), file=file)
+
+
+def _changed_after(module: ast.Module, cls: ClassRef) -> str | None:
+    """How the file rebinds the class or changes its verify outside the class statement, or None."""
+    name = cls.name
+    for node in module.body:
+        if isinstance(node, ast.ClassDef) and node.name == name and node is not cls.node:
+            return f"is defined twice (line {node.lineno}): the review cannot tell which one runs"
+        if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.Delete | ast.Import | ast.ImportFrom):
+            targets = _targets(node)
+            if any(isinstance(t, ast.Name) and t.id == name for t in targets) or any(
+                isinstance(a, ast.alias) and (a.asname or a.name.split(".")[0]) == name
+                for a in getattr(node, "names", [])
+            ):
+                return f"is rebound at line {node.lineno}: the review cannot tell what runs"
+    for node in ast.walk(module):
+        if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.Delete):
+            for t in _targets(node):
+                if isinstance(t, ast.Attribute) and t.attr == "verify" and _is_name(t.value, name):
+                    return f"has its verify changed at line {node.lineno}, outside the class statement"
+        elif isinstance(node, ast.Call) and _dotted_name(node.func) in ("setattr", "delattr"):
+            if node.args and _is_name(node.args[0], name):
+                return f"is changed by {_dotted_name(node.func)}() at line {node.lineno}"
+    return None
+
+
+def _targets(node: ast.stmt) -> list[ast.expr]:
+    if isinstance(node, ast.Assign | ast.Delete):
+        found = list(node.targets)
+    elif isinstance(node, ast.AnnAssign | ast.AugAssign):
+        found = [node.target]
+    else:
+        return []
+    out: list[ast.expr] = []
+    while found:
+        t = found.pop()
+        if isinstance(t, ast.Tuple | ast.List):
+            found.extend(t.elts)
+        else:
+            out.append(t)
+    return out
+
+
+def _is_name(expr: ast.expr, name: str) -> bool:
+    return isinstance(expr, ast.Name) and expr.id == name
+
+
+def _dotted_name(expr: ast.expr) -> str | None:
+    return expr.id if isinstance(expr, ast.Name) else None
 
 
 def _cannot_tell(question: str, unresolved: list[Unresolved], resolver: ClassResolver, file: str) -> Outcome:
@@ -142,24 +238,22 @@ def _cannot_tell(question: str, unresolved: list[Unresolved], resolver: ClassRes
         )
     bases = ", ".join(sorted({u.describe() for u in unresolved}))
     return errored(
-        f"{question}: base class {bases} is not in this checkout, so the bot cannot tell. The sandbox "
-        "will settle it (it calls /verify on the running server); or define verify on the server class.",
+        f"{question}: {bases} is not a class statement in this checkout (NeMo Gym's own code read at the merge "
+        "base), so the bot cannot tell. The sandbox will settle it (it calls /verify on the running server); "
+        "or define verify on the server class.",
         file=file,
         key="base-class-outside-checkout",
     )
 
 
-def _no_server_class(file: str, resolver: ClassResolver, module: ast.Module) -> Outcome:
+def _no_server_class(file: str, resolver: ClassResolver, module: ast.Module, started: Started) -> Outcome:
     unresolved = [
         u
         for node in module.body
         if isinstance(node, ast.ClassDef)
         for u in resolver.lineage(ClassRef(file, node)).unresolved
     ]
-    target = _run_webserver_target(module)
-    started = resolver.resolve(file, target) if target is not None else None
-    if isinstance(started, Unresolved):  # `VendorServer.run_webserver()`: the server class lives elsewhere
-        unresolved.append(started)
+    unresolved += started.unresolved  # `VendorServer.run_webserver()`: the server class lives elsewhere
     if unresolved:
         return _cannot_tell(f"Cannot tell which class in {file} is the server", unresolved, resolver, file)
     return failed(

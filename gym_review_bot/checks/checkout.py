@@ -99,6 +99,10 @@ class Checkout:
         self.rejected: dict[str, str] = {}  # Python files not parsed, and why (too big, too deep)
         self._facts = self if trusted is None or trusted is tree else Checkout(trusted)
 
+    def trusted_code(self) -> Checkout:
+        """The checkout NeMo Gym's own code is read from: the merge base in PR mode, else this one."""
+        return self._facts
+
     def parse(self, path: str) -> ast.Module | None:
         """A Python file of the checkout as an AST; None when absent, too big or broken."""
         if path not in self._modules:

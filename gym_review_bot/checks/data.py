@@ -55,7 +55,8 @@ class JsonlSummary:
     exists: bool = True
     rows: int = 0
     bad: list[tuple[int, str]] = field(default_factory=list)
-    input_keys: set[bytes] = field(default_factory=set)
+    input_keys: set[bytes] = field(default_factory=set)  # examples with a non-empty input
+    empty_inputs: int = 0  # example rows whose input is empty (the environment makes the prompt)
     rollouts: list[Rollout] = field(default_factory=list)
 
 
@@ -91,9 +92,9 @@ def _prefix_digests(messages: list[list[Any]]) -> list[bytes]:
 
 
 def input_key(params: Any) -> bytes | None:
-    """A digest of a prompt's messages."""
+    """A digest of a prompt's messages; None when it has none (`input: []` matches no rollout)."""
     messages = _messages(params)
-    return None if messages is None else _prefix_digests(messages)[-1]
+    return _prefix_digests(messages)[-1] if messages else None
 
 
 def _example_problem(value: Any) -> str | None:
@@ -162,6 +163,8 @@ def summarize(ctx: ServerContext, rel: str) -> JsonlSummary:
                     summary.rollouts.append(Rollout(row.line, set(digests[1:]), digests[-1], reward, model))
                 elif key := input_key(params):
                     summary.input_keys.add(key)
+                else:
+                    summary.empty_inputs += 1
         return summary
 
     return ctx.memo(f"jsonl:{rel}", compute)
@@ -219,6 +222,11 @@ def _failed_rollouts(ctx: ServerContext, bad: list[Rollout], what: str, key: str
 
 def check_rollouts_match_examples(ctx: ServerContext) -> Outcome:
     examples = summarize(ctx, EXAMPLES)
+    if examples.exists and examples.empty_inputs and not examples.input_keys:
+        raise SkipCheck(
+            f"Not applicable: every row of {ctx.full(EXAMPLES)} has an empty input (the environment makes the "
+            "prompt), so there is nothing to compare the rollouts' inputs with."
+        )
     if not examples.exists or not examples.input_keys:
         raise SkipCheck(
             f"Not run: {ctx.full(EXAMPLES)} has no usable rows to compare with (see GR106).", "prerequisite_failed"
