@@ -51,6 +51,9 @@ class Location(BaseModel):
 
     file: Text
     line: int | None = None
+    # What this one problem is, across commits (no line numbers): a finding with several problems is
+    # pre-existing only when the base's finding had every one of them.
+    key: Text | None = None
 
 
 def make_fingerprint(check_id: str, server: str, file: str | None, key: str) -> str:

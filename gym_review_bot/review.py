@@ -202,8 +202,11 @@ def _base_sandbox(
 
 
 def _mark_pre_existing(findings: list[Finding], base_findings: list[Finding]) -> list[Finding]:
-    """A failure is pre-existing only when the base has the same failure: same fingerprint, not just same check."""
+    """A failure is pre-existing only when the base has the same failure: same fingerprint, not just same check;
+    or, for a finding whose locations carry keys (one per problem), when the base's finding of that check had
+    every one of its problems (one new problem makes it new)."""
     failed_before = {f.fingerprint for f in base_findings if f.status == "fail"}
+    problems_before = {(f.id, loc.key) for f in base_findings if f.status == "fail" for loc in f.locations if loc.key}
     return [
         f.model_copy(
             update={
@@ -211,10 +214,15 @@ def _mark_pre_existing(findings: list[Finding], base_findings: list[Finding]) ->
                 "message": f.message + " (Pre-existing: the base commit has this same failure.)",
             }
         )
-        if f.status == "fail" and f.fingerprint in failed_before
+        if f.status == "fail" and (f.fingerprint in failed_before or _problems_within(f, problems_before))
         else f
         for f in findings
     ]
+
+
+def _problems_within(finding: Finding, problems_before: set[tuple[str, str | None]]) -> bool:
+    keys = [loc.key for loc in finding.locations]
+    return bool(keys) and all(keys) and all((finding.id, key) in problems_before for key in keys)
 
 
 def _run_sandbox(

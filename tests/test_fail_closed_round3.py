@@ -416,3 +416,101 @@ def test_gr110_skips_when_every_example_input_is_empty(server_tree) -> None:
     examples = "".join(json.dumps({"responses_create_params": {"input": []}}) + "\n" for _ in range(5))
     finding = server_tree({"data/example.jsonl": examples})["GR110"]
     assert finding.status == "skip" and finding.skip_kind == "not_applicable"
+
+
+# -- item 5: one finding, every problem a location with its own key ------------------------------------
+
+
+def _changed_readme(repo: GitRepo, base_licensing: str, head_licensing: str) -> Finding:
+    files = good_server_files("srv")
+    repo.server("srv", {**files, "README.md": "# srv\n\nA server.\n\n## Licensing\n\n" + base_licensing})
+    repo.commit("server at base")
+    repo.git("checkout", "-q", "-b", "pr")
+    repo.server("srv", {"README.md": "# srv\n\nA server, changed.\n\n## Licensing\n\n" + head_licensing})
+    repo.commit("change the readme")
+    return pr_findings(repo)["GR109"]
+
+
+def test_repro_an_old_placeholder_does_not_hide_a_new_one(repo: GitRepo) -> None:
+    finding = _changed_readme(repo, "Code: ?\nData: MIT\n", "Code: ?\nData: TBD\n")
+    assert finding.status == "fail" and not finding.pre_existing
+    assert [loc.line for loc in finding.locations] == [7, 8]
+    assert len({loc.key for loc in finding.locations}) == 2 and all(loc.key for loc in finding.locations)
+    assert "Code: ?" in finding.message and "Data: TBD" in finding.message
+
+
+def test_a_finding_whose_every_problem_the_base_had_is_pre_existing(repo: GitRepo) -> None:
+    finding = _changed_readme(repo, "Code: ?\nData: TBD\n", "Code: ?\nData: MIT\n")
+    assert finding.status == "fail" and finding.pre_existing
+
+
+def test_the_same_placeholders_are_pre_existing(repo: GitRepo) -> None:
+    assert _changed_readme(repo, "Code: ?\nData: TBD\n", "Code: ?\nData: TBD\n").pre_existing
+
+
+# -- GR113: one placeholder list, every dataset type, a trusted list it cannot read -----------------------
+
+WITH_LICENCES = (  # NeMo Gym's DatasetConfig (nemo_gym/config_types.py at 07d6b0d), cut to its licence field
+    "from typing import Literal, Optional, Union\n\n\nclass DatasetConfig:\n    license: Optional[Union["
+    "Literal['Apache 2.0'], Literal['MIT'], Literal['CC BY-SA 4.0'], Literal['TBD']]] = None\n"
+)
+NO_DATASET_CONFIG = "from enum import Enum\n\n\nclass Domain(str, Enum):\n    KNOWLEDGE = 'knowledge'\n"
+
+
+def _dataset_licence(value: str, kind: str = "train") -> str:
+    config = good_server_files("srv")["configs/srv.yaml"].replace("license: Apache 2.0", f"license: {value}")
+    return config.replace("type: train", f"type: {kind}") if kind != "train" else config
+
+
+@pytest.mark.parametrize("value", ["T.B.D.", "'???'", "'-'", "pending", "unspecified", "false", "N/A", "CC-BY-?"])
+def test_repro_gr113_placeholders_fail_when_the_base_has_no_licence_list(server_tree, value: str) -> None:
+    checkout = {"nemo_gym/config_types.py": NO_DATASET_CONFIG}
+    finding = server_tree({"configs/srv.yaml": _dataset_licence(value)}, checkout_files=checkout)["GR113"]
+    assert finding.status == "fail", (value, finding.message)
+
+
+def test_repro_gr113_covers_example_datasets(server_tree) -> None:
+    """Issue 19 item 8: `license: Apache-2.0` (not a DatasetConfig value) on a `type: example` dataset."""
+    config = good_server_files("srv")["configs/srv.yaml"].replace(
+        "        type: example\n", "        type: example\n        license: Apache-2.0\n"
+    )
+    checkout = {"nemo_gym/config_types.py": WITH_LICENCES}
+    finding = server_tree({"configs/srv.yaml": config}, checkout_files=checkout)["GR113"]
+    assert finding.status == "fail" and "Apache-2.0" in finding.message
+    assert server_tree(checkout_files=checkout)["GR113"].status == "pass"  # an example may leave its licence out
+
+
+def test_repro_gr113_is_an_error_when_the_merge_base_config_types_object_is_missing(repo: GitRepo) -> None:
+    types = (repo.path / "nemo_gym" / "config_types.py").read_text()
+    repo.write({"nemo_gym/config_types.py": types + "\n# a blob only the base has\n"})
+    repo.commit("base")
+    base_blob = repo.git("rev-parse", "HEAD:nemo_gym/config_types.py")
+    repo.git("checkout", "-q", "-b", "pr")
+    repo.write({"nemo_gym/config_types.py": types})
+    repo.server("srv", {**good_server_files("srv"), "configs/srv.yaml": _dataset_licence("Anything Goes 1.0")})
+    repo.commit()
+    (repo.path / ".git" / "objects" / base_blob[:2] / base_blob[2:]).unlink()
+    findings = pr_findings(repo)
+    assert findings["GR113"].status == "error" and "config_types.py" in findings["GR113"].message
+    assert findings["GR104"].status == "error"
+
+
+# -- GR304: the PR description's licensing, read by the same rule ------------------------------------------
+
+
+@pytest.mark.parametrize("data", ["?", "TBD", "unknown", "N/A", "T.B.D.", "CC-BY-?"])
+def test_repro_gr304_fails_a_placeholder_licence(data: str) -> None:
+    from tests.test_pr_body import review as review_body
+
+    body = f"## Licensing\nCode: Apache 2.0 for the server code.\nData: {data}\n"
+    finding = review_body(body)["GR304"]
+    assert finding.status == "fail" and "placeholder" in finding.message, (data, finding.message)
+    dashed = review_body(f"## Licensing\n- Code - Apache 2.0\n- Data - {data}\n")["GR304"]
+    assert dashed.status == "fail", (data, dashed.message)
+
+
+def test_gr304_passes_real_licences() -> None:
+    from tests.test_pr_body import review as review_body
+
+    body = "## Licensing\nCode: Apache 2.0.\nData: CC BY 4.0 (the upstream dataset's licence).\n"
+    assert review_body(body)["GR304"].status == "pass"

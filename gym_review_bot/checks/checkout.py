@@ -142,6 +142,26 @@ class Checkout:
         return self._facts.parse(CONFIG_TYPES)
 
     @cached_property
+    def config_types_problem(self) -> str | None:
+        """Why the trusted nemo_gym/config_types.py (the merge base's in PR mode) cannot be read, or None (absent
+        is no problem: the bundled domains apply). The allowed domains and licences must never be guessed."""
+        entry = self._facts.tree.get(CONFIG_TYPES)
+        where = "" if self._facts is self else " at the merge base"
+        if entry is None:
+            return None
+        if entry.missing:
+            return (
+                f"{CONFIG_TYPES}{where} cannot be read: git object {entry.oid} is missing from the repository (a "
+                "damaged or partial clone); fetch it again (a full clone) and rerun the review"
+            )
+        if entry.kind != "file":
+            return f"{CONFIG_TYPES}{where} is a {entry.kind}, not a file"
+        if self._config_types is None:
+            why = self._facts.rejected.get(CONFIG_TYPES, "does not parse as Python")
+            return f"{CONFIG_TYPES}{where} {why}"
+        return None
+
+    @cached_property
     def domains(self) -> tuple[tuple[str, ...], str]:
         """Allowed `domain` values and where they come from."""
         module = self._config_types

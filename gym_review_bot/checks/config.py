@@ -10,13 +10,13 @@ from typing import Any
 
 import yaml
 
-from gym_review_bot.checks.base import Check, Outcome, SkipCheck, failed, passed, skipped
+from gym_review_bot.checks.base import Check, CheckError, Outcome, SkipCheck, failed, passed, skipped
 from gym_review_bot.checks.context import ServerContext
+from gym_review_bot.checks.licence import is_placeholder
 from gym_review_bot.models import Location
 from gym_review_bot.safeload import UnsafeInput, load_yaml_strict, yaml_error_line
 
 MAX_SHOWN = 100  # characters of a config value quoted in a message
-PLACEHOLDER_LICENCES = {"", "tbd", "todo", "?", "unknown", "n/a", "na", "none", "null", "<license>", "tba"}
 
 
 @dataclass
@@ -144,10 +144,7 @@ def _bad_entrypoints(ctx: ServerContext) -> list[tuple[ServerEntry, Any, str]]:
 
 
 def _entrypoint_failure(ctx: ServerContext, bad: list[tuple[ServerEntry, Any, str]]) -> Outcome:
-    located = [
-        (e, v, why, find_line(e.config.text, rf"^\s*entrypoint\s*:\s*['\"]?{re.escape(str(v)[:MAX_SHOWN])}"))
-        for e, v, why in bad
-    ]
+    located = [(e, v, why, find_line(e.config.text, "entrypoint", str(v)[:MAX_SHOWN])) for e, v, why in bad]
     return failed(
         " ".join(
             f"{ctx.full(e.config.rel)}: `{e.top}.resources_servers.{e.name}.entrypoint` {_show(v)} {why}."
@@ -161,9 +158,39 @@ def _entrypoint_failure(ctx: ServerContext, bad: list[tuple[ServerEntry, Any, st
     )
 
 
-def find_line(text: str, pattern: str) -> int | None:
-    match = re.search(pattern, text, re.MULTILINE)
-    return text.count("\n", 0, match.start()) + 1 if match else None
+def find_line(text: str, key: str, value: str | None = None, anywhere: bool = False) -> int | None:
+    """The first line holding `key:` (at the line's start after blanks, or `anywhere` in it), followed by
+    `value` (quoted or not) when one is given; 1-based, or None. Plain string scanning, one pass: linear
+    in the text, however many blank lines or keys it holds."""
+    for number, line in enumerate(text.split("\n"), 1):
+        if anywhere:
+            at = line.find(key)
+            while at != -1:
+                if _key_at(line, at, key, value):
+                    return number
+                at = line.find(key, at + 1)
+        else:
+            at = len(line) - len(line.lstrip())
+            if line.startswith(key, at) and _key_at(line, at, key, value):
+                return number
+    return None
+
+
+def _key_at(line: str, at: int, key: str, value: str | None) -> bool:
+    """Whether `key`, found at `at`, is followed by blanks, `:`, blanks, an optional quote and `value`."""
+    j, n = at + len(key), len(line)
+    while j < n and line[j] in " \t":
+        j += 1
+    if j >= n or line[j] != ":":
+        return False
+    j += 1
+    while j < n and line[j] in " \t":
+        j += 1
+    if value is None:
+        return True
+    if j < n and line[j] in "'\"":
+        j += 1
+    return line.startswith(value, j)
 
 
 def check_config_entry(ctx: ServerContext) -> Outcome:
@@ -222,6 +249,7 @@ def check_domain(ctx: ServerContext) -> Outcome:
     entries = server_entries(ctx)
     if not entries:
         raise SkipCheck("Not run: waits on GR103: no config defines a resources_servers entry.", "prerequisite_failed")
+    _trusted_facts(ctx)
     allowed, source = ctx.checkout.domains
     bad: list[tuple[ServerEntry, str, int | None]] = []
     for e in entries:
@@ -230,12 +258,12 @@ def check_domain(ctx: ServerContext) -> Outcome:
         # The line link says where; the entry's key is only worth naming when there are several.
         which = f"{e.top}.resources_servers.{e.name}" if len(entries) > 1 else "The entry"
         if domain is None:
-            line = find_line(file_text, rf"^\s*{re.escape(e.name)}\s*:")
+            line = find_line(file_text, e.name)
             bad.append((e, f"{which} has no `domain`", line))
         elif str(domain) not in allowed:
             close = difflib.get_close_matches(str(domain), allowed, n=1, cutoff=0.4)
             guess = f" Did you mean `{close[0]}`?" if close else ""
-            line = find_line(file_text, rf"^\s*domain\s*:\s*['\"]?{re.escape(str(domain))}")
+            line = find_line(file_text, "domain", str(domain))
             bad.append(
                 (
                     e,
@@ -262,7 +290,7 @@ def _domain(e: ServerEntry) -> Any:
 
 
 def _datasets(ctx: ServerContext) -> list[tuple[Any, dict]]:
-    """(config, dataset) for each train/validation dataset anywhere in the server's configs."""
+    """(config, dataset) for each dataset of any type (train, validation, example, ...) in the server's configs."""
     found = []
     for cfg in load_configs(ctx):
         if cfg.error or not isinstance(cfg.data, dict):
@@ -272,26 +300,47 @@ def _datasets(ctx: ServerContext) -> list[tuple[Any, dict]]:
                 for entry in kind.values() if isinstance(kind, dict) else []:
                     datasets = entry.get("datasets") if isinstance(entry, dict) else None
                     for ds in datasets if isinstance(datasets, list) else []:
-                        if isinstance(ds, dict) and ds.get("type") in ("train", "validation"):
+                        if isinstance(ds, dict):
                             found.append((cfg, ds))
     return found
+
+
+LICENCE_REQUIRED = ("train", "validation")  # DatasetConfig asserts a licence for these; others may leave it out
+
+
+def _trusted_facts(ctx: ServerContext) -> None:
+    problem = ctx.checkout.config_types_problem
+    if problem:
+        raise CheckError(f"{problem}; the allowed values cannot be read, so the bot cannot tell.")
+
+
+def _accepted(licence: object, allowed: tuple[str, ...] | None) -> bool:
+    return allowed is not None and isinstance(licence, str) and licence in allowed
 
 
 def check_dataset_licences(ctx: ServerContext) -> Outcome:
     datasets = _datasets(ctx)
     if not datasets:
-        return skipped("Not applicable: the configs declare no train or validation datasets.")
+        return skipped("Not applicable: the configs declare no datasets.")
+    _trusted_facts(ctx)
     allowed = ctx.checkout.dataset_licences
     bad = []
     for cfg, ds in datasets:
-        name = ds.get("name", "?")
+        name, kind = ds.get("name", "?"), ds.get("type", "?")
         licence = ds.get("license")
-        line = find_line(cfg.text, rf"name\s*:\s*['\"]?{re.escape(str(name))}")
-        if licence is None or str(licence).strip().lower() in PLACEHOLDER_LICENCES:
-            what = "declares no `license`" if licence is None else f"has placeholder license `{licence}`"
-            bad.append((cfg, line, f"dataset `{name}` ({ds['type']}) {what}"))
+        line = find_line(cfg.text, "name", str(name), anywhere=True)
+        if licence is None or (
+            kind not in LICENCE_REQUIRED and is_placeholder(licence) and _accepted(licence, allowed)
+        ):
+            # an example dataset may leave its licence out, or say `TBD` where NeMo Gym accepts that
+            if kind in LICENCE_REQUIRED:
+                bad.append((cfg, line, f"dataset `{_short(str(name))}` ({_short(str(kind))}) declares no `license`"))
+        elif is_placeholder(licence):  # the one placeholder list; YAML `false` or a number is one too
+            bad.append((cfg, line, f"dataset `{_short(str(name))}` ({_short(str(kind))}) has placeholder license "
+                        f"`{_short(str(licence))}`"))  # fmt: skip
         elif allowed and str(licence) not in allowed:
-            bad.append((cfg, line, f"dataset `{name}` has license `{licence}`, not one NeMo Gym accepts"))
+            bad.append((cfg, line, f"dataset `{_short(str(name))}` has license `{_short(str(licence))}`, not one "
+                        "NeMo Gym accepts"))  # fmt: skip
     if bad:
         listing = (
             f" Allowed values (nemo_gym/config_types.py): {', '.join(a for a in allowed if a != 'TBD')}."
@@ -305,7 +354,8 @@ def check_dataset_licences(ctx: ServerContext) -> Outcome:
             locations=[Location(file=ctx.full(c.rel), line=line) for c, line, _ in bad],
             key="licence " + " ".join(sorted(msg for _, _, msg in bad)),
         )
-    return passed(f"All {len(datasets)} train/validation datasets declare a licence.")
+    declared = sum(1 for _, ds in datasets if ds.get("license") is not None)
+    return passed(f"All {len(datasets)} datasets are licensed as NeMo Gym requires ({declared} declare a licence).")
 
 
 CHECKS = [

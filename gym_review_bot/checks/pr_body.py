@@ -6,9 +6,11 @@ The required parts, the words that name each and their severities come from `PrB
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gym_review_bot.checks.base import Check, Outcome, SkipCheck, failed, passed, skipped
+from gym_review_bot.checks.licence import is_placeholder as is_licence_placeholder
+from gym_review_bot.checks.licence import names_licence, says_synthetic, split_label
 from gym_review_bot.checks.pull import PrContext
 from gym_review_bot.config import PartSettings, PrBodySettings
 from gym_review_bot.evidence.body import ParsedBody, normalize
@@ -22,6 +24,7 @@ class PartText:
 
     labels: list[str]
     text: str
+    pairs: list[tuple[str | None, str]] = field(default_factory=list)  # (a lead-in label or None, its text)
 
 
 def label_part(label: str, settings: PrBodySettings) -> str | None:
@@ -50,14 +53,17 @@ def part_texts(body: ParsedBody, settings: PrBodySettings) -> dict[str, PartText
         if part is None:
             continue
         chunks = list(section.blocks)
+        pairs: list[tuple[str | None, str]] = [(None, block) for block in section.blocks]
         for j in range(i + 1, len(body.sections)):
             deeper = body.sections[j]
             if deeper.level <= section.level or parts[j] is not None:
                 break
             chunks += [deeper.label, *deeper.blocks] if deeper.label else deeper.blocks
+            pairs.append((deeper.label or None, " ".join(deeper.blocks)))
         entry = found.setdefault(part, PartText([], ""))
         entry.labels.append(section.label)
         entry.text = (entry.text + "\n" + "\n".join(chunks)).strip()
+        entry.pairs += pairs
     return found
 
 
@@ -90,6 +96,10 @@ def _part_check(part_id: str, part: PartSettings) -> Check:
         labels = ", ".join(f"“{_quote(label)}”" for label in found.labels)
         if is_placeholder(found.text, settings) or len(normalize(found.text).split()) < part.min_words:
             return failed(f"{labels} is empty or still holds the template's placeholder.", key="empty")
+        if part_id in LICENCE_PARTS:
+            problem = licence_problem(found)
+            if problem:
+                return failed(f"{labels}: {problem}.", key="licence:" + normalize(problem)[:200])
         words = set(normalize(found.text).split())
         text = f" {normalize(found.text)} "
         for group in part.must_mention:
@@ -102,6 +112,24 @@ def _part_check(part_id: str, part: PartSettings) -> Check:
 
     fix = part.fix or f"Add a section named like {part.synonyms[0]}."
     return Check(part_id, part.severity, part.title, fix, family="description", run=run, scope="pr")
+
+
+LICENCE_PARTS = frozenset({"GR304"})  # parts read as a licence statement, by the rule GR109 follows
+
+
+def licence_problem(part: PartText) -> str | None:
+    """Why a licensing part fails as GR109 would fail a README: a placeholder where a licence belongs (`Data: ?`,
+    `Code - TBD`), or no licence named at all; None when it names one."""
+    for label, text in part.pairs:
+        for line in text.split("\n") if label is None else [text]:
+            inner_label, value = split_label(line) if label is None else (label, line)
+            if inner_label is not None and value.strip() and is_licence_placeholder(value):
+                return f"`{_quote(f'{inner_label}: {value.strip()}')}` is a placeholder where a licence belongs"
+            if inner_label is None and line.strip() and is_licence_placeholder(line):
+                return f"`{_quote(line)}` is a placeholder where a licence belongs"
+    if not names_licence(part.text) and not says_synthetic(part.text):
+        return "it names no licence (an SPDX id or name, e.g. Apache-2.0, CC-BY-4.0, or a link to the upstream one)"
+    return None
 
 
 def _group_name(group: list[str]) -> str:

@@ -8,40 +8,30 @@ import re2
 
 from gym_review_bot.checks.base import Check, CheckError, Outcome, failed, passed
 from gym_review_bot.checks.context import ServerContext
+from gym_review_bot.checks.licence import (
+    DATASET_LINK,
+    UPSTREAM,
+    is_placeholder,
+    is_rule_line,
+    is_table_rule,
+    names_licence,
+    normalise,
+    says_synthetic,
+    split_label,
+    table_cells,
+)
+from gym_review_bot.models import Location
 
-# Every pattern here runs on PR text: re2, linear time whatever the input.
+# Every pattern here runs on PR text: re2, linear time whatever the input. The placeholder list and the rule that
+# reads a licence statement are licence.py's, shared with GR113, GR119 and GR304.
 LICENCE_HEADING = re2.compile(r"(?i)\blicen[cs]")
 LABELLED = re2.compile(r"(?i)^[\s>*_-]*licen[cs](e|es|ing)?( information)?[*_\s]*:\s*\S")
-LICENCE_NAME = re2.compile(
-    r"(?i)\b(apache|mit\b|bsd|[al]?gpl|gnu (general|lesser|affero)|mpl|mozilla public|cc[- ]?by|cc0|"
-    r"creative commons|unlicen[cs]e|isc\b|public domain|odc[- ]?by|odbl|pddl|openrail|llama \d|"
-    r"python software foundation|psf\b|eclipse public|epl\b|artistic licen|zlib|boost software|wtfpl|"
-    r"cdla|nvidia [\w ]*licen[cs]e|nvidia open model|gemma terms|eupl|bsl-1\.0|upl-1\.0|ms-pl|0bsd)"
-)
-UPSTREAM = re2.compile(
-    r"(?i)(upstream|original|source)[^.\n]{0,60}licen[cs]e|licen[cs]e[^.\n]{0,60}(upstream|original)|"
-    r"see [^.\n]{0,80}licen[cs]e|\]\([^)]*licen[cs]e[^)]*\)"
-)
-LICENCE_FILE = re2.compile(r"\bLICEN[CS]E(\.md|\.txt)?\b")  # a pointer to the licence file, in capitals
-# A link to the upstream dataset is where its licence is found: good enough for the data.
-DATASET_LINK = re2.compile(r"(?i)https?://|\]\(")
 SPDX = re2.compile(r"SPDX-License-Identifier:\s*[\w.+-]+")
 MENTIONS_CODE = re2.compile(r"(?i)\b(code|software|implementation)\b")
 MENTIONS_DATA = re2.compile(r"(?i)\b(data|datasets?|benchmark|prompts?|tasks?|examples?)\b")
-TOPIC_LABEL = re2.compile(r"(?i)\b(code|software|implementation|data|datasets?|licen[cs]e|licensing)\b")
-# Values that stand where a licence belongs (compared after normalising: lower case, decoration stripped).
-PLACEHOLDERS = frozenset(
-    {
-        "?", "-", "--", "---", "\u2014", "\u2013", "...", "\u2026", "tbd", "tba", "tbc", "todo", "to do", "n/a", "na",
-        "none", "unknown", "pending", "pending legal", "pending legal review", "to be determined", "to be decided",
-        "to be announced", "to be confirmed", "coming soon", "later", "xxx", "license", "licence", "fill in",
-        "insert license", "your license", "placeholder",
-    }
-)  # fmt: skip
 MAX_CONTINUATION = 5
 MAX_SECTION_LINES = 500  # non-blank lines of a licensing section; real ones have a handful
-PLACEHOLDER_WORDS = frozenset({"tbd", "tba", "tbc", "todo", "pending", "unknown", "fixme"})
-PLACEHOLDER_PHRASES = ("to be determined", "to be decided", "to be announced", "to be confirmed", "coming soon")
+MAX_LISTED = 10  # problems quoted in one message (every one is a location)
 
 
 # First characters of the lines that can start or end a heading, a code fence, an HTML comment or a quote.
@@ -54,6 +44,37 @@ class Licensing:
 
     text: str
     first_line: int  # 1-based line in README.md
+    spdx: bool = False  # only an `SPDX-License-Identifier:` line (often inside an HTML comment): read as it is
+
+    def lines(self) -> list[str]:
+        """The text's lines, HTML comments blanked (a licence only inside a comment states nothing)."""
+        return self.text.splitlines() if self.spdx else without_comments(self.text).splitlines()
+
+
+@dataclass
+class Problem:
+    """One line of a licensing statement that fails GR109, with its own stable key."""
+
+    line: int
+    text: str
+    why: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.why}: {normalise(self.text)[:500]}"
+
+
+def without_comments(text: str) -> str:
+    """Text with every HTML comment's content blanked, line breaks kept: one pass of str.find."""
+    out: list[str] = []
+    pos = 0
+    while (start := text.find("<!--", pos)) != -1:
+        end = text.find("-->", start + 4)
+        end = len(text) if end == -1 else end + 3
+        out += [text[pos:start], "\n" * text.count("\n", start, end)]
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _heading_spans(lines: list[str]) -> list[tuple[int, int, str]]:
@@ -152,103 +173,75 @@ def find_licensing(text: str) -> Licensing | None:
             return Licensing("\n".join(lines[i:end]), i + 1)
     for i in _lines_with(text, lowered, "spdx-license-identifier"):  # thin, but it does state the code's licence
         if SPDX.search(lines[i]):
-            return Licensing(lines[i].strip(), i + 1)
+            return Licensing(lines[i].strip(), i + 1, spdx=True)
     return None
 
 
-def _readme(ctx: ServerContext) -> tuple[str, str | None]:
+def readme_text(ctx: ServerContext) -> tuple[str, str | None]:
     return ctx.full("README.md"), ctx.memo("readme", lambda: ctx.text("README.md"))
 
 
-def _licensing(ctx: ServerContext) -> Licensing | None:
-    return ctx.memo("licensing", lambda: find_licensing(_readme(ctx)[1] or ""))
-
-
-def _normalise(text: str) -> str:
-    """A licence value without Markdown decoration, line breaks or closing punctuation, lower-cased."""
-    text = text.replace("<br>", " ").replace("<br/>", " ").replace("<br />", " ")
-    text = text.strip().strip("*_`>#").strip()
-    if text[:2] in ("- ", "* ", "+ "):
-        text = text[2:]
-    return " ".join(text.strip().strip("*_`").strip().rstrip(".,;:!").lower().split())
-
-
-def _split_label(line: str) -> tuple[str | None, str]:
-    """`**Code**: Apache 2.0` as ("code", "Apache 2.0"); a line with no short label as (None, line)."""
-    body = _normalise(line) if line.strip() else ""
-    colon = line.find(":")
-    if colon == -1 or colon > 80 or "://" in line[: colon + 3]:
-        return None, body
-    label = _normalise(line[:colon])
-    if not label or len(label) > 60:
-        return None, body
-    return label, line[colon + 1 :]
-
-
-def _is_placeholder(value: str) -> bool:
-    norm = _normalise(value)
-    if norm in PLACEHOLDERS or (norm.startswith("<") and norm.endswith(">")):
-        return True
-    if norm.startswith("[") and norm.endswith("]") and "licen" in norm:
-        return True
-    words = set("".join(c if c.isalnum() else " " for c in norm).split())
-    return bool(words & PLACEHOLDER_WORDS) or any(phrase in norm for phrase in PLACEHOLDER_PHRASES)
-
-
-def names_licence(text: str, known: tuple[str, ...] = (), links: bool = True) -> bool:
-    """Whether text names a recognised licence (SPDX id, spelled-out name, a DatasetConfig value) or links to one."""
-    if LICENCE_NAME.search(text) or UPSTREAM.search(text) or LICENCE_FILE.search(text):
-        return True
-    if links and DATASET_LINK.search(text):
-        return True
-    lowered = text.lower()
-    return any(value.lower() in lowered for value in known)
+def readme_licensing(ctx: ServerContext) -> Licensing | None:
+    """The README's licensing statement, found once per server (GR109, GR114 and GR119 read it)."""
+    return ctx.memo("licensing", lambda: find_licensing(readme_text(ctx)[1] or ""))
 
 
 def _known_licences(ctx: ServerContext) -> tuple[str, ...]:
     values = ctx.checkout.dataset_licences or ()
-    return tuple(v for v in values if len(v.strip()) > 2 and not _is_placeholder(v))
+    return tuple(v for v in values if len(v.strip()) > 2 and not is_placeholder(v))
 
 
 def _continued(value: str, lines: list[str], offset: int) -> str:
     """A labelled value with the unlabelled lines that continue it (a few at most: bounded work)."""
     parts = [value]
+    heads_list = not value.strip()  # `Data:` over a list: its items, labelled or not, are the value
     for following in lines[offset + 1 : offset + 1 + MAX_CONTINUATION]:
-        if not following.strip() or _split_label(following)[0] is not None:
+        item = following.lstrip()[:2] in ("- ", "* ", "+ ")
+        if not following.strip() or (split_label(following)[0] is not None and not (heads_list and item)):
             break
         parts.append(following)
     return " ".join(parts)
 
 
-def licensing_problem(licensing: Licensing, known: tuple[str, ...] = ()) -> tuple[int, str, str] | None:
-    """The first line of a licensing section that is a placeholder or names no licence: (line, text, why)."""
-    lines = licensing.text.splitlines()
+def _header_row(lines: list[str], offset: int) -> bool:
+    following = table_cells(lines[offset + 1]) if offset + 1 < len(lines) else None
+    return following is not None and is_table_rule(following)
+
+
+def licensing_problems(licensing: Licensing, known: tuple[str, ...] = ()) -> list[Problem]:
+    """Every line of a licensing statement that is a placeholder (a labelled value, a table cell, a bare line);
+    else, when the statement names no licence at all, that. Empty: GR109 passes."""
+    lines = licensing.lines()
     filled = sum(1 for line in lines if line.strip())
     if filled > MAX_SECTION_LINES:
         why = f"starts a licensing section of {filled:,} non-blank lines (the review reads {MAX_SECTION_LINES} at most)"
-        return licensing.first_line, lines[0].strip(), why
+        return [Problem(licensing.first_line, lines[0].strip(), why)]
+    problems: list[Problem] = []
     for offset, line in enumerate(lines):
         if not line.strip() or (offset == 0 and line.lstrip().startswith("#")):
             continue
-        label, value = _split_label(line)
         number = licensing.first_line + offset
-        if label is None:
-            if _is_placeholder(line):
-                return number, line.strip(), "is a placeholder where a licence belongs"
+        cells = table_cells(line)
+        if cells is not None:  # `| Data | N/A |`; the header row and the rule under it say nothing
+            if not is_table_rule(cells) and not _header_row(lines, offset) and any(map(is_placeholder, cells[1:])):
+                problems.append(Problem(number, line.strip(), "is a placeholder where a licence belongs"))
             continue
-        if not value.strip() or _normalise(value) == "":
-            continue  # `Data:` followed by a list: the list's lines are read in turn
-        if _is_placeholder(value):
-            return number, line.strip(), "is a placeholder where a licence belongs"
-        if TOPIC_LABEL.search(label) and not names_licence(_continued(value, lines, offset), known):
-            return number, line.strip(), "names no recognised licence"
-    if not any(names_licence(line, known) for line in lines):
-        return licensing.first_line, lines[0].strip() if lines else "", "the licensing section names no licence"
-    return None
+        label, value = split_label(line)
+        if label is None:
+            if is_rule_line(line):
+                continue  # a setext heading's underline or a thematic break (`---`, `***`), not a value
+            if is_placeholder(line):
+                problems.append(Problem(number, line.strip(), "is a placeholder where a licence belongs"))
+        elif value.strip() and is_placeholder(value):  # `Data:` alone heads a list: its lines are read in turn
+            problems.append(Problem(number, line.strip(), "is a placeholder where a licence belongs"))
+    if not problems and not any(names_licence(line, known) for line in lines):
+        first = lines[0].strip() if lines else ""
+        problems.append(Problem(licensing.first_line, first, "the licensing section names no licence"))
+    return problems
 
 
 def check_licensing(ctx: ServerContext) -> Outcome:
-    file, text = _readme(ctx)
+    file, text = readme_text(ctx)
     if text is None:
         return failed(
             f"{file} is missing. Complete the README that ng_init_resources_server generates, "
@@ -256,7 +249,7 @@ def check_licensing(ctx: ServerContext) -> Outcome:
             file=file,
             key="missing",
         )
-    licensing = _licensing(ctx)
+    licensing = readme_licensing(ctx)
     if licensing is None:
         return failed(
             f"{file} has no licensing information. Add a `# Licensing information` section naming the "
@@ -264,15 +257,18 @@ def check_licensing(ctx: ServerContext) -> Outcome:
             file=file,
             key="no licensing section",
         )
-    problem = licensing_problem(licensing, _known_licences(ctx))
-    if problem:
-        line, shown, why = problem
+    problems = licensing_problems(licensing, _known_licences(ctx))
+    if problems:
+        listed = "; ".join(f"line {p.line}: `{p.text[:120]}` {p.why}" for p in problems[:MAX_LISTED])
+        more = f" (and {len(problems) - MAX_LISTED} more)" if len(problems) > MAX_LISTED else ""
         return failed(
-            f"{file} line {line}: `{shown[:120]}` {why}. Name the licence (an SPDX id or name, "
-            "e.g. Apache-2.0, MIT, CC-BY-SA-4.0) or link to the upstream one.",
+            f"{file} {listed}{more}. Name the licence (an SPDX id or name, e.g. Apache-2.0, MIT, CC-BY-SA-4.0) "
+            "or link to the upstream one.",
             file=file,
-            line=line,
-            key=f"{why}: {_normalise(shown)[:500]}",
+            line=problems[0].line,
+            # one finding, each problem a location with its own key: one new problem makes the finding new
+            locations=[Location(file=file, line=p.line, key=p.key) for p in problems],
+            key="\n".join(sorted({p.key for p in problems})),
         )
     return passed(f"{file} states licensing information (line {licensing.first_line}).", file=file)
 
@@ -303,28 +299,49 @@ def _names_licence_for(lines: list[str], topic: re2._Regexp, other: re2._Regexp,
     return False
 
 
+def _data_lines(lines: list[str]) -> list[tuple[int, str]]:
+    """(offset, value with its continuation) of each line labelled as being about the data."""
+    found = []
+    for offset, line in enumerate(lines):
+        label, value = split_label(line)
+        if label is not None and MENTIONS_DATA.search(label) and not MENTIONS_CODE.search(label):
+            found.append((offset, _continued(value, lines, offset)))
+    return found
+
+
 def check_code_and_data(ctx: ServerContext) -> Outcome:
-    file = ctx.full("README.md")
-    licensing = _licensing(ctx)
+    file, readme = readme_text(ctx)
+    licensing = readme_licensing(ctx)
     if licensing is None:
         raise CheckError("GR114 ran without the licensing section GR109 found")
-    lines = licensing.text.splitlines()
+    lines = licensing.lines()
     body = lines[1:] if len(lines) > 1 else lines  # past the heading
-    missing = [
-        what
-        for what, topic, other, pointer in (
-            ("the code", MENTIONS_CODE, MENTIONS_DATA, UPSTREAM),
-            ("the data", MENTIONS_DATA, MENTIONS_CODE, DATASET_LINK),
-        )
-        if not _names_licence_for(body, topic, other, pointer)
-    ]
+    known = _known_licences(ctx)
+    code = _names_licence_for(body, MENTIONS_CODE, MENTIONS_DATA, UPSTREAM)
+    data = _names_licence_for(body, MENTIONS_DATA, MENTIONS_CODE, DATASET_LINK)
+    data_lines = _data_lines(body)
+    # A `Data:` line that names neither a licence (nor where it is found) nor a synthetic origin leaves the data
+    # uncovered, whatever else the section says.
+    bare = [(o, v) for o, v in data_lines if not names_licence(v, known) and not says_synthetic(v)]
+    statement = [line for line in body if names_licence(line, known, links=False)]
+    made_here = says_synthetic(readme or "") or any(says_synthetic(v) for _, v in data_lines)
+    # One licence statement covers data made for this server; an SPDX header licenses its own file, not the data.
+    if made_here and statement and not bare and not licensing.spdx:
+        data = True
+        code = code or any(split_label(line)[0] is None or not MENTIONS_DATA.search(split_label(line)[0] or "")
+                           for line in statement)  # fmt: skip
+    if bare:
+        data = False
+    missing = [what for what, ok in (("the code", code), ("the data", data)) if not ok]
     if missing:
+        where = licensing.first_line + 1 + bare[0][0] if bare else licensing.first_line
+        said = f" `{body[bare[0][0]].strip()[:120]}` names neither a licence nor a synthetic origin." if bare else ""
         return failed(
-            f"{file} line {licensing.first_line}: the licensing information does not say what licenses "
-            f"{' or '.join(missing)}. State both, e.g. `Code: Apache 2.0` and `Data: CC BY 4.0` "
-            "(or where the data's licence is found).",
+            f"{file} line {where}: the licensing information does not say what licenses "
+            f"{' or '.join(missing)}.{said} State both, e.g. `Code: Apache 2.0` and `Data: CC BY 4.0` "
+            "(or where the data's licence is found, or that the data is synthetic, made for this server).",
             file=file,
-            line=licensing.first_line,
+            line=where,
             key="does not license " + " or ".join(missing),
         )
     return passed(f"{file} states the licence of both the code and the data.", file=file)

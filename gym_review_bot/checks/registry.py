@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import json
 import posixpath
+from collections.abc import Iterator
 from fnmatch import fnmatchcase
-from functools import cache
-
-from markdown_it import MarkdownIt
 
 from gym_review_bot.checks.base import Check, Outcome, SkipCheck, failed, passed
 from gym_review_bot.checks.checkout import Checkout
 from gym_review_bot.checks.config import ServerEntry, server_entries
 from gym_review_bot.checks.context import ServerContext
+from gym_review_bot.checks.licence import is_placeholder, is_rule_line
 from gym_review_bot.checks.pull import PullRequest
-from gym_review_bot.checks.readme import find_licensing
+from gym_review_bot.checks.readme import Licensing, readme_licensing, readme_text
 from gym_review_bot.config import POLICY_FILE
 from gym_review_bot.discover import is_server
 from gym_review_bot.models import Location
@@ -33,7 +32,6 @@ CONFLICT_MARKERS = (b"<<<<<<<", b">>>>>>>")
 EDIT_FORMAT_LINES = (b"<<<<<<< SEARCH", b">>>>>>> REPLACE")
 # The scaffold's data/.gitignore (ng_init_resources_server): full datasets stay out of git.
 DATASET_PATTERNS = ("*train.jsonl", "*validation.jsonl", "*_prepare.jsonl")
-PLACEHOLDERS = {"?", "??", "???", "tbd", "tba", "todo", "n/a"}
 METRICS_COUNT_KEY = "Number of examples"
 
 
@@ -282,20 +280,12 @@ def check_verified_flag(ctx: ServerContext) -> Outcome:
 # -- GR119 completed README ------------------------------------------------------------------------
 
 
-@cache
-@cache
-def _paragraph_parser() -> MarkdownIt:
-    """Block structure only: a paragraph's text is on its `inline` token without the (costly) inline parse."""
-    rules = ["heading", "lheading", "fence", "code", "html_block", "list", "blockquote", "paragraph"]
-    return MarkdownIt("zero").enable(rules).disable("inline")
-
-
 def _is_placeholder(value: str) -> bool:
-    return value.strip().strip("*_`-").strip().lower() in PLACEHOLDERS
+    return is_placeholder(value) and bool(value.strip())  # the licence checks' list: `?`, `TBD`, `N/A`, ...
 
 
 def _is_blank_or_placeholder(value: str) -> bool:
-    return not value.strip() or _is_placeholder(value)
+    return not value.strip() or is_placeholder(value)
 
 
 def _label_value(line: str, label: str) -> str | None:
@@ -307,33 +297,74 @@ def _label_value(line: str, label: str) -> str | None:
     return rest[1:] if rest.startswith(":") else None
 
 
-def _has_description(text: str) -> bool:
-    """A paragraph before the licensing section that is neither a label line nor a placeholder."""
-    licensing = find_licensing(text)
-    stop = licensing.first_line - 1 if licensing else len(text.splitlines())
-    tokens = _paragraph_parser().parse("".join(text.splitlines(keepends=True)[:stop]))  # the part before it
-    for i, tok in enumerate(tokens):
-        if tok.type != "paragraph_open" or not tok.map or tok.map[0] >= stop:
+def _text_lines(lines: list[str]) -> Iterator[tuple[int, str]]:
+    """(index, text) of the lines that are paragraph text: not in a code fence or an HTML comment, not a
+    heading (ATX or setext), not an HTML block line, not indented code. One pass, a few string operations
+    a line, whatever the README holds (a parser's token stream cost seconds and 400 MB on 1 MB of headings)."""
+    fence = ""
+    in_comment = False
+    pending: tuple[int, str] | None = None  # a text line: a setext heading's title when `===`/`---` follows
+    for i, raw in enumerate(lines):
+        line = raw.lstrip(" ")
+        indent = len(raw) - len(line)
+        if fence:
+            if indent <= 3 and line.startswith(fence) and not line.strip().strip(fence[0]):
+                fence = ""
             continue
-        content = tokens[i + 1].content.strip()
+        if in_comment:
+            in_comment = "-->" not in raw
+            continue
+        stripped = line.strip()
+        if pending is not None and stripped and stripped[0] in "=-" and not stripped.strip(stripped[0]):
+            pending = None  # the line above was a setext heading, not text
+            continue
+        if pending is not None:
+            yield pending
+            pending = None
+        if not stripped or indent > 3 or line.startswith("#"):
+            continue
+        if line.startswith(("```", "~~~")):
+            fence = line[0] * (len(line) - len(line.lstrip(line[0])))
+        elif line.startswith("<!--"):
+            in_comment = "-->" not in line[4:]
+        elif not line.startswith("<"):
+            text = stripped.lstrip(">").strip()
+            while text[:2] in ("- ", "* ", "+ "):
+                text = text[2:].strip()
+            if text:
+                pending = (i, text)
+    if pending is not None:
+        yield pending
+
+
+def _has_description(text: str, licensing: Licensing | None) -> bool:
+    """A paragraph line before the licensing section that is neither a label line nor a placeholder."""
+    lines = text.splitlines()
+    # an SPDX header (the README's own, often above the title) is no licensing section: read the whole README
+    stop = licensing.first_line - 1 if licensing and not licensing.spdx else len(lines)
+    for _, content in _text_lines(lines[:stop]):
         if _label_value(content, "Data links") is None and not _is_placeholder(content):
             return True
     return False
 
 
 def _placeholder_lines(lines: list[str]) -> list[tuple[int, str]]:
-    """(line, what) for `?`/TBD left on the scaffold's `Data links:` line and in its `Dependencies` list."""
+    """(line, what) for `?`/TBD left on the scaffold's `Data links:` line and in its `Dependencies` list; one pass."""
     found = []
+    in_dependencies = False
     for i, line in enumerate(lines):
+        if not line.strip():
+            in_dependencies = False
+            continue
+        if is_rule_line(line):
+            continue
+        if in_dependencies and (_is_placeholder(line) or _is_placeholder(line.split(":", 1)[-1])):
+            found.append((i + 1, "the `Dependencies` list still has a `?` line"))
         value = _label_value(line, "Data links")
         if value is not None and _is_blank_or_placeholder(value):
             found.append((i + 1, "`Data links:` is still a placeholder"))
         if line.strip().lstrip("#* ").rstrip("*: ").lower() == "dependencies":
-            for j in range(i + 1, len(lines)):
-                if not lines[j].strip():
-                    break
-                if _is_placeholder(lines[j]) or _is_placeholder(lines[j].split(":", 1)[-1]):
-                    found.append((j + 1, "the `Dependencies` list still has a `?` line"))
+            in_dependencies = True
     return found
 
 
@@ -344,13 +375,12 @@ def _names_start_command(ctx: ServerContext, text: str) -> bool:
 
 
 def check_readme_completed(ctx: ServerContext) -> Outcome:
-    file = ctx.full("README.md")
-    text = ctx.text("README.md")
+    file, text = readme_text(ctx)
     if text is None:
         raise SkipCheck("Not run: waits on GR109: README.md is missing.", "prerequisite_failed")
     lines = text.splitlines()
     problems: list[tuple[int | None, str]] = []
-    if not _has_description(text):
+    if not _has_description(text, readme_licensing(ctx)):
         problems.append((None, "there is no description before the licensing section"))
     problems += _placeholder_lines(lines)
     if not _names_start_command(ctx, text):
