@@ -136,7 +136,10 @@ class Evidence(BaseModel):
     prompts: int | None = None
     responses_per_prompt: int | None = None  # the fewest any prompt has
     responses_per_prompt_max: int | None = None
-    models: list[Text] = Field(default_factory=list)
+    models: list[Text] = Field(default_factory=list)  # most rows first
+    model_rows: dict[Text, int] = Field(default_factory=dict)  # rows (or profiling groups) naming each model
+    other_model_rows: int = 0  # rows naming a model past the first 20 names
+    duplicate_rows: int | None = None  # rows repeating a response already counted for the same prompt
     reward_mean: float | None = None
     reward_std: float | None = None
     pass_rate: float | None = None  # share of responses with reward >= 1

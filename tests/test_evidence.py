@@ -138,12 +138,15 @@ def test_an_unnamed_model_fails_and_an_equivalent_one_passes(repo: GitRepo, tmp_
     data = jsonl(rollouts(500, 16, lambda i: i % 17, model="my-org/tiny-model"))
     found = findings(run(repo, {f"{DATA}/profile_rollouts.jsonl": data}, body="Profiled 500 prompts."))
     assert found["GR403"].status == "fail" and "tiny-model" in found["GR403"].message
-    other = GitRepo(tmp_path / "other")
-    other.write({"README.md": "x\n"})
-    other.commit("base")
     body = "Profiled with Llama-3.1-8B-Instruct, which we consider equivalent to Qwen3-4B for this task."
-    found = findings(run(other, {f"{DATA}/profile_rollouts.jsonl": data}, body=body))
-    assert found["GR403"].status == "pass"
+    for n, (model, status) in enumerate((("my-org/tiny-model", "fail"), ("meta-llama/Llama-3.1-8B-Instruct", "pass"))):
+        # The rows name their model: a statement about another model does not count for them (issue 16).
+        other = GitRepo(tmp_path / f"other{n}")
+        other.write({"README.md": "x\n"})
+        other.commit("base")
+        data = jsonl(rollouts(500, 16, lambda i: i % 17, model=model))
+        found = findings(run(other, {f"{DATA}/profile_rollouts.jsonl": data}, body=body))
+        assert found["GR403"].status == status, (model, found["GR403"].message)
 
 
 def test_a_tool_calling_server_gets_its_metrics_computed(repo: GitRepo) -> None:

@@ -514,3 +514,86 @@ def test_gr304_passes_real_licences() -> None:
 
     body = "## Licensing\nCode: Apache 2.0.\nData: CC BY 4.0 (the upstream dataset's licence).\n"
     assert review_body(body)["GR304"].status == "pass"
+
+
+# -- item 4: evidence counts what it holds, not what it claims -------------------------------------------
+
+
+def _profile(rows) -> object:
+    import io
+
+    from gym_review_bot.evidence.rollouts import profile_rollouts
+    from gym_review_bot.evidence.synthetic import jsonl
+
+    return profile_rollouts(io.BytesIO(jsonl(iter(rows))), "p.jsonl")
+
+
+def test_repro_prompts_are_counted_by_their_content_not_their_task_index() -> None:
+    from gym_review_bot.evidence.synthetic import rollout_row
+
+    rows = []
+    for task in range(500):
+        for j in range(16):
+            row = rollout_row(task, j, float(j % 2))
+            row["responses_create_params"]["input"] = [{"role": "user", "content": "The one prompt."}]
+            rows.append(row)
+    ev = _profile(rows)
+    assert ev.prompts == 1
+    assert any("by their content" in note for note in ev.notes)
+
+
+def test_repro_a_row_copied_16_times_is_one_response() -> None:
+    from gym_review_bot.evidence.synthetic import rollout_row
+
+    rows = [rollout_row(task, 0, float(task % 2)) for task in range(500) for _ in range(16)]
+    ev = _profile(rows)
+    assert ev.prompts == 500 and ev.responses_per_prompt == 1 and ev.duplicate_rows == 500 * 15
+
+
+def test_repro_one_qwen_row_in_8000_does_not_make_the_profile_qwen(repo: GitRepo) -> None:
+    from gym_review_bot.evidence.synthetic import jsonl, rollouts
+
+    rows = list(rollouts(500, 16, lambda i: i % 17, model="gpt-4o"))
+    rows[0]["response"]["model"] = "Qwen/Qwen3-4B"
+    ev = _profile(rows)
+    assert ev.models[0] == "gpt-4o" and ev.model_rows == {"gpt-4o": 7999, "Qwen/Qwen3-4B": 1}
+    found = _evidence_review(repo, jsonl(iter(rows)), "500 prompts, 16 responses per prompt with Qwen3-4B.")
+    assert found["GR403"].status == "fail" and "gpt-4o" in found["GR403"].message
+
+
+def test_repro_a_qwen_mention_in_the_body_does_not_override_the_rollouts(repo: GitRepo) -> None:
+    from gym_review_bot.evidence.synthetic import jsonl, rollouts
+
+    data = jsonl(rollouts(500, 16, lambda i: i % 17, model="gpt-4o"))
+    found = _evidence_review(repo, data, "We used Qwen3-4B. 500 prompts, 16 responses per prompt.")
+    assert found["GR403"].status == "fail"
+
+
+def test_a_profile_mostly_of_the_reference_model_passes(repo: GitRepo) -> None:
+    from gym_review_bot.evidence.synthetic import jsonl, rollouts
+
+    rows = list(rollouts(500, 16, lambda i: i % 17))
+    rows[0]["response"]["model"] = "gpt-4o"
+    assert _evidence_review(repo, jsonl(iter(rows)), "Profiled 500 prompts.")["GR403"].status == "pass"
+
+
+def test_repro_gr405_reads_every_example_row_for_tools(repo: GitRepo) -> None:
+    from gym_review_bot.evidence.synthetic import jsonl, rollouts
+
+    plain = {"responses_create_params": {"input": [{"role": "user", "content": "q"}]}}
+    tooled = {"responses_create_params": {"input": "q", "tools": [{"type": "function", "name": "f"}]}}
+    examples = "".join(json.dumps(row) + "\n" for row in [plain] * 60 + [tooled])
+    data = jsonl(rollouts(500, 16, lambda i: i % 17))
+    found = _evidence_review(repo, data, "500 prompts, 16 responses per prompt with Qwen3-4B.", examples)
+    assert found["GR405"].status != "skip", found["GR405"].message
+
+
+def _evidence_review(repo: GitRepo, data: bytes, body: str, examples: str | None = None) -> dict:
+    repo.git("checkout", "-q", "-b", "pr")
+    files = {**good_server_files("srv"), "data/profile_rollouts.jsonl": data}
+    if examples is not None:
+        files["data/example.jsonl"] = examples
+    repo.server("srv", files)
+    repo.commit()
+    report = review(discover_pr(repo.path, "main"), ReviewOptions(pr_body=body)).report
+    return {f.id: f for f in report.servers[0].findings}

@@ -7,7 +7,13 @@ from typing import IO, Any
 
 import orjson
 
-from gym_review_bot.evidence.rollouts import MAX_BAD_LINES_NAMED, MAX_LINE_BYTES, iter_rollout_lines
+from gym_review_bot.evidence.rollouts import (
+    MAX_BAD_LINES_NAMED,
+    MAX_LINE_BYTES,
+    MAX_MODELS,
+    iter_rollout_lines,
+    prompt_key,
+)
 from gym_review_bot.evidence.stats import EPS, PASS_REWARD, histogram, mean, pass_rate_histogram, std
 from gym_review_bot.models import Evidence
 
@@ -51,9 +57,11 @@ def profile_from_profiling(stream: IO[bytes], source: str, max_line_bytes: int =
     sizes: list[int] = []
     zero_variance = prompts = bad = 0
     per_rollout = True
-    models: list[str] = []
     tool_calling = False
     bad_lines: list[str] = []
+    seen: set[bytes] = set()  # prompts by their content: a group repeated is one prompt
+    model_rows: dict[str, int] = {}
+    other_models = repeated = 0
     for item in iter_rollout_lines(stream, max_line_bytes):
         group = item.row
         group_mean = _number(group.get("mean/reward")) if group else None
@@ -62,12 +70,20 @@ def profile_from_profiling(stream: IO[bytes], source: str, max_line_bytes: int =
             if len(bad_lines) < MAX_BAD_LINES_NAMED:
                 bad_lines.append(f"line {item.line} {item.error or 'has no numeric `mean/reward`'}")
             continue
+        sample = group.get("sample")
+        key = prompt_key(sample if isinstance(sample, dict) else {})
+        if key in seen:
+            repeated += 1
+            continue
+        seen.add(key)
         prompts += 1
         prompt_means.append(group_mean)
         tool_calling = tool_calling or _offers_tools(group)
         model = _model(group)
-        if model and model not in models and len(models) < 20:
-            models.append(model)
+        if model and (model in model_rows or len(model_rows) < MAX_MODELS):
+            model_rows[model] = model_rows.get(model, 0) + 1
+        elif model:
+            other_models += 1
         group_rewards = _rollout_rewards(group)
         count = group.get("num_rollouts")
         if group_rewards is not None:
@@ -82,7 +98,11 @@ def profile_from_profiling(stream: IO[bytes], source: str, max_line_bytes: int =
         spread = _number(group.get("std/reward"))
         zero_variance += spread is not None and spread <= EPS
         rates.append(min(1.0, max(0.0, group_mean)))
-    notes = []
+    notes = [
+        f"Counted {prompts:,} prompts by their content (the sample's messages)"
+        + (f"; {repeated:,} groups repeating a prompt already counted were not counted" if repeated else "")
+        + "."
+    ]
     if bad:
         notes.append(f"{bad} line(s) were not reward-profiling groups: " + "; ".join(bad_lines))
     if not per_rollout:
@@ -98,7 +118,10 @@ def profile_from_profiling(stream: IO[bytes], source: str, max_line_bytes: int =
         prompts=prompts,
         responses_per_prompt=min(sizes) if sizes and len(sizes) == prompts else None,
         responses_per_prompt_max=max(sizes) if sizes and len(sizes) == prompts else None,
-        models=models,
+        models=sorted(model_rows, key=lambda m: -model_rows[m]),
+        model_rows=dict(sorted(model_rows.items(), key=lambda kv: -kv[1])),
+        other_model_rows=other_models,
+        duplicate_rows=repeated,
         reward_mean=mean(values),
         reward_std=std(rewards) if per_rollout else None,
         pass_rate=(sum(1 for r in rewards if r >= PASS_REWARD) / len(rewards)) if per_rollout and rewards else None,

@@ -22,7 +22,6 @@ from gym_review_bot.evidence.stats import (
 from gym_review_bot.models import Evidence
 from gym_review_bot.safeload import bounded_lines
 
-TASK_INDEX = "_ng_task_index"
 ROLLOUT_INDEX = "_ng_rollout_index"
 MAX_LINE_BYTES = 64 * 1024 * 1024
 MAX_MODELS = 20
@@ -65,18 +64,25 @@ def _reward(row: dict[str, Any]) -> float | None:
     return float(value)
 
 
-def prompt_key(row: dict[str, Any]) -> object:
-    """NeMo Gym's task index where present, else a digest of the prompt's input."""
-    task = row.get(TASK_INDEX)
-    if isinstance(task, int) and not isinstance(task, bool):
-        return task
-    params = row.get("responses_create_params")
-    prompt = params.get("input") if isinstance(params, dict) else None
+def _digest(value: Any) -> bytes:
     try:
-        data = orjson.dumps(prompt, option=orjson.OPT_SORT_KEYS)
+        data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except (TypeError, orjson.JSONEncodeError):
-        data = repr(prompt).encode("utf-8", "replace")
+        data = repr(value).encode("utf-8", "surrogatepass")
     return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def prompt_key(row: dict[str, Any]) -> bytes:
+    """A digest of the prompt's content (its input): what a prompt is. NeMo Gym's `_ng_task_index` is not
+    read: 500 task indexes over one prompt text are one prompt."""
+    params = row.get("responses_create_params")
+    return _digest(params.get("input") if isinstance(params, dict) else None)
+
+
+def response_key(row: dict[str, Any]) -> bytes:
+    """A digest of what the model produced (the response's output): the same row copied is one response."""
+    response = row.get("response")
+    return _digest(response.get("output") if isinstance(response, dict) else response)
 
 
 def _tool_failed(item: dict[str, Any]) -> bool:
@@ -119,13 +125,16 @@ def model_of(row: dict[str, Any]) -> str | None:
 
 @dataclass
 class RolloutProfile:
-    """The running tally of a rollouts file."""
+    """The running tally of a rollouts file: per prompt (by content), its distinct responses' rewards."""
 
-    groups: dict[object, PromptGroup] = field(default_factory=dict)
+    groups: dict[bytes, PromptGroup] = field(default_factory=dict)
+    seen: set[bytes] = field(default_factory=set)  # (prompt, response) digests already counted
     models: dict[str, int] = field(default_factory=dict)
+    other_model_rows: int = 0  # rows naming a model past the first MAX_MODELS names
     tools: ToolTally = field(default_factory=ToolTally)
     tool_calling: bool = False
     rows: int = 0
+    duplicates: int = 0
     bad_lines: list[str] = field(default_factory=list)
     bad_count: int = 0
 
@@ -138,8 +147,13 @@ class RolloutProfile:
                 why = item.error or ("has no numeric `reward`" if row and "response" in row else "is not a rollout")
                 self.bad_lines.append(f"line {item.line} {why}")
             return
-        self.rows += 1
         key = prompt_key(row)
+        pair = hashlib.blake2b(key + response_key(row), digest_size=16).digest()
+        if pair in self.seen:  # the same response to the same prompt again: a copy, not a sample
+            self.duplicates += 1
+            return
+        self.seen.add(pair)
+        self.rows += 1
         group = self.groups.get(key)
         if group is None:
             group = self.groups[key] = PromptGroup()
@@ -147,11 +161,27 @@ class RolloutProfile:
         model = model_of(row)
         if model and (model in self.models or len(self.models) < MAX_MODELS):
             self.models[model] = self.models.get(model, 0) + 1
+        elif model:
+            self.other_model_rows += 1
         offers, calls, failed = tool_use(row)
         self.tool_calling = self.tool_calling or offers
         self.tools.calls.append(calls)
         self.tools.rewards.append(reward)
         self.tools.failed += failed
+
+    def counted(self) -> str:
+        """What was counted, and how, in words for the report."""
+        named = sum(self.models.values()) + self.other_model_rows
+        shares = ", ".join(
+            f"{m} {n:,} ({n / named:.1%})" for m, n in sorted(self.models.items(), key=lambda kv: -kv[1])[:5]
+        )
+        others = f", {self.other_model_rows:,} rows naming other models" if self.other_model_rows else ""
+        return (
+            f"Counted {len(self.groups):,} prompts by their content (the prompt's messages; task indexes are not "
+            f"read) and {self.rows:,} distinct responses"
+            + (f" ({self.duplicates:,} repeated rows not counted)" if self.duplicates else "")
+            + (f"; rows by model: {shares}{others}." if named else "; no row names its model.")
+        )
 
     def evidence(self, source: str) -> Evidence:
         rewards = [r for g in self.groups.values() for r in g.rewards]
@@ -159,6 +189,7 @@ class RolloutProfile:
         notes = []
         if self.bad_count:
             notes.append(f"{self.bad_count} line(s) were not usable rollouts: " + "; ".join(self.bad_lines))
+        notes.append(self.counted())
         return Evidence(
             source=source,
             kind="rollouts",
@@ -167,6 +198,9 @@ class RolloutProfile:
             responses_per_prompt=min(sizes) if sizes else None,
             responses_per_prompt_max=max(sizes) if sizes else None,
             models=sorted(self.models, key=lambda m: -self.models[m]),
+            model_rows=dict(sorted(self.models.items(), key=lambda kv: -kv[1])),
+            other_model_rows=self.other_model_rows,
+            duplicate_rows=self.duplicates,
             reward_mean=mean(rewards),
             reward_std=std(rewards),
             pass_rate=(sum(1 for r in rewards if r >= PASS_REWARD) / len(rewards)) if rewards else None,

@@ -35,7 +35,7 @@ def rollout_row(
         )
         result = '{"error": "no such key"}' if n < failed_calls else '{"value": 42}'
         output.append({"type": "function_call_output", "call_id": call_id, "output": result})
-    text = f"Answer for prompt {task}: 42."
+    text = f"Answer {index} for prompt {task}: 42."  # each response its own: copies are not responses
     output.append(
         {
             "type": "message",
