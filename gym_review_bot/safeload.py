@@ -97,6 +97,10 @@ class JsonLine:
     error: str | None = None
 
 
+# The longest JSON Lines row parsed. Parsing builds Python objects of up to ~15 times a row's size (a row of
+# tiny messages), so a row is refused past this; the longest row of any server in NeMo Gym (its main, and the
+# 0.4.0 wheel) is under 1.3 MB. A longer line is a bad line (GR106/GR107 name it), never read whole.
+MAX_ROW_BYTES = 8 * 1024 * 1024
 # Real rows nest a few levels (messages, content parts, tool schemas); our own walks recurse.
 MAX_JSON_DEPTH = 100
 # Longer integers are refused before Python converts them (its own limit is 4,300 digits).

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from gym_review_bot.checks.base import Check, Outcome, SkipCheck, failed, passed
+from gym_review_bot.checks.base import Check, CheckError, Outcome, SkipCheck, failed, passed
 from gym_review_bot.checks.context import ServerContext
 from gym_review_bot.models import Location
-from gym_review_bot.safeload import iter_jsonl, number_problem
+from gym_review_bot.safeload import MAX_ROW_BYTES, iter_jsonl, number_problem
 
 MAX_LISTED = 5
 EXAMPLES = "data/example.jsonl"
@@ -41,7 +42,7 @@ def is_placeholder_model(model: Any) -> bool:
 @dataclass
 class Rollout:
     line: int
-    input_keys: set[bytes]  # digests of every leading run of its messages
+    matches: bool | None  # some leading run of its messages is an example's input (None: no examples to read)
     input_digest: bytes  # digest of all of its messages: what a finding about it is keyed by
     reward: float
     model: Any
@@ -81,20 +82,29 @@ def _messages(params: Any) -> list[list[Any]] | None:
     ]
 
 
-def _prefix_digests(messages: list[list[Any]]) -> list[bytes]:
-    """Digests of every leading run of messages, chained so each costs one message: linear in all."""
-    digests = [hashlib.blake2b(b"gym-review-input", digest_size=16).digest()]
+def _prefix_digests(messages: list[list[Any]]) -> Iterator[bytes]:
+    """Digests of every leading run of messages (the empty one first), chained so each costs one message:
+    linear in all, and yielded one at a time (a rollout of a million messages holds one digest)."""
+    digest = hashlib.blake2b(b"gym-review-input", digest_size=16).digest()
+    yield digest
     for message in messages:
-        step = hashlib.blake2b(digests[-1], digest_size=16)
-        step.update(json.dumps(message).encode())
-        digests.append(step.digest())
-    return digests
+        step = hashlib.blake2b(digest, digest_size=16)
+        step.update(json.dumps(message).encode("utf-8", "surrogatepass"))
+        digest = step.digest()
+        yield digest
+
+
+def _last(digests: Iterator[bytes]) -> bytes:
+    last = b""
+    for last in digests:  # noqa: B007 -- the loop keeps the last one
+        pass
+    return last
 
 
 def input_key(params: Any) -> bytes | None:
     """A digest of a prompt's messages; None when it has none (`input: []` matches no rollout)."""
     messages = _messages(params)
-    return _prefix_digests(messages)[-1] if messages else None
+    return _last(_prefix_digests(messages)) if messages else None
 
 
 def _example_problem(value: Any) -> str | None:
@@ -147,8 +157,9 @@ def summarize(ctx: ServerContext, rel: str) -> JsonlSummary:
             summary.exists = False
             return summary
         validate = _rollout_problem if rel == ROLLOUTS else _example_problem
+        keys = _example_keys(ctx) if rel == ROLLOUTS else None
         with ctx.tree.stream(entry) as fh:
-            for row in iter_jsonl(fh, max_line_bytes=ctx.max_file_bytes):
+            for row in iter_jsonl(fh, max_line_bytes=min(ctx.max_file_bytes, MAX_ROW_BYTES)):
                 summary.rows += 1
                 problem = row.error or validate(row.value)
                 if problem:
@@ -157,10 +168,9 @@ def summarize(ctx: ServerContext, rel: str) -> JsonlSummary:
                 params = row.value["responses_create_params"]
                 if rel == ROLLOUTS:
                     model = row.value["response"].get("model")
-                    digests = _prefix_digests(_messages(params) or [])
                     reward = float(row.value["reward"])
-                    # every leading run but the empty one: an example with `input: []` matches no rollout
-                    summary.rollouts.append(Rollout(row.line, set(digests[1:]), digests[-1], reward, model))
+                    matches, digest = _match(_messages(params) or [], keys)
+                    summary.rollouts.append(Rollout(row.line, matches, digest, reward, model))
                 elif key := input_key(params):
                     summary.input_keys.add(key)
                 else:
@@ -168,6 +178,24 @@ def summarize(ctx: ServerContext, rel: str) -> JsonlSummary:
         return summary
 
     return ctx.memo(f"jsonl:{rel}", compute)
+
+
+def _example_keys(ctx: ServerContext) -> set[bytes] | None:
+    """The example inputs' digests, read before the rollouts so each rollout is matched as it streams by."""
+    try:
+        return summarize(ctx, EXAMPLES).input_keys
+    except (SkipCheck, CheckError):  # GR100 or a damaged object: GR106 says so, and GR110 waits on it
+        return None
+
+
+def _match(messages: list[list[Any]], keys: set[bytes] | None) -> tuple[bool | None, bytes]:
+    """(whether some non-empty leading run of the messages is an example's input, the digest of them all)."""
+    found: bool | None = None if keys is None else False
+    digest = b""
+    for n, digest in enumerate(_prefix_digests(messages)):
+        if n and keys is not None and digest in keys:  # never the empty run: `input: []` matches nothing
+            found = True
+    return found, digest
 
 
 def _check_rows(ctx: ServerContext, rel: str, what: str, needs: str) -> Outcome:
@@ -232,7 +260,7 @@ def check_rollouts_match_examples(ctx: ServerContext) -> Outcome:
             f"Not run: {ctx.full(EXAMPLES)} has no usable rows to compare with (see GR106).", "prerequisite_failed"
         )
     file = ctx.full(ROLLOUTS)
-    strays = [r for r in summarize(ctx, ROLLOUTS).rollouts if not r.input_keys & examples.input_keys]
+    strays = [r for r in summarize(ctx, ROLLOUTS).rollouts if r.matches is False]
     if strays:
         return _failed_rollouts(
             ctx,

@@ -184,7 +184,7 @@ def _offers_tools(ctx: EvidenceContext) -> bool:
     if entry is None:
         return False
     with ctx.server.tree.stream(entry) as fh:  # every row, streamed: a tool offered on row 60 counts too
-        for item in iter_rollout_lines(fh, ctx.server.max_file_bytes):
+        for item in iter_rollout_lines(fh):
             params = item.row.get("responses_create_params") if item.row else None
             if isinstance(params, dict) and params.get("tools"):
                 return True

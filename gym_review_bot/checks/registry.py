@@ -21,7 +21,7 @@ from gym_review_bot.checks.readme import Licensing, readme_licensing, readme_tex
 from gym_review_bot.config import POLICY_FILE
 from gym_review_bot.discover import is_server
 from gym_review_bot.models import Location
-from gym_review_bot.safeload import iter_jsonl, parse_json_line
+from gym_review_bot.safeload import MAX_ROW_BYTES, bounded_lines, parse_json_line
 from gym_review_bot.sources import Entry
 
 MAX_LISTED = 10
@@ -111,8 +111,8 @@ def _example_rows(ctx: ServerContext) -> int:
     entry = ctx.find("data/example.jsonl")
     if entry is None:
         raise SkipCheck("Not run: waits on GR106: data/example.jsonl is missing.", "prerequisite_failed")
-    with ctx.tree.stream(entry) as fh:
-        return sum(1 for _ in iter_jsonl(fh, max_line_bytes=ctx.max_file_bytes))
+    with ctx.tree.stream(entry) as fh:  # rows counted, never parsed: a non-blank line is a row
+        return sum(1 for _, raw in bounded_lines(fh, MAX_ROW_BYTES) if raw is None or raw.strip())
 
 
 def check_example_metrics(ctx: ServerContext) -> Outcome:

@@ -20,10 +20,10 @@ from gym_review_bot.evidence.stats import (
     std,
 )
 from gym_review_bot.models import Evidence
-from gym_review_bot.safeload import bounded_lines
+from gym_review_bot.safeload import MAX_ROW_BYTES, bounded_lines
 
 ROLLOUT_INDEX = "_ng_rollout_index"
-MAX_LINE_BYTES = 64 * 1024 * 1024
+MAX_LINE_BYTES = MAX_ROW_BYTES  # a longer row is a bad line: parsing it would take ~15 times its size
 MAX_MODELS = 20
 MAX_BAD_LINES_NAMED = 10
 _FAILED_PREFIXES = ("error", "exception", "traceback", "failed")
