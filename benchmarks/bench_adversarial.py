@@ -1,11 +1,19 @@
-"""Time whole `gym-review check --no-docker` processes on adversarial files, at 1 MB and at 4 MB.
+"""Time whole `gym-review check --no-docker` processes on adversarial files, at 1 MB, at 4 MB and at the caps.
 
 Each case is one file of the demo's passing server replaced by a hostile or merely large one, committed
-as a PR to a small real git repository. Targets (issue 6), per case:
+as a PR to a small real git repository. Targets (issues 6 and 16), per case:
   * at 1 MB: under 2 s wall time and 300 MB peak memory for the whole review process;
-  * at 4 MB: at most 5 times the 1 MB time (linear work, not quadratic).
+  * at 4 MB: at most 5 times the 1 MB time (linear work, not quadratic);
+  * at the cap (the largest input the review reads: --max-file-mb's 50 MB for text and JSON Lines, the
+    512 KiB Python cap): exit 0 or 1 and under 1 GB peak memory.
 
-Run: python benchmarks/bench_adversarial.py [--case NAME ...] [--sizes 1,4]
+Issue 16's slow inputs each have a case: blank lines before a bad domain (config.find_line), a README of
+`Dependencies` lines (GR119's scan), of headings, K classes x K bases (the class resolver), a rollouts file
+of one line, and many files for GR117 (one git process for all). A Python case's sizes are an eighth of
+the others' (128 KiB and 512 KiB: larger Python files are GR100 failures, never parsed); the GR117 case's
+size is the total of 50-byte files (1 MB: 20,000 files).
+
+Run: python benchmarks/bench_adversarial.py [--case NAME ...] [--sizes 1,4,cap]
 Prints, per case and size, wall time, the child's peak RSS (getrusage of that process), the exit code
 and verdict, and the 4 MB / 1 MB time ratio, each with PASS/FAIL.
 """
@@ -30,6 +38,8 @@ SERVER = "adv"
 MB = 1024 * 1024
 TIME_TARGET_S = 2.0
 MEMORY_TARGET_MB = 300
+CAP_MEMORY_TARGET_MB = 1024
+TEXT_CAP_MB = 50  # --max-file-mb's default
 RATIO_TARGET = 5.0
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "bench",
@@ -118,6 +128,47 @@ def app_py_at_the_cap(files: dict[str, str], size: int) -> dict[str, str | None]
     return app_py(files, 500 * 1024)
 
 
+def config_blank_lines_then_bad_domain(files: dict[str, str], size: int) -> dict[str, str | None]:
+    """Blank lines before a bad domain: the line finder's multiline regex took 106 s at 200 KB."""
+    rel = next(r for r in files if r.startswith("configs/"))
+    head, _, tail = files[rel].partition("      domain: knowledge\n")
+    return {rel: fill(head, "\n", size, "      domain: not-a-domain\n" + tail)}
+
+
+def readme_dependencies_lines(files: dict[str, str], size: int) -> dict[str, str | None]:
+    """`Dependencies` lines with no blank between them: GR119's scan was quadratic (75 s at 192 KiB)."""
+    return {"README.md": fill("# Adv\n\nA server.\n\n", "Dependencies\n", size, "\n" + files["README.md"])}
+
+
+def readme_of_headings(files: dict[str, str], size: int) -> dict[str, str | None]:
+    """A README of headings: a Markdown parser's token stream took 6 s and 402 MB at 1 MB."""
+    return {"README.md": fill("# Adv\n\n", "## Heading\n", size, files["README.md"])}
+
+
+def app_py_classes_by_bases(files: dict[str, str], size: int) -> dict[str, str | None]:
+    """K classes each naming the K before it as bases, at an eighth of the size (the Python cap is 512 KiB)."""
+    lines = [files["app.py"].split("class ", 1)[0], "class K0(SimpleResourcesServer):\n    pass\n"]
+    total, k = 0, 1
+    while total < size // 8 - 200:
+        bases = ", ".join(f"K{j}" for j in range(k))
+        lines.append(f"class K{k}({bases}):\n    pass\n")
+        total += len(lines[-1])
+        k += 1
+    return {"app.py": "\n".join(lines) + f"\nif __name__ == '__main__':\n    K{k - 1}.run_webserver()\n"}
+
+
+def many_files_for_gr117(files: dict[str, str], size: int) -> dict[str, str | None]:
+    """Files of 50 bytes (20,000 at 1 MB) that GR117 reads: one `git cat-file` each took 37 s for 20,000."""
+    return {f"pkg/m{n:06d}.txt": f"line {n:06d} of a small file in a big server\n" for n in range(size // 50)}
+
+
+# Cases whose base commit needs the registry's rules (GR117 is a rule a registry turns on).
+BASE_FILES: dict[str, dict[str, str]] = {
+    "GR117 over many small files": {".gym-review.yaml": "rules:\n  conflict_artifacts: {enabled: true}\n"},
+}
+PYTHON_CASES = {"app.py K classes x K bases"}
+NO_CAP = {"GR117 over many small files"}  # no cap on a server's number of files: 1 and 4 MB rows only
+
 CASES: dict[str, Callable[[dict[str, str], int], dict[str, str | None]]] = {
     "app.py (large)": app_py,
     "app.py at the Python cap": app_py_at_the_cap,
@@ -130,7 +181,14 @@ CASES: dict[str, Callable[[dict[str, str], int], dict[str, str | None]]] = {
     "pyproject.toml": pyproject_toml,
     "README.md": readme_md,
     "tests/test_app.py": tests_test_app_py,
+    "config: blank lines, bad domain": config_blank_lines_then_bad_domain,
+    "README: Dependencies lines": readme_dependencies_lines,
+    "README: headings": readme_of_headings,
+    "app.py K classes x K bases": app_py_classes_by_bases,
+    "GR117 over many small files": many_files_for_gr117,
 }
+CAP_MB = {name: TEXT_CAP_MB for name in CASES} | {"app.py (large)": 0.5, "app.py at the Python cap": 0.5}
+CAP_MB |= {"tests/test_app.py": 0.5, "app.py K classes x K bases": 4}  # K x K: 4 MB / 8 = the 512 KiB cap
 
 
 def git(repo: Path, *args: str) -> None:
@@ -147,10 +205,11 @@ def write(root: Path, files: dict[str, str | None]) -> None:
         path.write_text(text)
 
 
-def build_repo(into: Path, overrides: dict[str, str | None]) -> Path:
+def build_repo(into: Path, overrides: dict[str, str | None], base: dict[str, str] | None = None) -> Path:
     """A git repo: the demo's base checkout on main, and a branch adding the server with the hostile file."""
     repo = into / "repo"
     shutil.copytree(FIXTURES / "base", repo)
+    write(repo, dict(base or {}))
     git(repo, "init", "--quiet", "--initial-branch=main")
     git(repo, "add", "--all")
     git(repo, "commit", "--quiet", "--no-verify", "-m", "base")
@@ -193,28 +252,39 @@ def review(repo: Path, out: Path) -> tuple[float, int, int, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", action="append", choices=list(CASES), help="run only these cases")
-    parser.add_argument("--sizes", default="1,4", help="file sizes in MB, comma-separated (default 1,4)")
+    parser.add_argument("--sizes", default="1,4,cap", help="sizes in MB and `cap`, comma-separated (default 1,4,cap)")
     args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [s.strip() for s in args.sizes.split(",")]
     failures = 0
-    print(f"{'case':32} {'MB':>3} {'time s':>8} {'peak MB':>8} {'exit':>4} {'verdict':>8}  target")
+    print(f"{'case':32} {'MB':>4} {'time s':>8} {'peak MB':>8} {'exit':>4} {'verdict':>8}  target")
     for name in args.case or list(CASES):
-        times: dict[int, float] = {}
-        for size in sizes:
+        times: dict[str, float] = {}
+        for label in sizes:
+            if label == "cap" and name in NO_CAP:
+                continue
+            size_mb = CAP_MB[name] if label == "cap" else float(label)
             with tempfile.TemporaryDirectory(prefix="bench-adv-") as tmp:
-                repo = build_repo(Path(tmp), CASES[name](good_files(), size * MB))
+                overrides = CASES[name](good_files(), int(size_mb * MB))
+                repo = build_repo(Path(tmp), overrides, BASE_FILES.get(name))
                 elapsed, peak, code, verdict = review(repo, Path(tmp) / "report.json")
-            times[size] = elapsed
-            ok = code in (0, 1) and (size != 1 or (elapsed < TIME_TARGET_S and peak < MEMORY_TARGET_MB))
+            times[label] = elapsed
+            if label == "cap":
+                ok = code in (0, 1) and peak < CAP_MEMORY_TARGET_MB
+                target = f"exit 0/1, < {CAP_MEMORY_TARGET_MB} MB"
+            elif label == "1":
+                ok = code in (0, 1) and elapsed < TIME_TARGET_S and peak < MEMORY_TARGET_MB
+                target = f"< {TIME_TARGET_S:g} s, < {MEMORY_TARGET_MB} MB"
+            else:
+                ok, target = code in (0, 1), "exit 0/1"
             failures += not ok
-            target = f"< {TIME_TARGET_S:g} s, < {MEMORY_TARGET_MB} MB" if size == 1 else "exit 0/1"
-            row = f"{name:32} {size:>3} {elapsed:>8.2f} {peak:>8} {code:>4} {verdict:>8}"
-            print(f"{row}  {target}: {'PASS' if ok else 'FAIL'}")
-        if 1 in times and 4 in times:
-            ratio = times[4] / times[1]
+            shown = f"{size_mb / 8:g}" if name in PYTHON_CASES else f"{size_mb:g}"
+            row = f"{name:32} {shown:>4} {elapsed:>8.2f} {peak:>8} {code:>4} {verdict:>8}"
+            print(f"{row}  {target}: {'PASS' if ok else 'FAIL'}", flush=True)
+        if "1" in times and "4" in times:
+            ratio = times["4"] / times["1"]
             ok = ratio <= RATIO_TARGET
             failures += not ok
-            print(f"{name:32} 4/1 ratio {ratio:.2f} (<= {RATIO_TARGET:g}): {'PASS' if ok else 'FAIL'}")
+            print(f"{name:32} 4/1 ratio {ratio:.2f} (<= {RATIO_TARGET:g}): {'PASS' if ok else 'FAIL'}", flush=True)
     print(f"{failures} target(s) missed" if failures else "all targets met")
     return 1 if failures else 0
 

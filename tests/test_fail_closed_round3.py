@@ -597,3 +597,30 @@ def _evidence_review(repo: GitRepo, data: bytes, body: str, examples: str | None
     repo.commit()
     report = review(discover_pr(repo.path, "main"), ReviewOptions(pr_body=body)).report
     return {f.id: f for f in report.servers[0].findings}
+
+
+# -- GR117 reads every file through one git process ---------------------------------------------------------
+
+
+def test_gr117_reads_many_files_in_one_pass_and_finds_the_marker(repo: GitRepo) -> None:
+    from tests.test_registry_checks import SPDX, nvidia_server, open_pr, signed_commit
+
+    open_pr(repo)
+    files = {**nvidia_server(), **{f"pkg/m{n:04d}.py": SPDX + f"X = {n}\n" for n in range(400)}}
+    files["pkg/m0321.py"] = SPDX + "a = 1\n<<<<<<< HEAD\nb = 2\n=======\nb = 3\n>>>>>>> main\n"
+    repo.server("srv", files)
+    signed_commit(repo)
+    finding = pr_findings(repo)["GR117"]
+    assert finding.status == "fail" and finding.file == "resources_servers/srv/pkg/m0321.py" and finding.line == 4
+
+
+def test_gr117_on_a_damaged_clone_is_an_error_not_a_bug(repo: GitRepo) -> None:
+    from tests.test_registry_checks import nvidia_server, open_pr, signed_commit
+
+    open_pr(repo)
+    repo.server("srv", {**nvidia_server(), "notes.txt": "only this commit has these words\n"})
+    signed_commit(repo)
+    oid = repo.git("rev-parse", "HEAD:resources_servers/srv/notes.txt")
+    (repo.path / ".git" / "objects" / oid[:2] / oid[2:]).unlink()
+    finding = pr_findings(repo)["GR117"]
+    assert finding.status == "error" and oid in finding.message and "bug" not in finding.message

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 
 import re2
 
@@ -77,13 +79,13 @@ def without_comments(text: str) -> str:
     return "".join(out)
 
 
-def _heading_spans(lines: list[str]) -> list[tuple[int, int, str]]:
-    """(level, line index, heading text) of every Markdown heading outside code fences and HTML comments.
+def _heading_spans(lines: list[str]) -> Iterator[tuple[int, int, str]]:
+    """(level, line index, heading text) of every Markdown heading outside code fences and HTML comments,
+    yielded one at a time (a README of a million headings holds none of them in a list).
 
     A line scanner for the block structure GR109 needs (CommonMark's ATX and setext headings, fences,
     comments, block quotes): one pass, a few string operations a line, whatever the README holds.
     """
-    spans: list[tuple[int, int, str]] = []
     fence = ""  # the fence that opened the code block we are in
     in_comment = False
     after_text = False  # the line before is paragraph text: a `===` / `---` line under it makes a heading
@@ -107,7 +109,7 @@ def _heading_spans(lines: list[str]) -> list[tuple[int, int, str]]:
         heading = _heading(line, lines[i - 1].strip() if after_text else None)
         if heading is not None:
             level, title = heading
-            spans.append((level, i - 1 if line[:1] in "=-" else i, title))
+            yield level, i - 1 if line[:1] in "=-" else i, title
             after_text = False
         elif line.startswith(("```", "~~~")):
             fence = line[0] * (len(line) - len(line.lstrip(line[0])))
@@ -117,7 +119,6 @@ def _heading_spans(lines: list[str]) -> list[tuple[int, int, str]]:
             after_text = False
         else:
             after_text = True
-    return spans
 
 
 def _heading(line: str, text_above: str | None) -> tuple[int, str] | None:
@@ -134,17 +135,6 @@ def _heading(line: str, text_above: str | None) -> tuple[int, str] | None:
     return None
 
 
-def _section_ends(spans: list[tuple[int, int, str]], end: int) -> list[int]:
-    """Where each heading's section ends: the next heading of the same or a higher level (one pass, a stack)."""
-    ends = [end] * len(spans)
-    open_spans: list[int] = []
-    for n, (level, start, _) in enumerate(spans):
-        while open_spans and spans[open_spans[-1]][0] >= level:
-            ends[open_spans.pop()] = start
-        open_spans.append(n)
-    return ends
-
-
 def _lines_with(text: str, lowered: str, needle: str) -> list[int]:
     """Indexes of the lines (split on newlines) that contain `needle` in `lowered`: one pass of str.find."""
     found: list[int] = []
@@ -158,14 +148,26 @@ def _lines_with(text: str, lowered: str, needle: str) -> list[int]:
     return found
 
 
+def _section(lines: list[str], start: int, end: int, title: str) -> Licensing | None:
+    """A licence heading's section, when it holds text (or the heading itself says `Licence: ...`)."""
+    if end > start + 1 and any(line.strip() for line in lines[start + 1 : end]) or ":" in title:
+        return Licensing("\n".join(lines[start:end]), start + 1)
+    return None
+
+
 def find_licensing(text: str) -> Licensing | None:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
-    spans = _heading_spans(lines)
-    for (_, start, title), end in zip(spans, _section_ends(spans, len(lines)), strict=True):
-        if "licen" in title.lower() and LICENCE_HEADING.search(title):
-            if end > start + 1 and any(line.strip() for line in lines[start + 1 : end]) or ":" in title:
-                return Licensing("\n".join(lines[start:end]), start + 1)
+    # The first licence heading whose section (up to the next heading of its level or higher) holds text.
+    open_at: tuple[int, int, str] | None = None
+    for level, start, title in chain(_heading_spans(lines), [(0, len(lines), "")]):  # the last closes any open
+        if open_at is not None and level <= open_at[0]:
+            section = _section(lines, open_at[1], start, open_at[2])
+            if section is not None:
+                return section
+            open_at = None
+        if open_at is None and "licen" in title.lower() and LICENCE_HEADING.search(title):
+            open_at = (level, start, title)
     lowered = text.lower()
     for i in _lines_with(text, lowered, "licen"):
         if ":" in lines[i] and LABELLED.search(lines[i]):

@@ -11,10 +11,11 @@ import posixpath
 from collections.abc import Iterator
 from fnmatch import fnmatchcase
 
-from gym_review_bot.checks.base import Check, Outcome, SkipCheck, failed, passed
+from gym_review_bot.blob_batch import read_many
+from gym_review_bot.checks.base import Check, CheckError, Outcome, SkipCheck, failed, passed
 from gym_review_bot.checks.checkout import Checkout
 from gym_review_bot.checks.config import ServerEntry, server_entries
-from gym_review_bot.checks.context import ServerContext
+from gym_review_bot.checks.context import ServerContext, damaged_message
 from gym_review_bot.checks.licence import is_placeholder, is_rule_line
 from gym_review_bot.checks.pull import PullRequest
 from gym_review_bot.checks.readme import Licensing, readme_licensing, readme_text
@@ -165,21 +166,24 @@ def _marker_line(content: bytes) -> int | None:
 
 def check_conflict_artifacts(ctx: ServerContext) -> Outcome:
     problems: list[tuple[str, int | None, str]] = []
+    to_read: list[Entry] = []
     for entry in ctx.tree.walk(ctx.path):
         if entry.kind != "file":
             continue
+        if entry.missing:  # the repository is damaged (GR100 says so): what the file holds is unknown
+            raise CheckError(damaged_message(entry.path, entry.oid))
         rel = entry.path[len(ctx.path) + 1 :]
         if rel.startswith("data/") and "conflict" in posixpath.basename(rel).lower():
             problems.append((entry.path, None, "is a merge-conflict copy"))
-            continue
-        if entry.size > ctx.max_file_bytes:
-            continue  # GR100's cap: not read whole
-        content = ctx.tree.read(entry)
+        elif entry.size <= ctx.max_file_bytes:  # GR100's cap: larger ones are never read whole
+            to_read.append(entry)
+    for entry, content in read_many(ctx.tree, to_read):  # one git process for them all, not one per file
         if b"\0" in content[:8192]:
             continue  # binary
         line = _marker_line(content)
         if line is not None:
             problems.append((entry.path, line, f"line {line} is a conflict marker"))
+    problems.sort(key=lambda p: p[0])
     if problems:
         return failed(
             "Merge-conflict leftovers: "
