@@ -53,12 +53,17 @@ PLACEHOLDER_PHRASES = (
     "to be determined", "to be decided", "to be announced", "to be confirmed", "coming soon", "not specified",
     "not yet decided", "t.b.d", "t.b.a",
 )  # fmt: skip
+_PLACEHOLDER_TEXT = re2.compile(  # a placeholder word (whole, any non-letter around it) or phrase, in one pass
+    r"(^|[^a-z0-9])(" + "|".join(sorted(PLACEHOLDER_WORDS)) + r")($|[^a-z0-9])|"
+    + "|".join(re2.escape(p) for p in PLACEHOLDER_PHRASES)
+)
 _DECORATION = "*_`>#"
 
 
 def normalise(text: str) -> str:
     """A licence value without Markdown decoration, line breaks or closing punctuation, lower-cased."""
-    text = text.replace("<br>", " ").replace("<br/>", " ").replace("<br />", " ")
+    if "<br" in text:
+        text = text.replace("<br>", " ").replace("<br/>", " ").replace("<br />", " ")
     text = text.strip().strip(_DECORATION).strip()
     if text[:2] in ("- ", "* ", "+ "):
         text = text[2:]
@@ -75,17 +80,15 @@ def is_placeholder(value: object) -> bool:
     if not isinstance(value, str):
         return True
     norm = normalise(value)
-    compact = "".join(c for c in norm if c.isalnum())
-    if compact in PLACEHOLDER_VALUES:
+    if "".join(filter(str.isalnum, norm)) in PLACEHOLDER_VALUES:
         return True
     if norm.startswith("<") and norm.endswith(">"):
         return True
     if norm.startswith("[") and norm.endswith("]") and "licen" in norm:
         return True
-    if "?" in URL.sub(" ", norm):
+    if "?" in norm and "?" in URL.sub(" ", norm):
         return True
-    words = set("".join(c if c.isalnum() else " " for c in norm).split())
-    return bool(words & PLACEHOLDER_WORDS) or any(phrase in norm for phrase in PLACEHOLDER_PHRASES)
+    return _PLACEHOLDER_TEXT.search(norm) is not None
 
 
 def names_licence(text: str, known: tuple[str, ...] = (), links: bool = True) -> bool:

@@ -362,7 +362,7 @@ def _placeholder_lines(lines: list[str]) -> list[tuple[int, str]]:
             continue
         if is_rule_line(line):
             continue
-        if in_dependencies and (_is_placeholder(line) or _is_placeholder(line.split(":", 1)[-1])):
+        if in_dependencies and (_is_placeholder(line) or (":" in line and _is_placeholder(line.split(":", 1)[1]))):
             found.append((i + 1, "the `Dependencies` list still has a `?` line"))
         value = _label_value(line, "Data links")
         if value is not None and _is_blank_or_placeholder(value):
