@@ -280,7 +280,8 @@ CHECKS = [
         "GR102",
         "error",
         "The server class has a verify method",
-        "Define `async def verify(self, body)` on the server class, or inherit a concrete one.",
+        "Define `async def verify(self, body)` on the server class (no assignment, no decorator), or inherit "
+        "a concrete one from a class statement (NeMo Gym's own read at the merge base).",
         family="code",
         run=check_verify,
         needs=("GR101",),

@@ -363,8 +363,9 @@ CHECKS = [
         "GR103",
         "error",
         "configs/*.yaml parse and define the server",
-        "Add configs/<name>.yaml with `<config>: {resources_servers: {<name>: {entrypoint: app.py}}}`; "
-        "every `entrypoint` names a file inside the server directory, by a relative path.",
+        "Add configs/<name>.yaml with `<config>: {resources_servers: {<name>: {entrypoint: app.py}}}`: one YAML "
+        "document, no key twice, one server per `resources_servers`; every `entrypoint` names a file inside the "
+        "server directory, by a relative path.",
         family="config",
         run=check_config_entry,
         floor="error",
@@ -380,8 +381,9 @@ CHECKS = [
     Check(
         "GR113",
         "error",
-        "Train/validation datasets declare a licence",
-        "Add `license:` with a value from DatasetConfig (e.g. Apache 2.0, MIT, CC BY-SA 4.0); never TBD.",
+        "Datasets declare an accepted licence",
+        "Give train/validation datasets a `license:` from DatasetConfig (e.g. Apache 2.0, MIT, CC BY-SA 4.0), never "
+        "a placeholder; any dataset's `license:`, example ones too, must be a DatasetConfig value.",
         family="licence",
         run=check_dataset_licences,
     ),

@@ -53,9 +53,9 @@ CHECKS = [
         "GR100",
         "error",
         "Files can be read safely",
-        "Replace symlinks that leave the server directory, binary or non-UTF-8 text, Git LFS "
-        "pointers, files over --max-file-mb and Python sources over 512 KiB with plain text files in "
-        "the server directory.",
+        "Commit the server as a real directory (not a symlink or a submodule); replace symlinks that leave it, "
+        "binary or non-UTF-8 text (anywhere in the file), Git LFS pointers, files over --max-file-mb and Python "
+        "sources over 512 KiB with plain text files in the server directory.",
         family="files",
         run=check_readable_files,
         floor="error",

@@ -355,7 +355,7 @@ CHECKS = [
         "error",
         "README.md states licensing information",
         "Name a recognised licence (SPDX id or name, e.g. Apache-2.0, CC-BY-4.0) or link the upstream one; "
-        "never TBD, N/A, unknown, `?`.",
+        "never TBD, N/A, unknown, `?` (in a line, a label or a table cell).",
         family="licence",
         run=check_licensing,
     ),
@@ -363,7 +363,8 @@ CHECKS = [
         "GR114",
         "warning",
         "Licensing covers both code and data",
-        "Say what licenses the code and what licenses the data, e.g. `Code: Apache 2.0` / `Data: MIT`.",
+        "Say what licenses the code and what licenses the data, e.g. `Code: Apache 2.0` / `Data: MIT`, or that "
+        "the data is synthetic (made for this server) under the one licence stated.",
         family="licence",
         run=check_code_and_data,
         needs=("GR109",),

@@ -457,7 +457,8 @@ CHECKS = [
         "GR118",
         "error",
         "New servers start unverified",
-        "Give every resources server entry of a new server `verified: false`; never set it to true yourself.",
+        "Give every resources server entry of a new server the YAML boolean `verified: false`; never set it to "
+        "true (or anything NeMo Gym reads as true) yourself.",
         family="config",
         run=check_verified_flag,
         rule="verified_flag",
