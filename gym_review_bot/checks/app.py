@@ -67,13 +67,50 @@ def check_app_parses(ctx: ServerContext) -> Outcome:
     )
 
 
-def _run_webserver_targets(module: ast.Module) -> list[ast.expr]:
-    """Every X in `X.run_webserver()` (NeMo Gym's way of starting a server), wherever it is: each is checked."""
-    return [
-        node.func.value
-        for node in ast.walk(module)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "run_webserver"
-    ]
+@dataclass
+class ModuleFacts:
+    """What one walk over an entrypoint file finds: the `X.run_webserver()` targets, and where a class's name is
+    rebound or its verify changed outside its class statement (by the name concerned)."""
+
+    targets: list[ast.expr]
+    changes: dict[str, str]  # class name -> how it is changed (the first one found)
+
+
+def _module_facts(module: ast.Module) -> ModuleFacts:
+    facts = ModuleFacts([], {})
+    classes: dict[str, ast.ClassDef] = {}
+    for node in module.body:  # module-level rebinding: a second class statement, an assignment, an import
+        if isinstance(node, ast.ClassDef):
+            if node.name in classes:
+                facts.changes.setdefault(node.name, f"is defined twice (line {node.lineno}): the review cannot tell "
+                                         "which one runs")  # fmt: skip
+            classes[node.name] = node
+        for name in _bound_names(node):
+            facts.changes.setdefault(name, f"is rebound at line {node.lineno}: the review cannot tell what runs")
+    for node in ast.walk(module):  # anywhere: `X.verify = ...`, `del X.verify`, setattr / delattr(X, ...)
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr == "run_webserver":
+                facts.targets.append(func.value)
+            elif isinstance(func, ast.Name) and func.id in ("setattr", "delattr") and node.args:
+                if isinstance(node.args[0], ast.Name):
+                    facts.changes.setdefault(node.args[0].id, f"is changed by {func.id}() at line {node.lineno}")
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.Delete):
+            for t in _targets(node):
+                if isinstance(t, ast.Attribute) and t.attr == "verify" and isinstance(t.value, ast.Name):
+                    facts.changes.setdefault(
+                        t.value.id, f"has its verify changed at line {node.lineno}, outside the class statement"
+                    )
+    return facts
+
+
+def _bound_names(node: ast.stmt) -> list[str]:
+    """Names a module-level statement binds other than by a class statement."""
+    if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.Delete):
+        return [t.id for t in _targets(node) if isinstance(t, ast.Name)]
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return [a.asname or a.name.split(".")[0] for a in node.names]
+    return []
 
 
 @dataclass
@@ -85,11 +122,11 @@ class Started:
     abstract_base: str | None = None  # `SimpleResourcesServer.run_webserver()`: the abstract base itself
 
 
-def _server_classes(file: str, resolver: ClassResolver, module: ast.Module) -> Started:
+def _server_classes(file: str, resolver: ClassResolver, module: ast.Module, facts: ModuleFacts) -> Started:
     """The classes `run_webserver()` starts, and every server class the file defines that no other of its
     classes derives from: a call in dead code cannot hide a server class without verify."""
     out = Started([], [])
-    for target in _run_webserver_targets(module):
+    for target in facts.targets:
         resolved = resolver.resolve(file, target)
         if isinstance(resolved, ClassRef):
             out.classes.append(resolved)
@@ -125,7 +162,8 @@ def check_verify(ctx: ServerContext) -> Outcome:
 
 
 def _verify_in(file: str, resolver: ClassResolver, module: ast.Module) -> Outcome:
-    started = _server_classes(file, resolver, module)
+    facts = _module_facts(module)
+    started = _server_classes(file, resolver, module, facts)
     if not started.classes and not started.abstract_base:
         return _no_server_class(file, resolver, module, started)
     missing: list[ClassRef] = []
@@ -133,7 +171,7 @@ def _verify_in(file: str, resolver: ClassResolver, module: ast.Module) -> Outcom
     unresolved: list[Unresolved] = list(started.unresolved)
     passes: list[str] = []
     for cls in started.classes:
-        changed = _changed_after(module, cls)
+        changed = facts.changes.get(cls.name)
         if changed:
             doubts.append(f"{cls.name} {changed}")
             continue
@@ -177,30 +215,6 @@ def _verify_in(file: str, resolver: ClassResolver, module: ast.Module) -> Outcom
     return passed(" ".join(passes), file=file)
 
 
-def _changed_after(module: ast.Module, cls: ClassRef) -> str | None:
-    """How the file rebinds the class or changes its verify outside the class statement, or None."""
-    name = cls.name
-    for node in module.body:
-        if isinstance(node, ast.ClassDef) and node.name == name and node is not cls.node:
-            return f"is defined twice (line {node.lineno}): the review cannot tell which one runs"
-        if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.Delete | ast.Import | ast.ImportFrom):
-            targets = _targets(node)
-            if any(isinstance(t, ast.Name) and t.id == name for t in targets) or any(
-                isinstance(a, ast.alias) and (a.asname or a.name.split(".")[0]) == name
-                for a in getattr(node, "names", [])
-            ):
-                return f"is rebound at line {node.lineno}: the review cannot tell what runs"
-    for node in ast.walk(module):
-        if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.Delete):
-            for t in _targets(node):
-                if isinstance(t, ast.Attribute) and t.attr == "verify" and _is_name(t.value, name):
-                    return f"has its verify changed at line {node.lineno}, outside the class statement"
-        elif isinstance(node, ast.Call) and _dotted_name(node.func) in ("setattr", "delattr"):
-            if node.args and _is_name(node.args[0], name):
-                return f"is changed by {_dotted_name(node.func)}() at line {node.lineno}"
-    return None
-
-
 def _targets(node: ast.stmt) -> list[ast.expr]:
     if isinstance(node, ast.Assign | ast.Delete):
         found = list(node.targets)
@@ -216,14 +230,6 @@ def _targets(node: ast.stmt) -> list[ast.expr]:
         else:
             out.append(t)
     return out
-
-
-def _is_name(expr: ast.expr, name: str) -> bool:
-    return isinstance(expr, ast.Name) and expr.id == name
-
-
-def _dotted_name(expr: ast.expr) -> str | None:
-    return expr.id if isinstance(expr, ast.Name) else None
 
 
 def _cannot_tell(question: str, unresolved: list[Unresolved], resolver: ClassResolver, file: str) -> Outcome:

@@ -54,7 +54,9 @@ PLACEHOLDER_PHRASES = (
     "not yet decided", "t.b.d", "t.b.a",
 )  # fmt: skip
 _PLACEHOLDER_TEXT = re2.compile(  # a placeholder word (whole, any non-letter around it) or phrase, in one pass
-    r"(^|[^a-z0-9])(" + "|".join(sorted(PLACEHOLDER_WORDS)) + r")($|[^a-z0-9])|"
+    r"(^|[^a-z0-9])("
+    + "|".join(sorted(PLACEHOLDER_WORDS))
+    + r")($|[^a-z0-9])|"
     + "|".join(re2.escape(p) for p in PLACEHOLDER_PHRASES)
 )
 _DECORATION = "*_`>#"

@@ -108,8 +108,7 @@ CHECKS = [
         "GR105",
         "error",
         "tests/test_app.py has at least one test",
-        "Add tests/test_app.py with at least one `test_*` function (or method of a `Test*` class without "
-        "`__init__`).",
+        "Add tests/test_app.py with at least one `test_*` function (or method of a `Test*` class without `__init__`).",
         family="code",
         run=check_has_tests,
         lowers_to="warning",
