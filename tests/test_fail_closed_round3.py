@@ -624,3 +624,15 @@ def test_gr117_on_a_damaged_clone_is_an_error_not_a_bug(repo: GitRepo) -> None:
     (repo.path / ".git" / "objects" / oid[:2] / oid[2:]).unlink()
     finding = pr_findings(repo)["GR117"]
     assert finding.status == "error" and oid in finding.message and "bug" not in finding.message
+
+
+def test_find_line_finds_keys_at_a_line_start_or_anywhere() -> None:
+    from gym_review_bot.checks.config import find_line
+
+    text = "a:\n  domain: x\n\n\n  - name: 'ds1'\n    domain:   'mathx'\nxdomain: math\n"
+    assert find_line(text, "domain") == 2
+    assert find_line(text, "domain", "math") == 6
+    assert find_line(text, "name", "ds1", anywhere=True) == 5
+    assert find_line(text, "name", "ds1") is None  # `- name` does not start its line with the key
+    assert find_line(text, "nothing") is None and find_line("", "domain") is None
+    assert find_line("\n" * 100_000 + "  domain: bad\n", "domain", "bad") == 100_001

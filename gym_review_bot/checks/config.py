@@ -160,37 +160,45 @@ def _entrypoint_failure(ctx: ServerContext, bad: list[tuple[ServerEntry, Any, st
 
 def find_line(text: str, key: str, value: str | None = None, anywhere: bool = False) -> int | None:
     """The first line holding `key:` (at the line's start after blanks, or `anywhere` in it), followed by
-    `value` (quoted or not) when one is given; 1-based, or None. Plain string scanning, one pass: linear
-    in the text, however many blank lines or keys it holds."""
-    for number, line in enumerate(text.split("\n"), 1):
-        if anywhere:
-            at = line.find(key)
-            while at != -1:
-                if _key_at(line, at, key, value):
-                    return number
-                at = line.find(key, at + 1)
-        else:
-            at = len(line) - len(line.lstrip())
-            if line.startswith(key, at) and _key_at(line, at, key, value):
-                return number
+    `value` (quoted or not) when one is given; 1-based, or None. It jumps from one occurrence of the key to
+    the next (str.find) and works out each line's start and end once: linear in the text, however many
+    blank lines, lines or occurrences it holds."""
+    if not key:
+        return None
+    line, line_start, line_end, indent_end = 1, 0, -1, 0
+    at = text.find(key)
+    while at != -1:
+        if at > line_end:  # a new line: its number, start, end and where its indentation ends
+            line += text.count("\n", line_start, at)
+            line_start = text.rfind("\n", line_start, at) + 1
+            line_end = text.find("\n", at)
+            line_end = len(text) if line_end == -1 else line_end
+            indent_end = line_start
+            while indent_end < line_end and text[indent_end] in " \t":
+                indent_end += 1
+        if (anywhere or at == indent_end) and _key_at(text, at, line_end, key, value):
+            return line
+        # at a line's start only: the rest of this line cannot hold it
+        at = text.find(key, at + 1 if anywhere else line_end)
     return None
 
 
-def _key_at(line: str, at: int, key: str, value: str | None) -> bool:
-    """Whether `key`, found at `at`, is followed by blanks, `:`, blanks, an optional quote and `value`."""
-    j, n = at + len(key), len(line)
-    while j < n and line[j] in " \t":
+def _key_at(text: str, at: int, end: int, key: str, value: str | None) -> bool:
+    """Whether `key`, found at `at`, is followed by blanks, `:`, blanks, an optional quote and `value`,
+    within the line ending at `end`."""
+    j = at + len(key)
+    while j < end and text[j] in " \t":
         j += 1
-    if j >= n or line[j] != ":":
+    if j >= end or text[j] != ":":
         return False
     j += 1
-    while j < n and line[j] in " \t":
+    while j < end and text[j] in " \t":
         j += 1
     if value is None:
         return True
-    if j < n and line[j] in "'\"":
+    if j < end and text[j] in "'\"":
         j += 1
-    return line.startswith(value, j)
+    return text.startswith(value, j, end)
 
 
 def check_config_entry(ctx: ServerContext) -> Outcome:
