@@ -162,6 +162,9 @@ def _classify(found: Discovery, name: str) -> None:
     in_base = is_server(found.base, name)
     if _is_file(found.head, name):
         found.not_reviewed.append(NotReviewed(path=path, kind="file"))
+        if in_base:  # a server the PR replaces with a plain file: removed
+            found.servers.append(ServerTarget(name, "removed"))
+            found.notes.append(f"{path} is removed by this PR (a plain file takes its place); not checked.")
         return
     if not in_head and _linked(found.base, name) is not None:  # a link or submodule the PR removes
         kind = _linked(found.base, name)

@@ -636,3 +636,36 @@ def test_find_line_finds_keys_at_a_line_start_or_anywhere() -> None:
     assert find_line(text, "name", "ds1") is None  # `- name` does not start its line with the key
     assert find_line(text, "nothing") is None and find_line("", "domain") is None
     assert find_line("\n" * 100_000 + "  domain: bad\n", "domain", "bad") == 100_001
+
+
+def test_a_server_replaced_by_a_plain_file_is_removed_and_named(repo: GitRepo, tmp_path: Path) -> None:
+    repo.server("srv", good_server_files("srv"))
+    repo.commit("a server at base")
+    _pr_branch(repo)
+    repo.git("rm", "-q", "-r", "resources_servers/srv")
+    repo.write({"resources_servers/srv": "now a file\n"})
+    repo.commit("replace it with a file")
+    proc, report = check_pr(repo, tmp_path)
+    assert [(s["name"], s["status"]) for s in report["servers"]] == [("srv", "removed")]
+    assert report["not_reviewed"] == [{"path": "resources_servers/srv", "kind": "file"}]
+
+
+def test_publish_accepts_the_reports_of_links_files_and_submodules(repo: GitRepo) -> None:
+    """trust.verify_report (what publish runs) finds every touched entry in the report or its not_reviewed."""
+    from gym_review_bot.catalogue import Catalogue
+    from gym_review_bot.trust import verify_report
+
+    (repo.path / "resources_servers" / "gone").symlink_to("../nemo_gym")
+    repo.commit("a link at base")
+    _pr_branch(repo)
+    (repo.path / "resources_servers" / "gone").unlink()
+    (repo.path / "resources_servers" / "evil").symlink_to("../elsewhere")
+    repo.write({"resources_servers/.gitignore": "*.pyc\n"})
+    repo.commit()
+    repo.git("update-index", "--add", "--cacheinfo", f"160000,{repo.git('rev-parse', 'HEAD')},resources_servers/sub")
+    repo.git("commit", "-q", "-m", "and a submodule")
+    paths = repo.git("diff", "--name-only", "main", "HEAD").split("\n")
+    report = review(discover_pr(repo.path, "main"), ReviewOptions()).report
+    judgement = verify_report(report, Catalogue(), paths)
+    assert judgement.verdict == "fail"
+    assert sorted(s.name for s in report.servers) == ["evil", "sub"]
