@@ -10,7 +10,7 @@ import ast
 from dataclasses import dataclass
 
 from gym_review_bot.checks.base import Check, Outcome, errored, failed, passed
-from gym_review_bot.checks.checkout import UnreviewablePython, parse_python
+from gym_review_bot.checks.checkout import UnreviewablePython, parse_python, walk
 from gym_review_bot.checks.context import ServerContext
 from gym_review_bot.checks.pyclasses import SERVER_BASE_NAMES, ClassRef, ClassResolver, KnownBase, Unresolved
 from gym_review_bot.models import Location
@@ -87,7 +87,7 @@ def _module_facts(module: ast.Module) -> ModuleFacts:
             classes[node.name] = node
         for name in _bound_names(node):
             facts.changes.setdefault(name, f"is rebound at line {node.lineno}: the review cannot tell what runs")
-    for node in ast.walk(module):  # anywhere: `X.verify = ...`, `del X.verify`, setattr / delattr(X, ...)
+    for node in walk(module):  # anywhere: `X.verify = ...`, `del X.verify`, setattr / delattr(X, ...)
         if isinstance(node, ast.Call):
             func = node.func
             if isinstance(func, ast.Attribute) and func.attr == "run_webserver":

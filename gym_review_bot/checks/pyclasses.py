@@ -105,6 +105,7 @@ class ClassResolver:
         self.checkout = checkout
         self._symbols: dict[str, dict[str, tuple]] = {}
         self._bases: dict[tuple[str, int], list[Resolved]] = {}
+        self._resolved: dict[tuple[str, str], Resolved] = {}  # (module path, name) -> what the name is
         self._lookups: dict[tuple[str, int, str], Lookup | None] = {}  # None: being computed (a cycle)
         self._lineages: dict[tuple[str, int], Lineage | None] = {}
         self.rejected: dict[str, str] = {}  # modules the resolver needed and could not parse, and why
@@ -169,6 +170,13 @@ class ClassResolver:
         return Unresolved(f"<{type(expr).__name__} expression at line {getattr(expr, 'lineno', '?')}>", None)
 
     def _resolve_symbol(self, path: str, name: str, depth: int) -> Resolved:
+        key = (path, name)
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = self._resolve_symbol_once(path, name, depth)
+        return found
+
+    def _resolve_symbol_once(self, path: str, name: str, depth: int) -> Resolved:
         sym = self.symbols(path).get(name)
         if sym is None:
             return Unresolved(name, None)
