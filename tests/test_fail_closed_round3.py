@@ -670,3 +670,16 @@ def test_publish_accepts_the_reports_of_links_files_and_submodules(repo: GitRepo
     judgement = verify_report(report, Catalogue(), paths)
     assert judgement.verdict == "fail"
     assert sorted(s.name for s in report.servers) == ["evil", "sub"]
+
+
+def test_repro_a_bidi_control_in_a_server_name_reaches_neither_terminal_nor_comment(
+    repo: GitRepo, tmp_path: Path
+) -> None:
+    name = "srv\u061cx\u202e"
+    add_server(repo, {"README.md": "# s\n"}, name=name)
+    proc, report = check_pr(repo, tmp_path, "--markdown", str(tmp_path / "c.md"))
+    assert report["servers"][0]["name"] == name  # the report keeps the value; what prints escapes it
+    comment = (tmp_path / "c.md").read_text()
+    for out in (proc.stdout, comment):
+        assert "\u061c" not in out and "\u202e" not in out
+        assert "\\u061c" in out
