@@ -68,6 +68,7 @@ class PR:
     fork: bool = False  # the head branch lives in the author's fork
     changed_files: int | None = None  # GitHub's count; the files list stops at MAX_PR_FILES
     merge_commit: str | None = None
+    base_sha: str = "b" * 40
 
 
 def file_entry(item: str | dict) -> dict:
@@ -332,7 +333,7 @@ class FakeGithub:
         return {
             "head": {"sha": pr.head, "ref": pr.head_ref, "label": f"{head_repo.split('/')[0]}:{pr.head_ref}"}
             | {"repo": self._repo_json(head_repo)},
-            "base": {"sha": "b" * 40, "ref": self.default_branch, "label": f"{self.repo.split('/')[0]}:main"}
+            "base": {"sha": pr.base_sha, "ref": self.default_branch, "label": f"{self.repo.split('/')[0]}:main"}
             | {"repo": self._repo_json(self.repo)},
         }
 
