@@ -129,3 +129,37 @@ def publish_reviewed(fake, monkeypatch, tmp_path: Path, number: int, report: Rep
     line = publish(client(fake), fake.repo, number, path, catalogue or rules(**kw))
     monkeypatch.delenv("GITHUB_EVENT_PATH")
     return line
+
+
+def approve(fake, number: int, login: str = "maint", sha: str | None = None, state: str = "APPROVED") -> None:
+    reviews = fake.reviews.setdefault(number, [])
+    commit = sha or fake.pulls[number].head
+    reviews.append({"id": len(reviews) + 1, "user": fake.user(login), "state": state, "commit_id": commit})
+
+
+def config_checkout(path: Path, config: str | None = None) -> Path:
+    """The registry's base branch as the workflows check it out: the commands read `.gym-review.yaml` with git."""
+    from tests.conftest import GitRepo
+
+    repo = GitRepo(path)
+    if config is not None:
+        repo.write({".gym-review.yaml": config})
+    repo.commit("base branch")
+    return path
+
+
+def cli_env(fake, **extra: str) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_"))}
+    env.update(GITHUB_TOKEN=TOKEN, GITHUB_API_URL=fake.url, **extra)
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "gym_review_bot", *args], env=env, capture_output=True, text=True, cwd=cwd
+    )

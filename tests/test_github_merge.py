@@ -70,6 +70,7 @@ def test_merge_done_when_everything_is_there(fake, ready):
     result = gate(fake)
     assert result.merged and fake.merges == [{"number": 3, "merge_method": "squash", "sha": HEAD}]
     assert not any(GATE_MARKER in c["body"] for c in fake.pr_comments(3))
+    assert fake.blob_requests == [""]  # the artifact, re-judged: fetched from storage without the token
 
 
 @pytest.mark.parametrize(

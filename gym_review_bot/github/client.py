@@ -58,11 +58,11 @@ def connect(token: str | None = None, api_url: str | None = None, backoff_s: flo
 
 
 def quiet() -> None:
-    """PyGithub and urllib3 log every retry and failure as a warning; a failure is our one stderr line."""
+    """PyGithub logs every retry and failure to stderr (it gives its logger a StreamHandler at INFO), urllib3 its
+    retries; a failure is our one stderr line, so neither logs."""
     for name in ("github", "urllib3"):
         logger = logging.getLogger(name)
-        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
-            logger.addHandler(logging.NullHandler())
+        logger.setLevel(logging.CRITICAL + 1)
         logger.propagate = False
 
 
