@@ -413,3 +413,19 @@ def test_a_refused_report_is_one_line_on_stderr_and_exit_3(fake, tmp_path):
     out = run_cli(["publish", "--repo", fake.repo, "--pr", "7", "--report", str(path)], cli_env(fake), base)
     assert out.returncode == 3 and len(out.stderr.splitlines()) == 1 and out.stdout == "", out.stderr
     assert fake.pr_statuses(HEAD)[-1]["state"] == "error"
+
+
+def test_a_secondary_rate_limit_on_the_comment_waits_and_creates_it_once(fake, reviewed):
+    headers = {"Retry-After": "1"}
+    fake.faults.append(Fault("POST", r"/issues/7/comments$", 403, headers, {"message": "secondary rate limit"}))
+    assert "published (success" in reviewed()
+    assert sticky(fake) is not None
+    assert sum(1 for r in fake.requests if r == ("POST", f"/repos/{fake.repo}/issues/7/comments")) == 2
+
+
+def test_a_502_before_the_create_is_looked_for_then_sent_again(fake, reviewed):
+    fake.faults.append(Fault("POST", r"/issues/7/comments$", 502))  # refused before anything was created
+    assert "published (success" in reviewed()
+    posts = [i for i, r in enumerate(fake.requests) if r == ("POST", f"/repos/{fake.repo}/issues/7/comments")]
+    assert len(posts) == 2 and fake.requests[posts[0] + 1] == ("GET", f"/repos/{fake.repo}/issues/7/comments")
+    assert sticky(fake) is not None

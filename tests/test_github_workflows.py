@@ -86,7 +86,7 @@ def test_publish_merge_and_commands_share_one_group_per_pr_and_never_cancel_it()
     groups = {
         "gym-review-publish.yml": load("gym-review-publish.yml")["jobs"]["publish"]["concurrency"],
         "gym-review-merge.yml": load("gym-review-merge.yml")["jobs"]["merge"]["concurrency"],
-        "gym-review-commands.yml": load("gym-review-commands.yml")["concurrency"],
+        "gym-review-commands.yml": load("gym-review-commands.yml")["jobs"]["command"]["concurrency"],
     }
     numbers = {
         "gym-review-publish.yml": "needs.pr.outputs.number",

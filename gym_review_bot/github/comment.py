@@ -19,6 +19,7 @@ from gym_review_bot.render.summary import CommentSummary, decode
 from gym_review_bot.render.words import MARKER
 
 CREATE_ATTEMPTS = 3
+MAX_WAIT_S = 60.0
 
 
 def bot_comments(comments: list[Any], bot_login: str, marker: str = MARKER) -> list[Any]:
@@ -71,6 +72,10 @@ def _create_once(
         try:
             return issue.create_comment(body)
         except GithubException as exc:
+            wait = _retry_after(exc)
+            if wait is not None and attempt + 1 < CREATE_ATTEMPTS:  # a secondary rate limit: nothing was created
+                time.sleep(wait)
+                continue
             if exc.status < 500:
                 with github_errors(f"PR #{number}"):
                     raise
@@ -82,6 +87,15 @@ def _create_once(
             return found[0]
         time.sleep(min(2**attempt, 8))
     raise GithubError(f"PR #{number}: creating the comment failed: {describe(failure)}")
+
+
+def _retry_after(exc: GithubException) -> float | None:
+    """Seconds to wait when GitHub refused the request for a (secondary) rate limit and said how long."""
+    headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+    value = headers.get("retry-after")
+    if exc.status in (403, 429) and value is not None and str(value).isdigit():
+        return min(float(value), MAX_WAIT_S)
+    return None
 
 
 def _settle(

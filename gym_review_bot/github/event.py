@@ -87,8 +87,9 @@ def labeled(number: int) -> tuple[str, str | None] | None:
 
 def own_run_url() -> str | None:
     """This workflow run's page (the commit status's target_url), from the variables Actions sets."""
-    server, repo, run = (os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
-    return f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None
+    repo, run = os.environ.get("GITHUB_REPOSITORY"), os.environ.get("GITHUB_RUN_ID")
+    server = (os.environ.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
+    return f"{server}/{repo}/actions/runs/{run}" if repo and run else None
 
 
 def _text(value: object) -> str | None:

@@ -15,7 +15,6 @@ Just before merging it reads the status again, and merges with `sha` = the head 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -138,8 +137,7 @@ def _review(gate: _Gate, paths: tuple[str, ...], permissions: Permissions) -> li
     status = gate.statuses.latest(settings.status_context)
     if status is None or status.state != "success":
         return [f"a passing `{settings.status_context}` status for the current head (a review of it, published)"]
-    server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
-    problem = publish_run_problem(gate.repo, status, gate.repo_name, server, pr.base.repo.default_branch, settings)
+    problem = publish_run_problem(gate.repo, status, gate.repo_name, pr.base.repo.default_branch, settings)
     if problem:
         return [f"a `{settings.status_context}` status set by the publish workflow ({problem}); {RECHECK}"]
     try:

@@ -57,16 +57,21 @@ def head_arrival(repo: Any, sha: str, statuses: StatusHistory, settings: GithubS
     return min(runs, default=None)
 
 
+_RUN_PAGE = re.compile(r"https?://[^/?#]+/([^/?#]+/[^/?#]+)/actions/runs/([0-9]{1,20})(?:/attempts/[0-9]{1,6})?/?")
+
+
 def publish_run_problem(
-    repo: Any, status: Any, repo_name: str, server_url: str, default_branch: str, settings: GithubSettings
+    repo: Any, status: Any, repo_name: str, default_branch: str, settings: GithubSettings
 ) -> str | None:
-    """Why the status was not set by a run of the publish workflow on the default branch (None: it was)."""
-    prefix = re.escape(f"{server_url.rstrip('/')}/{repo_name}/actions/runs/")
-    match = re.fullmatch(prefix + r"([0-9]{1,20})(?:/attempts/[0-9]{1,6})?/?", status.target_url or "", re.I)
-    if match is None:
+    """Why the status was not set by a run of the publish workflow on the default branch (None: it was).
+
+    The link names a run of this repository; the run itself, read from this repository's API, must be of
+    the publish workflow, started by `workflow_run`, on the default branch of this repository."""
+    match = _RUN_PAGE.fullmatch(status.target_url or "")
+    if match is None or match.group(1).lower() != repo_name.lower():
         return "its link is not a run of this repository"
     try:
-        run = repo.get_workflow_run(int(match.group(1)))
+        run = repo.get_workflow_run(int(match.group(2)))
         facts = (run.path, run.event, run.head_branch, run.head_repository.full_name.lower())
     except (GithubException, AttributeError):
         return "its run cannot be found"
