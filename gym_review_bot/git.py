@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -31,7 +33,8 @@ class Change:
 def _run(repo: Path, *args: str, input_bytes: bytes | None = None) -> bytes:
     try:
         proc = subprocess.run(
-            ["git", "-C", str(repo), *args],
+            # --literal-pathspecs: a path from the PR (a server's name) is a name, never a glob or `:(magic)`
+            ["git", "--literal-pathspecs", "-C", str(repo), *args],
             input=input_bytes,
             capture_output=True,
             check=False,
@@ -81,9 +84,11 @@ def changed_files(repo: Path, base: str, head: str) -> list[Change]:
     return changes
 
 
-def list_tree(repo: Path, commit: str, paths: tuple[str, ...] = ()) -> list[TreeItem]:
-    """Every entry of a commit's tree (or only `paths`), recursively, with blob sizes."""
-    out = _run(repo, "ls-tree", "-r", "-l", "-z", "--full-tree", commit, "--", *paths)
+def list_tree(repo: Path, commit: str, paths: tuple[str, ...] = (), recursive: bool = True) -> list[TreeItem]:
+    """Every entry of a commit's tree (or only `paths`), recursively, with blob sizes; with `recursive` off,
+    a directory's own entries (its subdirectories as `tree` items)."""
+    flags = ["-r", "-l"] if recursive else ["-l"]
+    out = _run(repo, "ls-tree", *flags, "-z", "--full-tree", commit, "--", *paths)
     items = []
     for record in out.decode("utf-8", "replace").split("\0"):
         if not record:
@@ -96,8 +101,87 @@ def list_tree(repo: Path, commit: str, paths: tuple[str, ...] = ()) -> list[Tree
     return items
 
 
-def read_blob(repo: Path, oid: str) -> bytes:
-    return _run(repo, "cat-file", "blob", oid)
+def read_blobs(repo: Path, oids: list[str]) -> dict[str, bytes]:
+    """Several small blobs (symlink targets) in one `git cat-file --batch`; an absent one is left out."""
+    if not oids:
+        return {}
+    out = _run(repo, "cat-file", "--batch", input_bytes="".join(f"{oid}\n" for oid in oids).encode())
+    blobs, pos = {}, 0
+    while pos < len(out):
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        pos = end + 1
+        if len(header) == 3:  # <oid> <type> <size>; an absent object prints `<oid> missing`
+            size = int(header[2])
+            blobs[header[0].decode()] = out[pos : pos + size]
+            pos += size + 1  # the object, then a newline
+    return blobs
+
+
+class BlobReader:
+    """Whole blobs through one `git cat-file --batch` process (a process per file costs ~4 ms each), started
+    on the first read and ended by `close` (or when the reader is collected)."""
+
+    def __init__(self, repo: Path):
+        self.repo = repo
+        self._proc: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+        self._finalizer: weakref.finalize | None = None
+
+    def read(self, oid: str) -> bytes:
+        with self._lock:
+            proc = self._start()
+            assert proc.stdin is not None and proc.stdout is not None
+            try:
+                proc.stdin.write(f"{oid}\n".encode())
+                proc.stdin.flush()
+                header = proc.stdout.readline().split()
+            except OSError as exc:
+                self._stop()
+                raise GitError(f"git cat-file failed: {exc}") from exc
+            if len(header) != 3 or header[1] != b"blob":
+                what = header[1].decode("ascii", "replace") if len(header) > 1 else "no answer"
+                raise GitError(f"git cat-file failed: object {oid} is {what}")
+            size = int(header[2])
+            data = proc.stdout.read(size + 1)[:size]  # the object, then a newline
+            if len(data) != size:
+                self._stop()
+                raise GitError(f"git cat-file failed: object {oid} was cut short")
+            return data
+
+    def _start(self) -> subprocess.Popen:
+        if self._proc is None:
+            try:
+                self._proc = subprocess.Popen(
+                    ["git", "-C", str(self.repo), "cat-file", "--batch"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                )
+            except FileNotFoundError as exc:
+                raise GitError("git is not installed or not on PATH") from exc
+            self._finalizer = weakref.finalize(self, _end_process, self._proc)
+        return self._proc
+
+    def _stop(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer()
+        self._proc, self._finalizer = None, None
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+
+def _end_process(proc: subprocess.Popen) -> None:
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            pipe.close()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def open_blob(repo: Path, oid: str) -> tuple[subprocess.Popen, IO[bytes]]:
