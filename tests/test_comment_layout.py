@@ -16,9 +16,8 @@ from gym_review_bot.catalogue import FAMILIES, Catalogue
 from gym_review_bot.discover import discover_pr
 from gym_review_bot.judge import judge
 from gym_review_bot.models import Finding, Report, ServerReport
-from gym_review_bot.render.fit import CUT_HEADLINE, comment_length, fit_comment
 from gym_review_bot.render.layout import FOLD_SERVERS, Delta, Links
-from gym_review_bot.render.markdown import CommentContext, render_markdown
+from gym_review_bot.render.markdown import CUT_HEADLINE, CommentContext, comment_length, fit_comment, render_markdown
 from gym_review_bot.render.sticky import Extras, compose
 from gym_review_bot.render.summary import CommentSummary
 from gym_review_bot.render.terminal import render_terminal
