@@ -220,18 +220,42 @@ class CommitInfo:
     sha: str
     author_name: str
     author_email: str
-    signed_off_by: tuple[str, ...]  # the values of its `Signed-off-by:` trailers, as git parses them
+    committer_name: str
+    committer_email: str
+    message: str
 
 
 def commits_between(repo: Path, base: str, head: str) -> list[CommitInfo]:
-    """The non-merge commits reachable from head but not from base, oldest first."""
-    # NUL cannot occur in a name, an e-mail or a trailer: four NUL-separated fields per commit.
-    fmt = "%H%x00%an%x00%ae%x00%(trailers:key=Signed-off-by,valueonly,separator=%x01)%x00"
-    out = _run(repo, "log", "--no-merges", "--reverse", f"--format={fmt}", f"{base}..{head}", "--")
-    fields = out.decode("utf-8", "replace").split("\0")
-    commits = []
-    for i in range(0, len(fields) - 3, 4):
-        sha, name, email, trailers = (f.strip("\n") for f in fields[i : i + 4])
-        signed = tuple(t.strip() for t in trailers.split("\x01") if t.strip())
-        commits.append(CommitInfo(sha, name, email, signed))
+    """The non-merge commits reachable from head but not from base, oldest first, read from the commit
+    objects themselves (names, e-mails and messages are the PR's text: nothing in them can split a record)."""
+    shas = _run(repo, "rev-list", "--no-merges", "--reverse", f"{base}..{head}", "--").decode().split()
+    if not shas:
+        return []
+    out = _run(repo, "cat-file", "--batch", input_bytes="".join(f"{sha}\n" for sha in shas).encode())
+    commits, pos = [], 0
+    while pos < len(out):
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        pos = end + 1
+        if len(header) != 3 or header[1] != b"commit":
+            raise GitError(
+                f"git cat-file failed: commit {header[0].decode(errors='replace') if header else '?'} missing"
+            )
+        size = int(header[2])
+        commits.append(_commit_info(header[0].decode(), out[pos : pos + size]))
+        pos += size + 1
     return commits
+
+
+def _commit_info(sha: str, raw: bytes) -> CommitInfo:
+    head, _, message = raw.partition(b"\n\n")
+    people = {}
+    for line in head.split(b"\n"):
+        role, _, value = line.partition(b" ")
+        if role in (b"author", b"committer"):
+            text = value.decode("utf-8", "replace")
+            name, _, rest = text.partition(" <")
+            people[role] = (name.strip(), rest.split(">", 1)[0].strip())
+    author = people.get(b"author", ("", ""))
+    committer = people.get(b"committer", ("", ""))
+    return CommitInfo(sha, *author, *committer, message.decode("utf-8", "replace"))
