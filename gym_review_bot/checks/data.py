@@ -96,12 +96,6 @@ def input_key(params: Any) -> bytes | None:
     return None if messages is None else _prefix_digests(messages)[-1]
 
 
-def input_prefix_keys(params: Any) -> set[bytes]:
-    """Digests of every leading run of a rollout's messages: multi-turn environments append
-    observations to the example's prompt, so the example is a prefix of the rollout's input."""
-    return set(_prefix_digests(_messages(params) or []))
-
-
 def _example_problem(value: Any) -> str | None:
     if not isinstance(value, dict):
         return "is not a JSON object"

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 
 from gym_review_bot.judge import Judged, Judgement
 from gym_review_bot.models import Report
-from gym_review_bot.render.fit import comment_length, fit_comment
 from gym_review_bot.render.layout import Delta, Links, compute_delta
-from gym_review_bot.render.markdown import CommentContext
+from gym_review_bot.render.markdown import CommentContext, comment_length, fit_comment
 from gym_review_bot.render.safety import md_inert
 from gym_review_bot.render.summary import MAX_FAILING, MAX_NEW, CommentSummary, DeltaNote, digest, encode
 

@@ -98,8 +98,17 @@ def skip_reason(finding: Finding) -> str:
     if finding.skip_kind == "prerequisite_failed" and waits:
         return waits.group(1)
     text = finding.message.removeprefix("Not run: ").removeprefix("Not applicable: ")
-    first, _ = split_message(text[:1].upper() + text[1:])
+    first, _ = split_message(sentence_case(text))
     return first
+
+
+_PLAIN_WORD = re.compile(r"^[a-z]+(?=[ ,:;]|$)")
+
+
+def sentence_case(text: str) -> str:
+    """The text with its first letter capitalised, when it starts with a plain word: a path, a file name or
+    an identifier (`resources_servers/...`, `data/example.jsonl`, `verify()`) is shown as it is written."""
+    return text[:1].upper() + text[1:] if _PLAIN_WORD.match(text) else text
 
 
 def split_message(text: str) -> tuple[str, str]:
