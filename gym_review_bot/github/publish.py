@@ -25,10 +25,10 @@ from gym_review_bot.github.verdict import effective, parse_report, verified
 from gym_review_bot.judge import Judgement
 from gym_review_bot.models import Report
 from gym_review_bot.render.sticky import Extras, compose
+from gym_review_bot.render.words import STATUS_TEXT
 
 WORKFLOW_CHANGED = "the review workflow was changed by this PR"
 OUTDATED = "the review is outdated"
-STATE_TEXT = {"success": "passing", "failure": "changes needed", "error": "incomplete: the review could not tell"}
 
 
 def publish(gh: Any, repo_name: str, number: int, report_path: Path, catalogue: Catalogue) -> str:
@@ -136,7 +136,7 @@ def _publish_trusted(
     if previous and previous.digest == summary.digest:
         return f"PR #{pr.number}: nothing changed ({decision.state})"
     repo.get_commit(pr.head.sha).create_status(
-        state=decision.state, description=STATE_TEXT[decision.state], context=settings.status_context, **_target()
+        state=decision.state, description=STATUS_TEXT[decision.headline], context=settings.status_context, **_target()
     )
     if decision.state == "success" and not extras.reviewer_requested and _request_reviewer(pr, settings):
         extras.reviewer_requested = True

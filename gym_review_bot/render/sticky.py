@@ -15,10 +15,10 @@ from gym_review_bot.render.layout import Delta, Links, compute_delta
 from gym_review_bot.render.markdown import CommentContext, comment_length, fit_comment
 from gym_review_bot.render.safety import md_inert
 from gym_review_bot.render.summary import MAX_FAILING, MAX_NEW, CommentSummary, DeltaNote, digest, encode
+from gym_review_bot.render.words import STATUS_TEXT
 
 MAX_COMMENT_CHARS = 65_536  # GitHub's limit for a comment body
 MAX_LISTED = 30  # failing fingerprints listed for overrides
-STATE_WORDS = {"success": "passing", "failure": "changes needed", "error": "incomplete: could not tell"}
 
 
 @dataclass
@@ -104,7 +104,7 @@ def _sections(judgement: Judgement, extras: Extras) -> str:
     lines: list[str] = []
     overridden = _overridden(judgement)
     if overridden:
-        lines += ["", f"**Status after overrides:** {STATE_WORDS[judgement.state]}", ""]
+        lines += ["", f"**Status after overrides:** {STATUS_TEXT[judgement.headline]}", ""]
         lines += ["**Overridden failures** (count as passing for labels, status and merge):", ""]
         for item in overridden:
             waiver = item.waiver

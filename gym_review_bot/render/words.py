@@ -25,6 +25,13 @@ HEADLINES = {
     "error": (ICONS["error"], "incomplete"),
     "incomplete": (ICONS["error"], "incomplete"),
 }
+# The commit status's description (at most 140 characters) for each of the judge's headlines.
+STATUS_TEXT = {
+    "pass": "passing",
+    "fail": "changes needed",
+    "error": "incomplete: a check could not run",
+    "incomplete": "incomplete: parts of the review did not run",
+}
 SKIP_KINDS = {
     "not_applicable": "",  # its reason says why
     "prerequisite_failed": "",  # its reason says it: "waits on GR109"
