@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from gym_review_bot.text import hash_text
+
 SCHEMA_VERSION = 1
 
 Severity = Literal["error", "warning"]
@@ -24,13 +26,6 @@ SkipKind = Literal["not_applicable", "prerequisite_failed", "not_requested", "di
 ServerStatus = Literal["added", "changed", "removed", "checked"]
 Verdict = Literal["pass", "fail", "error"]
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def hash_text(value: str) -> bytes:
-    """Text from a PR as bytes to hash: one lossless encoding. Ordinary text is its UTF-8 (so fingerprints
-    of ordinary text never change); a lone surrogate (from a JSON `\\ud800`, or an undecodable byte of a
-    file name) is encoded as itself, never dropped, so distinct values keep distinct digests."""
-    return value.encode("utf-8", "surrogatepass")
 
 
 def _valid_unicode(value: str) -> str:

@@ -12,7 +12,7 @@ from gym_review_bot.discover import discover_pr
 from gym_review_bot.errors import UsageError
 from gym_review_bot.judge import judge, recorded_waivers, sealed
 from gym_review_bot.models import Finding, Report, ServerReport, make_fingerprint
-from gym_review_bot.render.safety import escape_terminal
+from gym_review_bot.text import escape_output
 
 SAFE_NAME = re2.compile(r"^[A-Za-z0-9_.-]+$")
 PLAN_CHECK_ID = "GR000"  # "the review ran for this server": an error when a planned server has no report
@@ -32,7 +32,7 @@ def make_plan(repo: Path, base: str, head: str) -> str:
         "base": found.base_sha,
         "servers": safe,
         "status": {s.name: s.status for s in found.servers if is_safe(s.name)},
-        "refused": [escape_terminal(n) for n in names if not is_safe(n)],  # shown in the log: no `##[`, no controls
+        "refused": [escape_output(n) for n in names if not is_safe(n)],  # shown in the log: no `##[`, no controls
         "include": [{"server": n} for n in safe],
     }
     return json.dumps(plan, separators=(",", ":"), ensure_ascii=True)

@@ -11,7 +11,6 @@ import posixpath
 from collections.abc import Iterator
 from fnmatch import fnmatchcase
 
-from gym_review_bot.blob_batch import read_many
 from gym_review_bot.checks.base import Check, CheckError, Outcome, SkipCheck, failed, passed
 from gym_review_bot.checks.checkout import Checkout
 from gym_review_bot.checks.config import ServerEntry, server_entries
@@ -177,7 +176,8 @@ def check_conflict_artifacts(ctx: ServerContext) -> Outcome:
             problems.append((entry.path, None, "is a merge-conflict copy"))
         elif entry.size <= ctx.max_file_bytes:  # GR100's cap: larger ones are never read whole
             to_read.append(entry)
-    for entry, content in read_many(ctx.tree, to_read):  # one git process for them all, not one per file
+    for entry in to_read:  # a git tree reads them all through one `git cat-file --batch` process
+        content = ctx.tree.read(entry)
         if b"\0" in content[:8192]:
             continue  # binary
         line = _marker_line(content)

@@ -1,69 +1,14 @@
-"""Make PR text inert: in a terminal or a GitHub Actions log, and in a GitHub Markdown comment."""
+"""Make PR text inert: in a terminal or an Actions log (text.py's one escape), and in a GitHub Markdown comment."""
 
 from __future__ import annotations
 
 import html
 import re
-import unicodedata
 
-# What a terminal, a log viewer or a browser acts on, or what hides text: every character of Unicode
-# categories Cc (C0, DEL, C1), Cf (format: bidi marks and overrides such as U+061C and U+202E, zero-width
-# joiners, the BOM, tag characters) and Cs (lone surrogates), and the line and paragraph separators.
-# Each is shown as its escape, never dropped: a ZWJ in a name stays visible.
-ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-_SUSPECT = re.compile(r"[^\t\n\x20-\x7e]")  # what may be one of those: the rest is printable ASCII
-_LEGACY_COMMAND = "##["  # the runner finds `##[command]` anywhere in a line
-_ZWSP = "\u200b"
+from gym_review_bot.text import ZWSP as _ZWSP
+from gym_review_bot.text import escape_chars, escape_output, escape_terminal, neutralise_commands
 
-
-def _visible(char: str) -> str:
-    code = ord(char)
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
-
-
-def _escape_match(match: re.Match[str]) -> str:
-    char = match.group()
-    return _visible(char) if unicodedata.category(char) in ESCAPED_CATEGORIES else char
-
-
-def escape_chars(text: str, keep: str = "\t\n") -> str:
-    """Every control, format and surrogate character spelled out as its escape (tab and newline kept)."""
-    out = _SUSPECT.sub(_escape_match, text)
-    for char in "\t\n":
-        if char not in keep:
-            out = out.replace(char, _visible(char))
-    return out
-
-
-def escape_terminal(value: object, single_line: bool = True) -> str:
-    """Text from a PR as it may be printed, annotated or logged: the one output escape.
-
-    Escapes (never strips) control, format (bidi) and surrogate characters, and every workflow-command
-    start: `##[` anywhere, `::` at a line's start. A single-line field (a server name, a file name) also
-    has its newlines and tabs spelled out; a multi-line one keeps newlines (CRLF becomes LF) and tabs,
-    and the caller indents each line.
-    """
-    text = "" if value is None else str(value)
-    if single_line:
-        text = text.replace("\t", "\\t").replace("\r", "\\r").replace("\n", "\\n")
-    else:
-        text = text.replace("\r\n", "\n").replace("\r", "\\r")
-    return neutralise_commands(escape_chars(text))
-
-
-escape_output = escape_terminal  # the name the issue gives it: text from the PR, on its way out
-
-
-def neutralise_commands(text: str) -> str:
-    """No line may be read as a workflow command: `::` after leading blanks, or `##[` anywhere."""
-    lines = text.replace(_LEGACY_COMMAND, f"#{_ZWSP}#[").split("\n")
-    for i, line in enumerate(lines):
-        stripped = line.lstrip()
-        if stripped.startswith("::"):
-            lines[i] = line[: len(line) - len(stripped)] + "\\" + stripped
-    return "\n".join(lines)
+__all__ = ["escape_chars", "escape_output", "escape_terminal", "fence", "md_inert", "neutralise_commands"]
 
 
 def stop_commands(text: str) -> str:
