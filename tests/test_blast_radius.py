@@ -8,7 +8,9 @@ from gym_review_bot.checks.checkout import Checkout
 from gym_review_bot.sources import GitTree
 from tests.conftest import GitRepo
 
-APP = "from nemo_gym.base_resources_server import SimpleResourcesServer\n\n\nclass S(SimpleResourcesServer):\n    pass\n"
+APP = (
+    "from nemo_gym.base_resources_server import SimpleResourcesServer\n\n\nclass S(SimpleResourcesServer):\n    pass\n"
+)
 
 
 def _tree(tmp_path) -> GitRepo:
