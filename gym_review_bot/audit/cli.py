@@ -13,17 +13,12 @@ import sys
 from pathlib import Path
 
 from gym_review_bot.argtypes import positive_float, positive_int
+from gym_review_bot.github.cli import _repo_name as repo_name  # the GitHub commands' OWNER/NAME type
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 EXIT_CODES = {"pass": EXIT_OK, "fail": EXIT_FAIL}
 _REPO = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
 _SERVER_URL = re.compile(r"^https://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$")
-
-
-def _github_repo(value: str) -> str:
-    if not _REPO.match(value):
-        raise argparse.ArgumentTypeError(f"expected OWNER/NAME, got {value!r}")
-    return value
 
 
 def _shard(value: str):  # noqa: ANN202 - returns models.Shard; imported here only when the flag is given
@@ -57,7 +52,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     )
     audit.add_argument(
         "--github-repo",
-        type=_github_repo,
+        type=repo_name,
         default=None,
         metavar="OWNER/NAME",
         help="where the dashboard's links point (default: $GITHUB_REPOSITORY; none without it)",
@@ -83,7 +78,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
     publish = commands.add_parser("audit-publish", help="update the registry-health issue; open/close server issues")
     publish.add_argument("--report", type=Path, required=True, metavar="FILE", help="the merged audit report")
-    publish.add_argument("--repo", dest="gh_repo", type=_github_repo, required=True, metavar="OWNER/NAME")
+    publish.add_argument("--repo", dest="gh_repo", type=repo_name, required=True, metavar="OWNER/NAME")
     publish.add_argument(
         "--config-repo",
         type=Path,

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import quote
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
 from gym_review_bot.audit.judging import judge_server
@@ -24,6 +24,7 @@ from gym_review_bot.audit.models import AuditReport, Delta, ServerAudit
 from gym_review_bot.catalogue import FAMILIES, Catalogue
 from gym_review_bot.plan import is_safe
 from gym_review_bot.render import layout
+from gym_review_bot.render.jinja import environment
 from gym_review_bot.render.safety import md_inert
 from gym_review_bot.render.words import ICONS
 
@@ -155,6 +156,10 @@ def build(report: AuditReport, catalogue: Catalogue | None = None) -> Dashboard:
 # --- Markdown -----------------------------------------------------------------------------------
 
 
+def _as_is(value: object) -> object:
+    return value
+
+
 def _md_finalize(value: object) -> str:
     return str(value) if isinstance(value, Markup) else md_inert(value)
 
@@ -199,15 +204,11 @@ def md_row(row: Row) -> Markup:
 
 @cache
 def _environment(kind: str) -> Environment:
-    env = Environment(
-        loader=PackageLoader("gym_review_bot", "audit/templates"),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=kind == "html",
-        finalize=_md_finalize if kind == "md" else None,
-    )
+    """The render package's environment (strict names, escaping `finalize`), on the audit's templates; HTML
+    autoescaped by Jinja itself."""
+    env = environment(_md_finalize if kind == "md" else _as_is)
+    env.loader = PackageLoader("gym_review_bot", "audit/templates")
+    env.autoescape = kind == "html"
     env.globals.update(
         md_link=md_link,
         md_plain=md_plain,

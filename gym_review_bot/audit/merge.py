@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, ValidationError
 from gym_review_bot import git
 from gym_review_bot.audit.delta import compute_delta, summarise
 from gym_review_bot.audit.judging import not_judged
-from gym_review_bot.audit.models import AuditReport, ServerAudit, Shard
+from gym_review_bot.audit.models import AUDIT_KIND, AUDIT_SCHEMA_VERSION, AuditReport, ServerAudit, Shard
 from gym_review_bot.audit.shard import shard_count, share
 from gym_review_bot.discover import discover_local
 from gym_review_bot.errors import UsageError
@@ -53,7 +53,10 @@ def read_report(path: Path) -> AuditReport:
     try:
         if path.stat().st_size > MAX_REPORT_BYTES:
             raise UsageError(f"{path}: over {MAX_REPORT_BYTES // 1024 // 1024} MB; not an audit report")
-        return AuditReport.model_validate_json(path.read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict) or raw.get("kind") != AUDIT_KIND or raw.get("schema") != AUDIT_SCHEMA_VERSION:
+            raise ValueError("no `kind: gym-review-audit` and `schema: 1`")
+        return AuditReport.model_validate(raw)
     except (OSError, ValueError, ValidationError) as exc:
         raise UsageError(f"{path}: not an audit report from `gym-review audit` ({type(exc).__name__})") from None
 

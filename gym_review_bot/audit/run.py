@@ -278,15 +278,12 @@ def write_report(path: Path, report: AuditReport) -> None:
 
 @contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a cancelled CI job) stops the audit like Ctrl-C: what is done is written."""
+    """SIGTERM (a cancelled CI job) stops the audit like Ctrl-C: the running sandbox cleans up, what is done is
+    written. Python's own Ctrl-C handler raises KeyboardInterrupt."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         yield
     finally:

@@ -52,5 +52,26 @@
   [status, domain].forEach(function (control) { control.addEventListener("change", filter); });
   name.addEventListener("input", filter);
   document.getElementById("filters").addEventListener("submit", function (event) { event.preventDefault(); });
+
+  // A link may preset the view: #status=fail&domain=math&q=judge&sort=Time&dir=descending
+  var preset = {};
+  location.hash.replace(/^#/, "").split("&").forEach(function (part) {
+    var pair = part.split("=");
+    if (pair.length === 2) { preset[pair[0]] = decodeURIComponent(pair[1]); }
+  });
+  function choose(select, value) {
+    Array.prototype.forEach.call(select.options, function (option) { if (option.value === value) { select.value = value; } });
+  }
+  if (preset.status) { choose(status, preset.status); }
+  if (preset.domain) { choose(domain, preset.domain); }
+  if (preset.q) { name.value = preset.q; }
+  if (preset.sort) {
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th) {
+      if (th.textContent.trim().toLowerCase() === preset.sort.toLowerCase()) {
+        th.setAttribute("aria-sort", preset.dir === "descending" ? "ascending" : "none");
+        sortBy(th);
+      }
+    });
+  }
   filter();
 })();
