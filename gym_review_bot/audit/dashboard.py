@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader
@@ -223,6 +224,11 @@ def _environment(kind: str) -> Environment:
     return env
 
 
+def markdown_template(name: str) -> Any:
+    """One of the audit's Markdown templates (the issue a failing server gets, the comment when it passes again)."""
+    return _environment("md").get_template(name)
+
+
 @dataclass
 class Fit:
     """How much the Markdown shows; lowered until it fits an issue body."""
@@ -236,7 +242,8 @@ def render_markdown(report: AuditReport, dashboard_url: str | None = None, catal
     """The dashboard for the pinned issue, under GitHub's 65,536-character limit for an issue body."""
     dash = build(report, catalogue)
     template = _environment("md").get_template("dashboard.md.j2")
-    url = layout.page_url(dashboard_url)
+    checked = layout.page_url(dashboard_url)  # a plain https URL the bot was given, or none
+    url = Markup(checked) if checked else None
     for fit in (Fit(), Fit(passing_rows=False), Fit(False, False), Fit(False, False, 50), Fit(False, False, 10)):
         text = template.render(d=dash, fit=fit, dashboard_url=url)
         if len(text) <= MAX_ISSUE_BODY:
