@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -423,3 +424,16 @@ def test_jobs_are_capped_by_the_machines_memory():
     jobs, note = effective_jobs(8, "4g", 24 * 1024**3)
     assert jobs == 3 and "--jobs 8 lowered to 3" in note
     assert effective_jobs(8, "4g", 4 * 1024**3)[0] == 1
+
+
+def test_every_audit_option_is_documented_in_the_readme():
+    from gym_review_bot.cli import build_parser
+
+    readme = (ROOT / "README.md").read_text()
+    commands = build_parser()._subparsers._group_actions[0].choices  # noqa: SLF001
+    for name in ("audit", "audit-plan", "audit-merge", "audit-publish"):
+        assert f"gym-review {name}" in readme
+        options = {o for a in commands[name]._actions for o in a.option_strings if o.startswith("--")}  # noqa: SLF001
+        named = {o for o in options if re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", readme)}
+        missing = sorted(options - named - {"--help"})
+        assert missing == [], name
