@@ -113,6 +113,8 @@ def test_usage_errors_exit_2(tmp_path, capsys):
     args = ["audit", "--repo", str(repo.path), "--json", str(tmp_path / "a.json"), "--previous", str(bad)]
     assert main(args) == 2
     assert "--previous" in capsys.readouterr().err
+    assert main(["audit", "--repo", str(repo.path), "--json", str(tmp_path / "no/such/dir/a.json")]) == 2
+    assert "--json" in capsys.readouterr().err
 
 
 # --- resume ----------------------------------------------------------------------------------------

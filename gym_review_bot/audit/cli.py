@@ -134,9 +134,21 @@ def _emit(report, args: argparse.Namespace) -> int:  # noqa: ANN001 - an AuditRe
     return EXIT_CODES.get(report.verdict, EXIT_INCOMPLETE)
 
 
+def _writable(args: argparse.Namespace) -> None:
+    """Every output's directory exists, checked before an audit that may take hours."""
+    from gym_review_bot.errors import UsageError
+
+    for flag in ("json", "markdown", "html"):
+        path = getattr(args, flag)
+        if path is not None and not path.absolute().parent.is_dir():
+            raise UsageError(f"--{flag} {path}: its directory does not exist")
+
+
 def run_audit_command(args: argparse.Namespace) -> int:
     from gym_review_bot.audit.progress import make_progress
     from gym_review_bot.audit.run import AuditRequest, run_audit
+
+    _writable(args)
 
     request = AuditRequest(
         repo=args.repo,
@@ -177,6 +189,7 @@ def run_plan_command(args: argparse.Namespace) -> int:
 def run_merge_command(args: argparse.Namespace) -> int:
     from gym_review_bot.audit.merge import merge_audits, read_plan
 
+    _writable(args)
     report = merge_audits(read_plan(args.plan), args.reports, _previous(args.previous))
     return _emit(report, args)
 

@@ -35,6 +35,7 @@ from gym_review_bot.audit.treehash import tree_hash
 from gym_review_bot.catalogue import Catalogue
 from gym_review_bot.config import LoadedPolicy, load_policy
 from gym_review_bot.discover import Discovery, ServerTarget, discover_local
+from gym_review_bot.errors import UsageError
 from gym_review_bot.models import ServerReport
 from gym_review_bot.review import ReviewOptions, review
 from gym_review_bot.sources import FsTree
@@ -272,8 +273,11 @@ def assemble(audit: _Audit, results: dict[str, ServerAudit], finished: bool) -> 
 def write_report(path: Path, report: AuditReport) -> None:
     """Atomically: a reader (or a killed run) never sees half a report."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(report.to_json() + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(report.to_json() + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
 
 
 @contextmanager
