@@ -92,6 +92,23 @@ def test_a_changed_reward_and_a_requirement_that_no_longer_installs_are_newly_fa
     assert 'data-server="answer_a"' in item and 'data-server="answer_b"' in item and "answer_c" not in item
 
 
+MEMORY_HOG = "hog = []\n        while True:\n            hog.append(b'x' * (64 << 20))\n        reward = 0.0"
+
+
+def test_jobs_run_sandboxes_side_by_side_each_within_its_own_memory_limit(tmp_path, nothing_left):
+    repo = answer_registry(tmp_path / "registry", ("answer_a",))
+    repo.server("memory_hog", answer_server("memory_hog", verify_body=MEMORY_HOG))
+    repo.commit("a verify() that eats memory")
+    started = time.monotonic()
+    code, report, _, _ = audit(repo.path, tmp_path / "out", *sandbox(), "--jobs", "2", "--memory", "2g")
+    took = time.monotonic() - started
+    assert code == 1 and entry(report, "answer_a")["verdict"] == "pass"
+    hog = entry(report, "memory_hog")
+    gr203 = next(f for f in hog["report"]["findings"] if f["id"] == "GR203")
+    assert hog["failing"] == ["GR203"] and "out of memory (limit --memory 2g)" in gr203["message"]
+    assert took < sum(s["wall_s"] for s in report["servers"])  # the two sandboxes overlapped
+
+
 def test_a_nemo_gym_change_that_breaks_a_base_class_fails_the_servers_that_run_it(tmp_path, nothing_left):
     """The checkout's own nemo_gym/ (the wheel's), installed by a server as NeMo Gym's are (`-e nemo-gym[dev] @
     ../../`); a base class gains a required field. A server pinned to the released nemo-gym is re-run and passes."""
