@@ -86,8 +86,8 @@ def test_a_changed_reward_and_a_requirement_that_no_longer_installs_are_newly_fa
     assert [s["name"] for s in week2["servers"] if s["carried"]] == ["answer_c"]
     assert entry(week2, "answer_c")["keys"]["packages"] == entry(week1, "answer_c")["keys"]["packages"]
     line = section(markdown, "Newly failing")
-    assert "answer\\_a" in line and "(GR203)" in line and "answer\\_b" in line and "(GR201)" in line
-    assert "answer\\_c" not in line
+    assert "`answer_a`" in line and "(GR203)" in line and "`answer_b`" in line and "(GR201)" in line
+    assert "`answer_c`" not in line
     item = html_section(html, "newly-failing")
     assert 'data-server="answer_a"' in item and 'data-server="answer_b"' in item and "answer_c" not in item
 
@@ -135,7 +135,7 @@ def test_a_nemo_gym_change_that_breaks_a_base_class_fails_the_servers_that_run_i
     assert core["failing"] == ["GR203"] and core["reason"] == "nemo_gym/ changed"
     pinned = entry(week2, "answer_pinned")
     assert pinned["verdict"] == "pass" and not pinned["carried"] and pinned["reason"] == "nemo_gym/ changed"
-    assert "answer\\_core" in section(markdown, "Newly failing") and "answer_pinned" not in section(
+    assert "`answer_core`" in section(markdown, "Newly failing") and "answer_pinned" not in section(
         markdown, "Newly failing"
     )
     assert 'data-server="answer_core"' in html_section(html, "newly-failing")
@@ -159,7 +159,7 @@ def test_a_judge_prompt_edit_reruns_the_judge_server_and_never_passes_it(tmp_pat
         pytest.xfail(
             "a judge prompt edit fails the server only once its judge is replayed from the recording (issue 20)"
         )
-    assert "equivalence\\_llm\\_judge" in section(markdown, "Newly failing")
+    assert "`equivalence_llm_judge`" in section(markdown, "Newly failing")
     assert 'data-server="equivalence_llm_judge"' in html_section(html, "newly-failing")
 
 

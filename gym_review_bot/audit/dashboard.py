@@ -166,8 +166,9 @@ def _md_finalize(value: object) -> str:
 
 
 def md_link(text: str, url: str | None) -> Markup:
-    """`[<code>text</code>](url)` when the bot built a URL, else the code span alone; the text escaped."""
-    shown = f"<code>{md_inert(text)}</code>"
+    """A server name or SHA as code, linked when the bot built a URL. A name of only [A-Za-z0-9_.-] goes in a
+    backtick span as it is (nothing in it can mention, link or tag); any other text is escaped."""
+    shown = f"`{text}`" if is_safe(text) else f"<code>{md_inert(text)}</code>"
     return Markup(f"[{shown}]({url})" if url else shown)
 
 
