@@ -163,24 +163,51 @@ def test_a_judge_prompt_edit_reruns_the_judge_server_and_never_passes_it(tmp_pat
     assert 'data-server="equivalence_llm_judge"' in html_section(html, "newly-failing")
 
 
+def _owned_by(labels: dict | None, pid: int) -> bool:
+    from gym_review_bot.sandbox.docker_api import LABEL_OWNER
+
+    return (labels or {}).get(LABEL_OWNER, "").startswith(f"{socket.gethostname()}:{pid}:")
+
+
 def _remove_objects_of(pid: int) -> None:
-    """What a SIGKILLed audit left on the daemon (its containers, networks and images, by their owner label)."""
+    """What a SIGKILLed audit left on the daemon: its containers, networks and images (a build's layers too,
+    children before parents), found by their owner label; shared dependency images carry none."""
     import docker
 
     from gym_review_bot.sandbox.docker_api import LABEL_OWNER
 
-    prefix = f"{socket.gethostname()}:{pid}:"
     client = docker.from_env()
     try:
         for container in client.containers.list(all=True, filters={"label": LABEL_OWNER}):
-            if container.labels.get(LABEL_OWNER, "").startswith(prefix):
+            if _owned_by(container.labels, pid):
                 container.remove(force=True)
         for network in client.networks.list(filters={"label": LABEL_OWNER}):
-            if (network.attrs.get("Labels") or {}).get(LABEL_OWNER, "").startswith(prefix):
+            if _owned_by(network.attrs.get("Labels"), pid):
                 network.remove()
-        for image in client.images.list(filters={"label": LABEL_OWNER}):
-            if (image.labels or {}).get(LABEL_OWNER, "").startswith(prefix):
-                client.images.remove(image.id, force=True)
+        images = [i for i in client.images.list(all=True, filters={"label": LABEL_OWNER}) if _owned_by(i.labels, pid)]
+        while images:
+            left = []
+            for image in images:
+                try:
+                    client.images.remove(image.id, force=True)
+                except docker.errors.ImageNotFound:
+                    pass
+                except docker.errors.APIError:
+                    left.append(image)  # it has children: they go first
+            if len(left) == len(images):
+                raise AssertionError(f"cannot remove the killed run's images: {[i.id for i in left]}")
+            images = left
+    finally:
+        client.close()
+
+
+def _serving(pid: int) -> bool:
+    """Whether the audit has a server container (a finished run removes its own: this is the next one's)."""
+    import docker
+
+    client = docker.from_env()
+    try:
+        return any(_owned_by(c.labels, pid) and c.name.endswith("-server") for c in client.containers.list(all=True))
     finally:
         client.close()
 
@@ -203,8 +230,8 @@ def test_a_killed_shard_shows_error_never_pass(tmp_path, nothing_left):
     try:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline and shard.poll() is None:
-            if report.is_file() and json.loads(report.read_text())["servers"]:
-                break  # the first server is done and written; the second is under way
+            if report.is_file() and json.loads(report.read_text())["servers"] and _serving(shard.pid):
+                break  # the first server is done and written; the second one's server is starting
             time.sleep(0.5)
         assert shard.poll() is None, "the shard finished before it could be killed"
         os.kill(shard.pid, signal.SIGKILL)  # a runner lost mid-job
