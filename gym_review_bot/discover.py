@@ -11,6 +11,7 @@ from gym_review_bot.models import NotReviewed, ServerStatus
 from gym_review_bot.sources import FsTree, GitTree, SourceTree
 
 SERVERS_DIR = "resources_servers"
+CONFIG_TYPES = "nemo_gym/config_types.py"  # NeMo Gym's Domain values and dataset licences (read at the merge base)
 MAX_LISTED_FILES = 10
 
 
@@ -113,8 +114,6 @@ def select_servers(found: Discovery, names: list[str]) -> None:
 
 
 def _note_policy_change(found: Discovery, changed_outside: list[str]) -> None:
-    from gym_review_bot.checks.checkout import CONFIG_TYPES  # the checks load only when a review runs
-
     if CONFIG_TYPES in changed_outside:
         found.notes.append(
             f"This PR changes {CONFIG_TYPES}; the merge base's Domain values and licences are used; "

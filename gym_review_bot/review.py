@@ -6,20 +6,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from gym_review_bot import __version__
+from gym_review_bot import __version__, git
 from gym_review_bot.catalogue import Catalogue
 from gym_review_bot.checks.base import Check, apply_rules, run_checks
 from gym_review_bot.checks.checkout import Checkout
 from gym_review_bot.checks.context import ServerContext
 from gym_review_bot.checks.evidence import review_evidence
-from gym_review_bot.checks.pull import PR_SCOPE, PrContext, PullRequest, added_between
+from gym_review_bot.checks.pull import PR_SCOPE, PrContext, PullRequest
 from gym_review_bot.config import POLICY_FILE, LoadedPolicy, load_policy, policy_notes
-from gym_review_bot.discover import Discovery, ServerTarget
+from gym_review_bot.discover import SERVERS_DIR, Discovery, ServerTarget
 from gym_review_bot.evidence.body import ParsedBody, parse_body
 from gym_review_bot.judge import Judgement, judge, sealed
 from gym_review_bot.models import Finding, PrReport, Report, ServerReport
 from gym_review_bot.sandbox.catalogue import error_findings, skipped_findings
-from gym_review_bot.sources import SourceTree
+from gym_review_bot.sources import GitTree, SourceTree
 
 if TYPE_CHECKING:
     from gym_review_bot.sandbox.options import SandboxOptions
@@ -117,10 +117,12 @@ def _policy_notes(found: Discovery, rules: LoadedPolicy) -> list[str]:
 
 def _pull_request(found: Discovery) -> PullRequest | None:
     """What the registry's rules need to know of the PR (PR mode only), shared by its servers."""
-    if found.base is None:
+    if found.base is None or not isinstance(found.head, GitTree) or not (found.base_sha and found.head_sha):
         return None
-    added = added_between(found.base, found.head, "resources_servers")
-    return PullRequest(found.base, added, getattr(found.head, "repo", None), found.base_sha, found.head_sha)
+    # Present at the head and absent at the base: git's "added" (renames split into delete + add).
+    changes = git.changed_files(found.head.repo, found.base_sha, found.head_sha)
+    added = frozenset(c.path for c in changes if c.status == "A" and c.path.startswith(f"{SERVERS_DIR}/"))
+    return PullRequest(found.base, added, found.head.repo, found.base_sha, found.head_sha)
 
 
 def _review_server(

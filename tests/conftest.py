@@ -71,7 +71,7 @@ class GitRepo:
 
     def git(self, *args: str) -> str:
         return subprocess.run(
-            ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false", *args],
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false", *args],
             cwd=self.path,
             check=True,
             capture_output=True,

@@ -90,3 +90,76 @@ def client(fake):
     from gym_review_bot.github.client import connect
 
     return connect(TOKEN, fake.url, backoff_s=0.01)
+
+
+REVIEW_WORKFLOW = ".github/workflows/gym-review.yml"
+PUBLISH_WORKFLOW = ".github/workflows/gym-review-publish.yml"
+
+
+def review_run(fake, number: int, report: Report | None = None, raw: bytes | str | None = None, **kw) -> dict:
+    """The review workflow's run of the PR's head, with the report artifact its `join` job uploads."""
+    head = report.head_sha if report is not None else fake.pulls[number].head
+    run = fake.add_run(number, head, REVIEW_WORKFLOW, **kw)
+    data = raw if raw is not None else report.to_json()
+    fake.add_artifact(run, "gym-review-report", {"report.json": data, "pr-number.txt": f"{number}\n"})
+    return run
+
+
+def as_publish_run(fake, monkeypatch, tmp_path: Path, run: dict) -> dict:
+    """What the publish workflow's run sees: the `workflow_run` event of the review run, and its own run id
+    (a run of the publish workflow on the default branch: what its status links to)."""
+    import json
+
+    own = fake.add_run(None, "0" * 40, PUBLISH_WORKFLOW, event="workflow_run")
+    (tmp_path / "event.json").write_text(json.dumps({"action": "completed", "workflow_run": run}))
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(tmp_path / "event.json"))
+    monkeypatch.setenv("GITHUB_SERVER_URL", fake.url)
+    monkeypatch.setenv("GITHUB_REPOSITORY", fake.repo)
+    monkeypatch.setenv("GITHUB_RUN_ID", str(own["id"]))
+    return own
+
+
+def publish_reviewed(fake, monkeypatch, tmp_path: Path, number: int, report: Report, catalogue=None, **kw) -> str:
+    """A review run of the head with `report` as its artifact, then publish as the publish workflow runs it."""
+    from gym_review_bot.github.publish import publish
+
+    run = review_run(fake, number, report)
+    as_publish_run(fake, monkeypatch, tmp_path, run)
+    path = write_report(tmp_path / f"report-{run['id']}.json", report)
+    line = publish(client(fake), fake.repo, number, path, catalogue or rules(**kw))
+    monkeypatch.delenv("GITHUB_EVENT_PATH")
+    return line
+
+
+def approve(fake, number: int, login: str = "maint", sha: str | None = None, state: str = "APPROVED") -> None:
+    reviews = fake.reviews.setdefault(number, [])
+    commit = sha or fake.pulls[number].head
+    reviews.append({"id": len(reviews) + 1, "user": fake.user(login), "state": state, "commit_id": commit})
+
+
+def config_checkout(path: Path, config: str | None = None) -> Path:
+    """The registry's base branch as the workflows check it out: the commands read `.gym-review.yaml` with git."""
+    from tests.conftest import GitRepo
+
+    repo = GitRepo(path)
+    if config is not None:
+        repo.write({".gym-review.yaml": config})
+    repo.commit("base branch")
+    return path
+
+
+def cli_env(fake, **extra: str) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_"))}
+    env.update(GITHUB_TOKEN=TOKEN, GITHUB_API_URL=fake.url, **extra)
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "gym_review_bot", *args], env=env, capture_output=True, text=True, cwd=cwd
+    )

@@ -16,9 +16,8 @@ from gym_review_bot.catalogue import FAMILIES, Catalogue
 from gym_review_bot.discover import discover_pr
 from gym_review_bot.judge import judge
 from gym_review_bot.models import Finding, Report, ServerReport
-from gym_review_bot.render.fit import CUT_HEADLINE, comment_length, fit_comment
 from gym_review_bot.render.layout import FOLD_SERVERS, Delta, Links
-from gym_review_bot.render.markdown import CommentContext, render_markdown
+from gym_review_bot.render.markdown import CUT_HEADLINE, CommentContext, comment_length, fit_comment, render_markdown
 from gym_review_bot.render.sticky import Extras, compose
 from gym_review_bot.render.summary import CommentSummary
 from gym_review_bot.render.terminal import render_terminal
@@ -451,3 +450,13 @@ def test_sandbox_timings_are_folded_with_the_passing_checks() -> None:
     html = gfm(render_markdown(finalized(Report(servers=[srv]))))
     folded = html.split("<summary>✅ 1 passed</summary>")[1].split("</details>")[0]
     assert "Sandbox timings: build 1.0 s, boot 2.0 s, replay –, tests 3.5 s." in folded
+
+
+def test_a_path_at_the_start_of_a_message_or_skip_reason_keeps_its_case() -> None:
+    message = "resources_servers/s/data/example.jsonl has no rows to compare with."
+    skip = finding("GR110", "skip", message, skip_kind="not_applicable")
+    fail = finding("GR109", "fail", "resources_servers/s/README.md: data/notes.md is named but absent.")
+    fail.file = "resources_servers/s/README.md"
+    html = gfm(render_markdown(finalized(Report(servers=[server("s", [skip, fail])]))))
+    assert f"GR110: {message}" in html and "Resources_servers" not in html
+    assert ": data/notes.md is named but absent." in html and "Data/notes.md" not in html

@@ -49,3 +49,16 @@ def test_committed_report_schema_is_generated_from_the_models() -> None:
     committed = (Path(__file__).parent.parent / SCHEMA_FILE).read_text(encoding="utf-8")
     assert committed == report_schema_text(), f"regenerate: python -m gym_review_bot.schema > {SCHEMA_FILE}"
     assert SCHEMA_FILE in README
+
+
+def test_the_shipped_configs_are_valid_and_say_which_rulebook_they_follow() -> None:
+    from gym_review_bot.config import parse_policy
+
+    shipped = sorted((Path(__file__).parent.parent / "docs").glob("*.gym-review.yaml"))
+    assert [p.name for p in shipped] == ["nemo-gym-guide.gym-review.yaml", "nemo-gym.gym-review.yaml"]
+    for path in shipped:
+        Catalogue(parse_policy(path.read_bytes()))  # the schema and the check ids: exit 2 on any typo
+        assert "The rulebook it follows" in path.read_text() and path.name in README
+    guide = Catalogue(parse_policy(shipped[0].read_bytes()))
+    optional = ["GR107", "GR401", "GR402", "GR403", "GR404", "GR405", "GR408", "GR411", "GR412"]
+    assert {guide.severity(i) for i in optional} == {"warning"} and guide.policy.examples.rows == 1

@@ -26,7 +26,7 @@ from gym_review_bot.render.summary import decode
 from tests.conftest import GitRepo, good_server_files
 from tests.docker_support import base_image, ca_bundle, docker_skip_reason
 from tests.fake_github import FakeGithub
-from tests.github_support import client, rules
+from tests.github_support import approve, as_publish_run, client, review_run, rules
 
 SERVER = "trivia_match"
 BODY = """## Environment
@@ -136,26 +136,30 @@ def headline(markdown: str) -> str:
     return line.split(" ", 2)[2].split(" (")[0]  # without the icon and the counts
 
 
-def published(fake: FakeGithub, repo: GitRepo, tmp_path: Path, report: dict) -> str:
-    """`publish` under the trusted rules: the base branch's .gym-review.yaml, read with git (as the workflow does)."""
+def trusted(repo: GitRepo) -> Catalogue:
+    """The trusted rules: the base branch's .gym-review.yaml, read with git (as the workflows do)."""
+    return Catalogue(load_trusted_policy(repo.path, "main").policy)
+
+
+def published(fake: FakeGithub, repo: GitRepo, tmp_path: Path, report: dict, monkeypatch) -> str:
+    """`publish` as the publish workflow runs it: the review run's artifact and its workflow_run event."""
     fake.pulls[7].head = report["head_sha"]
+    run = review_run(fake, 7, raw=json.dumps(report))
+    as_publish_run(fake, monkeypatch, tmp_path, run)
     path = tmp_path / "published.json"
     path.write_text(json.dumps(report))
-    return publish(client(fake), fake.repo, 7, path, Catalogue(load_trusted_policy(repo.path, "main").policy))
+    return publish(client(fake), fake.repo, 7, path, trusted(repo))
 
 
 def bot_body(fake: FakeGithub) -> str:
     return next(c["body"] for c in fake.pr_comments(7) if c["login"] == "github-actions[bot]")
 
 
-def gate(fake: FakeGithub) -> bool:
-    fake.pulls[7].labels.append("ready-to-merge")
-    reviews = fake.reviews.setdefault(7, [])
-    reviews.append(
-        {"id": len(reviews) + 1, "user": fake.user("maint"), "state": "APPROVED", "commit_id": fake.pulls[7].head}
-    )
-    merged, _ = merge_gate(client(fake), fake.repo, 7, rules().policy.github)
-    return merged
+def gate(fake: FakeGithub, repo: GitRepo) -> bool:
+    """The merge gate, which re-judges the review run's own report (the artifact) under the trusted rules."""
+    fake.label(7, "ready-to-merge")
+    approve(fake, 7, "maint")
+    return merge_gate(client(fake), fake.repo, 7, trusted(repo)).merged
 
 
 @pytest.fixture
@@ -169,7 +173,9 @@ def fake(monkeypatch):
 
 
 @pytest.mark.parametrize("state", list(TABLE))
-def test_every_surface_agrees_for_each_state(state: str, repo: GitRepo, tmp_path: Path, fake: FakeGithub) -> None:
+def test_every_surface_agrees_for_each_state(
+    state: str, repo: GitRepo, tmp_path: Path, fake: FakeGithub, monkeypatch
+) -> None:
     docker = state in NEEDS_DOCKER
     if docker and docker_skip_reason():
         pytest.skip(f"Docker tests skipped: {docker_skip_reason()}")
@@ -181,7 +187,7 @@ def test_every_surface_agrees_for_each_state(state: str, repo: GitRepo, tmp_path
     )
     assert proc.stdout.rstrip().split("\n")[-1].startswith(want.terminal), proc.stdout
     assert headline(markdown) == want.headline
-    line = published(fake, repo, tmp_path, report)
+    line = published(fake, repo, tmp_path, report, monkeypatch)
     assert not line.startswith("refused"), line
     body = bot_body(fake)
     assert headline(body) == want.headline
@@ -193,10 +199,12 @@ def test_every_surface_agrees_for_each_state(state: str, repo: GitRepo, tmp_path
         want.complete,
         want.status,
     )
-    assert gate(fake) is want.merges
+    assert gate(fake, repo) is want.merges
 
 
-def test_an_overridden_failure_agrees_everywhere_but_in_check(repo: GitRepo, tmp_path: Path, fake: FakeGithub) -> None:
+def test_an_overridden_failure_agrees_everywhere_but_in_check(
+    repo: GitRepo, tmp_path: Path, fake: FakeGithub, monkeypatch
+) -> None:
     if docker_skip_reason():
         pytest.skip(f"Docker tests skipped: {docker_skip_reason()}")
     from gym_review_bot.github.chatops import handle_comment
@@ -204,18 +212,18 @@ def test_an_overridden_failure_agrees_everywhere_but_in_check(repo: GitRepo, tmp
     make_state("fail", repo)
     proc, report, markdown = run_check(repo, tmp_path, docker=True)
     assert (proc.returncode, report["verdict"], headline(markdown)) == (1, "fail", "gym-review: changes needed")
-    published(fake, repo, tmp_path, report)
+    published(fake, repo, tmp_path, report, monkeypatch)
     assert fake.statuses[-1]["state"] == "failure"
     command = fake.add_comment(7, "maint", '/gym-review override GR109 "licence checked by hand"')
     assert "recorded" in handle_comment(client(fake), fake.repo, 7, command["id"], rules().policy.github)
-    published(fake, repo, tmp_path, report)
+    published(fake, repo, tmp_path, report, monkeypatch)
     body = bot_body(fake)
     assert headline(body) == "gym-review: no blocking problems"
     assert "🔒 **GR109**" in body and "❌ **GR109**" not in body
     summary = decode(body)
     assert summary is not None and (summary.verdict, summary.state) == ("pass", "success")
     assert fake.statuses[-1]["state"] == "success" and fake.pulls[7].labels == ["gym-review: passing"]
-    assert gate(fake) is True
+    assert gate(fake, repo) is True
 
 
 # --- forged reports: publish re-judges, never trusts ------------------------------------------------

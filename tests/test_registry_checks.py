@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -299,6 +301,74 @@ def test_gr120_ignores_commits_already_on_the_base(repo: GitRepo) -> None:
     repo.server("srv", nvidia_server())
     signed_commit(repo, "add srv")
     assert findings(repo)["GR120"].status == "pass"
+
+
+def dco_commit(repo: GitRepo, message: str, author: str = "Ada Lovelace <ada@example.org>", committer: str = "") -> str:
+    """A commit with this author (and committer), made as git makes it; its message as given."""
+    name, email = author[:-1].split(" <")
+    c_name, c_email = committer[:-1].split(" <") if committer else (name, email)
+    env = {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": c_name,
+        "GIT_COMMITTER_EMAIL": c_email,
+    }
+    subprocess.run(
+        ["git", "-c", "commit.gpgsign=false", "commit", "-q", "--allow-empty", "-m", message],
+        cwd=repo.path, check=True, env={**os.environ, **env},
+    )  # fmt: skip
+    return repo.git("rev-parse", "HEAD")
+
+
+@pytest.mark.parametrize(
+    "message, committer, passes",
+    [
+        ("x\n\nSigned-off-by: Ada Lovelace <ada@example.org>", "", True),
+        ("x\n\nsigned-off-by: ADA LOVELACE <ADA@EXAMPLE.ORG>", "", True),  # the App compares case-insensitively
+        # signed off by the committer (a maintainer who applied the patch): the App accepts it
+        ("x\n\nSigned-off-by: Grace Hopper <grace@example.org>", "Grace Hopper <grace@example.org>", True),
+        # a line anywhere in the message, as the App's pattern finds it (not only git's final trailers)
+        ("x\n\nSigned-off-by: Ada Lovelace <ada@example.org>\n\nMore words after it.", "", True),
+        ("x", "", False),
+        ("x\n\nSigned-off-by: Someone Else <else@example.org>", "", False),
+    ],
+)
+def test_gr120_follows_the_dco_apps_rules(repo: GitRepo, message: str, committer: str, passes: bool) -> None:
+    open_pr(repo)
+    repo.server("srv", nvidia_server())
+    repo.git("add", "-A")
+    dco_commit(repo, message, committer=committer)
+    assert (findings(repo)["GR120"].status == "pass") is passes
+
+
+def test_gr120_says_what_it_expected_and_what_it_found(repo: GitRepo) -> None:
+    open_pr(repo)
+    repo.server("srv", nvidia_server())
+    repo.git("add", "-A")
+    sha = dco_commit(repo, "x\n\nSigned-off-by: Someone Else <else@example.org>")
+    f = findings(repo)["GR120"]
+    assert (
+        f'{sha[:12]} (Ada Lovelace <ada@example.org>): Expected "Ada Lovelace <ada@example.org>", but got' in f.message
+    )
+    assert '"Someone Else <else@example.org>"' in f.message
+
+
+def test_gr120_fails_an_invalid_email_and_skips_bots_and_merges(repo: GitRepo) -> None:
+    open_pr(repo)
+    repo.server("srv", nvidia_server())
+    repo.git("add", "-A")
+    bad = dco_commit(repo, "x\n\nSigned-off-by: Ada <ada@localhost>", author="Ada <ada@localhost>")
+    dco_commit(repo, "bump", author="dependabot[bot] <49699333+dependabot[bot]@users.noreply.github.com>")
+    f = findings(repo)["GR120"]
+    assert f.status == "fail" and "1 of 2 commit(s)" in f.message
+    assert f"{bad[:12]} (Ada <ada@localhost>): ada@localhost is not a valid email address." in f.message
+    repo.git("checkout", "-q", "-b", "side", "main")
+    dco_commit(repo, "side\n\nSigned-off-by: Ada Lovelace <ada@example.org>")
+    repo.git("checkout", "-q", "pr")
+    repo.git("merge", "-q", "--no-ff", "--no-edit", "side")  # an unsigned merge commit: skipped, as the App does
+    merge = repo.git("rev-parse", "HEAD")
+    after = findings(repo)["GR120"]
+    assert "1 of 3 commit(s)" in after.message and merge[:12] not in after.message
 
 
 # -- GR121 ---------------------------------------------------------------------------------------

@@ -20,8 +20,14 @@ import pytest
 
 from gym_review_bot.checks.base import failed
 from gym_review_bot.models import Finding, Report, ServerReport
-from gym_review_bot.render.fit import CUT_HEADLINE, GITHUB_LIMIT, comment_length, fit_comment
-from gym_review_bot.render.markdown import judge_recorded, render_markdown
+from gym_review_bot.render.markdown import (
+    CUT_HEADLINE,
+    GITHUB_LIMIT,
+    comment_length,
+    fit_comment,
+    judge_recorded,
+    render_markdown,
+)
 from gym_review_bot.render.safety import (
     escape_terminal,
     fence,

@@ -82,7 +82,7 @@ def read_codeowners(repo: Path, ref: str = "HEAD") -> list[Rule]:
     commit = git.resolve(repo, ref)
     if commit is None:
         return []
-    tree = GitTree(repo, commit, paths=LOCATIONS)
+    tree = GitTree(repo, commit)  # listed lazily: only these paths are read (a sparse, partial clone fetches no more)
     for location in LOCATIONS:
         entry = tree.get(location)
         if entry is not None and entry.kind == "file" and not entry.missing and entry.size < MAX_BYTES:

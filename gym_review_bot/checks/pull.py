@@ -34,11 +34,6 @@ class PullRequest:
         return self._commits
 
 
-def added_between(base: SourceTree, head: SourceTree, prefix: str) -> frozenset[str]:
-    """Files, links and submodules below prefix in head that the base does not have."""
-    return frozenset(e.path for e in head.walk(prefix) if base.get(e.path) is None)
-
-
 @dataclass
 class PrContext:
     """What a PR-scope check (report.pr) sees: the description, the registry's rules, the PR itself."""

@@ -33,5 +33,7 @@ class GithubSettings(Strict):
     approvals: int = Field(default=1, ge=0)
     merge_method: Literal["merge", "squash", "rebase"] = "squash"
     workflow: str = ".github/workflows/gym-review.yml"  # the only workflow whose report `publish` trusts
+    # the workflow whose runs (on the default branch) set the status the merge gate believes
+    publish_workflow: str = ".github/workflows/gym-review-publish.yml"
     protected_paths: list[str] = Field(default_factory=lambda: [".github/", ".gym-review.yaml"])
     max_report_mb: float = Field(default=5, gt=0)

@@ -60,9 +60,9 @@ def load_trusted_policy(repo: Path, ref: str = "HEAD") -> LoadedPolicy:
     commit = git.resolve(repo, ref)
     if commit is None:
         raise UsageError(f"--config-ref {ref}: no such commit in {repo}")
-    # only the config's own entry: the workflows' sparse checkout is a partial clone, and sizing every blob
-    # of the tree would fetch each one
-    return load_policy(GitTree(repo, commit, paths=(POLICY_FILE,)))
+    # GitTree lists only what is asked for: the workflows' sparse checkout is a partial clone, and sizing
+    # every blob of the tree would fetch each one
+    return load_policy(GitTree(repo, commit))
 
 
 def parse_policy(raw: bytes) -> Policy:

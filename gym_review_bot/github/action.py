@@ -2,7 +2,7 @@
 
 `check` reads the PR's number and body from `$GITHUB_EVENT_PATH`, runs the review (of one server with
 the `server` input, for a matrix), and writes the job summary, annotations and outputs; `plan` and
-`merge-reports` split and join a many-server review; `publish`, `merge`, `command` and `triage` run
+`merge-reports` split and join a many-server review; `publish`, `merge`, `new-head`, `command` and `triage` run
 the commands of that name, their PR and comment taken from the event unless given.
 """
 
@@ -19,7 +19,7 @@ from gym_review_bot.models import Report
 from gym_review_bot.plan import is_safe
 from gym_review_bot.render.markdown import judge_recorded, render_markdown
 
-MODES = ("check", "plan", "merge-reports", "publish", "merge", "command", "triage")
+MODES = ("check", "plan", "merge-reports", "publish", "merge", "new-head", "command", "triage")
 IMAGE_CA_BUNDLE = Path("/etc/gym-review/ca-bundle.crt")  # the Dockerfile's optional CA bundle
 SUMMARY_LIMIT = 1_000_000  # GitHub's job summary limit is 1 MiB per step
 
@@ -192,7 +192,7 @@ def _github_argv(mode: str) -> list[str]:
     argv = [mode, "--repo", repo]
     event = _event()
     number = action_input("pr") or _event_number(event)
-    if mode in ("publish", "command") or (mode == "merge" and number):
+    if mode in ("publish", "command", "new-head") or (mode == "merge" and number):
         argv += ["--pr", number]
     if mode == "command":
         comment = event.get("comment") if isinstance(event.get("comment"), dict) else {}

@@ -59,6 +59,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     merge.add_argument(
         "--pr", type=_pr_number, metavar="N", help="the PR (default: every open PR with the ready label)"
     )
+    target("new-head", "new commits on a PR: take the ready and passing labels off, set the status pending")
     command = target("command", "act on a /gym-review comment (recheck, override)")
     command.add_argument("--comment-id", type=_pr_number, required=True, metavar="ID")
     triage = target("triage", "list open PRs touching resources_servers/ with their review state", pr=False)
@@ -107,24 +108,48 @@ def _github_command(run: Callable[[argparse.Namespace], int]) -> Callable[[argpa
     return wrapped
 
 
+def _refusal(line: str) -> int:
+    """A refusal (the status says `error` already) is one line on stderr and exit 3; anything else stdout."""
+    if line.startswith("refused") or ": refused: " in line:
+        print(f"gym-review: {line}", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    print(line)
+    return EXIT_OK
+
+
 @_github_command
 def run_publish(args: argparse.Namespace) -> int:
     from gym_review_bot.github.client import connect
     from gym_review_bot.github.publish import publish
 
-    line = publish(connect(), args.gh_repo, args.pr, args.report, _trusted(args))
-    print(line)
-    return EXIT_INCOMPLETE if line.startswith("refused") else EXIT_OK
+    return _refusal(publish(connect(), args.gh_repo, args.pr, args.report, _trusted(args)))
 
 
 @_github_command
 def run_merge(args: argparse.Namespace) -> int:
     from gym_review_bot.github.client import connect
+    from gym_review_bot.github.event import labeled
     from gym_review_bot.github.merge import merge_gate, ready_prs
 
-    gh, settings = connect(), _settings(args)
+    catalogue = _trusted(args)
+    settings = catalogue.policy.github
+    event = labeled(args.pr) if args.pr else None
+    if event is not None and event[0] != settings.labels.ready:  # merge runs on every label; only one matters
+        print(f"PR #{args.pr}: the label {event[0][:50]!r} is not the ready label: nothing to do")
+        return EXIT_OK
+    gh = connect()
+    code = EXIT_OK
     for number in [args.pr] if args.pr else ready_prs(gh, args.gh_repo, settings):
-        print(merge_gate(gh, args.gh_repo, number, settings)[1])
+        code = max(code, _refusal(merge_gate(gh, args.gh_repo, number, catalogue, event[1] if event else None).line))
+    return code
+
+
+@_github_command
+def run_new_head(args: argparse.Namespace) -> int:
+    from gym_review_bot.github.client import connect
+    from gym_review_bot.github.newhead import new_head
+
+    print(new_head(connect(), args.gh_repo, args.pr, _settings(args)))
     return EXIT_OK
 
 
@@ -171,6 +196,7 @@ def run_merge_reports(args: argparse.Namespace) -> int:
 COMMANDS = {
     "publish": run_publish,
     "merge": run_merge,
+    "new-head": run_new_head,
     "command": run_command,
     "triage": run_triage,
     "plan": run_plan,

@@ -13,7 +13,7 @@ from urllib.parse import quote
 from gym_review_bot.catalogue import FAMILIES, Catalogue
 from gym_review_bot.judge import Judgement, Klass
 from gym_review_bot.models import Finding, Report, ServerReport
-from gym_review_bot.render.words import ICONS, KLASS_ICON
+from gym_review_bot.render.words import ICONS, KLASS_ICON, sentence_case
 
 GUIDE_URL = "https://github.com/NVIDIA-NeMo/Gym/blob/main/CONTRIBUTING.md"
 RECHECK = "/gym-review recheck"
@@ -127,7 +127,7 @@ def short_message(finding: Finding, server_path: str) -> str:
         rest = text[len(finding.file) :]
         if rest[:1] in (":", " ", ","):
             text = rest.lstrip(":, ")
-            text = text[:1].upper() + text[1:]
+            text = sentence_case(text)
     if server_path:
         text = text.replace(server_path.rstrip("/") + "/", "")
     if finding.line and text.startswith(f"Line {finding.line}: "):

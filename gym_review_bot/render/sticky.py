@@ -11,15 +11,14 @@ from dataclasses import dataclass, field
 
 from gym_review_bot.judge import Judged, Judgement
 from gym_review_bot.models import Report
-from gym_review_bot.render.fit import comment_length, fit_comment
 from gym_review_bot.render.layout import Delta, Links, compute_delta
-from gym_review_bot.render.markdown import CommentContext
+from gym_review_bot.render.markdown import CommentContext, comment_length, fit_comment
 from gym_review_bot.render.safety import md_inert
-from gym_review_bot.render.summary import MAX_FAILING, MAX_NEW, CommentSummary, DeltaNote, GateNote, digest, encode
+from gym_review_bot.render.summary import MAX_FAILING, MAX_NEW, CommentSummary, DeltaNote, digest, encode
+from gym_review_bot.render.words import STATUS_TEXT
 
 MAX_COMMENT_CHARS = 65_536  # GitHub's limit for a comment body
 MAX_LISTED = 30  # failing fingerprints listed for overrides
-STATE_WORDS = {"success": "passing", "failure": "changes needed", "error": "incomplete: could not tell"}
 
 
 @dataclass
@@ -27,9 +26,7 @@ class Extras:
     """What the bot adds to the rendered report: every line is the bot's own wording or escaped."""
 
     notes: list[str] = field(default_factory=list)
-    gate: GateNote | None = None
     reviewer_requested: bool = False
-    ready_head: str | None = None
     run_url: str | None = None
     repo: str | None = None  # owner/name the event named: file links point at its head SHA
     server_url: str = "https://github.com"
@@ -79,8 +76,6 @@ def compose(report: Report, judgement: Judgement, extras: Extras) -> tuple[str, 
         failing=judgement.failing[:MAX_FAILING],
         failing_more=max(0, len(judgement.failing) - MAX_FAILING),
         reviewer_requested=extras.reviewer_requested,
-        gate=extras.gate,
-        ready_head=extras.ready_head,
         since=since,
         guide=guide,
         overridden=[j.finding.fingerprint for j in _overridden(judgement) if j.waiver.source == "override"][
@@ -91,7 +86,7 @@ def compose(report: Report, judgement: Judgement, extras: Extras) -> tuple[str, 
     stable_ctx = context(stable, extras, since, guide, run=False, blocking=blocking)
     stable_md = fit_comment(stable, judgement, limit=MAX_COMMENT_CHARS, context=stable_ctx)
     summary.digest = digest("\0".join((stable_md, tail, summary.model_dump_json(exclude={"digest"}))))
-    end = f"{tail}\n{encode(summary)}\n"  # the merge gate's note goes last (merge.py rewrites it)
+    end = f"{tail}\n{encode(summary)}\n"
     return fit(report, judgement, end, context(report, extras, since, guide, run=True, blocking=blocking)), summary
 
 
@@ -109,7 +104,7 @@ def _sections(judgement: Judgement, extras: Extras) -> str:
     lines: list[str] = []
     overridden = _overridden(judgement)
     if overridden:
-        lines += ["", f"**Status after overrides:** {STATE_WORDS[judgement.state]}", ""]
+        lines += ["", f"**Status after overrides:** {STATUS_TEXT[judgement.headline]}", ""]
         lines += ["**Overridden failures** (count as passing for labels, status and merge):", ""]
         for item in overridden:
             waiver = item.waiver
@@ -132,7 +127,4 @@ def _sections(judgement: Judgement, extras: Extras) -> str:
             lines += [*listed, "", "</details>"]
     for note in extras.notes:
         lines += ["", f"> {note}"]
-    if extras.gate:
-        lines += ["", f"**Not merged** (head {extras.gate.head[:12]}):", ""]
-        lines += [f"- {item}" for item in extras.gate.missing]
     return "\n".join(lines) + "\n" if lines else ""

@@ -25,6 +25,13 @@ HEADLINES = {
     "error": (ICONS["error"], "incomplete"),
     "incomplete": (ICONS["error"], "incomplete"),
 }
+# The commit status's description (at most 140 characters) for each of the judge's headlines.
+STATUS_TEXT = {
+    "pass": "passing",
+    "fail": "changes needed",
+    "error": "incomplete: a check could not run",
+    "incomplete": "incomplete: parts of the review did not run",
+}
 SKIP_KINDS = {
     "not_applicable": "",  # its reason says why
     "prerequisite_failed": "",  # its reason says it: "waits on GR109"
@@ -98,8 +105,17 @@ def skip_reason(finding: Finding) -> str:
     if finding.skip_kind == "prerequisite_failed" and waits:
         return waits.group(1)
     text = finding.message.removeprefix("Not run: ").removeprefix("Not applicable: ")
-    first, _ = split_message(text[:1].upper() + text[1:])
+    first, _ = split_message(sentence_case(text))
     return first
+
+
+_PLAIN_WORD = re.compile(r"^[a-z]+(?=[ ,:;]|$)")
+
+
+def sentence_case(text: str) -> str:
+    """The text with its first letter capitalised, when it starts with a plain word: a path, a file name or
+    an identifier (`resources_servers/...`, `data/example.jsonl`, `verify()`) is shown as it is written."""
+    return text[:1].upper() + text[1:] if _PLAIN_WORD.match(text) else text
 
 
 def split_message(text: str) -> tuple[str, str]:
