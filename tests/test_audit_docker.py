@@ -171,31 +171,33 @@ def _owned_by(labels: dict | None, pid: int) -> bool:
 
 def _remove_objects_of(pid: int) -> None:
     """What a SIGKILLed audit left on the daemon: its containers, networks and images (a build's layers too,
-    children before parents), found by their owner label; shared dependency images carry none."""
+    children before parents), found by their owner label; shared dependency images carry none. The low-level
+    listings: an object another run removes meanwhile is simply not there."""
     import docker
 
     from gym_review_bot.sandbox.docker_api import LABEL_OWNER
 
     client = docker.from_env()
+    api, mine = client.api, {"label": LABEL_OWNER}
     try:
-        for container in client.containers.list(all=True, filters={"label": LABEL_OWNER}):
-            if _owned_by(container.labels, pid):
-                container.remove(force=True)
-        for network in client.networks.list(filters={"label": LABEL_OWNER}):
-            if _owned_by(network.attrs.get("Labels"), pid):
-                network.remove()
-        images = [i for i in client.images.list(all=True, filters={"label": LABEL_OWNER}) if _owned_by(i.labels, pid)]
+        for container in api.containers(all=True, filters=mine):
+            if _owned_by(container.get("Labels"), pid):
+                api.remove_container(container["Id"], force=True)
+        for network in api.networks(filters=mine):
+            if _owned_by(network.get("Labels"), pid):
+                api.remove_network(network["Id"])
+        images = [i["Id"] for i in api.images(all=True, filters=mine) if _owned_by(i.get("Labels"), pid)]
         while images:
             left = []
             for image in images:
                 try:
-                    client.images.remove(image.id, force=True)
+                    api.remove_image(image, force=True)
                 except docker.errors.ImageNotFound:
                     pass
                 except docker.errors.APIError:
                     left.append(image)  # it has children: they go first
             if len(left) == len(images):
-                raise AssertionError(f"cannot remove the killed run's images: {[i.id for i in left]}")
+                raise AssertionError(f"cannot remove the killed run's images: {left}")
             images = left
     finally:
         client.close()
@@ -205,9 +207,12 @@ def _serving(pid: int) -> bool:
     """Whether the audit has a server container (a finished run removes its own: this is the next one's)."""
     import docker
 
+    from gym_review_bot.sandbox.docker_api import LABEL_OWNER
+
     client = docker.from_env()
     try:
-        return any(_owned_by(c.labels, pid) and c.name.endswith("-server") for c in client.containers.list(all=True))
+        found = client.api.containers(all=True, filters={"label": LABEL_OWNER})
+        return any(_owned_by(c.get("Labels"), pid) and c["Names"][0].endswith("-server") for c in found)
     finally:
         client.close()
 
