@@ -43,5 +43,7 @@ def replay_of(server: ServerReport, reverify: ReverifyMode | None) -> Replay:
     if found.status == "skip":
         return Replay(mode="not_run", detail=_first_line(found.message))
     if found.status == "pass" or found.status == "fail":
+        # The recorded-judge replay (issue 20) will say per server how many rollouts a recorded judge answered:
+        # `recorded_judge` and the counts are to be read from that report field once it exists.
         return Replay(mode="no_model", detail=_first_line(found.message))
     return Replay(mode="could_not", detail=_first_line(found.message))
