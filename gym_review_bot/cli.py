@@ -14,6 +14,7 @@ from types import ModuleType
 
 from gym_review_bot import __version__
 from gym_review_bot.argtypes import OneLineParser, output_directory, positive_float, pr_body_source
+from gym_review_bot.audit import cli as audit_cli
 from gym_review_bot.discover import discover_local, discover_pr, select_servers
 from gym_review_bot.errors import UsageError
 from gym_review_bot.git import GitError
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup = commands.add_parser("cleanup", help="remove containers and networks that dead runs left behind")
     cleanup.add_argument("--cache", action="store_true", help="also remove the dependency cache images")
     github_cli.add_parsers(commands)  # publish, merge, command, triage, plan, merge-reports
+    audit_cli.add_parsers(commands)  # audit, audit-plan, audit-merge, audit-publish
     return parser
 
 
@@ -235,6 +237,7 @@ def run_cleanup(args: argparse.Namespace) -> int:
 
 COMMANDS = {"check": run_check, "demo": run_demo, "cleanup": run_cleanup}
 COMMANDS.update(github_cli.COMMANDS)  # the GitHub commands (PyGithub loads only when one runs)
+COMMANDS.update(audit_cli.COMMANDS)  # the registry audit
 
 
 def main(argv: list[str] | None = None) -> int:
