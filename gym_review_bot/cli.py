@@ -21,7 +21,7 @@ from gym_review_bot.git import GitError
 from gym_review_bot.github import cli as github_cli
 from gym_review_bot.judge import Judgement
 from gym_review_bot.models import Report
-from gym_review_bot.review import ReviewOptions, review
+from gym_review_bot.review import options_from_flags, review
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 EXIT_CODES = {"pass": EXIT_OK, "fail": EXIT_FINDINGS, "error": EXIT_INCOMPLETE}
@@ -131,29 +131,6 @@ def _read_pr_body(source: str | None) -> str | None:
     return raw[:MAX_PR_BODY_BYTES].decode("utf-8", "replace").removeprefix("\ufeff")
 
 
-def _sandbox_choice(args: argparse.Namespace, pr_mode: bool) -> ReviewOptions:
-    options = ReviewOptions(max_file_mb=args.max_file_mb, allow_url_deps=args.allow_url_deps)
-    if args.docker is False:
-        options.sandbox_reason = "--no-docker was given"
-        return options
-    if args.docker is None and not pr_mode:
-        options.sandbox_reason = "outside PR mode (--base) the sandbox runs only with --docker"
-        return options
-    from gym_review_bot.sandbox.docker_api import unavailable_reason
-    from gym_review_bot.sandbox.options import options_from_args
-
-    reason = unavailable_reason()
-    if reason:
-        if args.docker:
-            raise UsageError(f"--docker: no Docker daemon reachable ({reason})")
-        options.sandbox = "unavailable"
-        options.sandbox_reason = f"no Docker daemon reachable ({reason}); pass --no-docker to review without it"
-        return options
-    options.sandbox = "run"
-    options.sandbox_options = options_from_args(args)
-    return options
-
-
 def _emit(report: Report, judgement: Judgement, args: argparse.Namespace) -> None:
     from gym_review_bot.render.safety import stop_commands
     from gym_review_bot.render.terminal import render_terminal  # Jinja2 and rich load only here
@@ -192,7 +169,7 @@ def _check_scope(args: argparse.Namespace) -> None:
 def run_check(args: argparse.Namespace) -> int:
     _check_scope(args)
     pr_mode = args.base is not None
-    options = _sandbox_choice(args, pr_mode)
+    options = options_from_flags(args, pr_mode)
     repo = args.repo.resolve()
     if pr_mode:
         found = discover_pr(repo, args.base, args.head)
@@ -216,7 +193,7 @@ def run_check(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     from gym_review_bot.demo import demo_repository
 
-    options = _sandbox_choice(args, pr_mode=False)
+    options = options_from_flags(args, pr_mode=False)
     with demo_repository() as (repo, base):
         print(f"Demo: a PR in a throwaway repository ({repo}) adds two servers; reviewing it.\n")
         reviewed = review(discover_pr(repo, base), options)

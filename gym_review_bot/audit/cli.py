@@ -12,8 +12,7 @@ import re
 import sys
 from pathlib import Path
 
-from gym_review_bot.argtypes import positive_float, positive_int
-from gym_review_bot.github.cli import _repo_name as repo_name  # the GitHub commands' OWNER/NAME type
+from gym_review_bot.argtypes import positive_float, positive_int, repo_name
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 EXIT_CODES = {"pass": EXIT_OK, "fail": EXIT_FAIL}
@@ -91,9 +90,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def _sandbox(args: argparse.Namespace):  # noqa: ANN202 - a review.ReviewOptions
-    from gym_review_bot.cli import _sandbox_choice  # the same rules as `check --all`: the sandbox with --docker
+    from gym_review_bot.review import options_from_flags  # the rules of `check --all`: the sandbox with --docker
 
-    options = _sandbox_choice(args, pr_mode=False)
+    options = options_from_flags(args, pr_mode=False)
     options.max_file_mb = args.max_file_mb
     return options
 

@@ -9,16 +9,11 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import IO, Protocol
+from typing import IO
 
 from gym_review_bot.audit.models import ServerAudit
+from gym_review_bot.audit.run import Progress
 from gym_review_bot.render.safety import escape_terminal, neutralise_commands
-
-
-class Progress(Protocol):
-    def start(self, total: int) -> None: ...
-    def done(self, entry: ServerAudit) -> None: ...
-    def close(self) -> None: ...
 
 
 def _outcome(entry: ServerAudit) -> str:

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from gym_review_bot import git
 from gym_review_bot.audit.carry import DEFAULT_MAX_AGE_DAYS, carried, previous_entries, why_run
@@ -27,7 +27,6 @@ from gym_review_bot.audit.facts import domains
 from gym_review_bot.audit.judging import judge_server, not_judged
 from gym_review_bot.audit.keys import changed, tool_version
 from gym_review_bot.audit.models import AuditReport, BaseImage, Keys, ServerAudit, Shard
-from gym_review_bot.audit.progress import Progress
 from gym_review_bot.audit.replay import mark_not_replayable, replay_of
 from gym_review_bot.audit.reverify import reverify_mode
 from gym_review_bot.audit.shard import share
@@ -292,6 +291,14 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+class Progress(Protocol):
+    """Where a run says how far it is (audit/progress.py: a bar on a terminal, plain lines in CI)."""
+
+    def start(self, total: int) -> None: ...
+    def done(self, entry: ServerAudit) -> None: ...
+    def close(self) -> None: ...
 
 
 def run_audit(request: AuditRequest, progress: Progress) -> AuditReport:
