@@ -14,13 +14,14 @@ from types import ModuleType
 
 from gym_review_bot import __version__
 from gym_review_bot.argtypes import OneLineParser, output_directory, positive_float, pr_body_source
+from gym_review_bot.audit import cli as audit_cli
 from gym_review_bot.discover import discover_local, discover_pr, select_servers
 from gym_review_bot.errors import UsageError
 from gym_review_bot.git import GitError
 from gym_review_bot.github import cli as github_cli
 from gym_review_bot.judge import Judgement
 from gym_review_bot.models import Report
-from gym_review_bot.review import ReviewOptions, review
+from gym_review_bot.review import options_from_flags, review
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 EXIT_CODES = {"pass": EXIT_OK, "fail": EXIT_FINDINGS, "error": EXIT_INCOMPLETE}
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup = commands.add_parser("cleanup", help="remove containers and networks that dead runs left behind")
     cleanup.add_argument("--cache", action="store_true", help="also remove the dependency cache images")
     github_cli.add_parsers(commands)  # publish, merge, command, triage, plan, merge-reports
+    audit_cli.add_parsers(commands)  # audit, audit-plan, audit-merge, audit-publish
     return parser
 
 
@@ -127,29 +129,6 @@ def _read_pr_body(source: str | None) -> str | None:
     except OSError as exc:
         raise UsageError(f"--pr-body {source}: {exc.strerror}") from exc
     return raw[:MAX_PR_BODY_BYTES].decode("utf-8", "replace").removeprefix("\ufeff")
-
-
-def _sandbox_choice(args: argparse.Namespace, pr_mode: bool) -> ReviewOptions:
-    options = ReviewOptions(max_file_mb=args.max_file_mb, allow_url_deps=args.allow_url_deps)
-    if args.docker is False:
-        options.sandbox_reason = "--no-docker was given"
-        return options
-    if args.docker is None and not pr_mode:
-        options.sandbox_reason = "outside PR mode (--base) the sandbox runs only with --docker"
-        return options
-    from gym_review_bot.sandbox.docker_api import unavailable_reason
-    from gym_review_bot.sandbox.options import options_from_args
-
-    reason = unavailable_reason()
-    if reason:
-        if args.docker:
-            raise UsageError(f"--docker: no Docker daemon reachable ({reason})")
-        options.sandbox = "unavailable"
-        options.sandbox_reason = f"no Docker daemon reachable ({reason}); pass --no-docker to review without it"
-        return options
-    options.sandbox = "run"
-    options.sandbox_options = options_from_args(args)
-    return options
 
 
 def _emit(report: Report, judgement: Judgement, args: argparse.Namespace) -> None:
@@ -227,7 +206,7 @@ def run_check(args: argparse.Namespace) -> int:
     _check_scope(args)
     check_outputs(args)
     pr_mode = args.base is not None
-    options = _sandbox_choice(args, pr_mode)
+    options = options_from_flags(args, pr_mode)
     repo = args.repo.resolve()
     if pr_mode:
         found = discover_pr(repo, args.base, args.head)
@@ -252,7 +231,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from gym_review_bot.demo import demo_repository
 
     check_outputs(args)
-    options = _sandbox_choice(args, pr_mode=False)
+    options = options_from_flags(args, pr_mode=False)
     with demo_repository() as (repo, base):
         _print(f"Demo: a PR in a throwaway repository ({repo}) adds two servers; reviewing it.\n")
         reviewed = review(discover_pr(repo, base), options)
@@ -273,6 +252,7 @@ def run_cleanup(args: argparse.Namespace) -> int:
 
 COMMANDS = {"check": run_check, "demo": run_demo, "cleanup": run_cleanup}
 COMMANDS.update(github_cli.COMMANDS)  # the GitHub commands (PyGithub loads only when one runs)
+COMMANDS.update(audit_cli.COMMANDS)  # the registry audit
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, NamedTuple
@@ -15,6 +16,7 @@ from gym_review_bot.checks.evidence import review_evidence
 from gym_review_bot.checks.pull import PR_SCOPE, PrContext, PullRequest
 from gym_review_bot.config import POLICY_FILE, LoadedPolicy, load_policy, policy_notes
 from gym_review_bot.discover import SERVERS_DIR, Discovery, ServerTarget
+from gym_review_bot.errors import UsageError
 from gym_review_bot.evidence.body import ParsedBody, parse_body
 from gym_review_bot.judge import Judgement, judge, sealed
 from gym_review_bot.models import Finding, PrReport, Report, ServerReport
@@ -58,6 +60,31 @@ class _PullFacts:
     body: ParsedBody | None
     added: list[str] = field(default_factory=list)  # servers the PR adds (evidence is asked of these)
     notes: list[str] = field(default_factory=list)
+
+
+def options_from_flags(args: argparse.Namespace, pr_mode: bool) -> ReviewOptions:
+    """The review's options from a command's flags: whether the sandbox runs (`run`), was turned off
+    (`not_requested`) or should run and cannot (`unavailable`); `--docker` without a daemon exits 2."""
+    options = ReviewOptions(max_file_mb=args.max_file_mb, allow_url_deps=args.allow_url_deps)
+    if args.docker is False:
+        options.sandbox_reason = "--no-docker was given"
+        return options
+    if args.docker is None and not pr_mode:
+        options.sandbox_reason = "outside PR mode (--base) the sandbox runs only with --docker"
+        return options
+    from gym_review_bot.sandbox.docker_api import unavailable_reason
+    from gym_review_bot.sandbox.options import options_from_args
+
+    reason = unavailable_reason()
+    if reason:
+        if args.docker:
+            raise UsageError(f"--docker: no Docker daemon reachable ({reason})")
+        options.sandbox = "unavailable"
+        options.sandbox_reason = f"no Docker daemon reachable ({reason}); pass --no-docker to review without it"
+        return options
+    options.sandbox = "run"
+    options.sandbox_options = options_from_args(args)
+    return options
 
 
 class Reviewed(NamedTuple):

@@ -81,9 +81,10 @@ class GitTree(SourceTree):
         self._entries: dict[str, Entry] = {}
         self._dirs: set[str] = {""}
         self._loaded: set[str] = set()  # parts listed recursively ("" is the whole tree)
-        self._children: dict[str, list[git.TreeItem]] = {}  # a SPLIT_DIR's own entries
+        self._children: dict[str, list[git.TreeItem]] = {}  # a directory's own entries (root, SPLIT_DIRS)
         self._sorted: list[str] | None = None
         self._blobs = git.BlobReader(repo)
+        self._top: set[str] | None = None  # the names at the root, listed once
 
     @staticmethod
     def _part(path: str) -> str:
@@ -92,6 +93,10 @@ class GitTree(SourceTree):
 
     def _load(self, part: str) -> None:
         if part in self._loaded or "" in self._loaded:
+            return
+        top = part.split("/", 1)[0]
+        if top and top not in self._top_names():
+            self._loaded.add(part)  # no such top-level entry: nothing to list (e.g. a module name not in the tree)
             return
         items = git.list_tree(self.repo, self.commit, (part,) if part else ())
         targets = git.read_blobs(self.repo, [i.oid for i in items if i.mode == "120000" and not i.missing])
@@ -119,10 +124,16 @@ class GitTree(SourceTree):
             self._dirs.add(parent)
             parent = posixpath.dirname(parent)
 
-    def _split_children(self, directory: str) -> list[git.TreeItem]:
-        """A split directory's own entries (one per server), without listing inside them."""
+    def _top_names(self) -> set[str]:
+        if self._top is None:
+            self._top = {i.path for i in self._own_entries("")}
+        return self._top
+
+    def _own_entries(self, directory: str) -> list[git.TreeItem]:
+        """A directory's own entries (the root's, or one per server of a split directory), not what is inside."""
         if directory not in self._children:
-            self._children[directory] = git.list_tree(self.repo, self.commit, (directory + "/",), recursive=False)
+            paths = (directory + "/",) if directory else ()
+            self._children[directory] = git.list_tree(self.repo, self.commit, paths, recursive=False)
         return self._children[directory]
 
     def get(self, path: str) -> Entry | None:
@@ -145,7 +156,7 @@ class GitTree(SourceTree):
     def is_dir(self, path: str) -> bool:
         path = path.strip("/")
         if path in SPLIT_DIRS:
-            return bool(self._split_children(path))
+            return bool(self._own_entries(path))
         if path:
             self._load(self._part(path))
         return path in self._dirs
@@ -153,7 +164,7 @@ class GitTree(SourceTree):
     def subdirs(self, prefix: str) -> list[str]:
         prefix = prefix.strip("/")
         if prefix in SPLIT_DIRS:
-            return sorted(posixpath.basename(i.path) for i in self._split_children(prefix) if i.kind == "tree")
+            return sorted(posixpath.basename(i.path) for i in self._own_entries(prefix) if i.kind == "tree")
         self._load(self._part(prefix) if prefix else "")
         return sorted(posixpath.basename(d) for d in self._dirs if d and posixpath.dirname(d) == prefix)
 

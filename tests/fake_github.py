@@ -494,6 +494,9 @@ class _Paged:
 
 
 def _route(fake: FakeGithub, method: str, path: str, query: dict, body: Any):  # noqa: C901 - a routing table
+    routed = _issue_route(fake, method, path, query, body)  # repository issues (the audit): the section at the end
+    if routed is not None:
+        return routed
     m = re.fullmatch(r"/pulls/(\d+)(/.*)?", path)
     if m:
         pr = fake.pulls.get(int(m.group(1)))
@@ -624,3 +627,158 @@ def _route(fake: FakeGithub, method: str, path: str, query: dict, body: Any):  #
 def _run_matches(run: dict, query: dict) -> bool:
     wanted = {"head_sha": run["head_sha"], "event": run["event"], "branch": run["head_branch"]}
     return all(query.get(key, [value])[0] == value for key, value in wanted.items())
+
+
+# === Repository issues (issue 21: the registry audit's publish, gym_review_bot/github/audit_issues.py) ==========
+# Self-contained: the issues live in `fake.repo_issues` (made on first use), their routes in `_issue_route`,
+# which `_route` asks first; PR numbers stay the rest of the fake's. Each behaviour cites GitHub's documentation.
+
+AUDIT_CREATED_AT = "2026-12-01T00:00:00Z"
+MAX_ISSUE_BODY = 65_536
+
+
+@dataclass
+class RepoIssue:
+    number: int
+    title: str
+    body: str
+    author: str
+    labels: list[str] = field(default_factory=list)
+    state: str = "open"
+    state_reason: str | None = None
+    comments: list[dict] = field(default_factory=list)
+    created_at: str = AUDIT_CREATED_AT
+    edits: int = 0
+
+
+def repo_issues(fake: FakeGithub) -> dict[int, RepoIssue]:
+    return fake.__dict__.setdefault("repo_issues", {})
+
+
+def add_issue(fake: FakeGithub, title: str, body: str = "", author: str = "someone", **kw: Any) -> RepoIssue:
+    """An issue already in the repository (a test's starting state)."""
+    issue = RepoIssue(_next_issue_number(fake), title, body, author, **kw)
+    repo_issues(fake)[issue.number] = issue
+    return issue
+
+
+def _next_issue_number(fake: FakeGithub) -> int:
+    # Issues and pull requests share one sequence of numbers: "GitHub's REST API considers every pull request an
+    # issue, but not every issue is a pull request." https://docs.github.com/en/rest/issues/issues
+    return max([0, *fake.pulls, *repo_issues(fake)]) + 1
+
+
+def issue_json(fake: FakeGithub, issue: RepoIssue) -> dict:
+    return {
+        "id": 50_000 + issue.number,
+        "number": issue.number,
+        "title": issue.title,
+        "body": issue.body,
+        "state": issue.state,
+        "state_reason": issue.state_reason,
+        "user": fake.user(issue.author),
+        "labels": [{"name": n, "id": i} for i, n in enumerate(issue.labels)],
+        "comments": len(issue.comments),
+        "created_at": issue.created_at,
+        "updated_at": issue.created_at,
+        "url": fake.api(f"/issues/{issue.number}"),
+        "html_url": f"{fake.url}/{fake.repo}/issues/{issue.number}",
+        "comments_url": fake.api(f"/issues/{issue.number}/comments"),
+    }
+
+
+def _too_long(body: Any) -> tuple[int, dict] | None:
+    # An issue body over 65,536 characters is refused with 422 "body is too long (maximum is 65536 characters)":
+    # https://github.com/googleapis/release-please/issues/1034 ; https://github.com/PyGithub/PyGithub/issues/1906
+    if isinstance(body, str) and len(body) > MAX_ISSUE_BODY:
+        error = {
+            "resource": "Issue",
+            "code": "custom",
+            "field": "body",
+            "message": "body is too long (maximum is 65536 characters)",
+        }
+        return 422, {"message": "Validation Failed", "errors": [error]}
+    return None
+
+
+def _list_issues(fake: FakeGithub, query: dict) -> tuple[int, _Paged]:
+    # List repository issues: `state` defaults to open (open, closed, all); `labels` is "a list of comma separated
+    # label names" and an issue must carry each; `sort` defaults to created, `direction` to desc; pull requests
+    # are listed too, with a `pull_request` key. https://docs.github.com/en/rest/issues/issues#list-repository-issues
+    state = query.get("state", ["open"])[0]
+    wanted = [n for n in query.get("labels", [""])[0].split(",") if n]
+    items = [(i.number, issue_json(fake, i), i.state, i.labels) for i in repo_issues(fake).values()]
+    items += [(p.number, {**fake.pull_json(p), "pull_request": {}}, p.state, p.labels) for p in fake.pulls.values()]
+    shown = [j for _, j, st, labels in items if (state == "all" or st == state) and all(n in labels for n in wanted)]
+    ascending = query.get("direction", ["desc"])[0] == "asc"
+    return 200, _Paged(sorted(shown, key=lambda j: j["number"], reverse=not ascending))
+
+
+def _create_issue(fake: FakeGithub, body: dict) -> tuple[int, dict]:
+    # Create an issue: `title` is required; answers 201 with the issue. "Only users with push access can set labels
+    # for new issues. Labels are silently dropped otherwise." (the workflow token with issues: write has it here)
+    # https://docs.github.com/en/rest/issues/issues#create-an-issue
+    if not body or not body.get("title"):
+        return 422, {
+            "message": "Validation Failed",
+            "errors": [{"resource": "Issue", "field": "title", "code": "missing_field"}],
+        }
+    refused = _too_long(body.get("body"))
+    if refused:
+        return refused
+    issue = RepoIssue(_next_issue_number(fake), body["title"], body.get("body") or "", "github-actions[bot]")
+    issue.labels = [label if isinstance(label, str) else label.get("name", "") for label in body.get("labels") or []]
+    repo_issues(fake)[issue.number] = issue
+    return 201, issue_json(fake, issue)
+
+
+def _update_issue(fake: FakeGithub, issue: RepoIssue, body: dict) -> tuple[int, dict]:
+    # Update an issue: title, body, `state` (open or closed) and `state_reason` (completed, not_planned,
+    # reopened), which is "ignored unless `state` is changed"; `labels` replaces the set.
+    # https://docs.github.com/en/rest/issues/issues#update-an-issue
+    refused = _too_long(body.get("body"))
+    if refused:
+        return refused
+    if "title" in body:
+        issue.title = body["title"]
+    if "body" in body:
+        issue.body = body["body"] or ""
+    if "labels" in body:
+        issue.labels = [label if isinstance(label, str) else label.get("name", "") for label in body["labels"]]
+    if body.get("state") in ("open", "closed") and body["state"] != issue.state:
+        issue.state = body["state"]
+        issue.state_reason = body.get("state_reason") or ("completed" if issue.state == "closed" else "reopened")
+    issue.edits += 1
+    return 200, issue_json(fake, issue)
+
+
+def _issue_comments(fake: FakeGithub, issue: RepoIssue, method: str, body: Any) -> tuple[int, Any]:
+    # Issue comments: listed oldest first, created with 201; their body has the same 65,536-character cap.
+    # https://docs.github.com/en/rest/issues/comments#list-issue-comments ;
+    # https://docs.github.com/en/rest/issues/comments#create-an-issue-comment
+    if method == "GET":
+        return 200, _Paged([fake.comment_json(c) for c in issue.comments])
+    refused = _too_long(body.get("body") if isinstance(body, dict) else None)
+    if refused:
+        return refused
+    fake._next_id += 1
+    comment = {"id": fake._next_id, "number": issue.number, "login": "github-actions[bot]", "body": body["body"]}
+    issue.comments.append(comment)
+    return 201, fake.comment_json(comment)
+
+
+def _issue_route(fake: FakeGithub, method: str, path: str, query: dict, body: Any):
+    """Repository issues that are not pull requests; None for every other path (the rest of the fake's)."""
+    if path == "/issues":
+        if method == "GET":
+            return _list_issues(fake, query)
+        return _create_issue(fake, body) if method == "POST" else None
+    m = re.fullmatch(r"/issues/(\d+)(/comments)?", path)
+    issue = repo_issues(fake).get(int(m.group(1))) if m else None
+    if issue is None:
+        return None
+    if m.group(2):
+        return _issue_comments(fake, issue, method, body)
+    if method == "GET":
+        return 200, issue_json(fake, issue)
+    return _update_issue(fake, issue, body or {}) if method == "PATCH" else None

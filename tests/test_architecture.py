@@ -13,9 +13,9 @@ LAYERS = [  # lowest first, as README.md's "Architecture" lists them
     ["checks", "evidence", "sandbox"],
     ["catalogue"],
     ["judge", "review", "trust", "plan", "audit", "blast"],
-    ["render"],
+    ["render", "audit.dashboard", "audit.progress"],  # the audit's dashboard and progress lines are output
     ["github"],
-    ["cli", "demo", "__main__", "github.action"],  # entry points: the Action's runs the CLI
+    ["cli", "demo", "__main__", "github.action", "audit.cli"],  # entry points: the Action's runs the CLI
 ]
 KNOWN_CIRCLES = [{"checks.config", "checks.context"}]  # a check module and the context that reads its files
 

@@ -8,21 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gym_review_bot.argtypes import OneLineParser
+from gym_review_bot.argtypes import OneLineParser, repo_name
 
 if TYPE_CHECKING:
     from gym_review_bot.catalogue import Catalogue
     from gym_review_bot.config import GithubSettings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
-
-
-def _repo_name(value: str) -> str:
-    owner, _, name = value.partition("/")
-    ok = owner and name and all(c.isalnum() or c in "-_." for c in owner + name)
-    if not ok:
-        raise argparse.ArgumentTypeError(f"expected OWNER/NAME, got {value!r}")
-    return value
 
 
 def _pr_number(value: str) -> int:
@@ -34,7 +26,7 @@ def _pr_number(value: str) -> int:
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     def target(name: str, help_text: str, pr: bool = True) -> OneLineParser:
         parser = commands.add_parser(name, help=help_text)
-        parser.add_argument("--repo", dest="gh_repo", type=_repo_name, required=True, metavar="OWNER/NAME")
+        parser.add_argument("--repo", dest="gh_repo", type=repo_name, required=True, metavar="OWNER/NAME")
         if pr:
             parser.add_argument("--pr", type=_pr_number, required=True, metavar="N", help="the pull request number")
         parser.add_argument(
