@@ -197,6 +197,7 @@ class FsTree(SourceTree):
     def __init__(self, root: Path):
         self.root = root
         self.label = str(root)
+        self._walked: dict[str, list[Entry]] = {}  # a review reads a checkout that does not change: walk once
 
     def _abs(self, path: str) -> Path:
         return self.root / path if path else self.root
@@ -228,6 +229,16 @@ class FsTree(SourceTree):
         return False
 
     def walk(self, prefix: str) -> list[Entry]:
+        prefix = prefix.strip("/")
+        if prefix not in self._walked:
+            parent = next((p for p in self._walked if p and prefix.startswith(p + "/")), None)
+            if parent is not None:
+                self._walked[prefix] = [e for e in self._walked[parent] if e.path.startswith(prefix + "/")]
+            else:
+                self._walked[prefix] = self._walk(prefix)
+        return list(self._walked[prefix])
+
+    def _walk(self, prefix: str) -> list[Entry]:
         out: list[Entry] = []
         base = self._abs(prefix)
         for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
