@@ -86,17 +86,18 @@ def changed_files(repo: Path, base: str, head: str) -> list[Change]:
 
 def list_tree(repo: Path, commit: str, paths: tuple[str, ...] = (), recursive: bool = True) -> list[TreeItem]:
     """Every entry of a commit's tree (or only `paths`), recursively, with blob sizes; with `recursive` off,
-    a directory's own entries (its subdirectories as `tree` items)."""
-    flags = ["-r", "-l"] if recursive else ["-l"]
+    a directory's own entries (its subdirectories as `tree` items) without sizes (a size is read from the blob,
+    which a partial clone would have to fetch)."""
+    flags = ["-r", "-l"] if recursive else []
     out = _run(repo, "ls-tree", *flags, "-z", "--full-tree", commit, "--", *paths)
     items = []
     for record in out.decode("utf-8", "replace").split("\0"):
         if not record:
             continue
         meta, path = record.split("\t", 1)
-        mode, kind, oid, size = meta.split()
+        mode, kind, oid, size = meta.split() if recursive else (*meta.split(), "")
         # git prints `BAD` as the size of a blob whose object is missing; `-` for trees and submodules
-        missing = kind == "blob" and not size.isdigit()
+        missing = recursive and kind == "blob" and not size.isdigit()
         items.append(TreeItem(mode, kind, oid, int(size) if size.isdigit() else None, path, missing))
     return items
 
