@@ -192,3 +192,11 @@ def test_check_mode_for_one_matrix_server_is_pr_mode(tmp_path):
         [sys.executable, "-m", "gym_review_bot.github.action"], env=env, capture_output=True, text=True
     )
     assert run.returncode == 2 and "untouched" in run.stderr
+
+
+def test_annotations_escape_bidi_controls_and_break_legacy_commands() -> None:
+    report = make_report("GR109")
+    gr109 = failing(report, "GR109")
+    gr109.message = "licence \u202eevil\u202c and ##[error]legacy"
+    [line] = annotations(report, judge(report))
+    assert "\u202e" not in line and "\\u202e" in line and "##[" not in line and line.startswith("::error ")

@@ -18,6 +18,7 @@ from gym_review_bot.judge import Judgement
 from gym_review_bot.models import Report
 from gym_review_bot.plan import is_safe
 from gym_review_bot.render.markdown import judge_recorded, render_markdown
+from gym_review_bot.text import LEGACY_COMMAND, ZWSP, escape_chars
 
 MODES = ("check", "plan", "merge-reports", "publish", "merge", "new-head", "command", "triage")
 IMAGE_CA_BUNDLE = Path("/etc/gym-review/ca-bundle.crt")  # the Dockerfile's optional CA bundle
@@ -55,12 +56,18 @@ def annotations(report: Report, judgement: Judgement) -> list[str]:
             if klass not in (*LEVELS, "not_run") or not f.file:
                 continue
             level = LEVELS.get(klass) or ("error" if f.severity == "error" else "warning")
-            props = f"file={escape_property(f.file)}"
+            props = f"file={escape_property(_inert(f.file))}"
             if f.line:
                 props += f",line={f.line}"
-            props += f",title={escape_property(f'{f.id} {f.title}'.strip())}"
-            lines.append(f"::{level} {props}::{escape_data(f.message)}")
+            props += f",title={escape_property(_inert(f'{f.id} {f.title}'.strip()))}"
+            lines.append(f"::{level} {props}::{escape_data(_inert(f.message))}")
     return lines
+
+
+def _inert(text: str) -> str:
+    """PR text inside an annotation: control, format (bidi) and surrogate characters spelled out, and `##[`
+    broken (the runner reads it anywhere in a line; a `::` after an encoded newline is data, left as is)."""
+    return escape_chars(text).replace(LEGACY_COMMAND, f"#{ZWSP}#[")
 
 
 def _event() -> dict:

@@ -10,6 +10,8 @@ import re
 
 from pydantic import BaseModel, Field, ValidationError
 
+from gym_review_bot.text import hash_text
+
 MAX_FAILING = 200  # keeps the summary (never cut) a small part of the 65,536-character comment
 SUMMARY_PREFIX = "<!-- gym-review-bot:summary "
 # base64url keeps anything the report carried from closing the HTML comment or forming Markdown.
@@ -70,4 +72,4 @@ def decode(body: str) -> CommentSummary | None:
 
 
 def digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    return hashlib.sha256(hash_text(text)).hexdigest()[:24]
