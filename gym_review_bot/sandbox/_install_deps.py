@@ -37,7 +37,8 @@ def main() -> None:
         if extras and not EXTRAS.match(extras):
             print(f"gym-review-build: failed: the extras {extras!r} are not PEP 508 names", flush=True)
             raise SystemExit(2)
-        targets.append(str(HERE / local["dir"]) + extras.replace(" ", ""))
+        marker = local.get("marker") or ""  # checked by packaging in the bot; pip evaluates it
+        targets.append(str(HERE / local["dir"]) + extras.replace(" ", "") + (f" ; {marker}" if marker else ""))
     run("create the virtualenv", [sys.executable, "-m", "venv", str(VENV)])
     requirements = HERE / "requirements.txt"
     if requirements.read_text(encoding="utf-8").strip():

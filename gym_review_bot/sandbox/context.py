@@ -79,7 +79,7 @@ def deps_context(
         for entry in local_files(tree, dep):
             rel = entry.path[len(dep.path) + 1 :] if dep.path else entry.path
             ctx.add_entry(tree, entry, f"deps/local{i}/{rel}")
-        local.append({"dir": f"local{i}", "extras": dep.extras})
+        local.append({"dir": f"local{i}", "extras": dep.extras, "marker": dep.marker})
     plan = {"local": local, "test_tools": list(TEST_TOOLS)}
     ctx.add_bytes("deps/plan.json", json.dumps(plan).encode())
     ctx.add_bytes(

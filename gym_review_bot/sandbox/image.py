@@ -46,7 +46,7 @@ def base_image(tree: SourceTree, options: SandboxOptions) -> str:
 
 
 def cache_key(base_id: str, reqs: Requirements, tree: SourceTree, has_ca: bool) -> str:
-    local = [(d.path, d.extras, content_digest(tree, local_files(tree, d))) for d in reqs.local]
+    local = [(d.path, d.extras, d.marker, content_digest(tree, local_files(tree, d))) for d in reqs.local]
     payload = {"scheme": CACHE_SCHEME, "base": base_id, "lines": reqs.lines, "local": local, "ca": has_ca}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
