@@ -160,7 +160,7 @@ def run_context(
             f"COPY server_config.yaml {SERVER_CONFIG}",
             f"ENV PATH={VENV}/bin:/usr/local/bin:/usr/bin:/bin HOME=/tmp USER=gymreview LOGNAME=gymreview "
             "PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 RAY_USAGE_STATS_ENABLED=0 "
-            "RAY_DISABLE_DOCKER_CPU_WARNING=1",
+            "RAY_DISABLE_DOCKER_CPU_WARNING=1 GYM_REVIEW_SANDBOX=1",
             f"USER {SANDBOX_UID}",
             "",
         ]

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import posixpath
 import re
 import signal
 import sys
 import threading
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +14,7 @@ from typing import Any
 
 from gym_review_bot.checks.base import Outcome, errored, failed, passed, skipped
 from gym_review_bot.models import Finding, Location, Timings
-from gym_review_bot.sandbox import context, docker_api
+from gym_review_bot.sandbox import context, docker_api, testrun
 from gym_review_bot.sandbox.catalogue import CHECK_IDS, requirements_outcome, sandbox_finding
 from gym_review_bot.sandbox.client import ClientFailed, ReplayClient, start_client
 from gym_review_bot.sandbox.image import base_image, build_run_image
@@ -38,8 +35,7 @@ from gym_review_bot.sources import SourceTree
 MAX_LISTED = 20
 MAX_MISMATCH_LOCATIONS = 50
 BOOT_PROBE_TIMEOUT = 2.0
-MAX_JUNIT_BYTES = 4 * 1024 * 1024
-JUNIT_MARK = "gym-review: junit+ "  # as _launcher.py prints it
+MAX_TEST_OUTPUT_BYTES = 12 * 1024 * 1024  # the tests container's stdout (its log driver keeps 10 MB)
 
 
 @dataclass
@@ -424,7 +420,7 @@ def probe(run: _Run, client: ReplayClient, rollouts: list[Rollout]) -> None:
 
 
 def run_tests(run: _Run, image: str) -> None:
-    """GR205: pytest tests/ in its own container with no network, judged by its junit report."""
+    """GR205: pytest tests/ in its own container with no network, judged by the launcher's final report."""
     assert run.scope is not None
     where = f"{run.server_dir}/tests"
     if not run.tree.is_dir(where):
@@ -435,104 +431,29 @@ def run_tests(run: _Run, image: str) -> None:
     tests = run.scope.container(image, cmd, "tests", "none", run.limits())
     code = docker_api.wait(tests, run.options.test_timeout)
     run.timings.tests_s = round(time.monotonic() - start, 2)
-    log = _without_junit(docker_api.logs_tail(tests, lines=400))
-    cause = run.cause(tests, log) if code != 0 else ""
-    docker_api.kill(tests)
-    report = junit_counts(docker_api.stdout_bytes(tests, 12 * 1024 * 1024)) if code is not None else None
-    run.set("GR205", gr205_outcome(run, code, report, log, cause))
-
-
-def gr205_outcome(run: _Run, code: int | None, report: dict[str, int] | None, log: str, cause: str) -> Outcome:
-    where = f"{run.server_dir}/tests"
     if code is None:
-        return failed(
-            f"The tests did not finish within {run.options.test_timeout:g} s "
-            f"(--test-timeout); timed out. Last lines:{_fence(_tail(log, 30))}\n"
-            f"How to fix: Make `pytest tests/` finish within {run.options.test_timeout:g} s, without network access.",
-            file=where,
-            key="timed out",
+        log = docker_api.logs_tail(tests, lines=400)
+        docker_api.kill(tests)
+        run.set(
+            "GR205",
+            failed(
+                f"The tests did not finish within {run.options.test_timeout:g} s "
+                f"(--test-timeout); timed out. Last lines:{_fence(_tail(testrun.without_report(log), 30))}\n"
+                f"How to fix: Make `pytest tests/` finish within {run.options.test_timeout:g} s, without network "
+                "access.",
+                file=where,
+                key="timed out",
+            ),
         )
-    if code == 5:
-        return failed("pytest collected no tests in tests/.", file=where, key="no tests")
-    if report is None:
-        return failed(
-            f"`pytest tests/` wrote no junit report (exit code {code}), so whether the tests passed cannot be told; "
-            f"a test run that ends without its report (e.g. `os._exit` in a test or conftest.py) fails. "
-            f"Last lines:{_fence(_tail(log, 30))}",
-            file=where,
-            key="no junit report",
-        )
-    counted = f"{report['tests']} tests, {report['failures']} failures, {report['errors']} errors"
-    if code == 0 and report["tests"] > 0 and report["failures"] == 0 and report["errors"] == 0:
-        return passed(f"`pytest tests/` passes ({counted}; {_summary(log)}).", key="")
-    if report["tests"] == 0:
-        return failed(f"pytest's report lists no tests (exit code {code}).", file=where, key="no tests")
-    failed_lines = [ln for ln in log.splitlines() if ln.startswith(("FAILED ", "ERROR "))][:MAX_LISTED]
-    detail = "\n".join(failed_lines) or _tail(log, 30)
-    reason = f" The test process {cause}." if cause and "exited" not in cause else ""
-    files = _failed_files(run.server_dir, failed_lines)
-    return failed(
-        f"`pytest tests/` failed (exit code {code}; {counted}).{reason}{_fence(detail)}",
-        file=files[0] if files else where,
-        locations=[Location(file=f) for f in files] or [Location(file=where)],
-        key="\n".join(sorted(ln.split(" - ")[0] for ln in failed_lines)) or f"exit {code}",
-    )
-
-
-def junit_counts(stdout: bytes) -> dict[str, int] | None:
-    """tests/failures/errors/skipped of the junit report the launcher printed last, or None without one."""
-    chunks: list[str] = []
-    for line in stdout.decode("utf-8", "replace").splitlines():
-        if line.startswith(JUNIT_MARK):
-            chunks.append(line[len(JUNIT_MARK) :].strip())
-        elif chunks and line.strip():
-            chunks = []  # only the report printed after pytest's own output counts
-    if not chunks:
-        return None
-    try:
-        data = base64.b64decode("".join(chunks), validate=True)
-        if len(data) > MAX_JUNIT_BYTES or b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-            return None
-        root = ET.fromstring(data)
-    except (ValueError, ET.ParseError):
-        return None
-    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
-    if not suites:
-        return None
-    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    try:
-        for suite in suites:
-            for name in counts:
-                counts[name] += int(suite.get(name, "0"))
-    except ValueError:
-        return None
-    return counts
-
-
-def _without_junit(log: str) -> str:
-    return "\n".join(ln for ln in log.splitlines() if not ln.startswith(JUNIT_MARK))
-
-
-def _failed_files(server_dir: str, failed: list[str]) -> list[str]:
-    """The test files of pytest's FAILED/ERROR lines, repository-relative, in order."""
-    files: list[str] = []
-    for line in failed:
-        match = re.match(r"^(?:FAILED|ERROR) ([^\s:]+\.py)", line)
-        path = posixpath.normpath(f"{server_dir}/{match.group(1)}") if match else None
-        if path and path.startswith(server_dir + "/") and path not in files:
-            files.append(path)
-    return files
+        return
+    stdout = docker_api.stdout_bytes(tests, MAX_TEST_OUTPUT_BYTES)
+    log = docker_api.logs_tail(tests, lines=200)
+    cause = run.cause(tests, log) if code != 0 else ""
+    run.set("GR205", testrun.judge(run.server_dir, code, stdout, cause, log))
 
 
 def _tail(log: str, n: int) -> str:
     return "\n".join(log.splitlines()[-n:])
-
-
-def _summary(log: str) -> str:
-    for line in reversed(log.splitlines()):
-        if " in " in line and any(w in line for w in ("passed", "failed", "error", "no tests")):
-            return line.strip("= ")
-    return "no pytest summary"
 
 
 @contextmanager
