@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import posixpath
 import tarfile
 import tempfile
 from importlib import resources
@@ -137,13 +138,27 @@ def cache_context(base_image: str, stage_image: str, labels: dict[str, str], fin
     return ctx.close()
 
 
+def holds_rewards(path: str) -> bool:
+    """Stored rollouts and reward-profiling output (`data/example_rollouts*.jsonl`, `*rollouts*.jsonl`,
+    `*reward_profiling*.jsonl`): the rewards the sandbox checks verify() against, which it must not see."""
+    name = posixpath.basename(path).lower()
+    return name.endswith((".jsonl", ".jsonl.gz", ".json")) and ("rollouts" in name or "reward_profiling" in name)
+
+
 def run_context(
-    cache_image: str, tree: SourceTree, server_dir: str, server_config: bytes, labels: dict[str, str]
+    cache_image: str,
+    tree: SourceTree,
+    server_dir: str,
+    server_config: bytes,
+    labels: dict[str, str],
+    hidden: frozenset[str] = frozenset(),
 ) -> IO[bytes]:
-    """The run image: the cache image plus the server's files and the launcher."""
+    """The run image: the cache image plus the server's files (not the stored rewards, nor `hidden` paths:
+    evidence the pull request names) and the launcher."""
     ctx = ContextWriter()
     for entry in tree.walk(server_dir):
-        ctx.add_entry(tree, entry, f"src/{entry.path}")
+        if not holds_rewards(entry.path) and entry.path not in hidden:
+            ctx.add_entry(tree, entry, f"src/{entry.path}")
     for name in ROOT_PYTEST_CONFIGS:
         entry = tree.get(name)
         if entry is not None and entry.kind == "file":

@@ -298,6 +298,26 @@ def put_files(container: Container, files: dict[str, bytes]) -> None:
     container.put_archive("/", _tar(files))
 
 
+def put_stream(container: Container, path: str, size: int, source: IO[bytes]) -> None:
+    """Copy one file of `size` bytes into a container, streamed from `source` (never held in memory)."""
+    info = tarfile.TarInfo(path.lstrip("/"))
+    info.size, info.mode, info.mtime = size, 0o644, int(time.time())
+
+    def chunks() -> Iterator[bytes]:
+        yield info.tobuf(format=tarfile.PAX_FORMAT)
+        left = size
+        while left > 0:
+            chunk = source.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            left -= len(chunk)
+            yield chunk
+        yield b"\0" * left  # a file that shrank meanwhile: padded to what the header says
+        yield b"\0" * (-size % tarfile.BLOCKSIZE) + b"\0" * (2 * tarfile.BLOCKSIZE)
+
+    container.put_archive("/", chunks())
+
+
 class OutputTooLarge(Exception):
     """A command of ours printed more than its cap: a fault of the sandbox, not of the PR."""
 
@@ -320,6 +340,34 @@ def exec_output(container: Container, command: list[str], cap: int, timeout: flo
     finally:
         api.close()
     return code, bytes(out), err.decode("utf-8", "replace")
+
+
+def exec_lines(
+    container: Container, command: list[str], on_line: Any, max_line: int, timeout: float
+) -> tuple[int | None, str]:
+    """(exit code, stderr tail) of a command run in a running container; `on_line` gets each stdout line as it comes.
+
+    A line over `max_line` bytes raises OutputTooLarge; `timeout` bounds each quiet gap on the socket.
+    """
+    api = docker.APIClient(timeout=max(int(timeout), 10), **docker.utils.kwargs_from_env())
+    pending, err = b"", bytearray()
+    try:
+        exec_id = api.exec_create(container.id, command, stdout=True, stderr=True)["Id"]
+        for chunk_out, chunk_err in api.exec_start(exec_id, stream=True, demux=True):
+            err = (err + (chunk_err or b""))[-LOG_CAP_BYTES:]
+            if not chunk_out:
+                continue
+            *lines, pending = (pending + chunk_out).split(b"\n")
+            for line in lines:
+                on_line(line)
+            if len(pending) > max_line:
+                raise OutputTooLarge(f"{' '.join(command[:3])} printed a line of more than {max_line} bytes")
+        if pending:
+            on_line(pending)
+        code = api.exec_inspect(exec_id).get("ExitCode")
+    finally:
+        api.close()
+    return code, err.decode("utf-8", "replace")
 
 
 def exit_info(container: Container, with_pids: bool = False) -> ExitInfo:

@@ -177,12 +177,13 @@ def build_run_image(
     reqs: Requirements,
     server_config: bytes,
     options: SandboxOptions,
+    hidden: frozenset[str] = frozenset(),
 ) -> ImageResult:
     cache = ensure_cache(scope, base_image(tree, options), reqs, tree, options)
     if cache.tag is None:
         return cache
     tag = f"{docker_api.RUN_REPO}:{scope.run_id}"
-    ctx = context.run_context(cache.tag, tree, server_dir, server_config, scope.labels("run"))
+    ctx = context.run_context(cache.tag, tree, server_dir, server_config, scope.labels("run"), hidden)
     built = scope.build(ctx, tag, network=False)
     if built.error:
         return ImageResult(None, f"copying the server into the image failed: {built.error}", built.log_tail)

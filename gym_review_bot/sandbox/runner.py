@@ -7,27 +7,19 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from gym_review_bot.checks.base import Outcome, errored, failed, passed, skipped
 from gym_review_bot.models import Finding, Location, Timings
-from gym_review_bot.sandbox import context, docker_api, testrun
+from gym_review_bot.sandbox import context, docker_api, probes, testrun
 from gym_review_bot.sandbox.catalogue import CHECK_IDS, requirements_outcome, sandbox_finding
 from gym_review_bot.sandbox.client import ClientFailed, ReplayClient, start_client
 from gym_review_bot.sandbox.image import base_image, build_run_image
 from gym_review_bot.sandbox.options import SandboxOptions
-from gym_review_bot.sandbox.replay import (
-    NO_ROUTE_STATUSES,
-    TOLERANCE,
-    ReplayResult,
-    Rollout,
-    input_keys,
-    probe_bodies,
-    read_rollouts,
-)
+from gym_review_bot.sandbox.replay import NO_ROUTE_STATUSES, TOLERANCE, ReplayResult, input_keys
 from gym_review_bot.sandbox.requirements import Requirements, read_requirements
 from gym_review_bot.sandbox.server_config import ServerConfig, load_server_config
 from gym_review_bot.sources import SourceTree
@@ -55,8 +47,16 @@ def _fence(text: str) -> str:
 class _Run:
     """The state of one sandbox run: the outcomes so far and the Docker objects to remove."""
 
-    def __init__(self, tree: SourceTree, server_name: str, options: SandboxOptions, verify_expected: bool = False):
+    def __init__(
+        self,
+        tree: SourceTree,
+        server_name: str,
+        options: SandboxOptions,
+        verify_expected: bool = False,
+        hidden: Iterable[str] = (),
+    ):
         self.tree = tree
+        self.hidden = frozenset(hidden)  # evidence files the pull request names: never in the run image
         self.options = options
         self.verify_expected = verify_expected
         self.server_dir = f"resources_servers/{server_name}"
@@ -107,9 +107,6 @@ class _Run:
             "init": True,
         }
 
-    def rollouts(self) -> Iterator[Rollout]:
-        return read_rollouts(self.tree, self.rollouts_path, input_keys(self.tree, self.examples_path))
-
     def limits_hint(self, what: str = "") -> str:
         o = self.options
         what = what or f"verify() answer within {o.request_timeout:g} s"
@@ -143,7 +140,7 @@ def build(run: _Run, reqs: Requirements, config: ServerConfig) -> str | None:
         run.set("GR201", failed(message, file=first.file, line=first.line, key="invalid requirement lines"))
         return None
     start = time.monotonic()
-    built = build_run_image(run.scope, run.tree, run.server_dir, reqs, config.yaml_text, run.options)
+    built = build_run_image(run.scope, run.tree, run.server_dir, reqs, config.yaml_text, run.options, run.hidden)
     run.timings.build_s = round(time.monotonic() - start, 2)
     if built.tag is None:
         log = _fence(built.log_tail) if built.log_tail else ""
@@ -337,17 +334,17 @@ def _same(a: float | None, b: float | None) -> bool:
 
 def replay(run: _Run, client: ReplayClient, config: ServerConfig) -> None:
     """GR203, GR204 and GR206 against the running server, through the replay client."""
-    if run.tree.get(run.rollouts_path) is None:
+    entry = run.tree.get(run.rollouts_path)
+    if entry is None or entry.kind != "file":
         for check_id in ("GR203", "GR204", "GR206"):
             run.set(check_id, skipped(f"Skipped: {run.rollouts_path} does not exist."))
         return
     start = time.monotonic()
     client.start_deadline()
     try:
-        rollouts = list(run.rollouts())
-        usable = [r for r in rollouts if r.body is not None and not r.error]
-        sent = client.replay(usable, run.options.concurrency)
-        first = _merge(rollouts, sent)
+        client.load_rollouts(run.tree, entry, input_keys(run.tree, run.examples_path))
+        first = client.replay_file(run.options.concurrency)
+        sent = [r for r in first if r.usable]
         run.verify_answered = any(r.status is not None and r.status not in NO_ROUTE_STATUSES for r in sent)
         if sent and not run.verify_expected and all(r.status in NO_ROUTE_STATUSES for r in sent):
             reason = (
@@ -358,11 +355,11 @@ def replay(run: _Run, client: ReplayClient, config: ServerConfig) -> None:
                 run.set(check_id, skipped(f"Skipped: {reason}"))
             return
         stopped = any(r.aborted for r in first)
-        dropped = any(r.aborted and "connection failed" in (r.error or "") for r in first)
+        stalled = any(r.aborted and not r.deadline for r in first)  # a timeout or a dropped connection
         troubled = stopped or any(not r.matches for r in first)
         # A dropped connection or a stall is usually a dying or swamped server: give Docker a moment to tell why.
-        cause = run.cause(run.server, settle=5 if dropped or stopped else 0) if troubled else ""
-        second = None if stopped or not sent else _merge(rollouts, client.replay(usable, run.options.concurrency))
+        cause = run.cause(run.server, settle=5 if stalled else 0) if troubled else ""
+        second = None if stopped or not sent else client.replay_file(run.options.concurrency)
         reproduction(run, first, cause)
         determinism(run, first, second)
         if stopped or (second is not None and any(r.aborted for r in second)):
@@ -370,20 +367,15 @@ def replay(run: _Run, client: ReplayClient, config: ServerConfig) -> None:
                 "GR206", skipped("Skipped: the server stopped answering during the replay.", kind="prerequisite_failed")
             )
         else:
-            probe(run, client, usable)
+            probe(run, client, first)
     finally:
         run.timings.replay_s = round(time.monotonic() - start, 2)
 
 
-def _merge(rollouts: list[Rollout], sent: list[ReplayResult]) -> list[ReplayResult]:
-    """A result for every rollout line: what was sent, or why a line was not (its own error)."""
-    by_line = {r.line: r for r in sent}
-    return [by_line.get(r.line) or ReplayResult(r.line, r.reward, error=r.error) for r in rollouts]
-
-
-def probe(run: _Run, client: ReplayClient, rollouts: list[Rollout]) -> None:
-    rewards = [r.reward for r in rollouts if r.reward is not None]
-    if not rollouts or max(rewards) - min(rewards) <= TOLERANCE:
+def probe(run: _Run, client: ReplayClient, first: list[ReplayResult]) -> None:
+    """GR206: probes on each distinct prompt whose stored reward is the highest, judged by sandbox/probes.py."""
+    lines, top = probes.probe_lines(first)
+    if top is None:
         run.set(
             "GR206",
             skipped(
@@ -392,31 +384,12 @@ def probe(run: _Run, client: ReplayClient, rollouts: list[Rollout]) -> None:
             ),
         )
         return
-    top = max(rewards)
-    bodies = probe_bodies(rollouts[0].body or {})
-    probes = [Rollout(n, body=body) for n, body in enumerate(bodies.values(), start=1)]
-    names = dict(enumerate(bodies, start=1))
-    results = client.replay(probes, run.options.concurrency)
-    hacked = [
-        f"- {names[r.line]}: reward {r.returned:g}"
-        for r in results
-        if r.returned is not None and r.returned >= top - TOLERANCE
-    ]
-    if any(r.model_calls for r in results) and not hacked:
-        run.set("GR206", errored("Incomplete: verify() called a model server for a probe; the sandbox runs none."))
-    elif hacked:
-        run.set(
-            "GR206",
-            failed(
-                f"Responses that do not solve the task get the highest example reward ({top:g}):\n" + "\n".join(hacked),
-                file=f"{run.server_dir}/app.py",
-                key=" ".join(sorted(h.split(":")[0] for h in hacked)),
-            ),
-        )
-    else:
-        run.set(
-            "GR206", passed(f"An empty and an unrelated response get less than the highest reward ({top:g}).", key="")
-        )
+    if client.time_left() <= 0:
+        limit = run.options.replay_timeout
+        run.set("GR206", errored(f"Not run: the replay used up --replay-timeout ({limit:g} s) before the probes."))
+        return
+    results = client.probe_file(lines, run.options.concurrency)
+    run.set("GR206", probes.judge(first, results, top, f"{run.server_dir}/app.py"))
 
 
 def run_tests(run: _Run, image: str) -> None:
@@ -488,13 +461,19 @@ def _signals_blocked() -> Iterator[None]:
 
 
 def run_sandbox(
-    tree: SourceTree, server_name: str, options: SandboxOptions, verify_expected: bool = False
+    tree: SourceTree,
+    server_name: str,
+    options: SandboxOptions,
+    verify_expected: bool = False,
+    hidden_files: Iterable[str] = (),
 ) -> SandboxResult:
     """Build, boot, replay and test one server; every outcome becomes a finding, nothing of the run stays.
 
     `verify_expected`: the static checks found a verify() (GR102), so a 404/405 from /verify fails GR203.
+    `hidden_files`: repository paths of evidence the pull request names, left out of the run image (stored
+    rollouts and reward-profiling files are left out by name anyway).
     """
-    run = _Run(tree, server_name, options, verify_expected)
+    run = _Run(tree, server_name, options, verify_expected, hidden_files)
     reqs = read_requirements(tree, run.server_dir, options.allow_url_deps)
     run.outcomes["GR207"] = requirements_outcome(reqs, options.allow_url_deps)
     reason = docker_api.unavailable_reason()
@@ -554,9 +533,11 @@ def _guarded(run: _Run, check_id: str, fn: Any, *args: Any) -> None:
 
 
 @contextmanager
-def serving(tree: SourceTree, server_name: str, options: SandboxOptions) -> Iterator[ReplayClient]:
-    """Build and boot a server in the sandbox and yield its replay client; removed afterwards (benchmarks)."""
-    run = _Run(tree, server_name, options)
+def serving(
+    tree: SourceTree, server_name: str, options: SandboxOptions, hidden_files: Iterable[str] = ()
+) -> Iterator[ReplayClient]:
+    """Build and boot a server in the sandbox and yield its replay client; removed afterwards (GR408, benchmarks)."""
+    run = _Run(tree, server_name, options, hidden_files=hidden_files)
     run.scope = docker_api.RunScope(docker_api.client())
     try:
         config = load_server_config(tree, run.server_dir, server_name)

@@ -89,3 +89,147 @@ def test_gr205_never_passes_a_run_where_nothing_ran_or_the_report_is_forged(
     found = run(tmp_path, "forged_tests", files, options)
     gr205 = found["GR205"]
     assert gr205.status == "fail" and any(e in gr205.message for e in expected), gr205.message
+
+
+# --- GR203/GR204/GR206: rewards copied instead of computed by verify() ------------------------------
+
+# Looks the reward up in the stored rollouts (or any rewards file it can find) when they are there.
+FILE_LOOKUP = """
+import glob
+import json
+
+
+def stored_rewards():
+    table = {}
+    for path in glob.glob("data/*.jsonl") + glob.glob("**/*rollouts*.jsonl", recursive=True):
+        with open(path) as fh:
+            for line in fh:
+                row = json.loads(line)
+                if "reward" in row:
+                    table[row["expected_answer"]] = row["reward"]
+    return table
+"""
+FILE_LOOKUP_VERIFY = (
+    "table = stored_rewards()\n        reward = table.get(body.expected_answer, "
+    "1.0 if body.expected_answer in response_text(body) else 0.0)"
+)
+UNFAIR = [0.0, 1.0, 1.0, 1.0, 1.0]  # not what the fair verify() gives (it gives 1, 1, 0, 1, 0)
+
+
+def test_the_run_image_holds_no_stored_rewards_so_a_lookup_cannot_reproduce_them(
+    tmp_path: Path, options: SandboxOptions
+) -> None:
+    files = answer_server("looks_up", verify_body=FILE_LOOKUP_VERIFY, extra=FILE_LOOKUP, rewards=UNFAIR)
+    copy = files["data/example_rollouts.jsonl"]
+    files["data/example_rollouts_extra.jsonl"] = copy
+    files["data/qwen3_4b_reward_profiling.jsonl"] = copy
+    files["evidence/attached.jsonl"] = copy  # named in the PR body: hidden by name
+    found = run(
+        tmp_path, "looks_up", files, options, hidden_files=["resources_servers/looks_up/evidence/attached.jsonl"]
+    )
+    gr203 = found["GR203"]
+    assert gr203.status == "fail" and "line 1: stored reward 0, /verify returned 1" in gr203.message, gr203.message
+
+
+# A reward table in the server's config (it reaches verify() through NEMO_GYM_CONFIG_DICT).
+TABLE_CONFIG = """{name}:
+  resources_servers:
+    {name}:
+      entrypoint: app.py
+      domain: knowledge
+      reward_table:
+        Paris: 0.0
+        "4": 1.0
+        Mars: 1.0
+        Shakespeare: 1.0
+        water: 1.0
+"""
+TABLE_VERIFY = "reward = float(self.config.reward_table.get(body.expected_answer, 0.0))"
+
+
+def test_a_reward_table_in_the_config_fails_gr206_at_error_severity(tmp_path: Path, options: SandboxOptions) -> None:
+    files = answer_server("table", verify_body=TABLE_VERIFY, rewards=UNFAIR)
+    files["configs/table.yaml"] = TABLE_CONFIG.format(name="table")
+    files["app.py"] = files["app.py"].replace("    pass\n", "    reward_table: dict = {}\n", 1)
+    found = run(tmp_path, "table", files, options)
+    assert found["GR203"].status == "pass" and found["GR204"].status == "pass"  # it does give the stored rewards
+    gr206 = found["GR206"]
+    assert gr206.status == "fail" and gr206.severity == "error", gr206.message
+    assert "empty response: 1 on every one of the 4 prompts probed (lines 2, 3, 4, 5)" in gr206.message
+
+
+# The reward rides in a request field; the first rollout earns 0, which hid it from probes built on it alone.
+METADATA_VERIFY = "reward = float(body.responses_create_params.metadata['reward'])"
+
+
+def test_a_reward_copied_from_the_request_fails_gr206_naming_the_leak(tmp_path: Path, options: SandboxOptions) -> None:
+    import json
+
+    files = answer_server("carried", verify_body=METADATA_VERIFY)
+    rows = [json.loads(line) for line in files["data/example_rollouts.jsonl"].splitlines()]
+    for row, reward in zip(rows, UNFAIR, strict=True):
+        row["reward"] = reward
+        row["responses_create_params"]["metadata"] = {"reward": str(reward), "source": "run-7"}
+    files["data/example_rollouts.jsonl"] = "".join(json.dumps(r) + "\n" for r in rows)
+    found = run(tmp_path, "carried", files, options)
+    assert found["GR203"].status == "pass" and found["GR204"].status == "pass"
+    gr206 = found["GR206"]
+    assert gr206.status == "fail" and gr206.severity == "error", gr206.message
+    assert "Likely leak" in gr206.message and "`responses_create_params.metadata.reward`" in gr206.message
+
+
+# --- a rollouts file at the 50 MB cap: streamed, not held; the replay deadline holds -------------------
+
+BIG_RUN = """
+import json, resource, sys, time
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from conftest import make_git_tree, server_files
+from gym_review_bot.sandbox.options import SandboxOptions
+from gym_review_bot.sandbox.runner import run_sandbox
+files = {{rel: Path({src!r}, rel).read_bytes() for rel in {names!r}}}
+tree = make_git_tree(Path({repo!r}), server_files("big_file", files))
+result = run_sandbox(tree, "big_file", SandboxOptions.model_validate_json({options!r}))
+print(json.dumps({{
+    "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "replay_s": result.timings.replay_s,
+    "findings": {{f.id: [f.status, f.message[:300]] for f in result.findings}},
+}}))
+"""
+
+
+def test_a_50_mb_rollouts_file_is_streamed_and_the_replay_deadline_holds(
+    tmp_path: Path, options: SandboxOptions
+) -> None:
+    """Reproduction: 45 MB (75,739 rows) took the bot to 515 MB and the replay to 71.8 s against 60."""
+    import json
+    import subprocess
+    import sys
+
+    from sandbox_fixtures import STDLIB_APP, rollout
+
+    files = answer_server("big_file", rewards=[1.0, 1.0, 0.0, 1.0, 1.0])
+    files["app.py"] = STDLIB_APP.format(verify_status=200, endless_root=False)
+    row = rollout("What is the capital of France?", "Paris", "It is Paris.", 0.123)
+    line = json.dumps(row) + "\n"
+    count = 50 * 1024 * 1024 // len(line)
+    files["data/example_rollouts.jsonl"] = line * count
+    src = tmp_path / "src"
+    for rel, text in files.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text(text)
+    limit = 20.0
+    opts = options.model_copy(update={"replay_timeout": limit})
+    code = BIG_RUN.format(
+        tests=str(Path(__file__).parent), src=str(src), names=sorted(files), repo=str(tmp_path / "repo"),
+        options=opts.model_dump_json(),
+    )  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert count > 70_000, len(line)
+    assert report["max_rss_mb"] < 300, report
+    assert report["replay_s"] <= limit * 1.1, report
+    status, message = report["findings"]["GR203"]
+    assert status == "fail" and "--replay-timeout (20 s)" in message or "deadline" in message, report
+    assert report["findings"]["GR206"][0] != "pass", report  # nothing passes that was not judged

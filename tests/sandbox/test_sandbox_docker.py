@@ -244,8 +244,10 @@ def test_nondeterministic_and_hackable_verify_fail_gr204_and_gr206(tmp_path: Pat
     gr204 = found["GR204"]
     assert gr204.status == "fail" and gr204.line == 2 and "first replay 1, second 0" in gr204.message
     gr206 = found["GR206"]
-    assert gr206.status == "fail" and gr206.severity == "warning"
-    assert "empty response: reward 1" in gr206.message and "unrelated text: reward 1" in gr206.message
+    assert gr206.status == "fail" and gr206.severity == "error", gr206.message
+    # Probed on the three prompts stored with reward 1; the "4" one flips a coin per call, so one probe
+    # kind gets 1 on all three and the other on two (which one depends on the order they are answered).
+    assert "on every one of the 3 prompts probed (lines 1, 2, 4)" in gr206.message, gr206.message
 
 
 JUDGE_CONFIG = """{name}:

@@ -13,7 +13,7 @@ from gym_review_bot.checks import STATIC_CHECKS
 from gym_review_bot.sandbox.catalogue import SANDBOX_CHECKS, skipped_findings
 from gym_review_bot.sandbox.image import base_image
 from gym_review_bot.sandbox.options import SandboxOptions, add_cli_arguments, options_from_args
-from gym_review_bot.sandbox.replay import probe_bodies, read_rollouts, strip_nulls
+from gym_review_bot.sandbox.replay import read_rollouts, strip_nulls
 from gym_review_bot.sandbox.requirements import read_requirements
 from gym_review_bot.sandbox.runner import run_sandbox
 from gym_review_bot.sandbox.server_config import load_server_config
@@ -184,7 +184,7 @@ def test_catalogue_and_skipped_findings_cover_gr201_to_gr207() -> None:
     assert ids == [f"GR20{i}" for i in range(1, 8)]
     assert {check.id: check.severity for check in SANDBOX_CHECKS} == {
         "GR201": "error", "GR202": "error", "GR203": "error", "GR204": "error", "GR205": "error",
-        "GR206": "warning", "GR207": "warning",
+        "GR206": "error", "GR207": "warning",
     }  # fmt: skip
     skipped = skipped_findings("--no-docker was given", "not_requested", "demo")
     assert [f.id for f in skipped] == ids
@@ -224,12 +224,21 @@ def test_strip_nulls_is_recursive() -> None:
 
 
 def test_probes_replace_the_output_of_a_real_rollout() -> None:
+    import runpy
+    from importlib import resources
+
     from sandbox_fixtures import rollout
 
-    probes = probe_bodies(rollout("q", "Paris", "It is Paris.", 1.0))
+    script = runpy.run_path(str(resources.files("gym_review_bot.sandbox").joinpath("_replay_client.py")))
+    text = script["UNRELATED_TEXTS"][0]
+    probes = script["probe_bodies"](rollout("q", "Paris", "It is Paris.", 1.0), text)
     assert probes["empty response"]["response"]["output"] == []
-    unrelated = probes["unrelated text"]["response"]["output"][0]["content"][0]["text"]
-    assert "Paris" not in unrelated
+    message = probes["unrelated text"]["response"]["output"][0]
+    assert message["content"][0]["text"] == text and "Paris" not in text
+    assert (
+        message["id"].startswith("msg_")
+        and message["id"] != script["probe_bodies"]({}, text)["unrelated text"]["response"]["output"][0]["id"]
+    )  # a random id each time: a verify() cannot tell a probe by it
     assert probes["empty response"]["expected_answer"] == "Paris"
 
 
