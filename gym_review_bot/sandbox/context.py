@@ -120,22 +120,12 @@ def install_environment(ca_bundle: bool, proxy_url: str | None) -> dict[str, str
 
 
 INSTALL_COMMAND = ["python3", "-I", f"{DEPS_DIR}/install.py"]
+COPY_OVER_BUDGET = 3  # _copy_tree.py's exit code when the virtualenv is larger than --build-disk
 
 
-def cache_context(base_image: str, stage_image: str, labels: dict[str, str], final: dict[str, str]) -> IO[bytes]:
-    """The kept cache image: the base plus the built virtualenv, without the CA bundle or sources."""
-    ctx = ContextWriter()
-    dockerfile = "\n".join(
-        [
-            f"FROM {base_image}",
-            _run_labels(labels),
-            f"COPY --from={stage_image} --chown=0:0 {VENV} {VENV}",
-            _run_labels(final),
-            "",
-        ]
-    )
-    ctx.add_bytes("Dockerfile", dockerfile.encode())
-    return ctx.close()
+def copy_script() -> str:
+    """The holder's copy of the virtualenv (`python3 -I -c`), our standard-library script."""
+    return resources.files("gym_review_bot.sandbox").joinpath("_copy_tree.py").read_text(encoding="utf-8")
 
 
 def holds_rewards(path: str) -> bool:

@@ -144,7 +144,10 @@ def build(run: _Run, reqs: Requirements, config: ServerConfig) -> str | None:
     run.timings.build_s = round(time.monotonic() - start, 2)
     if built.tag is None:
         log = _fence(built.log_tail) if built.log_tail else ""
-        run.set("GR201", failed(f"The image did not build: {built.error}{log}", file=reqs.source, key=built.error))
+        if built.interrupted:
+            run.set("GR201", errored(f"Not judged: {built.error}{log}", key="interrupted"))
+        else:
+            run.set("GR201", failed(f"The image did not build: {built.error}{log}", file=reqs.source, key=built.error))
         return None
     hit = "dependency cache reused" if built.cache_hit else "dependencies installed and cached"
     run.set("GR201", passed(f"The image builds ({hit}; {run.timings.build_s:.1f} s).", key=""))

@@ -371,3 +371,32 @@ def test_sandbox_failures_are_pre_existing_only_with_the_same_fingerprint() -> N
     head = [gr203("2:1.0", "0.0"), gr203("4:1.0", "0.0")]
     _mark_pre_existing(head, [gr203("2:1.0", "0.5")])  # the same stale line; the server said something else
     assert [f.pre_existing for f in head] == [True, False]
+
+
+def test_the_virtualenv_copy_keeps_links_as_links_and_stays_within_its_budget(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    from importlib import resources
+
+    script = str(resources.files("gym_review_bot.sandbox").joinpath("_copy_tree.py"))
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    (src / "lib" / "pkg").mkdir(parents=True)
+    (src / "lib" / "pkg" / "mod.py").write_text("X = 1\n")
+    os.utime(src / "lib" / "pkg" / "mod.py", (1_000_000, 1_000_000))
+    os.symlink("/etc/passwd", src / "leak")
+    (src / ".gym-review-tmp").mkdir()
+    (src / ".gym-review-tmp" / "scratch").write_text("build leftovers")
+    dst.mkdir()
+    done = subprocess.run([sys.executable, "-I", script, str(src), str(dst), "100000"], capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert os.readlink(dst / "leak") == "/etc/passwd"  # a link, never its target's content
+    assert (dst / "lib" / "pkg" / "mod.py").read_text() == "X = 1\n"
+    assert os.stat(dst / "lib" / "pkg" / "mod.py").st_mtime == 1_000_000  # .pyc files stay valid
+    assert not (dst / ".gym-review-tmp").exists()
+    with open(src / "sparse", "wb") as fh:
+        fh.truncate(1 << 30)  # costs its filesystem nothing, would cost the copy 1 GiB
+    again = tmp_path / "again"
+    again.mkdir()
+    over = subprocess.run([sys.executable, "-I", script, str(src), str(again), "100000"], capture_output=True)
+    assert over.returncode == 3 and b"over the budget" in over.stdout
