@@ -29,7 +29,7 @@ class ImageResult:
     error: str | None = None
     log_tail: str = ""
     cache_hit: bool = False
-    interrupted: bool = False  # the failure is an outside actor's (a container killed or removed), not the PR's
+    ours: bool = False  # the failure is the sandbox's or an outside actor's (a container killed), not the PR's
     save_s: float = 0.0  # of a cold build: copying the virtualenv off its tmpfs and saving the cache image
 
 
@@ -148,8 +148,8 @@ def install(
         net = docker_api.build_network(scope)
         try:
             exit_proxy = proxy.start_proxy(scope, base, net, options.package_hosts)
-        except RuntimeError as exc:
-            return ImageResult(None, str(exc))
+        except RuntimeError as exc:  # the proxy is the sandbox's: whatever stopped it, it was not the PR
+            return ImageResult(None, str(exc), ours=True)
         networks, proxy_url, proxy_container = [net.name], exit_proxy.url, exit_proxy.container
     else:
         networks, proxy_url = ["bridge"], None
@@ -166,9 +166,9 @@ def install(
     if outcome.exit_code != 0:
         if outcome.stopped is None and proxy_died(scope, proxy_container):
             outcome.stopped = "proxy"  # it died as the install ended: the install's failure is no verdict
-        interrupted = outcome.interrupted or outcome.stopped == "proxy"
+        ours = outcome.interrupted or outcome.stopped == "proxy"
         error = f"installing the requirements failed: {install_failure(outcome, options)}"
-        return ImageResult(None, error, outcome.log_tail, interrupted=interrupted)
+        return ImageResult(None, error, outcome.log_tail, ours=ours)
     saving = time.monotonic()
     copy = ["python3", "-I", "-c", context.copy_script(), HOLDER_MOUNT, context.VENV, str(options.build_disk_bytes())]
     code, out, err = docker_api.exec_output(holder, copy, 64 * 1024, 600)

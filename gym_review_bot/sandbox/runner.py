@@ -107,6 +107,15 @@ class _Run:
             "init": True,
         }
 
+    def interrupted(self, *containers: Any) -> Outcome | None:
+        """`error` when a container of the run was killed (137 without an out-of-memory kill) or removed by
+        someone other than the sandbox: an outside actor, never the pull request's failure."""
+        assert self.scope is not None
+        for container in containers:
+            if container is not None and self.scope.interrupted(container):
+                return _interrupted(container)
+        return None
+
     def limits_hint(self, what: str = "") -> str:
         o = self.options
         what = what or f"verify() answer within {o.request_timeout:g} s"
@@ -144,8 +153,8 @@ def build(run: _Run, reqs: Requirements, config: ServerConfig) -> str | None:
     run.timings.build_s = round(time.monotonic() - start, 2)
     if built.tag is None:
         log = _fence(built.log_tail) if built.log_tail else ""
-        if built.interrupted:
-            run.set("GR201", errored(f"Not judged: {built.error}{log}", key="interrupted"))
+        if built.ours:
+            run.set("GR201", errored(f"Not judged: {built.error}{log}", key="not the PR's fault"))
         else:
             run.set("GR201", failed(f"The image did not build: {built.error}{log}", file=reqs.source, key=built.error))
         return None
@@ -192,9 +201,14 @@ def boot(run: _Run, image: str, config: ServerConfig, client: ReplayClient) -> b
 
 def _boot_failed(run: _Run, server: Any, config: ServerConfig) -> None:
     """GR202 for a server that exited, hit a limit or timed out before answering."""
+    assert run.scope is not None
+    outside = run.interrupted(server, run.client.container if run.client else None)
+    if outside:
+        run.set("GR202", outside)
+        return
     log = docker_api.logs_tail(server)
     cause = run.cause(server, log)
-    docker_api.kill(server)
+    run.scope.kill(server)
     if cause:
         what, key = f"The server {cause} before answering GET /", cause
     else:
@@ -362,6 +376,11 @@ def replay(run: _Run, client: ReplayClient, config: ServerConfig) -> None:
         troubled = stopped or any(not r.matches for r in first)
         # A dropped connection or a stall is usually a dying or swamped server: give Docker a moment to tell why.
         cause = run.cause(run.server, settle=5 if stalled else 0) if troubled else ""
+        outside = run.interrupted(run.server, client.container) if troubled else None
+        if outside:
+            for check_id in ("GR203", "GR204", "GR206"):
+                run.set(check_id, outside)
+            return
         second = None if stopped or not sent else client.replay_file(run.options.concurrency)
         reproduction(run, first, cause)
         determinism(run, first, second)
@@ -405,11 +424,15 @@ def run_tests(run: _Run, image: str) -> None:
     start = time.monotonic()
     cmd = ["python", context.LAUNCHER, "test", run.server_dir]
     tests = run.scope.container(image, cmd, "tests", "none", run.limits())
-    code = docker_api.wait(tests, run.options.test_timeout)
+    try:
+        code = docker_api.wait(tests, run.options.test_timeout)
+    except docker_api.Vanished:
+        run.set("GR205", _interrupted(tests))
+        return
     run.timings.tests_s = round(time.monotonic() - start, 2)
     if code is None:
         log = docker_api.logs_tail(tests, lines=400)
-        docker_api.kill(tests)
+        run.scope.kill(tests)
         run.set(
             "GR205",
             failed(
@@ -423,6 +446,9 @@ def run_tests(run: _Run, image: str) -> None:
         )
         return
     stdout = docker_api.stdout_bytes(tests, MAX_TEST_OUTPUT_BYTES)
+    if testrun.read_sealed(stdout) is None and run.interrupted(tests):  # the launcher's own end is no kill
+        run.set("GR205", run.interrupted(tests))  # type: ignore[arg-type]
+        return
     log = docker_api.logs_tail(tests, lines=200)
     cause = run.cause(tests, log) if code != 0 else ""
     run.set("GR205", testrun.judge(run.server_dir, code, stdout, cause, log))
@@ -508,7 +534,7 @@ def run_sandbox(
             if not booted:
                 run.skip_rest("the server did not boot (GR202)")
         except Exception as exc:  # noqa: BLE001 - a run never raises for what a PR does; our faults are `error`
-            run.set(phase, _our_fault(exc))
+            run.set(phase, _our_fault(exc, run))
             run.error_rest(f"the sandbox failed during {phase} ({type(exc).__name__})")
         finally:
             with _signals_blocked():
@@ -520,8 +546,26 @@ def run_sandbox(
     return run.result()
 
 
-def _our_fault(exc: Exception) -> Outcome:
-    """An exception of the sandbox machinery: `error` (the review is incomplete), never a failure of the PR."""
+def _interrupted(container: Any) -> Outcome:
+    name = getattr(container, "name", "") or "a container"
+    return errored(
+        f"Not judged: {docker_api.INTERRUPTED} (the sandbox's container {name} was killed without running out "
+        "of memory, or removed, by someone else).",
+        key="interrupted",
+    )
+
+
+def _our_fault(exc: Exception, run: _Run | None = None) -> Outcome:
+    """An exception of the sandbox machinery: `error` (the review is incomplete), never a failure of the PR.
+
+    When a container of the run was killed or removed from outside meanwhile, that is what it says.
+    """
+    if run is not None and run.scope is not None:
+        for container in list(run.scope.containers):
+            outside = run.interrupted(container)
+            if outside:
+                outside.message += f" ({type(exc).__name__}: {str(exc)[:300]})"
+                return outside
     what = "the replay client failed" if isinstance(exc, ClientFailed) else "the sandbox failed"
     return errored(
         f"Not judged: {what} during this check: {type(exc).__name__}: {str(exc)[:500]}", key=type(exc).__name__
@@ -532,7 +576,7 @@ def _guarded(run: _Run, check_id: str, fn: Any, *args: Any) -> None:
     try:
         fn(*args)
     except Exception as exc:  # noqa: BLE001
-        run.set(check_id, _our_fault(exc))
+        run.set(check_id, _our_fault(exc, run))
 
 
 @contextmanager

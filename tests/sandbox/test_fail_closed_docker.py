@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
+import docker
 import pytest
 from conftest import make_git_tree, server_files
 from sandbox_fixtures import answer_server
 
 from gym_review_bot.models import Finding
+from gym_review_bot.sandbox.docker_api import LABEL_OWNER, owner_label
 from gym_review_bot.sandbox.options import SandboxOptions
 from gym_review_bot.sandbox.runner import run_sandbox
 
@@ -233,3 +237,115 @@ def test_a_50_mb_rollouts_file_is_streamed_and_the_replay_deadline_holds(
     status, message = report["findings"]["GR203"]
     assert status == "fail" and "--replay-timeout (20 s)" in message or "deadline" in message, report
     assert report["findings"]["GR206"][0] != "pass", report  # nothing passes that was not judged
+
+
+# --- our faults are `error`: a container of ours killed or removed from outside ---------------------
+
+SLOW_APP = """
+import json
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+time.sleep(BOOT_DELAY_S)  # long enough to be interrupted while booting, when asked
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.answer({})
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        print("verify called", flush=True)
+        time.sleep(3)
+        self.answer({"reward": 1.0})
+
+    def answer(self, payload):
+        data = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+ThreadingHTTPServer(("0.0.0.0", 8000), Handler).serve_forever()
+"""
+SLOW_TEST = "import time\n\n\ndef test_slow():\n    time.sleep(60)\n"
+
+
+def act_on(role: str, action: str, when: str = "", after: str = "", delay: float = 0) -> threading.Thread:
+    """In the background: kill or remove this process's `role` container once it runs and its log shows
+    `when`, or `delay` seconds after the `after` container started running."""
+
+    def mine(dk: docker.DockerClient, name: str) -> list:
+        running = dk.containers.list(filters={"label": f"{LABEL_OWNER}={owner_label()}"})
+        return [c for c in running if c.name.endswith(f"-{name}")]
+
+    def act() -> None:
+        dk = docker.from_env()
+        deadline = time.monotonic() + 600
+        try:
+            if after:
+                while not mine(dk, after) and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                time.sleep(delay)
+            while time.monotonic() < deadline:
+                found = mine(dk, role)
+                if found and (not when or when in found[0].logs().decode(errors="replace")):
+                    found[0].kill() if action == "kill" else found[0].remove(force=True)
+                    return
+                time.sleep(0.2)
+        finally:
+            dk.close()
+
+    thread = threading.Thread(target=act, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize(
+    ("role", "action", "when", "check"),
+    [
+        ("tests", "kill", "launcher-start", "GR205"),
+        ("server", "kill", "verify called", "GR203"),
+        ("server", "remove", "", "GR202"),
+        ("client", "kill", "", "GR202"),
+    ],
+    ids=["tests-killed", "server-killed-during-replay", "server-removed-during-boot", "client-killed"],
+)
+def test_a_container_killed_or_removed_from_outside_is_error_not_the_prs_failure(
+    tmp_path: Path, options: SandboxOptions, role: str, action: str, when: str, check: str
+) -> None:
+    files = answer_server("interrupted", test=SLOW_TEST, rewards=[1.0] * 5)  # what SLOW_APP gives
+    files["app.py"] = SLOW_APP.replace("BOOT_DELAY_S", "20" if check == "GR202" else "0")
+    thread = act_on(role, action, when)
+    found = run(tmp_path, "interrupted", files, options.model_copy(update={"boot_timeout": 60}))
+    thread.join(timeout=5)
+    outcome = found[check]
+    assert outcome.status == "error" and "the sandbox was interrupted; not the PR's fault" in outcome.message, {
+        k: (f.status, f.message[:200]) for k, f in found.items()
+    }
+    assert not [k for k, f in found.items() if f.status == "fail"], {k: f.message[:200] for k, f in found.items()}
+
+
+PROBE_SETUP = """import time
+time.sleep(40)
+from setuptools import setup
+setup(name='slowpkg', version='1')
+"""
+
+
+@pytest.mark.parametrize("role", ["proxy", "install"])
+def test_the_build_interrupted_from_outside_is_error_not_the_prs_failure(
+    tmp_path: Path, options: SandboxOptions, role: str
+) -> None:
+    files = answer_server("build_interrupted", requirements="./pkg\n")
+    files["pkg/setup.py"] = PROBE_SETUP + f"# {role} {time.time()}\n"  # a cache key no run shares
+    thread = act_on(role, "kill", after="install", delay=15)  # while setup.py sleeps
+    start = time.monotonic()
+    found = run(tmp_path, "build_interrupted", files, options)
+    thread.join(timeout=5)
+    gr201 = found["GR201"]
+    assert gr201.status == "error" and "the sandbox was interrupted; not the PR's fault" in gr201.message, gr201.message
+    assert ("package proxy stopped" in gr201.message) == (role == "proxy")
+    assert not [k for k, f in found.items() if f.status == "fail"]
+    assert time.monotonic() - start < 300
