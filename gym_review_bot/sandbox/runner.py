@@ -584,7 +584,7 @@ def serving(
     tree: SourceTree, server_name: str, options: SandboxOptions, hidden_files: Iterable[str] = ()
 ) -> Iterator[ReplayClient]:
     """Build and boot a server in the sandbox and yield its replay client; removed afterwards (GR408, benchmarks)."""
-    run = _Run(tree, server_name, options, hidden_files=hidden_files)
+    run = _Run(tree, server_name, options, hidden=hidden_files)
     run.scope = docker_api.RunScope(docker_api.client())
     try:
         config = load_server_config(tree, run.server_dir, server_name)

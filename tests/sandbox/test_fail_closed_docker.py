@@ -349,3 +349,23 @@ def test_the_build_interrupted_from_outside_is_error_not_the_prs_failure(
     assert ("package proxy stopped" in gr201.message) == (role == "proxy")
     assert not [k for k, f in found.items() if f.status == "fail"]
     assert time.monotonic() - start < 300
+
+
+def test_serving_a_server_for_an_evidence_replay_leaves_the_evidence_out(
+    tmp_path: Path, options: SandboxOptions
+) -> None:
+    """GR408's path (runner.serving, ReplayClient.replay): the attached evidence is not in the server's tree."""
+    from sandbox_fixtures import rollout
+
+    from gym_review_bot.sandbox.replay import Rollout
+    from gym_review_bot.sandbox.runner import serving
+
+    files = answer_server("served", verify_body="reward = float(os.path.exists('evidence/attached.jsonl'))")
+    files["app.py"] = "import os\n" + files["app.py"]
+    files["evidence/attached.jsonl"] = files["data/example_rollouts.jsonl"]
+    tree = make_git_tree(tmp_path / "repo", server_files("served", files))
+    rollouts = [Rollout(n, body=rollout("q", "Paris", "It is Paris.", 0.0), reward=0.0) for n in (1, 2)]
+    with serving(tree, "served", options, hidden_files=["resources_servers/served/evidence/attached.jsonl"]) as client:
+        client.start_deadline()
+        results = client.replay(rollouts, 2)
+    assert [(r.line, r.returned) for r in results] == [(1, 0.0), (2, 0.0)]  # verify() did not find it
