@@ -1,12 +1,15 @@
-"""Time whole `gym-review check` processes on the real servers of the nemo-gym 0.4.0 wheel.
+"""Time whole `gym-review check` processes on real NeMo Gym trees.
 
-Targets (from the issue), wall time on the 2-core machine:
-  * PR mode: one PR adding one server to a checkout holding the wheel's ~95 servers, under 0.5 s.
+Targets, wall time on the 2-core machine, median of the runs:
+  * NeMo Gym main (issue 15): one PR adding one server to NeMo Gym's main tree (114 servers, ~4,000 files,
+    from the mirror that `fetch github:NVIDIA-NeMo/Gym` brings), under 0.5 s for the whole process.
+  * PR mode on the nemo-gym 0.4.0 wheel: one PR adding one server to its ~95 servers, under 0.5 s.
   * `--all` over every server of the wheel, under 5 s.
 
-Run: python benchmarks/bench_review.py [--runs N] [--server NAME]
+Run: python benchmarks/bench_review.py [--runs N] [--server NAME] [--main-server NAME] [--mirror DIR]
 Prints min/median/max per scenario, PASS/FAIL against the target, and, when a target is missed,
-the ten slowest imports (python -X importtime) of that command.
+the ten slowest imports (python -X importtime) of that command. Without the mirror the NeMo Gym main
+scenario says so and is left out (not passed).
 """
 
 from __future__ import annotations
@@ -27,8 +30,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from corpus import CorpusUnavailable, corpus_root  # noqa: E402
 
 PR_TARGET_S = 0.5  # issue 6: under 0.5 s whole process
+MAIN_TARGET_S = 0.5  # issue 15: the same on NeMo Gym's main tree
 ALL_TARGET_S = 5.0
 DEFAULT_SERVER = "example_single_tool_call"
+MIRROR_ENV = "GYM_REVIEW_NEMO_GYM_MIRROR"
+DEFAULT_MIRROR = Path("/work/.mirror/NVIDIA-NeMo+Gym/repo")
+MAIN_REF = "07d6b0d07"  # NeMo Gym main as fetched for this benchmark (114 servers)
+MAIN_SERVER = "citation_if"  # a server added by a recent one-server PR (#2586)
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "bench",
     "GIT_AUTHOR_EMAIL": "bench@example.invalid",
@@ -61,6 +69,38 @@ def build_pr_repo(wheel: Path, server: str, into: Path) -> Path:
     git(repo, "add", "--all")
     git(repo, "commit", "--quiet", "--no-verify", "-m", f"add {server}")
     return repo
+
+
+def build_main_pr(mirror: Path, server: str, into: Path) -> tuple[Path, str, str] | None:
+    """A clone of the mirror (shared objects, nothing checked out) where HEAD is NeMo Gym main and the base is
+    main without SERVER: a one-server PR in the real 114-server tree. (repo, base, head) or None."""
+    repo = into / "gym-main"
+    done = subprocess.run(
+        ["git", "clone", "-q", "--shared", "--no-checkout", str(mirror), str(repo)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        print(f"  cannot clone the mirror: {done.stderr.strip()[-300:]}")
+        return None
+    head = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", f"{MAIN_REF}^{{commit}}"], capture_output=True, text=True
+    )
+    if head.returncode != 0:
+        print(f"  the mirror has no commit {MAIN_REF}")
+        return None
+    head_sha = head.stdout.strip()
+    index = {**os.environ, **GIT_ENV, "GIT_INDEX_FILE": str(into / "bench-index")}
+    run = lambda *a: subprocess.run(["git", "-C", str(repo), *a], env=index, check=True, capture_output=True, text=True)  # noqa: E731
+    run("read-tree", head_sha)
+    run("rm", "-r", "-q", "--cached", f"resources_servers/{server}")
+    tree = run("write-tree").stdout.strip()
+    base = run("commit-tree", tree, "-p", f"{head_sha}~1", "-m", f"base: main without {server}").stdout.strip()
+    head2 = run("commit-tree", f"{head_sha}^{{tree}}", "-p", base, "-m", f"add {server}").stdout.strip()
+    return repo, base, head2
+
+
+def find_mirror(given: str | None) -> Path | None:
+    path = Path(given or os.environ.get(MIRROR_ENV) or DEFAULT_MIRROR)
+    return path if (path / "HEAD").exists() or (path / ".git").exists() else None
 
 
 def _skip_top(server: str):
@@ -130,9 +170,11 @@ def baseline(runs: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5, help="runs per scenario (default: 5)")
+    parser.add_argument("--runs", type=int, default=10, help="runs per scenario (default: 10)")
     parser.add_argument("--server", default=DEFAULT_SERVER, help=f"the server the PR adds (default: {DEFAULT_SERVER})")
     parser.add_argument("--importtime", action="store_true", help="print the slowest imports even when on target")
+    parser.add_argument("--main-server", default=MAIN_SERVER, help="the server the NeMo Gym main PR adds")
+    parser.add_argument("--mirror", help=f"NeMo Gym's git mirror (default ${MIRROR_ENV}, else {DEFAULT_MIRROR})")
     args = parser.parse_args()
     try:
         wheel = corpus_root()
@@ -166,11 +208,31 @@ def main() -> int:
                 ALL_TARGET_S,
             ),
         ]
+        mirror = find_mirror(args.mirror)
+        if mirror is None:
+            print("NeMo Gym main: no mirror found (fetch github:NVIDIA-NeMo/Gym, or --mirror DIR): left out")
+        else:
+            built = build_main_pr(mirror, args.main_server, tmp_path)
+            if built is None:
+                results.append(False)
+            else:
+                main_repo, main_base, main_head = built
+                scenarios.insert(
+                    0,
+                    (
+                        f"NeMo Gym main ({MAIN_REF}, 114 servers), one PR adding {args.main_server}",
+                        [*base, "check", "--repo", str(main_repo), "--base", main_base, "--head", main_head,
+                         "--no-docker", "--json", "main.json"],
+                        MAIN_TARGET_S,
+                    ),
+                )  # fmt: skip
         for label, command, target in scenarios:
             times, code = time_runs(command, args.runs, tmp_path)
             ok = report(label, times, code, target)
             if command[-1] == "pr.json":
                 ok = check_pr_report(tmp_path / "pr.json", args.server) and ok
+            if command[-1] == "main.json":
+                ok = check_pr_report(tmp_path / "main.json", args.main_server) and ok
             results.append(ok)
             if not ok or args.importtime:
                 slowest_imports(command, tmp_path)

@@ -74,3 +74,12 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         command = self.prog.split()[0]
         self.exit(2, f"{command}: error: {message} (see {self.prog} --help)\n")
+
+
+def repo_name(value: str) -> str:
+    """A GitHub repository as OWNER/NAME."""
+    owner, _, name = value.partition("/")
+    ok = owner and name and all(c.isalnum() or c in "-_." for c in owner + name)
+    if not ok:
+        raise argparse.ArgumentTypeError(f"expected OWNER/NAME, got {value!r}")
+    return value

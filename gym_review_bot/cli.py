@@ -14,11 +14,14 @@ from types import ModuleType
 
 from gym_review_bot import __version__
 from gym_review_bot.argtypes import OneLineParser, output_directory, positive_float, pr_body_source
-from gym_review_bot.discover import UsageError, discover_local, discover_pr, select_servers
+from gym_review_bot.audit import cli as audit_cli
+from gym_review_bot.discover import discover_local, discover_pr, select_servers
+from gym_review_bot.errors import UsageError
 from gym_review_bot.git import GitError
 from gym_review_bot.github import cli as github_cli
+from gym_review_bot.judge import Judgement
 from gym_review_bot.models import Report
-from gym_review_bot.review import ReviewOptions, review
+from gym_review_bot.review import options_from_flags, review
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 EXIT_CODES = {"pass": EXIT_OK, "fail": EXIT_FINDINGS, "error": EXIT_INCOMPLETE}
@@ -54,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup = commands.add_parser("cleanup", help="remove containers and networks that dead runs left behind")
     cleanup.add_argument("--cache", action="store_true", help="also remove the dependency cache images")
     github_cli.add_parsers(commands)  # publish, merge, command, triage, plan, merge-reports
+    audit_cli.add_parsers(commands)  # audit, audit-plan, audit-merge, audit-publish
     return parser
 
 
@@ -127,38 +131,18 @@ def _read_pr_body(source: str | None) -> str | None:
     return raw[:MAX_PR_BODY_BYTES].decode("utf-8", "replace").removeprefix("\ufeff")
 
 
-def _sandbox_choice(args: argparse.Namespace, pr_mode: bool) -> ReviewOptions:
-    options = ReviewOptions(max_file_mb=args.max_file_mb, allow_url_deps=args.allow_url_deps)
-    if args.docker is False:
-        options.sandbox_reason = "--no-docker was given"
-        return options
-    if args.docker is None and not pr_mode:
-        options.sandbox_reason = "outside PR mode (--base) the sandbox runs only with --docker"
-        return options
-    from gym_review_bot.sandbox.docker_api import unavailable_reason
-    from gym_review_bot.sandbox.options import options_from_args
-
-    reason = unavailable_reason()
-    if reason:
-        if args.docker:
-            raise UsageError(f"--docker: no Docker daemon reachable ({reason})")
-        options.sandbox = "unavailable"
-        options.sandbox_reason = f"no Docker daemon reachable ({reason}); pass --no-docker to review without it"
-        return options
-    options.sandbox = "run"
-    options.sandbox_options = options_from_args(args)
-    return options
-
-
-def _emit(report: Report, args: argparse.Namespace) -> None:
-    from gym_review_bot.render import render_markdown, render_terminal, stop_commands  # Jinja2 only here
+def _emit(report: Report, judgement: Judgement, args: argparse.Namespace) -> None:
+    from gym_review_bot.render.safety import stop_commands
+    from gym_review_bot.render.terminal import render_terminal  # Jinja2 and rich load only here
 
     if args.json:
         _write(args.json, report.to_json() + "\n")
     if args.markdown:
-        _write(args.markdown, render_markdown(report))
+        from gym_review_bot.render.markdown import render_markdown
+
+        _write(args.markdown, render_markdown(report, judgement))
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    text = render_terminal(report, color=color, verbose=args.verbose).rstrip()
+    text = render_terminal(report, judgement, color=color, verbose=args.verbose).rstrip()
     if args.quiet:
         print(text.splitlines()[-1])  # the verdict line: no PR text in it
     elif os.environ.get("GITHUB_ACTIONS") == "true":
@@ -185,7 +169,7 @@ def _check_scope(args: argparse.Namespace) -> None:
 def run_check(args: argparse.Namespace) -> int:
     _check_scope(args)
     pr_mode = args.base is not None
-    options = _sandbox_choice(args, pr_mode)
+    options = options_from_flags(args, pr_mode)
     repo = args.repo.resolve()
     if pr_mode:
         found = discover_pr(repo, args.base, args.head)
@@ -195,24 +179,25 @@ def run_check(args: argparse.Namespace) -> int:
         found = discover_local(repo, None if args.all else args.server)
     options.pr_body = _read_pr_body(args.pr_body)
     options.max_evidence_mb = args.max_evidence_mb
-    report = review(found, options)
-    _emit(report, args)
+    reviewed = review(found, options)
+    report, judgement = reviewed.report, reviewed.judgement
+    _emit(report, judgement, args)
     if args.artifacts_dir is not None:
         from gym_review_bot.evidence.charts import write_charts  # matplotlib loads only here
 
         for path in write_charts(report, args.artifacts_dir):
             print(f"chart: {path}")
-    return EXIT_CODES.get(report.verdict, EXIT_INCOMPLETE)
+    return EXIT_CODES.get(judgement.verdict, EXIT_INCOMPLETE)
 
 
 def run_demo(args: argparse.Namespace) -> int:
     from gym_review_bot.demo import demo_repository
 
-    options = _sandbox_choice(args, pr_mode=False)
+    options = options_from_flags(args, pr_mode=False)
     with demo_repository() as (repo, base):
         print(f"Demo: a PR in a throwaway repository ({repo}) adds two servers; reviewing it.\n")
-        report = review(discover_pr(repo, base), options)
-        _emit(report, args)
+        reviewed = review(discover_pr(repo, base), options)
+        _emit(reviewed.report, reviewed.judgement, args)
     return EXIT_OK
 
 
@@ -229,6 +214,7 @@ def run_cleanup(args: argparse.Namespace) -> int:
 
 COMMANDS = {"check": run_check, "demo": run_demo, "cleanup": run_cleanup}
 COMMANDS.update(github_cli.COMMANDS)  # the GitHub commands (PyGithub loads only when one runs)
+COMMANDS.update(audit_cli.COMMANDS)  # the registry audit
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (UsageError, GitError) as exc:
-        from gym_review_bot.render import escape_terminal  # Jinja2 loads only when something is printed
+        from gym_review_bot.render.safety import escape_terminal
 
         print(f"gym-review: error: {escape_terminal(exc)}", file=sys.stderr)  # git's stderr may quote PR paths
         return EXIT_USAGE

@@ -6,15 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gym_review_bot import git
-from gym_review_bot.models import ServerStatus
+from gym_review_bot.errors import UsageError
+from gym_review_bot.models import NotReviewed, ServerStatus
 from gym_review_bot.sources import FsTree, GitTree, SourceTree
 
 SERVERS_DIR = "resources_servers"
+CONFIG_TYPES = "nemo_gym/config_types.py"  # NeMo Gym's Domain values and dataset licences (read at the merge base)
 MAX_LISTED_FILES = 10
-
-
-class UsageError(Exception):
-    """A problem with how the bot was called or where it points; exit code 2, one line on stderr."""
 
 
 @dataclass
@@ -36,6 +34,7 @@ class Discovery:
     servers: list[ServerTarget] = field(default_factory=list)  # the servers reviewed
     notes: list[str] = field(default_factory=list)
     pr_servers: list[ServerTarget] | None = None  # every server the PR touches, when only some are reviewed
+    not_reviewed: list[NotReviewed] = field(default_factory=list)  # touched, but not servers (libraries)
 
     @property
     def added(self) -> list[str]:
@@ -115,8 +114,6 @@ def select_servers(found: Discovery, names: list[str]) -> None:
 
 
 def _note_policy_change(found: Discovery, changed_outside: list[str]) -> None:
-    from gym_review_bot.checks.checkout import CONFIG_TYPES  # the checks load only when a review runs
-
     if CONFIG_TYPES in changed_outside:
         found.notes.append(
             f"This PR changes {CONFIG_TYPES}; the merge base's Domain values and licences are used; "
@@ -135,6 +132,7 @@ def _classify(found: Discovery, name: str) -> None:
         found.notes.append(f"{SERVERS_DIR}/{name} is removed by this PR; removed servers are not checked.")
     else:
         found.notes.append(_not_a_server(name))
+        found.not_reviewed.append(NotReviewed(path=f"{SERVERS_DIR}/{name}", kind="library"))
 
 
 def discover_local(root: Path, names: list[str] | None) -> Discovery:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -31,7 +33,8 @@ class Change:
 def _run(repo: Path, *args: str, input_bytes: bytes | None = None) -> bytes:
     try:
         proc = subprocess.run(
-            ["git", "-C", str(repo), *args],
+            # --literal-pathspecs: a path from the PR (a server's name) is a name, never a glob or `:(magic)`
+            ["git", "--literal-pathspecs", "-C", str(repo), *args],
             input=input_bytes,
             capture_output=True,
             check=False,
@@ -81,9 +84,11 @@ def changed_files(repo: Path, base: str, head: str) -> list[Change]:
     return changes
 
 
-def list_tree(repo: Path, commit: str, paths: tuple[str, ...] = ()) -> list[TreeItem]:
-    """Every entry of a commit's tree (or only `paths`), recursively, with blob sizes."""
-    out = _run(repo, "ls-tree", "-r", "-l", "-z", "--full-tree", commit, "--", *paths)
+def list_tree(repo: Path, commit: str, paths: tuple[str, ...] = (), recursive: bool = True) -> list[TreeItem]:
+    """Every entry of a commit's tree (or only `paths`), recursively, with blob sizes; with `recursive` off,
+    a directory's own entries (its subdirectories as `tree` items)."""
+    flags = ["-r", "-l"] if recursive else ["-l"]
+    out = _run(repo, "ls-tree", *flags, "-z", "--full-tree", commit, "--", *paths)
     items = []
     for record in out.decode("utf-8", "replace").split("\0"):
         if not record:
@@ -96,8 +101,87 @@ def list_tree(repo: Path, commit: str, paths: tuple[str, ...] = ()) -> list[Tree
     return items
 
 
-def read_blob(repo: Path, oid: str) -> bytes:
-    return _run(repo, "cat-file", "blob", oid)
+def read_blobs(repo: Path, oids: list[str]) -> dict[str, bytes]:
+    """Several small blobs (symlink targets) in one `git cat-file --batch`; an absent one is left out."""
+    if not oids:
+        return {}
+    out = _run(repo, "cat-file", "--batch", input_bytes="".join(f"{oid}\n" for oid in oids).encode())
+    blobs, pos = {}, 0
+    while pos < len(out):
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        pos = end + 1
+        if len(header) == 3:  # <oid> <type> <size>; an absent object prints `<oid> missing`
+            size = int(header[2])
+            blobs[header[0].decode()] = out[pos : pos + size]
+            pos += size + 1  # the object, then a newline
+    return blobs
+
+
+class BlobReader:
+    """Whole blobs through one `git cat-file --batch` process (a process per file costs ~4 ms each), started
+    on the first read and ended by `close` (or when the reader is collected)."""
+
+    def __init__(self, repo: Path):
+        self.repo = repo
+        self._proc: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+        self._finalizer: weakref.finalize | None = None
+
+    def read(self, oid: str) -> bytes:
+        with self._lock:
+            proc = self._start()
+            assert proc.stdin is not None and proc.stdout is not None
+            try:
+                proc.stdin.write(f"{oid}\n".encode())
+                proc.stdin.flush()
+                header = proc.stdout.readline().split()
+            except OSError as exc:
+                self._stop()
+                raise GitError(f"git cat-file failed: {exc}") from exc
+            if len(header) != 3 or header[1] != b"blob":
+                what = header[1].decode("ascii", "replace") if len(header) > 1 else "no answer"
+                raise GitError(f"git cat-file failed: object {oid} is {what}")
+            size = int(header[2])
+            data = proc.stdout.read(size + 1)[:size]  # the object, then a newline
+            if len(data) != size:
+                self._stop()
+                raise GitError(f"git cat-file failed: object {oid} was cut short")
+            return data
+
+    def _start(self) -> subprocess.Popen:
+        if self._proc is None:
+            try:
+                self._proc = subprocess.Popen(
+                    ["git", "-C", str(self.repo), "cat-file", "--batch"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                )
+            except FileNotFoundError as exc:
+                raise GitError("git is not installed or not on PATH") from exc
+            self._finalizer = weakref.finalize(self, _end_process, self._proc)
+        return self._proc
+
+    def _stop(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer()
+        self._proc, self._finalizer = None, None
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+
+def _end_process(proc: subprocess.Popen) -> None:
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            pipe.close()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def open_blob(repo: Path, oid: str) -> tuple[subprocess.Popen, IO[bytes]]:
@@ -136,18 +220,42 @@ class CommitInfo:
     sha: str
     author_name: str
     author_email: str
-    signed_off_by: tuple[str, ...]  # the values of its `Signed-off-by:` trailers, as git parses them
+    committer_name: str
+    committer_email: str
+    message: str
 
 
 def commits_between(repo: Path, base: str, head: str) -> list[CommitInfo]:
-    """The non-merge commits reachable from head but not from base, oldest first."""
-    # NUL cannot occur in a name, an e-mail or a trailer: four NUL-separated fields per commit.
-    fmt = "%H%x00%an%x00%ae%x00%(trailers:key=Signed-off-by,valueonly,separator=%x01)%x00"
-    out = _run(repo, "log", "--no-merges", "--reverse", f"--format={fmt}", f"{base}..{head}", "--")
-    fields = out.decode("utf-8", "replace").split("\0")
-    commits = []
-    for i in range(0, len(fields) - 3, 4):
-        sha, name, email, trailers = (f.strip("\n") for f in fields[i : i + 4])
-        signed = tuple(t.strip() for t in trailers.split("\x01") if t.strip())
-        commits.append(CommitInfo(sha, name, email, signed))
+    """The non-merge commits reachable from head but not from base, oldest first, read from the commit
+    objects themselves (names, e-mails and messages are the PR's text: nothing in them can split a record)."""
+    shas = _run(repo, "rev-list", "--no-merges", "--reverse", f"{base}..{head}", "--").decode().split()
+    if not shas:
+        return []
+    out = _run(repo, "cat-file", "--batch", input_bytes="".join(f"{sha}\n" for sha in shas).encode())
+    commits, pos = [], 0
+    while pos < len(out):
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        pos = end + 1
+        if len(header) != 3 or header[1] != b"commit":
+            raise GitError(
+                f"git cat-file failed: commit {header[0].decode(errors='replace') if header else '?'} missing"
+            )
+        size = int(header[2])
+        commits.append(_commit_info(header[0].decode(), out[pos : pos + size]))
+        pos += size + 1
     return commits
+
+
+def _commit_info(sha: str, raw: bytes) -> CommitInfo:
+    head, _, message = raw.partition(b"\n\n")
+    people = {}
+    for line in head.split(b"\n"):
+        role, _, value = line.partition(b" ")
+        if role in (b"author", b"committer"):
+            text = value.decode("utf-8", "replace")
+            name, _, rest = text.partition(" <")
+            people[role] = (name.strip(), rest.split(">", 1)[0].strip())
+    author = people.get(b"author", ("", ""))
+    committer = people.get(b"committer", ("", ""))
+    return CommitInfo(sha, *author, *committer, message.decode("utf-8", "replace"))

@@ -79,15 +79,6 @@ class Finding(BaseModel):
     pre_existing: bool = False
     waived: WaiverInfo | None = None  # a failure the registry's config waives: still `fail`, never blocking
 
-    @property
-    def blocks_merge(self) -> bool:
-        return self.status == "fail" and self.severity == "error" and not self.pre_existing and self.waived is None
-
-    @property
-    def not_run(self) -> bool:
-        """The check could not tell: an error, never to be read as a pass."""
-        return self.status == "error"
-
 
 class Timings(BaseModel):
     """Seconds spent in each sandbox phase; None where a phase did not run."""
@@ -151,10 +142,6 @@ class ServerReport(BaseModel):
     timings: Timings | None = None
     evidence: Evidence | None = None  # added servers only
 
-    @property
-    def failed(self) -> bool:
-        return any(f.blocks_merge for f in self.findings)
-
 
 class Summary(BaseModel):
     """Counts over all servers, so a reader need not add them up."""
@@ -167,6 +154,13 @@ class Summary(BaseModel):
     not_run: int = 0  # findings in `error`: checks that could not do their job
     pre_existing: int = 0
     waived: int = 0  # failures a `.gym-review.yaml` waiver covers
+
+
+class NotReviewed(BaseModel):
+    """A path under resources_servers/ the PR touches that is not a server the review checks, and why."""
+
+    path: Text  # resources_servers/<name>
+    kind: Literal["library", "file"]  # a directory with neither app.py nor configs/; a plain file (e.g. .gitignore)
 
 
 class PrReport(BaseModel):
@@ -183,47 +177,17 @@ class Report(BaseModel):
     generated_at: str = ""  # UTC, ISO 8601
     head_sha: str | None = None
     base_sha: str | None = None
+    # verdict, complete and summary are the judge's (judge.py), recorded when the report is written.
     verdict: Verdict = "pass"
     # False when a check could not run (`error`), was not requested, or the sandbox did not run
     # for an added or changed server. A merge gate wants `verdict == "pass" and complete`.
     complete: bool = True
     summary: Summary = Field(default_factory=Summary)
     servers: list[ServerReport] = Field(default_factory=list)
-    pr: PrReport | None = None  # the PR body checks (GR3xx); absent outside PR reviews
+    pr: PrReport | None = None  # the PR's own checks (description GR3xx, commits GR120); absent outside PR reviews
+    not_reviewed: list[NotReviewed] = Field(default_factory=list)  # touched paths under resources_servers/, not servers
     notes: list[Text] = Field(default_factory=list)
     policy: PolicySource = Field(default_factory=PolicySource)
-
-    def finalize(self) -> Report:
-        """Compute verdict, completeness and summary from the findings."""
-        s = Summary(servers=len(self.servers))
-        complete, blocking_error = True, False
-        for server in self.servers:
-            if server.status in ("added", "changed") and not server.sandbox_ran:
-                complete = False
-        pr_findings = self.pr.findings if self.pr else []
-        for findings in [*(server.findings for server in self.servers), pr_findings]:
-            for f in findings:
-                if f.status == "pass":
-                    s.passed += 1
-                elif f.status == "skip":
-                    s.skipped += 1
-                    complete = complete and f.skip_kind != "not_requested"
-                elif f.status == "error":
-                    s.not_run += 1
-                    complete = False
-                    blocking_error = blocking_error or f.severity == "error"
-                elif f.pre_existing:
-                    s.pre_existing += 1
-                elif f.waived is not None:
-                    s.waived += 1
-                elif f.severity == "error":
-                    s.errors += 1
-                else:
-                    s.warnings += 1
-        self.summary = s
-        self.complete = complete
-        self.verdict = "fail" if s.errors else "error" if blocking_error else "pass"
-        return self
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, indent=2)

@@ -176,7 +176,3 @@ def number_problem(value: Any) -> str | None:
     except OverflowError:
         return "is a number that does not fit a float"
     return None if math.isfinite(value) else "is not a finite number"
-
-
-def is_finite_number(value: Any) -> bool:
-    return number_problem(value) is None

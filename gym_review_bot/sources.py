@@ -61,27 +61,60 @@ class SourceTree:
         yield  # pragma: no cover
 
 
-class GitTree(SourceTree):
-    """A commit's tree, read through git: never the working tree."""
+# Directories with one subdirectory per server (NeMo Gym's layout): listed one server at a time, so a review of
+# one server never lists the other hundred.
+SPLIT_DIRS = ("resources_servers", "responses_api_agents", "responses_api_models")
 
-    def __init__(self, repo: Path, commit: str, paths: tuple[str, ...] = ()):
+
+class GitTree(SourceTree):
+    """A commit's tree, read through git: never the working tree.
+
+    Listed lazily, a part at a time when first asked for: a top-level entry, or one server's directory
+    under SPLIT_DIRS. A review reads the servers it reviews, nemo_gym/ and a few root files, not the
+    whole checkout (in a partial clone, it also fetches no other blob).
+    """
+
+    def __init__(self, repo: Path, commit: str):
         self.repo = repo
         self.commit = commit
         self.label = commit[:12]
         self._entries: dict[str, Entry] = {}
         self._dirs: set[str] = {""}
-        for item in git.list_tree(repo, commit, paths):  # paths: only these (a partial clone fetches no other blob)
-            self._add(item)
-        self._sorted = sorted(self._entries)
+        self._loaded: set[str] = set()  # parts listed recursively ("" is the whole tree)
+        self._children: dict[str, list[git.TreeItem]] = {}  # a directory's own entries (root, SPLIT_DIRS)
+        self._sorted: list[str] | None = None
+        self._blobs = git.BlobReader(repo)
+        self._top: set[str] | None = None  # the names at the root, listed once
 
-    def _add(self, item: git.TreeItem) -> None:
+    @staticmethod
+    def _part(path: str) -> str:
+        parts = path.strip("/").split("/")
+        return "/".join(parts[:2]) if parts[0] in SPLIT_DIRS and len(parts) > 1 else parts[0]
+
+    def _load(self, part: str) -> None:
+        if part in self._loaded or "" in self._loaded:
+            return
+        top = part.split("/", 1)[0]
+        if top and top not in self._top_names():
+            self._loaded.add(part)  # no such top-level entry: nothing to list (e.g. a module name not in the tree)
+            return
+        items = git.list_tree(self.repo, self.commit, (part,) if part else ())
+        targets = git.read_blobs(self.repo, [i.oid for i in items if i.mode == "120000" and not i.missing])
+        for item in items:
+            self._add(item, targets)
+        self._loaded.add(part)
+        if part in SPLIT_DIRS or not part:  # a whole split directory (or tree): its servers are listed too
+            self._loaded.update({self._part(i.path) for i in items})
+        self._sorted = None
+
+    def _add(self, item: git.TreeItem, targets: dict[str, bytes]) -> None:
         if item.kind == "commit":
             entry = Entry(item.path, "submodule", 0, oid=item.oid)
-        elif item.missing:
+        elif item.missing or (item.mode == "120000" and item.oid not in targets):
             kind: EntryKind = "symlink" if item.mode == "120000" else "file"
             entry = Entry(item.path, kind, 0, oid=item.oid, missing=True)
         elif item.mode == "120000":
-            target = git.read_blob(self.repo, item.oid).decode("utf-8", "surrogateescape")
+            target = targets[item.oid].decode("utf-8", "surrogateescape")
             entry = Entry(item.path, "symlink", item.size or 0, target=target, oid=item.oid)
         else:
             entry = Entry(item.path, "file", item.size or 0, oid=item.oid)
@@ -91,11 +124,28 @@ class GitTree(SourceTree):
             self._dirs.add(parent)
             parent = posixpath.dirname(parent)
 
+    def _top_names(self) -> set[str]:
+        if self._top is None:
+            self._top = {i.path for i in self._own_entries("")}
+        return self._top
+
+    def _own_entries(self, directory: str) -> list[git.TreeItem]:
+        """A directory's own entries (the root's, or one per server of a split directory), not what is inside."""
+        if directory not in self._children:
+            paths = (directory + "/",) if directory else ()
+            self._children[directory] = git.list_tree(self.repo, self.commit, paths, recursive=False)
+        return self._children[directory]
+
     def get(self, path: str) -> Entry | None:
+        self._load(self._part(path))
         return self._entries.get(path)
 
     def walk(self, prefix: str) -> list[Entry]:
-        start = prefix.rstrip("/") + "/" if prefix else ""
+        prefix = prefix.strip("/")
+        self._load(self._part(prefix) if prefix else "")
+        if self._sorted is None:
+            self._sorted = sorted(self._entries)
+        start = prefix + "/" if prefix else ""
         i = bisect.bisect_left(self._sorted, start)
         out = []
         while i < len(self._sorted) and self._sorted[i].startswith(start):
@@ -104,16 +154,24 @@ class GitTree(SourceTree):
         return out
 
     def is_dir(self, path: str) -> bool:
-        return path.rstrip("/") in self._dirs
+        path = path.strip("/")
+        if path in SPLIT_DIRS:
+            return bool(self._own_entries(path))
+        if path:
+            self._load(self._part(path))
+        return path in self._dirs
 
     def subdirs(self, prefix: str) -> list[str]:
-        prefix = prefix.rstrip("/")
+        prefix = prefix.strip("/")
+        if prefix in SPLIT_DIRS:
+            return sorted(posixpath.basename(i.path) for i in self._own_entries(prefix) if i.kind == "tree")
+        self._load(self._part(prefix) if prefix else "")
         return sorted(posixpath.basename(d) for d in self._dirs if d and posixpath.dirname(d) == prefix)
 
     def read(self, entry: Entry, limit: int | None = None) -> bytes:
         _refuse_missing(entry)
         if limit is None or entry.size <= limit:
-            return git.read_blob(self.repo, entry.oid or "")
+            return self._blobs.read(entry.oid or "")
         return super().read(entry, limit)
 
     @contextmanager
@@ -139,6 +197,7 @@ class FsTree(SourceTree):
     def __init__(self, root: Path):
         self.root = root
         self.label = str(root)
+        self._walked: dict[str, list[Entry]] = {}  # a review reads a checkout that does not change: walk once
 
     def _abs(self, path: str) -> Path:
         return self.root / path if path else self.root
@@ -170,6 +229,16 @@ class FsTree(SourceTree):
         return False
 
     def walk(self, prefix: str) -> list[Entry]:
+        prefix = prefix.strip("/")
+        if prefix not in self._walked:
+            parent = next((p for p in self._walked if p and prefix.startswith(p + "/")), None)
+            if parent is not None:
+                self._walked[prefix] = [e for e in self._walked[parent] if e.path.startswith(prefix + "/")]
+            else:
+                self._walked[prefix] = self._walk(prefix)
+        return list(self._walked[prefix])
+
+    def _walk(self, prefix: str) -> list[Entry]:
         out: list[Entry] = []
         base = self._abs(prefix)
         for dirpath, dirnames, filenames in os.walk(base, followlinks=False):

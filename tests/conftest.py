@@ -10,7 +10,7 @@ import pytest
 
 import gym_review_bot
 from gym_review_bot.discover import discover_local
-from gym_review_bot.models import Finding
+from gym_review_bot.models import Finding, Report
 from gym_review_bot.review import ReviewOptions, review
 
 FIXTURES = Path(gym_review_bot.__file__).parent / "demo" / "fixtures"
@@ -71,7 +71,7 @@ class GitRepo:
 
     def git(self, *args: str) -> str:
         return subprocess.run(
-            ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false", *args],
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false", *args],
             cwd=self.path,
             check=True,
             capture_output=True,
@@ -101,7 +101,7 @@ def repo(tmp_path: Path) -> GitRepo:
 
 def check_local(root: Path, name: str, max_file_mb: float = 50) -> dict[str, Finding]:
     """Review one server of a plain directory; findings by check id."""
-    report = review(discover_local(root, [name]), ReviewOptions(max_file_mb=max_file_mb))
+    report = review(discover_local(root, [name]), ReviewOptions(max_file_mb=max_file_mb)).report
     return {f.id: f for f in report.servers[0].findings}
 
 
@@ -123,3 +123,10 @@ def server_tree(tmp_path: Path):
         return check_local(root, name, **kw)
 
     return build
+
+
+def finalized(report: Report) -> Report:
+    """A hand-made report as a review writes it: judged (with the config waivers it records) and sealed."""
+    from gym_review_bot.judge import judge, recorded_waivers, sealed
+
+    return sealed(report, judge(report, recorded_waivers(report)))[0]

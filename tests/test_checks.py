@@ -341,6 +341,23 @@ def test_gr108_missing_fails(server_tree) -> None:
     assert server_tree({"requirements.txt": None})["GR108"].status == "fail"
 
 
+# -- GR207 (a static check: it reads the requirement files, with or without the sandbox) -------------
+
+
+def test_gr207_lists_every_line_that_leaves_the_index_with_its_location(server_tree) -> None:
+    text = "nemo-gym==0.4.0\n--index-url https://mirror.example.com/simple\nx @ git+https://e.com/x\n"
+    finding = server_tree({"requirements.txt": text})["GR207"]
+    assert (finding.id, finding.severity, finding.status) == ("GR207", "warning", "fail")
+    assert (finding.file, finding.line) == ("resources_servers/srv/requirements.txt", 2)
+    assert [loc.line for loc in finding.locations] == [2, 3]
+    assert "not installed in the sandbox" in finding.message
+
+
+def test_gr207_passes_on_index_packages(server_tree) -> None:
+    finding = server_tree({"requirements.txt": "nemo-gym==0.4.0\nnumpy>=1.26\n"})["GR207"]
+    assert finding.status == "pass"
+
+
 # -- GR109 / GR114 (the wording table is in test_licence_wording.py) ---------------------------
 
 
@@ -366,16 +383,17 @@ def test_gr105_tests_under_another_name_only_warn(server_tree) -> None:
 
 def test_a_crashing_check_is_an_error_with_the_reason_and_the_rest_still_run() -> None:
     from gym_review_bot.checks.base import Check, passed, run_checks
+    from gym_review_bot.config import default_policy
 
     def crash(ctx: object) -> None:
         raise KeyError("unexpected shape")
 
     checks = [
-        Check("GR900", "error", "crashes", "-", crash),
-        Check("GR901", "error", "runs", "-", lambda ctx: passed("fine")),
-        Check("GR902", "error", "waits", "-", lambda ctx: passed("fine"), needs=("GR900",)),
+        Check("GR900", "error", "crashes", "-", "files", crash),
+        Check("GR901", "error", "runs", "-", "files", lambda ctx: passed("fine")),
+        Check("GR902", "error", "waits", "-", "files", lambda ctx: passed("fine"), needs=("GR900",)),
     ]
-    findings = {f.id: f for f in run_checks(checks, object(), "demo")}
+    findings = {f.id: f for f in run_checks(checks, object(), "demo", default_policy())}
     assert findings["GR900"].status == "error" and "KeyError" in findings["GR900"].message
     assert findings["GR900"].skip_kind is None
     assert findings["GR901"].status == "pass"

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gym_review_bot.render import MARKER
+from gym_review_bot.render.words import MARKER
 from tests.conftest import GitRepo, good_server_files
 
 

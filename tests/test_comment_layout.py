@@ -12,16 +12,17 @@ from pathlib import Path
 import cmarkgfm
 import pytest
 
+from gym_review_bot.catalogue import FAMILIES, Catalogue
 from gym_review_bot.discover import discover_pr
-from gym_review_bot.github.comment import Extras, compose
-from gym_review_bot.github.decision import decide
-from gym_review_bot.github.summary import CommentSummary
+from gym_review_bot.judge import judge
 from gym_review_bot.models import Finding, Report, ServerReport
-from gym_review_bot.render import CommentContext, Delta, Links, render_markdown, render_terminal
-from gym_review_bot.render.fit import CUT_HEADLINE, comment_length, fit_comment
-from gym_review_bot.render.layout import FAMILIES, FOLD_SERVERS, family
+from gym_review_bot.render.layout import FOLD_SERVERS, Delta, Links
+from gym_review_bot.render.markdown import CUT_HEADLINE, CommentContext, comment_length, fit_comment, render_markdown
+from gym_review_bot.render.sticky import Extras, compose
+from gym_review_bot.render.summary import CommentSummary
+from gym_review_bot.render.terminal import render_terminal
 from gym_review_bot.review import ReviewOptions, review
-from tests.conftest import GitRepo, good_server_files
+from tests.conftest import GitRepo, finalized, good_server_files
 
 REPO = "NVIDIA-NeMo/Gym"
 RUN = "https://github.com/NVIDIA-NeMo/Gym/actions/runs/42"
@@ -83,7 +84,7 @@ def three_failures(repo: GitRepo) -> tuple[Report, str]:
     repo.git("checkout", "-q", "-b", "pr")
     repo.server("word_ladder", files)
     head = repo.commit("add word_ladder")
-    report = review(discover_pr(repo.path, "main"), ReviewOptions())
+    report = review(discover_pr(repo.path, "main"), ReviewOptions()).report
     failing = sorted(f.id for s in report.servers for f in s.findings if f.status == "fail")
     assert failing == ["GR104", "GR108", "GR109"], failing
     return report, head
@@ -98,7 +99,7 @@ def ctx(report: Report, **kw) -> CommentContext:
 
 def test_the_verdict_line_then_a_table_with_one_cell_per_family(three_failures) -> None:
     report, _ = three_failures
-    md = render_markdown(report, ctx(report))
+    md = render_markdown(report, context=ctx(report))
     html = gfm(md)
     assert html.index("<h2>") < html.index("<table>") < html.index("<h3>")  # verdict, table, then the problems
     assert "changes needed" in html.split("</h2>")[0]
@@ -109,14 +110,14 @@ def test_the_verdict_line_then_a_table_with_one_cell_per_family(three_failures) 
     assert cells[0] == "<code>word_ladder</code>"
     by_family = dict(zip(FAMILIES, cells[1:], strict=True))
     for check in ("GR104", "GR108", "GR109"):
-        assert by_family[family(check)] == "❌", (check, by_family)
+        assert by_family[Catalogue().family(check)] == "❌", (check, by_family)
     assert by_family["data"] == "✅" and by_family["files"] == "✅"
     assert by_family["sandbox"] == "⏭️"  # not requested: never shown as a pass
 
 
 def test_a_check_that_could_not_run_is_never_a_pass_in_the_table() -> None:
     findings = [finding("GR101", "pass", "ok"), finding("GR102", "error", "the check crashed")]
-    report = Report(servers=[server("srv", findings)]).finalize()
+    report = finalized(Report(servers=[server("srv", findings)]))
     row = [line for line in render_markdown(report).split("\n") if line.startswith("| <code>srv")][0]
     assert row.split(" | ")[2] == "🚫"  # code: GR101 passed, GR102 could not run
 
@@ -124,7 +125,7 @@ def test_a_check_that_could_not_run_is_never_a_pass_in_the_table() -> None:
 def test_failing_servers_come_first_and_the_rest_fold() -> None:
     servers = [server(f"ok{i}", [finding("GR101", "pass", "ok")]) for i in range(FOLD_SERVERS + 2)]
     servers.insert(3, server("broken", [finding("GR104", "fail", "domain `x` is not allowed")]))
-    report = Report(servers=servers).finalize()
+    report = finalized(Report(servers=servers))
     html = gfm(render_markdown(report))
     tables = html.split("<table>")
     assert len(tables) == 3  # the problems table, then the folded one
@@ -139,7 +140,7 @@ def test_the_pr_description_has_its_own_line() -> None:
 
     report = Report(servers=[server("srv", [finding("GR101", "pass", "ok")])], pr=PrReport(findings=[]))
     report.pr.findings = [finding("GR301", message="No `## Environment` section."), finding("GR302", "pass", "ok")]
-    report.finalize()
+    report = finalized(report)
     md = render_markdown(report)
     assert "PR description: ❌ (GR301)" in md
 
@@ -149,7 +150,7 @@ def test_the_pr_description_has_its_own_line() -> None:
 
 def published(report: Report, previous: CommentSummary | None, **kw) -> tuple[str, CommentSummary]:
     extras = Extras(repo=REPO, previous=previous, first_comment=previous is None, **kw)
-    return compose(report, decide(report, {}), extras)
+    return compose(report, judge(report), extras)
 
 
 def test_the_first_review_has_no_delta_line(three_failures) -> None:
@@ -182,8 +183,8 @@ def test_the_delta_counts_fixed_new_and_unchanged_fingerprints(three_failures) -
 
 
 def test_a_delta_line_renders_a_truncated_previous_list_as_at_least() -> None:
-    report = Report(servers=[server("s", [finding("GR101", "pass", "ok")])]).finalize()
-    md = render_markdown(report, CommentContext(delta=Delta("a" * 40, fixed=3, partial=True)))
+    report = finalized(Report(servers=[server("s", [finding("GR101", "pass", "ok")])]))
+    md = render_markdown(report, context=CommentContext(delta=Delta("a" * 40, fixed=3, partial=True)))
     assert "**Since aaaaaaa:** 3+ fixed." in md
 
 
@@ -194,7 +195,7 @@ def test_each_problem_is_one_line_linking_its_file_and_line_at_the_head_sha(thre
     # Reproduction: each failing line repeated its file path twice, the fix was fused into the
     # message, and no file was a link.
     report, head = three_failures
-    md = render_markdown(report, ctx(report, run_url=RUN, first_comment=True))
+    md = render_markdown(report, context=ctx(report, run_url=RUN, first_comment=True))
     html = gfm(md)
     items = dict(problem_items(html))
     assert sorted(items) == ["GR104", "GR108", "GR109"]
@@ -224,8 +225,8 @@ def test_links_point_only_at_the_head_sha_and_never_climb_out_of_the_repository(
         finding("GR102", file="resources_servers/s/a b)(c#d?.py", line=3),
         finding("GR103", file="resources_servers/s/configs/s.yaml", line=4, message="see https://evil.example/x"),
     ]
-    report = Report(servers=[server("s", hostile)], head_sha=sha).finalize()
-    html = gfm(render_markdown(report, CommentContext(links=Links(REPO, sha))))
+    report = finalized(Report(servers=[server("s", hostile)], head_sha=sha))
+    html = gfm(render_markdown(report, context=CommentContext(links=Links(REPO, sha))))
     hrefs = parse(html).hrefs
     assert hrefs == [
         f"https://github.com/{REPO}/blob/{sha}/resources_servers/s/a%20b%29%28c%23d%3F.py#L3",
@@ -233,7 +234,7 @@ def test_links_point_only_at_the_head_sha_and_never_climb_out_of_the_repository(
     ]
     # Without a valid repository and SHA from the bot, nothing is a link.
     for links in (Links(None, sha), Links("a/b/c", sha), Links(REPO, "main"), Links(REPO, sha, "http://x")):
-        assert parse(gfm(render_markdown(report, CommentContext(links=links)))).hrefs == []
+        assert parse(gfm(render_markdown(report, context=CommentContext(links=links)))).hrefs == []
 
 
 def test_warnings_come_after_errors_and_passes_and_skips_are_folded() -> None:
@@ -244,7 +245,7 @@ def test_warnings_come_after_errors_and_passes_and_skips_are_folded() -> None:
         finding("GR201", "skip", "Skipped: no Docker.", skip_kind="not_requested"),
         finding("GR202", "skip", "Skipped: no Docker.", skip_kind="not_requested"),
     ]
-    md = render_markdown(Report(servers=[server("s", findings)]).finalize())
+    md = render_markdown(finalized(Report(servers=[server("s", findings)])))
     html = gfm(md)
     assert [check for check, _ in problem_items(html)] == ["GR104", "GR110"]
     folded = html.split("<summary>✅ 1 passed · ⏭️ 2 skipped</summary>")[1].split("</details>")[0]
@@ -254,7 +255,7 @@ def test_warnings_come_after_errors_and_passes_and_skips_are_folded() -> None:
 
 def test_log_excerpts_are_folded_with_the_fix() -> None:
     message = "The server did not start.\n```\nTraceback\nImportError: x\n```\nHow to fix: import less."
-    report = Report(servers=[server("s", [finding("GR202", message=message, fix="")])]).finalize()
+    report = finalized(Report(servers=[server("s", [finding("GR202", message=message, fix="")])]))
     html = gfm(render_markdown(report))
     [(_, item)] = problem_items(html)
     visible, folded = item.split("<details>", 1)
@@ -266,7 +267,7 @@ def test_no_raw_html_beyond_details_summary_sub_and_code(three_failures) -> None
     report, _ = three_failures
     hostile = finding("GR104", message="<img src=x> <details><script>alert(1)</script> [x](https://e.example)")
     report.servers[0].findings.append(hostile)
-    md = render_markdown(report, ctx(report, run_url=RUN, first_comment=True, delta=Delta("c" * 40, fixed=1)))
+    md = render_markdown(report, context=ctx(report, run_url=RUN, first_comment=True, delta=Delta("c" * 40, fixed=1)))
     assert raw_html_tags(md) <= RAW_HTML_ALLOWED
     assert parse(gfm(md)).tags <= MARKDOWN_TAGS | RAW_HTML_ALLOWED
 
@@ -295,19 +296,19 @@ def test_the_footer_says_version_run_recheck_and_reproduction_and_the_guide_once
 def test_fingerprints_are_listed_only_for_a_check_failing_more_than_once() -> None:
     # An override records the fingerprints failing when it is given: a check failing once needs none.
     once = [finding("GR104", fingerprint="a" * 20), finding("GR108", fingerprint="b" * 20)]
-    report = Report(servers=[server("s", once)], head_sha="1" * 40).finalize()
+    report = finalized(Report(servers=[server("s", once)], head_sha="1" * 40))
     body, _ = published(report, None)
     assert "FINGERPRINT" not in body and "a" * 20 not in body.split("<!-- gym-review-bot:summary")[0]
     assert "maintainers: <code>/gym-review override GRxxx &quot;reason&quot;</code>" in gfm(body)
     twice = [*once, finding("GR104", fingerprint="c" * 20, file="resources_servers/s/configs/b.yaml")]
-    report = Report(servers=[server("s", twice)], head_sha="1" * 40).finalize()
+    report = finalized(Report(servers=[server("s", twice)], head_sha="1" * 40))
     html = gfm(published(report, None)[0])
     folded = html.split("<summary>Overriding one failure of a check (maintainers)</summary>")[1].split("</details>")[0]
     assert "<code>/gym-review override GRxxx:FINGERPRINT &quot;reason&quot;</code>" in folded
     listed = re.findall(r"<li>(GR\d+): <code>([0-9a-f]+)</code></li>", folded)
     assert listed == [("GR104", "a" * 20), ("GR104", "c" * 20)]
     # Nothing blocks: no override hint at all.
-    clean = Report(servers=[server("s", [finding("GR101", "pass", "ok")])], head_sha="1" * 40).finalize()
+    clean = finalized(Report(servers=[server("s", [finding("GR101", "pass", "ok")])], head_sha="1" * 40))
     assert "override" not in published(clean, None)[0]
 
 
@@ -315,8 +316,8 @@ def test_a_hostile_file_name_in_a_link_text_stays_text() -> None:
     # The link text is the PR's own file name (plain text since issue 11, no longer inside <code>).
     name = "x](javascript:alert(1)) @octocat #12 GH-3 www.evil.example <img src=x> `y`.py"  # no `/`: it links
     bad = finding("GR104", file=f"resources_servers/s/{name}", line=3)
-    report = Report(servers=[server("s", [bad])], head_sha="1" * 40).finalize()
-    md = render_markdown(report, CommentContext(links=Links(REPO, "1" * 40)))
+    report = finalized(Report(servers=[server("s", [bad])], head_sha="1" * 40))
+    md = render_markdown(report, context=CommentContext(links=Links(REPO, "1" * 40)))
     html = gfm(md)
     [href] = parse(html).hrefs  # one link: the bot's, to the file at the head SHA
     assert href.startswith(f"https://github.com/{REPO}/blob/{'1' * 40}/resources_servers/s/x%5D")
@@ -325,14 +326,14 @@ def test_a_hostile_file_name_in_a_link_text_stays_text() -> None:
     assert "@octocat" not in text and "<img" not in html and "www.evil" not in text  # broken by zero-width spaces
     assert raw_html_tags(md) <= RAW_HTML_ALLOWED
     # A name that could leave the repository (`//`, `..`) gets no link at all, only inert text.
-    bad.file = "resources_servers/s/../../x](https://evil.example/).py"
-    assert parse(gfm(render_markdown(report, CommentContext(links=Links(REPO, "1" * 40))))).hrefs == []
+    report.servers[0].findings[0].file = "resources_servers/s/../../x](https://evil.example/).py"
+    assert parse(gfm(render_markdown(report, context=CommentContext(links=Links(REPO, "1" * 40))))).hrefs == []
 
 
 def test_a_run_url_markdown_could_act_on_is_dropped() -> None:
-    report = Report(servers=[server("s", [finding("GR101", "pass", "ok")])]).finalize()
+    report = finalized(Report(servers=[server("s", [finding("GR101", "pass", "ok")])]))
     for url in ("javascript:alert(1)", "https://x.example/a)(b", "https://x.example/a b", "http://x.example/run"):
-        assert parse(gfm(render_markdown(report, CommentContext(run_url=url)))).hrefs == []
+        assert parse(gfm(render_markdown(report, context=CommentContext(run_url=url)))).hrefs == []
 
 
 # --- 5. terminal ------------------------------------------------------------------------------------
@@ -371,7 +372,7 @@ def test_the_terminal_gives_one_line_per_failure_unless_verbose(three_failures) 
 
 def test_the_terminal_table_keeps_server_names_inert() -> None:
     name = "[bold red]x[/]\x1b[2J\n::error::injected ##[group]"
-    report = Report(servers=[server(name, [finding("GR104", message="bad")])]).finalize()
+    report = finalized(Report(servers=[server(name, [finding("GR104", message="bad")])]))
     for color in (False, True):
         text = render_terminal(report, color=color)
         assert "[bold red]x[/]\\x1b[2J\\n::error::injected" in text.replace("\n", "")  # shown, not obeyed
@@ -393,7 +394,7 @@ def as_the_action_runs_it(report: Report) -> Report:
             if f.skip_kind == "not_requested" or f.id == "GR407":
                 f.status, f.skip_kind, f.message = "pass", None, "Passed."
     report.pr = PrReport(findings=[finding(f"GR30{i}", "pass", "Passed.") for i in range(1, 6)])
-    return report.finalize()
+    return finalized(report)
 
 
 def test_a_one_server_pr_with_three_failures_stays_short(three_failures) -> None:
@@ -401,7 +402,7 @@ def test_a_one_server_pr_with_three_failures_stays_short(three_failures) -> None
     report, _ = three_failures
     report = as_the_action_runs_it(report)
     assert report.complete and report.summary.errors == 3
-    md = render_markdown(report, ctx(report, run_url=RUN, first_comment=True))
+    md = render_markdown(report, context=ctx(report, run_url=RUN, first_comment=True))
     assert comment_length(md) < 2_500, comment_length(md)
     visible = re.sub(r"(?s)<details>.*?</details>", "", md)  # what shows before anything is unfolded
     assert comment_length(visible) < 1_700, comment_length(visible)
@@ -415,16 +416,17 @@ def test_a_one_server_pr_with_three_failures_stays_short(three_failures) -> None
 def test_a_review_without_sandbox_or_description_says_what_it_lacks_in_little_room(three_failures) -> None:
     # A local run (no Docker, no --pr-body) adds the incomplete line and the list of checks not run.
     report, _ = three_failures
-    md = render_markdown(report, ctx(report, run_url=RUN, first_comment=True))
-    assert "**Incomplete:** sandbox not run (1 server); 15 checks not requested." in md
+    md = render_markdown(report, context=ctx(report, run_url=RUN, first_comment=True))
+    # 6 sandbox checks, 9 evidence checks and the 5 of the PR description: all not requested
+    assert "**Incomplete:** sandbox not run (1 server); 20 checks not requested." in md
     assert comment_length(md) < 2_700, comment_length(md)
 
 
 def test_folded_parts_are_cut_first(three_failures) -> None:
     report, _ = three_failures
     context = ctx(report)
-    full = render_markdown(report, context)
-    md = fit_comment(report, limit=comment_length(full) - 1, context=context)
+    full = render_markdown(report, context=context)
+    md = fit_comment(report, judge(report), limit=comment_length(full) - 1, context=context)
     assert f"**{CUT_HEADLINE}** the lists of passing and skipped checks." in md
     assert md.count("<summary>Fix</summary>") == 3  # the fixes stay until the lists are gone
     assert all(f"**{check}**" in md for check in ("GR104", "GR108", "GR109"))
@@ -445,6 +447,16 @@ def test_sandbox_timings_are_folded_with_the_passing_checks() -> None:
 
     srv = server("s", [finding("GR201", "pass", "built")])
     srv.timings = Timings(build_s=1.0, boot_s=2.0, replay_s=None, tests_s=3.5)
-    html = gfm(render_markdown(Report(servers=[srv]).finalize()))
+    html = gfm(render_markdown(finalized(Report(servers=[srv]))))
     folded = html.split("<summary>✅ 1 passed</summary>")[1].split("</details>")[0]
     assert "Sandbox timings: build 1.0 s, boot 2.0 s, replay –, tests 3.5 s." in folded
+
+
+def test_a_path_at_the_start_of_a_message_or_skip_reason_keeps_its_case() -> None:
+    message = "resources_servers/s/data/example.jsonl has no rows to compare with."
+    skip = finding("GR110", "skip", message, skip_kind="not_applicable")
+    fail = finding("GR109", "fail", "resources_servers/s/README.md: data/notes.md is named but absent.")
+    fail.file = "resources_servers/s/README.md"
+    html = gfm(render_markdown(finalized(Report(servers=[server("s", [skip, fail])]))))
+    assert f"GR110: {message}" in html and "Resources_servers" not in html
+    assert ": data/notes.md is named but absent." in html and "Data/notes.md" not in html

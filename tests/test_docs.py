@@ -5,23 +5,27 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from gym_review_bot.checks import EVIDENCE_CHECKS, PR_BODY_CHECKS, STATIC_CHECKS
+from gym_review_bot.catalogue import FAMILIES, PR_FAMILIES, Catalogue
 from gym_review_bot.cli import build_parser
-from gym_review_bot.sandbox.catalogue import SANDBOX_CHECKS
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 
 
-def catalogue_rows() -> dict[str, tuple[str, str]]:
-    rows = re.findall(r"^\| (GR\d{3}) \| (error|warning) \| ([^|]+) \|", README, re.MULTILINE)
-    return {check_id: (severity, title.strip()) for check_id, severity, title in rows}
+def catalogue_rows() -> dict[str, tuple[str, str, str]]:
+    rows = re.findall(r"^\| (GR\d{3}) \| (error|warning) \| ([a-z]+) \| ([^|]+) \|", README, re.MULTILINE)
+    return {check_id: (severity, family, title.strip()) for check_id, severity, family, title in rows}
 
 
-def test_every_check_is_in_the_catalogue_with_its_severity_and_title() -> None:
-    rows = catalogue_rows()
-    checks = [*STATIC_CHECKS, *SANDBOX_CHECKS, *PR_BODY_CHECKS, *EVIDENCE_CHECKS]
-    expected = {c.id: (c.severity, c.title) for c in checks}
-    assert rows == expected
+def test_every_check_is_in_the_catalogue_with_its_severity_family_and_title() -> None:
+    """The one list of checks is the README's catalogue: same ids, severities, families and titles."""
+    expected = {c.id: (c.severity, c.family, c.title) for c in Catalogue().checks}
+    assert catalogue_rows() == expected
+
+
+def test_every_check_has_a_family_that_is_a_column_or_a_part_of_the_pr_line() -> None:
+    for check in Catalogue().checks:
+        columns = FAMILIES if check.scope == "server" else PR_FAMILIES
+        assert check.family in columns, f"{check.id}: family {check.family!r} is not one of {columns}"
 
 
 def test_every_cli_option_is_documented() -> None:
@@ -45,3 +49,16 @@ def test_committed_report_schema_is_generated_from_the_models() -> None:
     committed = (Path(__file__).parent.parent / SCHEMA_FILE).read_text(encoding="utf-8")
     assert committed == report_schema_text(), f"regenerate: python -m gym_review_bot.schema > {SCHEMA_FILE}"
     assert SCHEMA_FILE in README
+
+
+def test_the_shipped_configs_are_valid_and_say_which_rulebook_they_follow() -> None:
+    from gym_review_bot.config import parse_policy
+
+    shipped = sorted((Path(__file__).parent.parent / "docs").glob("*.gym-review.yaml"))
+    assert [p.name for p in shipped] == ["nemo-gym-guide.gym-review.yaml", "nemo-gym.gym-review.yaml"]
+    for path in shipped:
+        Catalogue(parse_policy(path.read_bytes()))  # the schema and the check ids: exit 2 on any typo
+        assert "The rulebook it follows" in path.read_text() and path.name in README
+    guide = Catalogue(parse_policy(shipped[0].read_bytes()))
+    optional = ["GR107", "GR401", "GR402", "GR403", "GR404", "GR405", "GR408", "GR411", "GR412"]
+    assert {guide.severity(i) for i in optional} == {"warning"} and guide.policy.examples.rows == 1

@@ -13,12 +13,12 @@ import pytest
 
 from gym_review_bot.discover import discover_pr
 from gym_review_bot.evidence.profiling import profile_from_profiling
-from gym_review_bot.evidence.replay import replay_lines, sample_rollouts
 from gym_review_bot.evidence.rollouts import profile_rollouts
 from gym_review_bot.evidence.stats import pearson
 from gym_review_bot.evidence.synthetic import jsonl, rollout_row, rollouts
 from gym_review_bot.models import Report
 from gym_review_bot.review import ReviewOptions, review
+from gym_review_bot.sandbox.evidence_replay import replay_lines, sample_rollouts
 from gym_review_bot.sandbox.replay import ReplayResult
 from tests.conftest import GitRepo, good_server_files
 
@@ -43,7 +43,7 @@ def run(
         repo.server(name, good_server_files(name))
     repo.write(files)
     repo.commit("add servers")
-    return review(discover_pr(repo.path, "main"), ReviewOptions(pr_body=body, **options))
+    return review(discover_pr(repo.path, "main"), ReviewOptions(pr_body=body, **options)).report
 
 
 def findings(report: Report, server: str = SERVER) -> dict[str, object]:
@@ -230,7 +230,7 @@ def test_a_path_named_in_the_body_is_resolved_only_inside_the_server(repo: GitRe
 
 
 def run_again(repo: GitRepo, body: str) -> Report:
-    return review(discover_pr(repo.path, "main"), ReviewOptions(pr_body=body))
+    return review(discover_pr(repo.path, "main"), ReviewOptions(pr_body=body)).report
 
 
 def test_the_example_rollouts_are_not_evidence(repo: GitRepo) -> None:
@@ -278,7 +278,7 @@ def test_a_changed_server_is_not_asked_for_evidence(repo: GitRepo) -> None:
     repo.git("checkout", "-q", "-b", "pr")
     repo.write({f"resources_servers/{SERVER}/README.md": "changed\n"})
     repo.commit("change")
-    report = review(discover_pr(repo.path, "main"), ReviewOptions(pr_body="hi"))
+    report = review(discover_pr(repo.path, "main"), ReviewOptions(pr_body="hi")).report
     assert report.servers[0].status == "changed"
     assert report.servers[0].evidence is None
     assert not [f for f in report.servers[0].findings if f.id.startswith("GR4")]
@@ -343,7 +343,7 @@ def test_curve_points_in_the_pr_pass_and_are_drawn(repo: GitRepo, tmp_path: Path
 
 
 def test_mermaid_blocks_hold_only_the_bots_labels_and_numbers(repo: GitRepo) -> None:
-    from gym_review_bot.render import render_markdown
+    from gym_review_bot.render.markdown import render_markdown
 
     hostile_model = 'evil"] \n```\n@everyone <script>'
     data = jsonl(rollouts(500, 16, lambda i: i % 17, model=hostile_model))
@@ -403,8 +403,8 @@ def test_a_sampled_reward_that_needed_a_model_never_matches(tmp_path: Path) -> N
 
 
 def test_gr408_with_the_sandbox_on_is_an_error_until_the_sandbox_replays_evidence(repo: GitRepo) -> None:
-    from gym_review_bot.checks import ServerContext
     from gym_review_bot.checks.checkout import Checkout
+    from gym_review_bot.checks.context import ServerContext
     from gym_review_bot.checks.evidence import EvidenceContext, check_evidence
     from gym_review_bot.evidence.locate import locate_evidence
 
@@ -575,7 +575,7 @@ def test_gr408_replays_a_seeded_sample_against_the_real_sandbox(repo: GitRepo, t
         sandbox="run",
         sandbox_options=SandboxOptions(base_image=base_image(), ca_bundle=ca_bundle(), concurrency=4),
     )
-    report = review(discover_pr(repo.path, "main"), options)
+    report = review(discover_pr(repo.path, "main"), options).report
     found = findings(report, server)
     assert found["GR203"].status == "pass", found["GR203"].message
     assert found["GR408"].status == "fail", found["GR408"].message

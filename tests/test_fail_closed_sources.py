@@ -311,7 +311,7 @@ def _changed_server_with_entrypoints(repo: GitRepo, base_value: str, head_value:
         "srv", {"configs/srv.yaml": config(head_value), "README.md": good_server_files("srv")["README.md"] + "\n"}
     )
     repo.commit("change it")
-    report = review(discover_pr(repo.path, "main"), ReviewOptions())
+    report = review(discover_pr(repo.path, "main"), ReviewOptions()).report
     [server] = report.servers
     assert server.status == "changed"
     return {f.id: f for f in server.findings}

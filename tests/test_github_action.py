@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from gym_review_bot.github.action import annotations, escape_data, escape_property
+from gym_review_bot.judge import judge
+from gym_review_bot.waiver import Waiver
 from tests.conftest import BASE_FIXTURE, GitRepo, good_server_files, write_tree
-from tests.github_support import make_report
+from tests.github_support import failing, make_report
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,12 +59,22 @@ def test_escaping_follows_the_workflow_command_rules():
 
 
 def test_annotations_only_for_findings_with_a_location():
-    report = make_report("GR109")
-    report.servers[0].findings[-1].message = "bad\n::error::injected"
-    report.servers[0].findings[-1].file = "resources_servers/x/a,b:c.py"
-    report.servers[0].findings.append(report.servers[0].findings[-1].model_copy(update={"file": None}))
-    lines = annotations(report)
+    report = make_report("GR109", "GR108")
+    gr109, gr108 = failing(report, "GR109"), failing(report, "GR108")
+    gr109.message = "bad\n::error::injected"
+    gr109.file = "resources_servers/x/a,b:c.py"
+    gr108.file = None
+    lines = annotations(report, judge(report))
     assert lines == ["::error file=resources_servers/x/a%2Cb%3Ac.py,title=GR109 check GR109::bad%0A::error::injected"]
+
+
+def test_waived_and_pre_existing_failures_are_never_error_annotations():
+    report = make_report("GR109", "GR108")
+    failing(report, "GR108").pre_existing = True
+    gr109 = failing(report, "GR109")
+    waiver = Waiver("GR109", "licence checked by hand", "override", fingerprint=gr109.fingerprint, by="maint")
+    lines = annotations(report, judge(report, [waiver]))
+    assert len(lines) == 2 and all(line.startswith("::notice ") for line in lines), lines
 
 
 def test_check_mode_writes_outputs_summary_and_annotations(tmp_path):

@@ -6,13 +6,12 @@ import re
 
 import pytest
 
-from gym_review_bot.github.comment import fit_comment
+from gym_review_bot.config import GithubSettings
 from gym_review_bot.github.publish import publish
-from gym_review_bot.github.settings import GithubSettings
-from gym_review_bot.github.summary import decode
-from gym_review_bot.render import MARKER
+from gym_review_bot.render.summary import decode
+from gym_review_bot.render.words import MARKER
 from tests.fake_github import FakeGithub
-from tests.github_support import HEAD, TOKEN, client, make_report, write_report
+from tests.github_support import HEAD, TOKEN, client, failing, make_report, rules, write_report
 
 BOT = "github-actions[bot]"
 
@@ -39,7 +38,7 @@ def bot_comments(fake, number=7):
 
 def test_first_publish_then_rerun_makes_no_write(fake, tmp_path):
     report = write_report(tmp_path / "r.json", make_report())
-    line = publish(client(fake), fake.repo, 7, report, settings())
+    line = publish(client(fake), fake.repo, 7, report, rules(reviewers=["alice", "bob"]))
     assert "published (success" in line
     assert len(fake.requests) <= 9, fake.requests
     assert fake.statuses[-1]["state"] == "success" and fake.statuses[-1]["context"] == "gym-review"
@@ -48,36 +47,38 @@ def test_first_publish_then_rerun_makes_no_write(fake, tmp_path):
     assert len(bot_comments(fake)) == 1
     fake.reset_counts()
     fake.add_comment(7, "user1", "later comment")  # the bot's comment is on page 2 now
-    line = publish(client(fake), fake.repo, 7, write_report(tmp_path / "r2.json", make_report()), settings())
+    line = publish(
+        client(fake), fake.repo, 7, write_report(tmp_path / "r2.json", make_report()), rules(reviewers=["alice", "bob"])
+    )
     assert "nothing changed" in line
     assert len(fake.requests) <= 4 and fake.writes() == [], fake.requests
 
 
 def publish_report(fake, tmp_path, report, name="r.json", **kw):
-    return publish(client(fake), fake.repo, 7, write_report(tmp_path / name, report), settings(**kw))
+    return publish(
+        client(fake), fake.repo, 7, write_report(tmp_path / name, report), rules(reviewers=["alice", "bob"], **kw)
+    )
 
 
-def test_new_commit_edits_the_comment_and_removes_the_ready_label(fake, tmp_path):
+def test_new_commit_edits_the_comment_and_says_what_changed(fake, tmp_path):
     publish_report(fake, tmp_path, make_report())
-    fake.pulls[7].labels.append("ready-to-merge")
-    publish_report(fake, tmp_path, make_report(), "r1.json")  # the label is seen at this head
-    assert decode(bot_comments(fake)[0]["body"]).ready_head == HEAD and "ready-to-merge" in fake.pulls[7].labels
     new = "e" * 40
-    fake.pulls[7].head = new
+    fake.push(7, new)
     fake.reset_counts()
     line = publish_report(fake, tmp_path, make_report("GR109", head=new), "r2.json")
     assert "published (failure" in line
-    assert len(bot_comments(fake)) == 1 and ("PATCH", f"/repos/{fake.repo}/issues/comments/") not in fake.requests
+    assert len(bot_comments(fake)) == 1 and not any(r[0] == "POST" and "/comments" in r[1] for r in fake.requests)
     body = bot_comments(fake)[0]["body"]
-    assert "label was removed" in body and decode(body).head == new and decode(body).state == "failure"
+    assert decode(body).head == new and decode(body).state == "failure"
     assert "1 new (GR109)" in body  # what changed since the previous review, from its hidden summary
     assert fake.pulls[7].labels == ["gym-review: changes requested"]
-    assert fake.statuses[-1] == {
-        "sha": new,
-        "state": "failure",
-        "description": "changes needed",
-        "context": "gym-review",
-    }
+    status = fake.statuses[-1]
+    assert (status["sha"], status["state"], status["description"], status["context"]) == (
+        new,
+        "failure",
+        "changes needed",
+        "gym-review",
+    )
 
 
 def test_override_by_a_maintainer_counts_and_by_an_outsider_does_not(fake, tmp_path):
@@ -85,13 +86,13 @@ def test_override_by_a_maintainer_counts_and_by_an_outsider_does_not(fake, tmp_p
 
     publish_report(fake, tmp_path, make_report("GR109"))
     fake.roles.update({"maint": "maintain", "outsider": "read"})
-    fake.runs.append(_run(fake, 99, HEAD))
+    run = fake.add_run(7, HEAD)
     outsider = fake.add_comment(7, "outsider", '/gym-review override GR109 "I say so"')
     reply = handle_comment(client(fake), fake.repo, 7, outsider["id"], settings())
     assert "Only maintainers" in reply and fake.reruns == []
     maint = fake.add_comment(7, "maint", '/gym-review override GR109 "upstream data, checked by hand"')
     assert "recorded" in handle_comment(client(fake), fake.repo, 7, maint["id"], settings())
-    assert fake.reruns == [99]
+    assert fake.reruns == [run["id"]]
     publish_report(fake, tmp_path, make_report("GR109"), "r2.json")
     body = bot_comments(fake)[0]["body"]
     assert "waived by @&#8203;maint" in body and "checked by hand" in body
@@ -102,25 +103,21 @@ def test_override_by_a_maintainer_counts_and_by_an_outsider_does_not(fake, tmp_p
     assert fake.statuses[-1]["state"] == "failure"
     # an override survives a new head while the finding is unchanged
     fake.roles["maint"] = "maintain"
-    fake.pulls[7].head = "f" * 40
+    fake.push(7, "f" * 40)
     publish_report(fake, tmp_path, make_report("GR109", head="f" * 40), "r4.json")
-    assert fake.statuses[-1] == {"sha": "f" * 40, "state": "success", "description": "passing", "context": "gym-review"}
-
-
-def _run(fake, run_id, head, path=".github/workflows/gym-review.yml"):
-    url = fake.api(f"/actions/runs/{run_id}")
-    return {"id": run_id, "head_sha": head, "path": path, "url": url, "rerun_url": f"{url}/rerun"}
+    status = fake.statuses[-1]
+    assert (status["sha"], status["state"], status["description"]) == ("f" * 40, "success", "passing")
 
 
 def test_recheck_by_the_author_reruns_and_by_a_stranger_is_refused(fake):
     from gym_review_bot.github.chatops import handle_comment
 
-    fake.runs.append(_run(fake, 42, HEAD))
+    run = fake.add_run(7, HEAD)
     stranger = fake.add_comment(7, "stranger", "/gym-review recheck")
     assert "only the PR's author" in handle_comment(client(fake), fake.repo, 7, stranger["id"], settings())
     author = fake.add_comment(7, "contrib", "/gym-review recheck")
-    assert handle_comment(client(fake), fake.repo, 7, author["id"], settings()) == "re-running run 42"
-    assert fake.reruns == [42]
+    assert handle_comment(client(fake), fake.repo, 7, author["id"], settings()) == f"re-running run {run['id']}"
+    assert fake.reruns == [run["id"]]
 
 
 def test_another_accounts_comment_with_the_marker_is_left_untouched(fake, tmp_path):
@@ -131,10 +128,9 @@ def test_another_accounts_comment_with_the_marker_is_left_untouched(fake, tmp_pa
     assert not any(r[0] == "PATCH" for r in fake.requests)
 
 
-@pytest.mark.skipif(fit_comment is None, reason="URLs are made inert by the hardened renderer (output branch)")
 def test_a_bare_url_in_a_message_is_not_linked(fake, tmp_path):
     report = make_report("GR109")
-    report.servers[0].findings[-1].message = "see http://evil.example/x and www.evil.example"
+    failing(report, "GR109").message = "see http://evil.example/x and www.evil.example"
     publish_report(fake, tmp_path, report)
     body = bot_comments(fake)[0]["body"]
     assert "http://evil" not in body and "www.evil" not in body and "evil.example" in body
@@ -142,9 +138,10 @@ def test_a_bare_url_in_a_message_is_not_linked(fake, tmp_path):
 
 def test_hostile_names_and_messages_are_rendered_harmless(fake, tmp_path):
     hostile = f"@org/team <img src=x onerror=alert(1)> http://evil.example/x #1 {MARKER} -->"
-    report = make_report("GR109", server="srv")
-    report.servers[0].findings[-1].message = hostile
-    report.servers[0].name = hostile
+    name = f"@team<img src=x onerror=alert(1)>#1{MARKER}-->"  # a server name has no `/`: the rest of `hostile`
+    fake.set_files(7, [f"resources_servers/{name}/app.py"])
+    report = make_report("GR109", server=name)
+    failing(report, "GR109").message = hostile
     publish_report(fake, tmp_path, report)
     body = bot_comments(fake)[0]["body"]
     assert "@org/team" not in body and "<img" not in body and body.count(MARKER) == 1
@@ -165,10 +162,10 @@ def test_untrusted_reports_are_refused(fake, tmp_path, monkeypatch, case, expect
     import json
 
     path = write_report(tmp_path / "r.json", make_report())
-    event = {"workflow_run": {"path": ".github/workflows/gym-review.yml", "head_sha": HEAD, "html_url": "x"}}
+    event = {"workflow_run": fake.add_run(7, HEAD)}
     kw = {}
     if case == "outdated":
-        fake.pulls[7].head = "9" * 40
+        fake.push(7, "9" * 40)
     elif case == "oversized":
         kw["max_report_mb"] = 0.0001
     elif case == "invalid":
@@ -179,14 +176,14 @@ def test_untrusted_reports_are_refused(fake, tmp_path, monkeypatch, case, expect
         event = {"pull_request": {"number": 7}}
     (tmp_path / "event.json").write_text(json.dumps(event))
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(tmp_path / "event.json"))
-    line = publish(client(fake), fake.repo, 7, path, settings(**kw))
+    line = publish(client(fake), fake.repo, 7, path, rules(reviewers=["alice", "bob"], **kw))
     assert line.startswith("refused") and expected in line
     assert fake.statuses[-1]["state"] == "error" and expected in fake.statuses[-1]["description"]
     assert bot_comments(fake) == [] and fake.pulls[7].labels == []
 
 
 def test_a_pr_touching_workflows_is_refused(fake, tmp_path):
-    fake.pulls[7].files.append(".github/workflows/gym-review.yml")
+    fake.set_files(7, ["resources_servers/word_count/app.py", ".github/workflows/gym-review.yml"])
     line = publish_report(fake, tmp_path, make_report())
     assert "changed by this PR" in line and fake.statuses[-1]["state"] == "error" and bot_comments(fake) == []
 
@@ -224,10 +221,10 @@ def test_closed_pr_exits_cleanly(fake, tmp_path):
 
 
 def test_oversized_report_comment_fits_and_keeps_the_summary(fake, tmp_path):
-    report = make_report("GR109")
-    for i in range(900):
-        report.servers[0].findings.append(make_report(f"GR{110 + i % 5}").servers[0].findings[-1])
-        report.servers[0].findings[-1].message = f"problem {i} " + "x" * 80
+    ids = ["GR101", "GR104", "GR105", "GR106", "GR107", "GR108", "GR109", "GR113", "GR205", "GR301", "GR302"]
+    report = make_report(*ids)
+    for i, check_id in enumerate(ids):
+        failing(report, check_id).message = f"problem {i} " + "x " * 4000  # about 100,000 characters in all
     publish_report(fake, tmp_path, report)
     body = bot_comments(fake)[0]["body"]
     assert len(body) <= 65_536 and decode(body) is not None and "cut to fit" in body.lower()

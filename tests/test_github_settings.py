@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from gym_review_bot.discover import UsageError
-from gym_review_bot.github.settings import GithubSettings, load_settings
+from gym_review_bot.config import GithubSettings, load_trusted_policy
+from gym_review_bot.errors import UsageError
 
 
 def test_defaults_are_the_issues():
@@ -26,25 +26,25 @@ def test_read_with_git_from_the_trusted_commit(repo):
     config = "waivers: []\ngithub:\n  reviewers: [alice]\n  approvals: 2\n  labels:\n    ready: ship-it\n"
     repo.write({".gym-review.yaml": config})
     base = repo.commit("config")
-    s = load_settings(repo.path)
+    s = _settings(repo.path)
     assert s.reviewers == ["alice"] and s.approvals == 2 and s.labels.ready == "ship-it"
     assert s.labels.passing == "gym-review: passing"
     # a PR checkout's working tree (or a later commit) does not decide the settings of the commit read
     repo.write({".gym-review.yaml": "github:\n  approvals: 0\n"})
-    assert load_settings(repo.path).approvals == 2
+    assert _settings(repo.path).approvals == 2
     repo.commit("PR lowers the bar")
-    assert load_settings(repo.path, base).approvals == 2
-    assert load_settings(repo.path).approvals == 0
+    assert _settings(repo.path, base).approvals == 2
+    assert _settings(repo.path).approvals == 0
 
 
 def test_no_config_file_gives_the_defaults_and_no_checkout_exits_2(repo, tmp_path):
     repo.write({"README.md": "x\n"})
     repo.commit("no config")
-    assert load_settings(repo.path) == GithubSettings()
+    assert _settings(repo.path) == GithubSettings()
     with pytest.raises(UsageError, match="not a git checkout"):
-        load_settings(tmp_path / "nowhere")
+        _settings(tmp_path / "nowhere")
     with pytest.raises(UsageError, match="no such commit"):
-        load_settings(repo.path, "no-such-branch")
+        _settings(repo.path, "no-such-branch")
 
 
 @pytest.mark.parametrize(
@@ -61,7 +61,7 @@ def test_bad_values_are_refused_naming_the_key(repo, text):
     repo.write({".gym-review.yaml": text})
     repo.commit("bad")
     with pytest.raises(UsageError, match="github"):
-        load_settings(repo.path)
+        _settings(repo.path)
 
 
 def test_bad_config_exits_2_with_one_line(repo):
@@ -114,4 +114,8 @@ def test_read_from_a_sparse_partial_checkout_like_the_workflows(repo, tmp_path):
     subprocess.run(["git", "-C", str(clone), "sparse-checkout", "set", "--no-cone", ".gym-review.yaml"], check=True)
     subprocess.run(["git", "-C", str(clone), "checkout", "-q"], check=True)
     shutil.rmtree(repo.path)  # no lazy fetch can succeed now: only what the checkout brought is readable
-    assert load_settings(clone).approvals == 3
+    assert _settings(clone).approvals == 3
+
+
+def _settings(repo, ref: str = "HEAD") -> GithubSettings:
+    return load_trusted_policy(repo, ref).policy.github

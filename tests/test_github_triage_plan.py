@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gym_review_bot.github.plan import make_plan, merge_reports
+from gym_review_bot.config import GithubSettings
 from gym_review_bot.github.publish import publish
-from gym_review_bot.github.settings import GithubSettings
 from gym_review_bot.github.triage import markdown_table, triage_rows
+from gym_review_bot.plan import make_plan, merge_reports
 from tests.conftest import GitRepo, good_server_files, write_tree
 from tests.fake_github import FakeGithub
-from tests.github_support import client, make_report, write_report
+from tests.github_support import client, make_report, rules, write_report
 
 
 def test_triage_over_several_prs(monkeypatch, tmp_path):
@@ -33,7 +33,7 @@ def test_triage_over_several_prs(monkeypatch, tmp_path):
                 fake.repo,
                 number,
                 write_report(tmp_path / "r.json", make_report(head=old)),
-                GithubSettings(),
+                rules(),
             )
         fake.pulls[2].head = new
         fake.add_comment(4, "mallory", "<!-- gym-review-bot -->\n<!-- gym-review-bot:summary e30= -->")

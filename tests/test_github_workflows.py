@@ -13,19 +13,34 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
+# Per workflow, per job: the token's permissions (nothing more).
 EXPECTED_PERMISSIONS = {
-    "gym-review.yml": {"contents": "read"},
+    "gym-review.yml": {"*": {"contents": "read"}},
     "gym-review-publish.yml": {
-        "actions": "read",
-        "contents": "read",
-        "issues": "write",
-        "pull-requests": "write",
-        "statuses": "write",
+        "pr": {"actions": "read"},
+        "publish": {
+            "actions": "read",
+            "contents": "read",
+            "issues": "write",
+            "pull-requests": "write",
+            "statuses": "write",
+        },
     },
-    "gym-review-base.yml": {"contents": "read", "packages": "write"},
-    "gym-review-commands.yml": {"actions": "write", "contents": "read", "issues": "write", "pull-requests": "read"},
-    "gym-review-merge.yml": {"contents": "write", "issues": "write", "pull-requests": "write"},
-    "gym-review-release.yml": {"contents": "read", "packages": "write"},
+    "gym-review-base.yml": {"*": {"contents": "read", "packages": "write"}},
+    "gym-review-commands.yml": {
+        "*": {"actions": "write", "contents": "read", "issues": "write", "pull-requests": "read"}
+    },
+    "gym-review-merge.yml": {
+        "*": {
+            "actions": "read",
+            "contents": "write",
+            "issues": "write",
+            "pull-requests": "write",
+            "statuses": "write",
+        }
+    },
+    "gym-review-new-head.yml": {"*": {"contents": "read", "pull-requests": "write", "statuses": "write"}},
+    "gym-review-release.yml": {"*": {"contents": "read", "packages": "write"}},
 }
 
 
@@ -43,8 +58,9 @@ def steps(workflow: dict):
         yield from job.get("steps", [])
 
 
-def test_the_five_workflows_and_the_release_are_there():
-    assert sorted(p.name for p in WORKFLOWS.glob("*.yml")) == sorted(EXPECTED_PERMISSIONS)
+def test_the_six_workflows_and_the_release_are_there():
+    audit = "gym-review-audit.yml"  # its jobs' permissions differ per job: tests/test_audit_workflow.py
+    assert sorted(p.name for p in WORKFLOWS.glob("*.yml")) == sorted([*EXPECTED_PERMISSIONS, audit])
     assert set(triggers(load("gym-review.yml"))["pull_request"]["types"]) == {
         "opened",
         "synchronize",
@@ -56,6 +72,38 @@ def test_the_five_workflows_and_the_release_are_there():
     assert "issue_comment" in triggers(load("gym-review-commands.yml"))
     merge = triggers(load("gym-review-merge.yml"))
     assert merge["pull_request_target"]["types"] == ["labeled"] and "schedule" in merge
+    assert triggers(load("gym-review-new-head.yml"))["pull_request_target"]["types"] == ["synchronize"]
+
+
+def test_no_workflow_names_a_label():
+    # merge runs on every `labeled` event and ignores all but the config's ready label: a registry's own
+    # label name needs no workflow edit.
+    for path in WORKFLOWS.glob("*.yml"):
+        text = path.read_text()
+        assert "ready-to-merge" not in text and "label.name" not in text, path.name
+
+
+def test_publish_merge_and_commands_share_one_group_per_pr_and_never_cancel_it():
+    groups = {
+        "gym-review-publish.yml": load("gym-review-publish.yml")["jobs"]["publish"]["concurrency"],
+        "gym-review-merge.yml": load("gym-review-merge.yml")["jobs"]["merge"]["concurrency"],
+        "gym-review-commands.yml": load("gym-review-commands.yml")["jobs"]["command"]["concurrency"],
+    }
+    numbers = {
+        "gym-review-publish.yml": "needs.pr.outputs.number",
+        "gym-review-merge.yml": "github.event.pull_request.number",
+        "gym-review-commands.yml": "github.event.issue.number",
+    }
+    for name, concurrency in groups.items():
+        assert concurrency["cancel-in-progress"] is False, name
+        assert concurrency["group"].startswith("gym-review-pr-${{ " + numbers[name]), (name, concurrency)
+
+
+def test_the_review_checks_out_the_prs_head_not_the_merge_commit():
+    for step in steps(load("gym-review.yml")):
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert step["with"]["ref"] == "${{ github.event.pull_request.head.sha }}"
+            assert step["with"]["fetch-depth"] == 0
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_PERMISSIONS))
@@ -63,9 +111,12 @@ def test_permissions_are_minimal_per_job(name):
     workflow = load(name)
     top = workflow.get("permissions")
     assert isinstance(top, dict), f"{name}: permissions must be an explicit mapping (no default token scope)"
+    expected = EXPECTED_PERMISSIONS[name]
+    assert set(expected) in ({"*"}, set(workflow["jobs"])), name
     for job_name, job in workflow["jobs"].items():
         effective = job.get("permissions", top)
-        assert isinstance(effective, dict) and effective == EXPECTED_PERMISSIONS[name], (name, job_name)
+        wanted = expected.get(job_name, expected.get("*"))
+        assert isinstance(effective, dict) and effective == wanted, (name, job_name)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_PERMISSIONS))
@@ -108,9 +159,11 @@ def test_the_pr_workflow_holds_no_write_token_and_no_secret():
 
 def test_the_publish_workflow_downloads_from_the_triggering_run():
     workflow = load("gym-review-publish.yml")
-    download = next(s for s in steps(workflow) if s.get("uses", "").startswith("actions/download-artifact@"))
-    assert download["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
-    assert workflow["jobs"]["publish"]["if"].startswith("github.event.workflow_run.event == 'pull_request'")
+    downloads = [s for s in steps(workflow) if s.get("uses", "").startswith("actions/download-artifact@")]
+    assert len(downloads) == 2
+    assert all(d["with"]["run-id"] == "${{ github.event.workflow_run.id }}" for d in downloads)
+    assert workflow["jobs"]["pr"]["if"].startswith("github.event.workflow_run.event == 'pull_request'")
+    assert workflow["jobs"]["publish"]["needs"] == "pr"
 
 
 def test_every_action_is_pinned_to_a_commit():

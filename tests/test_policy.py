@@ -10,10 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from gym_review_bot.discover import UsageError, discover_local, discover_pr
-from gym_review_bot.models import Finding, Report
-from gym_review_bot.policy import Policy, apply_policy, parse_policy, policy_notes
-from gym_review_bot.review import ReviewOptions, review
+from gym_review_bot.catalogue import Catalogue
+from gym_review_bot.checks.base import apply_rules
+from gym_review_bot.config import Policy, parse_policy, policy_notes
+from gym_review_bot.discover import discover_local, discover_pr
+from gym_review_bot.errors import UsageError
+from gym_review_bot.judge import Judgement, judge, sealed
+from gym_review_bot.models import Finding, Report, ServerReport
+from gym_review_bot.review import Reviewed, ReviewOptions, review
 from tests.conftest import ALL_RULES, GitRepo, good_server_files
 
 ISSUE_EXAMPLE = (
@@ -36,8 +40,9 @@ TODAY = date(2026, 11, 26)
 
 
 def bad(text: str) -> str:
+    """The one-line message a bad file stops with: its schema (config layer) or its check ids (the catalogue)."""
     with pytest.raises(UsageError) as info:
-        parse_policy(text.encode())
+        Catalogue(parse_policy(text.encode()))
     message = str(info.value)
     assert "\n" not in message
     return message
@@ -132,7 +137,7 @@ def test_an_invalid_header_regex_exits_naming_the_key() -> None:
     assert "headers.0" in bad("rules: {copyright_header: {enabled: true, headers: [[]]}}\n")
 
 
-# -- apply_policy ----------------------------------------------------------------------------------
+# -- the rules on a finding: severity and `off` (checks.base.apply_rules), waivers (the judge) ----------
 
 
 def finding(check_id: str = "GR109", status: str = "fail", severity: str = "error", fp: str = "f" * 20) -> Finding:
@@ -143,79 +148,81 @@ def policy(text: str) -> Policy:
     return parse_policy(text.encode())
 
 
+def under(text: str, f: Finding) -> Finding:
+    return apply_rules(Catalogue().get(f.id), f, policy(text))  # type: ignore[arg-type]
+
+
+def judged(text: str, *findings: Finding, server: str = "srv") -> Judgement:
+    report = Report(
+        servers=[ServerReport(name=server, path=f"resources_servers/{server}", status="added", findings=[*findings])]
+    )
+    return judge(report, policy(text).config_waivers(), today=TODAY)
+
+
 def test_off_turns_a_check_into_a_skip_disabled_by_policy() -> None:
     f = finding("GR114", severity="warning")
-    apply_policy([f], "srv", policy("severity: {GR114: off}\n"), TODAY)
-    assert (f.status, f.skip_kind) == ("skip", "disabled_by_policy")
-    assert "GR114: off" in f.message and not f.blocks_merge
+    off = under("severity: {GR114: off}\n", f)
+    assert (off.status, off.skip_kind) == ("skip", "disabled_by_policy")
+    assert "GR114: off" in off.message and judged("", off).klass(off) == "skipped"
+    assert (f.status, f.message) == ("fail", "m")  # a copy: the finding itself is never changed
 
 
 def test_severity_override_raises_and_lowers() -> None:
-    up, down = finding("GR112", severity="warning"), finding("GR104")
-    apply_policy([up, down], "srv", policy("severity: {GR112: error, GR104: warning}\n"), TODAY)
-    assert up.severity == "error" and up.blocks_merge
-    assert down.severity == "warning" and not down.blocks_merge
+    up = under("severity: {GR112: error, GR104: warning}\n", finding("GR112", severity="warning"))
+    down = under("severity: {GR112: error, GR104: warning}\n", finding("GR104"))
+    assert up.severity == "error" and judged("", up).klass(up) == "blocking"
+    assert down.severity == "warning" and judged("", down).klass(down) == "warning"
 
 
 def test_active_waiver_keeps_fail_but_does_not_block() -> None:
     f = finding()
     text = "waivers: [{check: GR109, server: srv, reason: legal review, expires: 2027-01-31}]\n"
-    apply_policy([f], "srv", policy(text), TODAY)
-    assert f.status == "fail" and not f.blocks_merge
-    assert f.waived is not None
-    assert (f.waived.reason, f.waived.source, f.waived.expires) == ("legal review", "config", date(2027, 1, 31))
-    assert f.message.endswith("(Waived by .gym-review.yaml until 2027-01-31: legal review; does not block.)")
+    judgement = judged(text, f)
+    assert f.status == "fail" and judgement.klass(f) == "waived" and judgement.verdict == "pass"
+    report, _ = sealed(Report(servers=[ServerReport(name="srv", path="p", status="added", findings=[f])]), judgement)
+    waived = report.servers[0].findings[0].waived
+    assert waived is not None and f.waived is None  # recorded on the sealed copy, never on the judged finding
+    assert (waived.reason, waived.source, waived.expires) == ("legal review", "config", date(2027, 1, 31))
 
 
 def test_waiver_expiring_today_still_holds() -> None:
     f = finding()
-    apply_policy([f], "srv", policy("waivers: [{check: GR109, reason: r, expires: 2026-11-26}]\n"), TODAY)
-    assert f.waived is not None
+    assert judged("waivers: [{check: GR109, reason: r, expires: 2026-11-26}]\n", f).klass(f) == "waived"
 
 
 def test_expired_waiver_is_ignored_with_a_note() -> None:
     f = finding()
-    p = policy("waivers: [{check: GR109, server: srv, reason: legal review, expires: 2026-11-25}]\n")
-    apply_policy([f], "srv", p, TODAY)
-    assert f.waived is None and f.blocks_merge
-    [note] = policy_notes(p, TODAY)
+    text = "waivers: [{check: GR109, server: srv, reason: legal review, expires: 2026-11-25}]\n"
+    assert judged(text, f).klass(f) == "blocking"
+    [note] = policy_notes(policy(text), TODAY)
     assert "GR109 on srv expired on 2026-11-25" in note and "ignored" in note
 
 
 def test_waiver_for_another_server_does_not_apply() -> None:
     f = finding()
-    apply_policy([f], "srv", policy("waivers: [{check: GR109, server: legacy_env, reason: r}]\n"), TODAY)
-    assert f.waived is None and f.blocks_merge
+    assert judged("waivers: [{check: GR109, server: legacy_env, reason: r}]\n", f).klass(f) == "blocking"
 
 
 def test_waiver_without_server_covers_every_server() -> None:
     f = finding()
-    apply_policy([f], "srv", policy("waivers: [{check: GR109, reason: r}]\n"), TODAY)
-    assert f.waived is not None
+    assert judged("waivers: [{check: GR109, reason: r}]\n", f).klass(f) == "waived"
 
 
 def test_waiver_with_fingerprint_waives_only_that_finding() -> None:
     same, other = finding(fp="a" * 20), finding(fp="b" * 20)
-    p = policy(f"waivers: [{{check: GR109, reason: r, fingerprint: {'a' * 20}}}]\n")
-    apply_policy([same], "srv", p, TODAY)
-    apply_policy([other], "srv", p, TODAY)
-    assert same.waived is not None and other.waived is None
+    judgement = judged(f"waivers: [{{check: GR109, reason: r, fingerprint: {'a' * 20}}}]\n", same, other)
+    assert judgement.klass(same) == "waived" and judgement.klass(other) == "blocking"
 
 
 def test_waivers_touch_only_failures() -> None:
     passing, erroring = finding(status="pass"), finding(status="error")
-    apply_policy([passing, erroring], "srv", policy("waivers: [{check: GR109, reason: r}]\n"), TODAY)
-    assert passing.waived is None and erroring.waived is None
+    judgement = judged("waivers: [{check: GR109, reason: r}]\n", passing, erroring)
+    assert (judgement.klass(passing), judgement.klass(erroring)) == ("passed", "not_run")
 
 
 def test_a_waived_error_does_not_fail_the_verdict() -> None:
-    from gym_review_bot.models import ServerReport
-
-    f = finding()
-    apply_policy([f], "srv", policy("waivers: [{check: GR109, reason: r}]\n"), TODAY)
-    report = Report(servers=[ServerReport(name="srv", path="resources_servers/srv", status="added", findings=[f])])
-    report.finalize()
-    assert report.verdict == "pass" and report.summary.waived == 1 and report.summary.errors == 0
+    judgement = judged("waivers: [{check: GR109, reason: r}]\n", finding())
+    assert judgement.verdict == "pass" and judgement.summary.waived == 1 and judgement.summary.errors == 0
 
 
 # -- read from the merge base, end to end -----------------------------------------------------------
@@ -227,7 +234,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "gym_review_bot", *args], capture_output=True, text=True, timeout=120)
 
 
-def pr_review(repo: GitRepo) -> Report:
+def pr_review(repo: GitRepo) -> Reviewed:
     return review(discover_pr(repo.path, "main"), ReviewOptions())
 
 
@@ -245,9 +252,9 @@ def test_without_a_file_the_report_says_defaults(repo: GitRepo) -> None:
     repo.git("checkout", "-q", "-b", "pr")
     add_failing_server(repo)
     repo.commit("add srv")
-    report = pr_review(repo)
+    report, judgement = pr_review(repo)
     assert report.policy.model_dump() == {"source": "defaults", "path": None, "blob_sha": None}
-    assert gr(report, "GR109").blocks_merge and report.verdict == "fail"
+    assert judgement.klass(gr(report, "GR109")) == "blocking" and report.verdict == "fail"
 
 
 def test_base_config_waives_and_the_report_names_the_file(repo: GitRepo, tmp_path: Path) -> None:
@@ -279,9 +286,9 @@ def test_head_changing_the_config_has_no_effect_and_gets_a_note(repo: GitRepo) -
     # The PR tries to waive its own failure and to turn the check off: neither may count.
     repo.write({".gym-review.yaml": "severity: {GR109: warning}\nwaivers: [{check: GR109, reason: trust me}]\n"})
     repo.commit("add srv and relax the rules")
-    report = pr_review(repo)
+    report, judgement = pr_review(repo)
     f = gr(report, "GR109")
-    assert f.severity == "error" and f.waived is None and f.blocks_merge
+    assert f.severity == "error" and f.waived is None and judgement.klass(f) == "blocking"
     assert report.verdict == "fail"
     assert any("takes effect after merge" in n for n in report.notes)
     assert report.policy.blob_sha == repo.git("rev-parse", "main:.gym-review.yaml")
@@ -292,7 +299,7 @@ def test_head_adding_a_config_gets_the_note_and_the_defaults(repo: GitRepo) -> N
     add_failing_server(repo)
     repo.write({".gym-review.yaml": "waivers: [{check: GR109, reason: trust me}]\n"})
     repo.commit("add srv and a config")
-    report = pr_review(repo)
+    report, _ = pr_review(repo)
     assert report.policy.source == "defaults" and gr(report, "GR109").waived is None
     assert any("takes effect after merge" in n for n in report.notes)
 
@@ -303,7 +310,7 @@ def test_an_unchanged_config_gets_no_note(repo: GitRepo) -> None:
     repo.git("checkout", "-q", "-b", "pr")
     add_failing_server(repo)
     repo.commit("add srv")
-    assert not any(".gym-review.yaml" in n for n in pr_review(repo).notes)
+    assert not any(".gym-review.yaml" in n for n in pr_review(repo).report.notes)
 
 
 def test_an_invalid_head_config_is_not_read(repo: GitRepo) -> None:
@@ -311,7 +318,7 @@ def test_an_invalid_head_config_is_not_read(repo: GitRepo) -> None:
     add_failing_server(repo)
     repo.write({".gym-review.yaml": "nonsense: [\n"})
     repo.commit("add srv and a broken config")
-    assert pr_review(repo).policy.source == "defaults"
+    assert pr_review(repo).report.policy.source == "defaults"
 
 
 def test_off_at_the_base_is_a_skip_end_to_end(repo: GitRepo) -> None:
@@ -320,7 +327,7 @@ def test_off_at_the_base_is_a_skip_end_to_end(repo: GitRepo) -> None:
     repo.git("checkout", "-q", "-b", "pr")
     add_failing_server(repo)
     repo.commit("add srv")
-    report = pr_review(repo)
+    report = pr_review(repo).report
     assert (gr(report, "GR109").status, gr(report, "GR109").skip_kind) == ("skip", "disabled_by_policy")
     assert report.verdict == "pass"
 
@@ -357,7 +364,7 @@ def test_outside_pr_mode_the_checkouts_own_file_is_read(tmp_path: Path) -> None:
     shutil.copytree(BASE_FIXTURE, tmp_path, dirs_exist_ok=True)
     write_tree(tmp_path, {f"resources_servers/srv/{k}": v for k, v in good_server_files("srv").items()})
     write_tree(tmp_path, {".gym-review.yaml": "severity: {GR112: off}\n"})
-    report = review(discover_local(tmp_path, ["srv"]), ReviewOptions())
+    report = review(discover_local(tmp_path, ["srv"]), ReviewOptions()).report
     hashed = subprocess.run(["git", "hash-object", str(tmp_path / ".gym-review.yaml")], capture_output=True, text=True)
     assert report.policy.source == "file" and report.policy.blob_sha == hashed.stdout.strip()
     assert gr(report, "GR112").skip_kind == "disabled_by_policy"
@@ -383,7 +390,7 @@ def _rows_review(repo: GitRepo, config: str | None, examples: int, rollouts: int
         files[rel] = "\n".join((rows * count)[:count]) + "\n"
     repo.server("srv", files)
     repo.commit("add srv")
-    return pr_review(repo)
+    return pr_review(repo).report
 
 
 def test_exact_row_counts_from_the_config_fail_gr106_and_gr107_on_six_rows(repo: GitRepo) -> None:
@@ -413,13 +420,14 @@ def test_the_pr_description_checks_follow_severity_and_waivers_of_the_merge_base
     repo.git("checkout", "-q", "-b", "pr")
     repo.server("srv", good_server_files("srv"))
     repo.commit("add srv")
-    report = review(discover_pr(repo.path, "main"), ReviewOptions(pr_body="Nothing here."))
+    report, judgement = review(discover_pr(repo.path, "main"), ReviewOptions(pr_body="Nothing here."))
     assert report.pr is not None
     body = {f.id: f for f in report.pr.findings}
-    assert body["GR301"].status == "fail" and body["GR301"].severity == "warning" and not body["GR301"].blocks_merge
+    assert body["GR301"].status == "fail" and body["GR301"].severity == "warning"
+    assert judgement.klass(body["GR301"]) == "warning"
     assert body["GR302"].waived is not None and body["GR302"].waived.source == "config"
     assert (body["GR304"].status, body["GR304"].skip_kind) == ("skip", "disabled_by_policy")
-    assert body["GR303"].blocks_merge  # not named: as the guide says
+    assert judgement.klass(body["GR303"]) == "blocking"  # not named: as the guide says
 
 
 @pytest.mark.parametrize(
@@ -431,12 +439,11 @@ def test_the_pr_description_checks_follow_severity_and_waivers_of_the_merge_base
     ],
 )
 def test_pr_body_check_ids_are_checked_for_typos(text: str) -> None:
-    with pytest.raises(UsageError, match="unknown check id"):
-        parse_policy(text.encode())
+    assert "unknown check id" in bad(text)
 
 
 def test_a_registrys_own_part_can_be_named_in_severity() -> None:
     text = (
         "pr_body:\n  parts:\n    EC01: {title: Eval contract, synonyms: [eval contract]}\nseverity: {EC01: warning}\n"
     )
-    assert parse_policy(text.encode()).severity == {"EC01": "warning"}
+    assert Catalogue(parse_policy(text.encode())).severity("EC01") == "warning"

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from gym_review_bot.checks.pr_body import PrBodySettings, check_pr_body
+from gym_review_bot.catalogue import Catalogue
+from gym_review_bot.checks.base import run_checks
+from gym_review_bot.checks.pull import PR_SCOPE, PrContext
+from gym_review_bot.config import Policy, PrBodySettings, default_policy
 from gym_review_bot.evidence.body import parse_body
 from gym_review_bot.models import Finding
 
@@ -23,8 +26,13 @@ FILLED = {
 }
 
 
-def review(body: str, settings: PrBodySettings | None = None) -> dict[str, Finding]:
-    return {f.id: f for f in check_pr_body(parse_body(body), settings or PrBodySettings())}
+def review(body: str | None, settings: PrBodySettings | None = None) -> dict[str, Finding]:
+    """The PR-description checks (GR3xx and a registry's own parts) on a body, as a review runs them."""
+    policy = default_policy() if settings is None else Policy.model_construct(pr_body=settings)
+    catalogue = Catalogue(policy)
+    checks = [c for c in catalogue.pr_checks() if c.family == "description"]
+    parsed = parse_body(body) if body is not None else None
+    return {f.id: f for f in run_checks(checks, PrContext(parsed, policy), PR_SCOPE, policy)}
 
 
 def statuses(body: str, settings: PrBodySettings | None = None) -> dict[str, str]:
@@ -246,7 +254,7 @@ def test_settings_refuse_unknown_keys() -> None:
 
 
 def test_without_a_body_every_check_is_skipped_as_not_requested() -> None:
-    findings = check_pr_body(None, PrBodySettings())
+    findings = review(None).values()
     assert {f.status for f in findings} == {"skip"}
     assert {f.skip_kind for f in findings} == {"not_requested"}
 
@@ -332,7 +340,9 @@ def test_cli_without_a_body_skips_the_checks_as_not_requested(pr_repo, tmp_path:
     out = tmp_path / "r.json"
     _cli(pr_repo.path, "--json", str(out))
     report = json.loads(out.read_text())
-    assert {f["skip_kind"] for f in report["pr"]["findings"]} == {"not_requested"}
+    # GR120 (the commits) lives beside them since it became a PR-scope check; off by default
+    description = [f for f in report["pr"]["findings"] if f["id"] != "GR120"]
+    assert {f["skip_kind"] for f in description} == {"not_requested"}
     assert report["complete"] is False
 
 

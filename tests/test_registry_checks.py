@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -56,8 +58,9 @@ def signed_commit(repo: GitRepo, message: str = "change") -> str:
 
 
 def findings(repo: GitRepo) -> dict[str, Finding]:
-    report = review(discover_pr(repo.path, "main"), ReviewOptions())
-    return {f.id: f for f in report.servers[0].findings}
+    report = review(discover_pr(repo.path, "main"), ReviewOptions()).report
+    assert report.pr is not None  # GR120, about the PR's commits, is one of the PR's own checks
+    return {f.id: f for f in [*report.servers[0].findings, *report.pr.findings]}
 
 
 def add_server(repo: GitRepo, overrides: dict[str, str | bytes | None] | None = None) -> dict[str, Finding]:
@@ -132,7 +135,8 @@ def test_gr115_checks_only_files_the_pr_adds(repo: GitRepo) -> None:
 def test_gr115_does_not_apply_outside_pr_mode(server_tree) -> None:
     # The checkout's own .gym-review.yaml turns the rules on; without a base they cannot tell what was added.
     found = server_tree(checkout_files={".gym-review.yaml": ALL_RULES})
-    for check_id in ("GR115", "GR118", "GR120", "GR121"):
+    assert "GR120" not in found  # the PR's commits: a check of the PR itself, with no PR to check here
+    for check_id in ("GR115", "GR118", "GR121"):
         assert (found[check_id].status, found[check_id].skip_kind) == ("skip", "not_applicable"), check_id
         assert "PR mode" in found[check_id].message
 
@@ -299,6 +303,74 @@ def test_gr120_ignores_commits_already_on_the_base(repo: GitRepo) -> None:
     assert findings(repo)["GR120"].status == "pass"
 
 
+def dco_commit(repo: GitRepo, message: str, author: str = "Ada Lovelace <ada@example.org>", committer: str = "") -> str:
+    """A commit with this author (and committer), made as git makes it; its message as given."""
+    name, email = author[:-1].split(" <")
+    c_name, c_email = committer[:-1].split(" <") if committer else (name, email)
+    env = {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": c_name,
+        "GIT_COMMITTER_EMAIL": c_email,
+    }
+    subprocess.run(
+        ["git", "-c", "commit.gpgsign=false", "commit", "-q", "--allow-empty", "-m", message],
+        cwd=repo.path, check=True, env={**os.environ, **env},
+    )  # fmt: skip
+    return repo.git("rev-parse", "HEAD")
+
+
+@pytest.mark.parametrize(
+    "message, committer, passes",
+    [
+        ("x\n\nSigned-off-by: Ada Lovelace <ada@example.org>", "", True),
+        ("x\n\nsigned-off-by: ADA LOVELACE <ADA@EXAMPLE.ORG>", "", True),  # the App compares case-insensitively
+        # signed off by the committer (a maintainer who applied the patch): the App accepts it
+        ("x\n\nSigned-off-by: Grace Hopper <grace@example.org>", "Grace Hopper <grace@example.org>", True),
+        # a line anywhere in the message, as the App's pattern finds it (not only git's final trailers)
+        ("x\n\nSigned-off-by: Ada Lovelace <ada@example.org>\n\nMore words after it.", "", True),
+        ("x", "", False),
+        ("x\n\nSigned-off-by: Someone Else <else@example.org>", "", False),
+    ],
+)
+def test_gr120_follows_the_dco_apps_rules(repo: GitRepo, message: str, committer: str, passes: bool) -> None:
+    open_pr(repo)
+    repo.server("srv", nvidia_server())
+    repo.git("add", "-A")
+    dco_commit(repo, message, committer=committer)
+    assert (findings(repo)["GR120"].status == "pass") is passes
+
+
+def test_gr120_says_what_it_expected_and_what_it_found(repo: GitRepo) -> None:
+    open_pr(repo)
+    repo.server("srv", nvidia_server())
+    repo.git("add", "-A")
+    sha = dco_commit(repo, "x\n\nSigned-off-by: Someone Else <else@example.org>")
+    f = findings(repo)["GR120"]
+    assert (
+        f'{sha[:12]} (Ada Lovelace <ada@example.org>): Expected "Ada Lovelace <ada@example.org>", but got' in f.message
+    )
+    assert '"Someone Else <else@example.org>"' in f.message
+
+
+def test_gr120_fails_an_invalid_email_and_skips_bots_and_merges(repo: GitRepo) -> None:
+    open_pr(repo)
+    repo.server("srv", nvidia_server())
+    repo.git("add", "-A")
+    bad = dco_commit(repo, "x\n\nSigned-off-by: Ada <ada@localhost>", author="Ada <ada@localhost>")
+    dco_commit(repo, "bump", author="dependabot[bot] <49699333+dependabot[bot]@users.noreply.github.com>")
+    f = findings(repo)["GR120"]
+    assert f.status == "fail" and "1 of 2 commit(s)" in f.message
+    assert f"{bad[:12]} (Ada <ada@localhost>): ada@localhost is not a valid email address." in f.message
+    repo.git("checkout", "-q", "-b", "side", "main")
+    dco_commit(repo, "side\n\nSigned-off-by: Ada Lovelace <ada@example.org>")
+    repo.git("checkout", "-q", "pr")
+    repo.git("merge", "-q", "--no-ff", "--no-edit", "side")  # an unsigned merge commit: skipped, as the App does
+    merge = repo.git("rev-parse", "HEAD")
+    after = findings(repo)["GR120"]
+    assert "1 of 3 commit(s)" in after.message and merge[:12] not in after.message
+
+
 # -- GR121 ---------------------------------------------------------------------------------------
 
 
@@ -323,11 +395,10 @@ def test_gr121_is_about_added_files_only(repo: GitRepo, tmp_path: Path) -> None:
 
 
 def test_gr120_is_an_error_when_the_commits_cannot_be_listed(repo: GitRepo) -> None:
-    from gym_review_bot.checks import Checkout, ServerContext
     from gym_review_bot.checks.base import run_checks
-    from gym_review_bot.checks.pull import PullRequest
-    from gym_review_bot.checks.registry import CHECKS
-    from gym_review_bot.policy import parse_policy
+    from gym_review_bot.checks.commits import CHECKS
+    from gym_review_bot.checks.pull import PrContext, PullRequest
+    from gym_review_bot.config import parse_policy
     from gym_review_bot.sources import GitTree
 
     open_pr(repo)
@@ -335,6 +406,6 @@ def test_gr120_is_an_error_when_the_commits_cannot_be_listed(repo: GitRepo) -> N
     head = signed_commit(repo, "add srv")
     tree = GitTree(repo.path, head)
     gone = PullRequest(tree, frozenset(), repo.path, "0" * 40, head)  # a base git does not have
-    ctx = ServerContext(tree, "srv", Checkout(tree), policy=parse_policy(ALL_RULES.encode()), pull=gone)
-    [f] = [f for f in run_checks(CHECKS, ctx, "srv") if f.id == "GR120"]
+    policy = parse_policy(ALL_RULES.encode())
+    [f] = run_checks(CHECKS, PrContext(None, policy, gone), "(pull request)", policy)
     assert f.status == "error" and "Could not list the PR's commits" in f.message

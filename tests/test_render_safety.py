@@ -20,8 +20,14 @@ import pytest
 
 from gym_review_bot.checks.base import failed
 from gym_review_bot.models import Finding, Report, ServerReport
-from gym_review_bot.render import MARKER, render_markdown, render_terminal
-from gym_review_bot.render.fit import CUT_HEADLINE, GITHUB_LIMIT, comment_length, fit_comment
+from gym_review_bot.render.markdown import (
+    CUT_HEADLINE,
+    GITHUB_LIMIT,
+    comment_length,
+    fit_comment,
+    judge_recorded,
+    render_markdown,
+)
 from gym_review_bot.render.safety import (
     escape_terminal,
     fence,
@@ -30,8 +36,10 @@ from gym_review_bot.render.safety import (
     split_fenced,
     stop_commands,
 )
+from gym_review_bot.render.terminal import render_terminal
+from gym_review_bot.render.words import MARKER
 from gym_review_bot.sandbox.catalogue import BY_ID, sandbox_finding
-from tests.conftest import GitRepo, good_server_files
+from tests.conftest import GitRepo, finalized, good_server_files
 
 INJECTION = "::error title=x::injected"
 HOSTILE = (
@@ -89,7 +97,7 @@ def sandbox_report(log: str, server_name: str = "srv") -> Report:
     """A report whose GR202 failure carries a log excerpt, fenced as the sandbox fences it."""
     gr202 = sandbox_finding("GR202", failed(f"The server did not start. Last log lines:\n```\n{log}\n```"), server_name)
     server = ServerReport(name=server_name, path=f"resources_servers/{server_name}", status="added", findings=[gr202])
-    return Report(servers=[server]).finalize()
+    return finalized(Report(servers=[server]))
 
 
 def test_a_log_line_cannot_inject_a_workflow_command() -> None:
@@ -132,7 +140,7 @@ def semantics_report() -> Report:
         finding("GR201", "skip", "Skipped: --no-docker was given", skip_kind="not_requested"),
     ]
     server = ServerReport(name="srv", path="resources_servers/srv", status="added", findings=findings)
-    return Report(servers=[server]).finalize()
+    return finalized(Report(servers=[server]))
 
 
 def test_error_findings_are_shown_as_not_run_in_markdown() -> None:
@@ -158,12 +166,12 @@ def test_error_findings_are_err_on_the_terminal() -> None:
 
 def test_a_passing_but_incomplete_review_says_so() -> None:
     server = ServerReport(name="s", path="resources_servers/s", status="added", findings=[finding("GR101", "pass", "")])
-    report = Report(servers=[server]).finalize()
+    report = finalized(Report(servers=[server]))
     assert report.verdict == "pass" and not report.complete
     assert render_terminal(report).rstrip().split("\n")[-1].startswith("verdict: PASS (incomplete)")
     assert "sandbox not run" in render_markdown(report)
-    server.sandbox_ran = True
-    report.finalize()
+    report.servers[0].sandbox_ran = True  # the sealed copy's server
+    report = finalized(report)
     assert "Incomplete" not in render_markdown(report) and "incomplete" not in render_terminal(report)
 
 
@@ -171,7 +179,7 @@ def test_failures_show_how_to_fix_once() -> None:
     static = finding("GR104", "fail", "domain `x` is not allowed")
     sandbox = sandbox_finding("GR202", failed("did not start\nHow to fix: Start faster."), "s")
     server = ServerReport(name="s", path="resources_servers/s", status="added", findings=[static, sandbox])
-    report = Report(servers=[server]).finalize()
+    report = finalized(Report(servers=[server]))
     md, text = render_markdown(report), render_terminal(report, verbose=True)
     assert "<summary>Fix</summary>\n\n  Fix GR104 like so." in md  # under "Fix", the hint needs no label
     assert "         How to fix: Fix GR104 like so." in text
@@ -275,7 +283,7 @@ def many_servers(n: int) -> Report:
         if i % 2:
             findings[4] = finding("GR104", "fail", f"domain `bad{i}` is not allowed " + "why " * 30)
         servers.append(ServerReport(name=f"s{i}", path=f"resources_servers/s{i}", status="checked", findings=findings))
-    return Report(servers=servers).finalize()
+    return finalized(Report(servers=servers))
 
 
 def test_two_thousand_servers_fall_back_to_counts() -> None:
@@ -293,7 +301,7 @@ def test_two_thousand_servers_fall_back_to_counts() -> None:
 
 def test_fewer_servers_keep_every_failing_id_and_title() -> None:
     report = many_servers(300)
-    md = fit_comment(report)
+    md = fit_comment(report, judge_recorded(report))
     assert comment_length(md) <= GITHUB_LIMIT
     assert md.count("**GR104** Title of GR104") == 150
     assert f"**{CUT_HEADLINE}** the lists of passing and skipped checks" in md  # says what was cut

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from gym_review_bot.checks.base import Check, errored, failed, passed, run_checks, skipped
+from gym_review_bot.config import default_policy
 from gym_review_bot.models import Finding, Report, ServerReport
-from tests.conftest import GitRepo, good_server_files
+from tests.conftest import GitRepo, finalized, good_server_files
 
 
 def finding(check_id: str, status: str, severity: str = "error", **kw) -> Finding:
@@ -22,7 +23,7 @@ def finding(check_id: str, status: str, severity: str = "error", **kw) -> Findin
 def report_of(*findings: Finding, status: str = "added", sandbox_ran: bool = True) -> Report:
     server = ServerReport(name="s", path="resources_servers/s", status=status, findings=list(findings))
     server.sandbox_ran = sandbox_ran
-    return Report(servers=[server]).finalize()
+    return finalized(Report(servers=[server]))
 
 
 # --- Report.finalize -----------------------------------------------------------------------------
@@ -69,13 +70,13 @@ def test_the_runner_never_turns_could_not_tell_into_skip_or_pass() -> None:
         raise RecursionError("maximum recursion depth exceeded")
 
     checks = [
-        Check("GR900", "error", "crashes", "fix it", crash),
-        Check("GR901", "error", "cannot tell", "fix it", lambda ctx: errored("cannot tell", key="k")),
-        Check("GR902", "error", "waits", "fix it", lambda ctx: passed("ok"), needs=("GR901",)),
-        Check("GR903", "error", "n/a", "fix it", lambda ctx: skipped("does not apply")),
-        Check("GR904", "error", "waits on n/a", "fix it", lambda ctx: passed("ok"), needs=("GR903",)),
+        Check("GR900", "error", "crashes", "fix it", "files", crash),
+        Check("GR901", "error", "cannot tell", "fix it", "files", lambda ctx: errored("cannot tell", key="k")),
+        Check("GR902", "error", "waits", "fix it", "files", lambda ctx: passed("ok"), needs=("GR901",)),
+        Check("GR903", "error", "n/a", "fix it", "files", lambda ctx: skipped("does not apply")),
+        Check("GR904", "error", "waits on n/a", "fix it", "files", lambda ctx: passed("ok"), needs=("GR903",)),
     ]
-    by_id = {f.id: f for f in run_checks(checks, object(), "srv")}
+    by_id = {f.id: f for f in run_checks(checks, object(), "srv", default_policy())}
     assert by_id["GR900"].status == "error" and "RecursionError" in by_id["GR900"].message
     assert by_id["GR901"].status == "error"
     assert (by_id["GR902"].status, by_id["GR902"].skip_kind) == ("skip", "prerequisite_failed")
@@ -86,10 +87,9 @@ def test_the_runner_never_turns_could_not_tell_into_skip_or_pass() -> None:
 
 
 def test_fingerprints_ignore_line_numbers_but_not_the_reason_or_the_server() -> None:
-    check = Check("GR900", "error", "t", "f", lambda ctx: None)
-
     def fp(outcome, server: str = "srv") -> str:
-        return run_checks([Check(check.id, "error", "t", "f", lambda ctx: outcome)], object(), server)[0].fingerprint
+        check = Check("GR900", "error", "t", "f", "files", lambda ctx: outcome)
+        return run_checks([check], object(), server, default_policy())[0].fingerprint
 
     a = fp(failed("row 3 is bad", file="x.jsonl", line=3))
     assert a == fp(failed("row 17 is bad", file="x.jsonl", line=17))  # numbers blanked in the default key

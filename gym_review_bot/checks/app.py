@@ -178,15 +178,17 @@ CHECKS = [
         "The entrypoint files exist and parse",
         "Add the file each config's `entrypoint` names (app.py by default; ng_init_resources_server "
         "scaffolds it) and fix syntax errors.",
-        check_app_parses,
-        needs=(),
+        family="code",
+        run=check_app_parses,
+        floor="error",
     ),
     Check(
         "GR102",
         "error",
         "The server class has a verify method",
         "Define `async def verify(self, body)` on the server class, or inherit a concrete one.",
-        check_verify,
+        family="code",
+        run=check_verify,
         needs=("GR101",),
     ),
 ]

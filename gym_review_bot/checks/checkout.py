@@ -6,10 +6,10 @@ import ast
 import warnings
 from functools import cached_property
 
+from gym_review_bot.discover import CONFIG_TYPES
 from gym_review_bot.git import GitError
 from gym_review_bot.sources import SourceTree
 
-CONFIG_TYPES = "nemo_gym/config_types.py"
 BUNDLED_DOMAINS = (
     "math",
     "coding",

@@ -282,20 +282,24 @@ CHECKS = [
         "configs/*.yaml parse and define the server",
         "Add configs/<name>.yaml with `<config>: {resources_servers: {<name>: {entrypoint: app.py}}}`; "
         "every `entrypoint` names a file inside the server directory, by a relative path.",
-        check_config_entry,
+        family="config",
+        run=check_config_entry,
+        floor="error",
     ),
     Check(
         "GR104",
         "error",
         "Config entries have an allowed domain",
         "Set `domain:` to one of NeMo Gym's Domain values (math, coding, agent, ...).",
-        check_domain,
+        family="config",
+        run=check_domain,
     ),
     Check(
         "GR113",
         "error",
         "Train/validation datasets declare a licence",
         "Add `license:` with a value from DatasetConfig (e.g. Apache 2.0, MIT, CC BY-SA 4.0); never TBD.",
-        check_dataset_licences,
+        family="licence",
+        run=check_dataset_licences,
     ),
 ]

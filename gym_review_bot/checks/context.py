@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from gym_review_bot.checks.base import CheckError, SkipCheck
 from gym_review_bot.checks.checkout import MAX_PYTHON_BYTES, Checkout
 from gym_review_bot.checks.pull import PullRequest
-from gym_review_bot.policy import Policy, default_policy
+from gym_review_bot.config import Policy, default_policy
 from gym_review_bot.sources import Entry, SourceTree
 
 T = TypeVar("T")
@@ -41,6 +41,7 @@ class ServerContext:
     max_python_bytes: int = MAX_PYTHON_BYTES
     policy: Policy = field(default_factory=default_policy)  # the registry's .gym-review.yaml (the defaults without one)
     pull: PullRequest | None = None  # PR mode only: the base, the added files, the commits
+    allow_url_deps: bool = False  # --allow-url-deps: GR207 says such lines are honoured
     _memo: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -96,12 +96,6 @@ def input_key(params: Any) -> bytes | None:
     return None if messages is None else _prefix_digests(messages)[-1]
 
 
-def input_prefix_keys(params: Any) -> set[bytes]:
-    """Digests of every leading run of a rollout's messages: multi-turn environments append
-    observations to the example's prompt, so the example is a prefix of the rollout's input."""
-    return set(_prefix_digests(_messages(params) or []))
-
-
 def _example_problem(value: Any) -> str | None:
     if not isinstance(value, dict):
         return "is not a JSON object"
@@ -277,21 +271,24 @@ CHECKS = [
         "error",
         "data/example.jsonl has at least 5 example inputs",
         'Put at least 5 rows in data/example.jsonl, each `{"responses_create_params": {"input": ...}}`.',
-        check_examples,
+        family="data",
+        run=check_examples,
     ),
     Check(
         "GR107",
         "error",
         "data/example_rollouts.jsonl has at least 5 real rollouts",
         "Generate at least 5 rollouts from data/example.jsonl (ng_collect_rollouts) and commit them unedited.",
-        check_rollouts,
+        family="data",
+        run=check_rollouts,
     ),
     Check(
         "GR110",
         "warning",
         "Rollouts come from the example inputs",
         "Regenerate data/example_rollouts.jsonl from the rows of data/example.jsonl.",
-        check_rollouts_match_examples,
+        family="data",
+        run=check_rollouts_match_examples,
         needs=("GR107",),
     ),
     Check(
@@ -299,7 +296,8 @@ CHECKS = [
         "warning",
         "Rollout rewards are not all the same",
         "Include rollouts that earn different rewards, so the verifier's signal shows.",
-        check_rewards_vary,
+        family="data",
+        run=check_rewards_vary,
         needs=("GR107",),
     ),
     Check(
@@ -307,7 +305,8 @@ CHECKS = [
         "warning",
         "Rollouts name a real model",
         "Generate rollouts with a real policy model; response.model must name it.",
-        check_real_model,
+        family="data",
+        run=check_real_model,
         needs=("GR107",),
     ),
 ]

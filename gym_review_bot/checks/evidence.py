@@ -7,12 +7,12 @@ from the PR description (self-reported: the finding says they were not verified)
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from gym_review_bot.checks.base import Check, CheckError, Outcome, SkipCheck, failed, passed, run_checks, skipped
 from gym_review_bot.checks.context import ServerContext
-from gym_review_bot.checks.pr_body import PrBodySettings
+from gym_review_bot.config import Policy, PrBodySettings, default_policy
 from gym_review_bot.evidence.body import ParsedBody
 from gym_review_bot.evidence.claims import BodyClaims, is_reference_model, read_claims, scope_for_server
 from gym_review_bot.evidence.curve import MAX_CURVE_BYTES, read_curve
@@ -21,7 +21,7 @@ from gym_review_bot.evidence.rollouts import iter_rollout_lines
 from gym_review_bot.models import Evidence, Finding
 
 if TYPE_CHECKING:
-    from gym_review_bot.evidence.replay import ReplayLine  # loads the HTTP client: only when GR408 replays
+    from gym_review_bot.sandbox.evidence_replay import ReplayLine  # loads the HTTP client: only when GR408 replays
 
 MIN_PROMPTS = 500
 RESPONSES_PER_PROMPT = 16
@@ -41,7 +41,7 @@ class EvidenceContext:
     claims: BodyClaims | None  # None: no description, or it does not speak for this server
     body_given: bool
     scope_note: str | None = None  # why the description's statements do not count for this server
-    settings: PrBodySettings = field(default_factory=PrBodySettings)
+    policy: Policy = field(default_factory=default_policy)
     sandbox: str = "not_requested"  # review.SandboxMode
     # GR408: replays sampled rollouts against the server (None: the sandbox offers none), or why it cannot
     replay: Callable[[str], list[ReplayLine]] | None = None
@@ -314,10 +314,6 @@ def _need_claims(ctx: EvidenceContext) -> BodyClaims:
 
 def _early(fn: Callable[[EvidenceContext], Outcome]) -> Callable[[EvidenceContext], Outcome]:
     def run(ctx: EvidenceContext) -> Outcome:
-        if _ID_OF[fn] in ctx.settings.disabled:
-            raise SkipCheck(
-                "Turned off by this registry's `.gym-review.yaml` (pr_body.disabled).", "disabled_by_policy"
-            )
         try:
             return fn(ctx)
         except _Early as early:
@@ -326,97 +322,125 @@ def _early(fn: Callable[[EvidenceContext], Outcome]) -> Callable[[EvidenceContex
     return run
 
 
-_SPECS: list[tuple[str, str, str, str, Callable[[EvidenceContext], Outcome]]] = [
-    ("GR401", "error", "At least 500 prompts profiled", "Profile at least 500 prompts (a subset is fine).", _prompts),
-    ("GR402", "error", "16 responses per prompt", "Generate 16 responses for every profiled prompt.", _responses),
-    (
+CHECKS = [
+    Check(
+        "GR401",
+        "error",
+        "At least 500 prompts profiled",
+        "Profile at least 500 prompts (a subset is fine).",
+        family="evidence",
+        run=_early(_prompts),
+        servers=("added",),
+    ),
+    Check(
+        "GR402",
+        "error",
+        "16 responses per prompt",
+        "Generate 16 responses for every profiled prompt.",
+        family="evidence",
+        run=_early(_responses),
+        servers=("added",),
+    ),
+    Check(
         "GR403",
         "error",
         "The profiling model is named",
         "Profile with Qwen3-4B or Qwen3-30B-A3B, or name your model and say it is equivalent.",
-        _model,
+        family="evidence",
+        run=_early(_model),
+        servers=("added",),
     ),
-    (
+    Check(
         "GR404",
         "error",
         "A reward distribution is reported",
         "Commit NeMo Gym's reward-profiling output or the rollouts, or give the distribution in the description.",
-        _distribution,
+        family="evidence",
+        run=_early(_distribution),
+        servers=("added",),
     ),
-    (
+    Check(
         "GR405",
         "error",
         "Tool-calling: tool-call metrics and their correlation",
         "Attach the rollouts (the bot computes them) or state tool calls per rollout, failing calls and "
         "their correlation with reward.",
-        _tool_metrics,
+        family="evidence",
+        run=_early(_tool_metrics),
+        servers=("added",),
     ),
-    (
+    Check(
         "GR406",
         "warning",
         "Prompts give GRPO a signal",
         "Drop or rebalance prompts every response solves (or fails): they have no reward variance.",
-        _variance,
+        family="evidence",
+        run=_early(_variance),
+        servers=("added",),
     ),
-    (
+    Check(
         "GR407",
         "warning",
         "The description's numbers match the attached evidence",
         "Correct the numbers in the description, or attach the rollouts they came from.",
-        _agreement,
+        family="evidence",
+        run=_early(_agreement),
+        servers=("added",),
     ),
-    (
+    Check(
         "GR408",
         "error",
         "The attached rollouts reproduce their rewards",
         "Attach unedited rollouts from the current verify(); regenerate them if verify() changed.",
-        _replay,
+        family="evidence",
+        run=_early(_replay),
+        servers=("added",),
+        lowers_to="warning",  # nothing to replay: a warning, not a block
     ),
-    (
+    Check(
         "GR411",
         "error",
         "GRPO training is stated, with the model",
         "Say in the description that you trained with GRPO, and on which model (e.g. Qwen3-4B).",
-        _grpo,
+        family="evidence",
+        run=_early(_grpo),
+        servers=("added",),
     ),
-    (
+    Check(
         "GR412",
         "error",
         "A training accuracy curve is attached",
         "Add the training accuracy curve: an image, a W&B/MLflow/TensorBoard link, or its points as CSV/JSON.",
-        _training_curve,
+        family="evidence",
+        run=_early(_training_curve),
+        servers=("added",),
     ),
-    (
+    Check(
         "GR413",
         "warning",
         "A test benchmark curve is attached",
         "Add the test benchmark's accuracy curve beside the training curve.",
-        _benchmark_curve,
+        family="evidence",
+        run=_early(_benchmark_curve),
+        servers=("added",),
     ),
 ]
-_ID_OF = {spec[4]: spec[0] for spec in _SPECS}
 
 
 def evidence_checks(settings: PrBodySettings) -> list[Check]:
-    """The evidence checks, with the registry's severities."""
-    return [
-        Check(cid, settings.evidence_severity.get(cid, sev), title, fix, _early(fn))  # type: ignore[arg-type]
-        for cid, sev, title, fix, fn in _SPECS
-    ]
-
-
-CHECKS = evidence_checks(PrBodySettings())  # the defaults, for the README catalogue
+    """The evidence checks, with the severities the registry's `pr_body.evidence_severity` gives."""
+    return [replace(c, severity=settings.evidence_severity.get(c.id, c.severity)) for c in CHECKS]
 
 
 def check_evidence(ctx: EvidenceContext) -> list[Finding]:
-    return run_checks(evidence_checks(ctx.settings), ctx, ctx.server.name)
+    return run_checks(evidence_checks(ctx.policy.pr_body), ctx, ctx.server.name, ctx.policy)
 
 
 def review_evidence(
     server: ServerContext,
     body: ParsedBody | None,
     added: list[str],
-    settings: PrBodySettings,
+    policy: Policy,
     max_evidence_bytes: int,
     sandbox: str,
     replay: Callable[[str], list[ReplayLine]] | None = None,
@@ -434,7 +458,7 @@ def review_evidence(
         else:
             claims = read_claims(sections)
     located = locate_evidence(server.tree, server.path, claims, max_evidence_bytes)
-    ctx = EvidenceContext(server, located, claims, body is not None, note, settings, sandbox, replay, replay_skip)
+    ctx = EvidenceContext(server, located, claims, body is not None, note, policy, sandbox, replay, replay_skip)
     findings = check_evidence(ctx)
     if located.evidence is not None:
         _attach_curve(ctx, located.evidence)

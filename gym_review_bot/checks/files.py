@@ -48,6 +48,8 @@ CHECKS = [
         "Replace symlinks that leave the server directory, binary or non-UTF-8 text, Git LFS "
         "pointers, files over --max-file-mb and Python sources over 512 KiB with plain text files in "
         "the server directory.",
-        check_readable_files,
+        family="files",
+        run=check_readable_files,
+        floor="error",
     )
 ]

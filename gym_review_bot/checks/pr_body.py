@@ -8,21 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gym_review_bot.checks.base import Check, Outcome, SkipCheck, failed, passed, run_checks, skipped
+from gym_review_bot.checks.base import Check, Outcome, SkipCheck, failed, passed, skipped
+from gym_review_bot.checks.pull import PrContext
+from gym_review_bot.config import PartSettings, PrBodySettings
 from gym_review_bot.evidence.body import ParsedBody, normalize
-from gym_review_bot.models import Finding
-from gym_review_bot.pr_body_settings import DEFAULT_PARTS, PartSettings, PrBodySettings
 
-__all__ = ["DEFAULT_PARTS", "PR_SCOPE", "PartSettings", "PrBodySettings", "check_pr_body", "pr_body_checks"]
-
-PR_SCOPE = "(pull request)"  # the "server" a PR body finding is fingerprinted under
 MAX_QUOTED = 80
-
-
-@dataclass
-class PrBodyContext:
-    body: ParsedBody | None  # None: no --pr-body
-    settings: PrBodySettings
 
 
 @dataclass
@@ -87,16 +78,17 @@ def _quote(text: str) -> str:
 
 
 def _part_check(part_id: str, part: PartSettings) -> Check:
-    def run(ctx: PrBodyContext) -> Outcome:
-        body = _require_body(ctx, part_id)
-        found = part_texts(body, ctx.settings).get(part_id)
+    def run(ctx: PrContext) -> Outcome:
+        body = _require_body(ctx)
+        settings = ctx.policy.pr_body
+        found = part_texts(body, settings).get(part_id)
         names = ", ".join(f"`{s}`" for s in part.synonyms[:4])
         if found is None:
             return failed(
                 f"The PR description has no part for this (a heading or label such as {names}).", key="absent"
             )
         labels = ", ".join(f"“{_quote(label)}”" for label in found.labels)
-        if is_placeholder(found.text, ctx.settings) or len(normalize(found.text).split()) < part.min_words:
+        if is_placeholder(found.text, settings) or len(normalize(found.text).split()) < part.min_words:
             return failed(f"{labels} is empty or still holds the template's placeholder.", key="empty")
         words = set(normalize(found.text).split())
         text = f" {normalize(found.text)} "
@@ -108,7 +100,8 @@ def _part_check(part_id: str, part: PartSettings) -> Check:
                 )
         return passed(f"Described under {labels}.", key="present")
 
-    return Check(part_id, part.severity, part.title, part.fix or f"Add a section named like {part.synonyms[0]}.", run)
+    fix = part.fix or f"Add a section named like {part.synonyms[0]}."
+    return Check(part_id, part.severity, part.title, fix, family="description", run=run, scope="pr")
 
 
 def _group_name(group: list[str]) -> str:
@@ -116,19 +109,17 @@ def _group_name(group: list[str]) -> str:
     return names.get(group[0], "required detail")
 
 
-def _require_body(ctx: PrBodyContext, check_id: str) -> ParsedBody:
-    if check_id in ctx.settings.disabled:
-        raise SkipCheck("Turned off by this registry's `.gym-review.yaml` (pr_body.disabled).", "disabled_by_policy")
+def _require_body(ctx: PrContext) -> ParsedBody:
     if ctx.body is None:
         raise SkipCheck("No PR description was given (--pr-body); the description was not checked.", "not_requested")
     return ctx.body
 
 
-def _synthetic(ctx: PrBodyContext) -> Outcome:
+def _synthetic(ctx: PrContext) -> Outcome:
     import re2  # linear-time matching of PR text; loaded only when a body is checked
 
-    body = _require_body(ctx, "GR305")
-    settings = ctx.settings
+    body = _require_body(ctx)
+    settings = ctx.policy.pr_body
     families = "|".join(re2.escape(normalize(f)) for f in settings.model_families if normalize(f))
     model = re2.compile(rf"(?:^| )(?:{families})[0-9a-z]*(?: |$)")
     synthetic = [f" {normalize(w)} " for w in settings.synthetic_words if normalize(w)]
@@ -151,6 +142,7 @@ def _synthetic(ctx: PrBodyContext) -> Outcome:
 
 
 def pr_body_checks(settings: PrBodySettings) -> list[Check]:
+    """GR301-GR305 and a registry's own parts, with the severities its `pr_body:` section gives."""
     checks = [_part_check(part_id, part) for part_id, part in settings.parts.items()]
     checks.append(
         Check(
@@ -158,15 +150,9 @@ def pr_body_checks(settings: PrBodySettings) -> list[Check]:
             settings.synthetic_severity,
             "Synthetic data names the model that made it",
             "Name the model(s) that generated synthetic data, e.g. `Prompts were generated with Qwen3-235B-A22B`.",
-            _synthetic,
+            family="description",
+            run=_synthetic,
+            scope="pr",
         )
     )
     return sorted(checks, key=lambda c: c.id)
-
-
-CHECKS = pr_body_checks(PrBodySettings())  # the defaults, for the README catalogue
-
-
-def check_pr_body(body: ParsedBody | None, settings: PrBodySettings) -> list[Finding]:
-    """GR301-GR305 (and a registry's own parts) on the PR description."""
-    return run_checks(pr_body_checks(settings), PrBodyContext(body, settings), PR_SCOPE)

@@ -1,12 +1,19 @@
-"""What a check knows of the pull request itself: the base, the files it adds, its commits."""
+"""What a check knows of the pull request itself: the base, the files it adds, its commits, its description."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gym_review_bot import git
+from gym_review_bot.config import Policy
 from gym_review_bot.sources import SourceTree
+
+if TYPE_CHECKING:
+    from gym_review_bot.evidence.body import ParsedBody
+
+PR_SCOPE = "(pull request)"  # the "server" the PR's own findings are fingerprinted under
 
 
 @dataclass
@@ -27,6 +34,10 @@ class PullRequest:
         return self._commits
 
 
-def added_between(base: SourceTree, head: SourceTree, prefix: str) -> frozenset[str]:
-    """Files, links and submodules below prefix in head that the base does not have."""
-    return frozenset(e.path for e in head.walk(prefix) if base.get(e.path) is None)
+@dataclass
+class PrContext:
+    """What a PR-scope check (report.pr) sees: the description, the registry's rules, the PR itself."""
+
+    body: ParsedBody | None  # None: no --pr-body
+    policy: Policy
+    pull: PullRequest | None = None  # None outside PR mode

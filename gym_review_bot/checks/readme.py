@@ -337,14 +337,16 @@ CHECKS = [
         "README.md states licensing information",
         "Name a recognised licence (SPDX id or name, e.g. Apache-2.0, CC-BY-4.0) or link the upstream one; "
         "never TBD, N/A, unknown, `?`.",
-        check_licensing,
+        family="licence",
+        run=check_licensing,
     ),
     Check(
         "GR114",
         "warning",
         "Licensing covers both code and data",
         "Say what licenses the code and what licenses the data, e.g. `Code: Apache 2.0` / `Data: MIT`.",
-        check_code_and_data,
+        family="licence",
+        run=check_code_and_data,
         needs=("GR109",),
     ),
 ]

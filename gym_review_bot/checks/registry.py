@@ -12,16 +12,15 @@ from functools import cache
 
 from markdown_it import MarkdownIt
 
-from gym_review_bot import git
-from gym_review_bot.checks.base import Check, CheckError, Outcome, SkipCheck, failed, passed
+from gym_review_bot.checks.base import Check, Outcome, SkipCheck, failed, passed
 from gym_review_bot.checks.checkout import Checkout
 from gym_review_bot.checks.config import ServerEntry, server_entries
 from gym_review_bot.checks.context import ServerContext
 from gym_review_bot.checks.pull import PullRequest
 from gym_review_bot.checks.readme import find_licensing
+from gym_review_bot.config import POLICY_FILE
 from gym_review_bot.discover import is_server
 from gym_review_bot.models import Location
-from gym_review_bot.policy import POLICY_FILE
 from gym_review_bot.safeload import iter_jsonl, parse_json_line
 from gym_review_bot.sources import Entry
 
@@ -35,13 +34,6 @@ EDIT_FORMAT_LINES = (b"<<<<<<< SEARCH", b">>>>>>> REPLACE")
 DATASET_PATTERNS = ("*train.jsonl", "*validation.jsonl", "*_prepare.jsonl")
 PLACEHOLDERS = {"?", "??", "???", "tbd", "tba", "todo", "n/a"}
 METRICS_COUNT_KEY = "Number of examples"
-
-
-def _enabled(ctx: ServerContext, rule: str) -> None:
-    if not getattr(ctx.policy.rules, rule).enabled:
-        raise SkipCheck(
-            f"Off: this registry's rules do not ask for it (rules.{rule} in {POLICY_FILE}).", "disabled_by_policy"
-        )
 
 
 def _pull(ctx: ServerContext, what: str) -> PullRequest:
@@ -83,7 +75,6 @@ def _has_header(lines: list[str], headers: list[list]) -> bool:
 
 
 def check_copyright_header(ctx: ServerContext) -> Outcome:
-    _enabled(ctx, "copyright_header")
     pull = _pull(ctx, "the files a PR adds")
     rule = ctx.policy.rules.copyright_header
     headers = ctx.memo("copyright_headers", rule.compiled)
@@ -126,7 +117,6 @@ def _example_rows(ctx: ServerContext) -> int:
 
 
 def check_example_metrics(ctx: ServerContext) -> Outcome:
-    _enabled(ctx, "example_metrics")
     file = ctx.full("data/example_metrics.json")
     how = "Generate it with `gym dataset collate ... +mode=example_validation` and commit it."
     entry = ctx.find("data/example_metrics.json")
@@ -175,7 +165,6 @@ def _marker_line(content: bytes) -> int | None:
 
 
 def check_conflict_artifacts(ctx: ServerContext) -> Outcome:
-    _enabled(ctx, "conflict_artifacts")
     problems: list[tuple[str, int | None, str]] = []
     for entry in ctx.tree.walk(ctx.path):
         if entry.kind != "file":
@@ -223,7 +212,6 @@ def _entry_line(e: ServerEntry) -> int | None:
 
 
 def check_verified_flag(ctx: ServerContext) -> Outcome:
-    _enabled(ctx, "verified_flag")
     pull = _pull(ctx, "what a PR does to the `verified` flag")
     entries = server_entries(ctx)
     if not entries:
@@ -347,42 +335,10 @@ def check_readme_completed(ctx: ServerContext) -> Outcome:
     )
 
 
-# -- GR120 DCO -------------------------------------------------------------------------------------
-
-
-def _signed_by_author(commit: git.CommitInfo) -> bool:
-    for value in commit.signed_off_by:
-        name, _, rest = value.rpartition("<")
-        email = rest.removesuffix(">").strip()
-        if email.lower() == commit.author_email.strip().lower() and name.strip() == commit.author_name.strip():
-            return True
-    return False
-
-
-def check_dco(ctx: ServerContext) -> Outcome:
-    _enabled(ctx, "dco")
-    pull = _pull(ctx, "the commits of a PR")
-    try:
-        commits = pull.commits()
-    except git.GitError as exc:
-        raise CheckError(f"Could not list the PR's commits: {exc}.") from exc
-    unsigned = [c for c in commits if not _signed_by_author(c)]
-    if unsigned:
-        shown = [f"{c.sha[:12]} ({c.author_name} <{c.author_email}>)" for c in unsigned]
-        return failed(
-            f"{len(unsigned)} of {len(commits)} commit(s) carry no `Signed-off-by:` matching their author: "
-            f"{_listing(shown)}. Sign off each commit (`git commit -s`; fix old ones with "
-            "`git rebase --signoff <base>`) to certify the Developer Certificate of Origin.",
-            key="\n".join(c.sha for c in unsigned),
-        )
-    return passed(f"All {len(commits)} commit(s) are signed off by their author.")
-
-
 # -- GR121 committed datasets ----------------------------------------------------------------------
 
 
 def check_committed_datasets(ctx: ServerContext) -> Outcome:
-    _enabled(ctx, "committed_datasets")
     pull = _pull(ctx, "the files a PR adds")
     added = [
         ctx.full(rel)
@@ -406,48 +362,52 @@ CHECKS = [
         "error",
         "Added files carry the copyright header",
         "Start every new source file with one of the copyright headers listed in .gym-review.yaml.",
-        check_copyright_header,
+        family="licence",
+        run=check_copyright_header,
+        rule="copyright_header",
     ),
     Check(
         "GR116",
         "error",
         "data/example_metrics.json matches data/example.jsonl",
         "Run `gym dataset collate ... +mode=example_validation` and commit data/example_metrics.json.",
-        check_example_metrics,
+        family="data",
+        run=check_example_metrics,
+        rule="example_metrics",
     ),
     Check(
         "GR117",
         "error",
         "No merge-conflict leftovers",
         "Resolve conflicts fully: no `<<<<<<<`/`>>>>>>>` lines, no `*conflict*` files under data/.",
-        check_conflict_artifacts,
+        family="files",
+        run=check_conflict_artifacts,
+        rule="conflict_artifacts",
     ),
     Check(
         "GR118",
         "error",
         "New servers start unverified",
         "Give every resources server entry of a new server `verified: false`; never set it to true yourself.",
-        check_verified_flag,
+        family="config",
+        run=check_verified_flag,
+        rule="verified_flag",
     ),
     Check(
         "GR119",
         "warning",
         "README.md is completed",
         "Describe the environment, replace the scaffold's `?` lines, and document the command that starts it.",
-        check_readme_completed,
-    ),
-    Check(
-        "GR120",
-        "error",
-        "Every commit is signed off (DCO)",
-        "Sign off every commit with `git commit -s` (fix existing ones with `git rebase --signoff <base>`).",
-        check_dco,
+        family="files",
+        run=check_readme_completed,
     ),
     Check(
         "GR121",
         "error",
         "No full datasets committed",
         "Remove files matching *train.jsonl, *validation.jsonl, *_prepare.jsonl from data/.",
-        check_committed_datasets,
+        family="data",
+        run=check_committed_datasets,
+        rule="committed_datasets",
     ),
 ]

@@ -1,4 +1,4 @@
-"""Check the server's Python dependencies: requirements.txt or pyproject.toml (GR108)."""
+"""Check the server's Python dependencies (GR108), and that they come from the package index (GR207)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from gym_review_bot.checks.base import Check, Outcome, failed, passed
 from gym_review_bot.checks.context import ServerContext
 from gym_review_bot.models import Location
 from gym_review_bot.reqfile import parse_requirements_text, read_pyproject
+from gym_review_bot.sandbox.requirements import read_requirements
 
 MAX_LISTED = 5
+MAX_URLS = 20
 
 
 def _bad_lines(file: str, bad: list[tuple[int, str, str]], what: str) -> Outcome:
@@ -71,6 +73,23 @@ def check_requirements(ctx: ServerContext) -> Outcome:
     return passed(f"{file} has {len(lines)} valid line(s).", file=file)
 
 
+def check_index_dependencies(ctx: ServerContext) -> Outcome:
+    """GR207: a static check of the requirement files (the sandbox refuses to honour such lines unless told)."""
+    reqs = read_requirements(ctx.tree, ctx.path, ctx.allow_url_deps)
+    if not reqs.url_dependencies:
+        return passed("Every requirement comes from the package index.")
+    honoured = "honoured because --allow-url-deps was given" if ctx.allow_url_deps else "not installed in the sandbox"
+    listed = "\n".join(f"- {u.file}:{u.line}: `{u.text}` {u.reason}" for u in reqs.url_dependencies[:MAX_URLS])
+    first = reqs.url_dependencies[0]
+    return failed(
+        f"{len(reqs.url_dependencies)} requirement line(s) leave PyPI ({honoured}):\n{listed}",
+        file=first.file,
+        line=first.line,
+        locations=[Location(file=u.file, line=u.line) for u in reqs.url_dependencies],
+        key="\n".join(sorted(u.text for u in reqs.url_dependencies)),
+    )
+
+
 CHECKS = [
     Check(
         "GR108",
@@ -78,6 +97,15 @@ CHECKS = [
         "requirements.txt is valid",
         "Make each requirements.txt line a PEP 508 requirement (extras are names), a URL or path, or a pip option "
         "(or use pyproject.toml dependencies).",
-        check_requirements,
-    )
+        family="code",
+        run=check_requirements,
+    ),
+    Check(
+        "GR207",
+        "warning",
+        "Dependencies come from the package index",
+        "Depend on released packages from PyPI, pinned by version.",
+        family="sandbox",  # the comment's column since the sandbox build is what it protects
+        run=check_index_dependencies,
+    ),
 ]

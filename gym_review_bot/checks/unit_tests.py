@@ -94,6 +94,8 @@ CHECKS = [
         "error",
         "tests/test_app.py has at least one test",
         "Add tests/test_app.py with at least one `test_*` function (or method of a `Test*` class).",
-        check_has_tests,
+        family="code",
+        run=check_has_tests,
+        lowers_to="warning",
     )
 ]

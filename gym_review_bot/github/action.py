@@ -2,7 +2,7 @@
 
 `check` reads the PR's number and body from `$GITHUB_EVENT_PATH`, runs the review (of one server with
 the `server` input, for a matrix), and writes the job summary, annotations and outputs; `plan` and
-`merge-reports` split and join a many-server review; `publish`, `merge`, `command` and `triage` run
+`merge-reports` split and join a many-server review; `publish`, `merge`, `new-head`, `command` and `triage` run
 the commands of that name, their PR and comment taken from the event unless given.
 """
 
@@ -14,11 +14,12 @@ import sys
 from pathlib import Path
 
 from gym_review_bot import cli
-from gym_review_bot.github.plan import is_safe
+from gym_review_bot.judge import Judgement
 from gym_review_bot.models import Report
-from gym_review_bot.render import render_markdown
+from gym_review_bot.plan import is_safe
+from gym_review_bot.render.markdown import judge_recorded, render_markdown
 
-MODES = ("check", "plan", "merge-reports", "publish", "merge", "command", "triage")
+MODES = ("check", "plan", "merge-reports", "publish", "merge", "new-head", "command", "triage")
 IMAGE_CA_BUNDLE = Path("/etc/gym-review/ca-bundle.crt")  # the Dockerfile's optional CA bundle
 SUMMARY_LIMIT = 1_000_000  # GitHub's job summary limit is 1 MiB per step
 
@@ -40,14 +41,20 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotations(report: Report) -> list[str]:
-    """`::error` / `::warning` lines for failing findings that have a location."""
+# The judge's class as an annotation level: only what blocks (or an error-severity check that could not
+# run) is `::error`; waived and pre-existing failures are `::notice`, never an error.
+LEVELS = {"blocking": "error", "warning": "warning", "waived": "notice", "pre_existing": "notice"}
+
+
+def annotations(report: Report, judgement: Judgement) -> list[str]:
+    """`::error` / `::warning` / `::notice` lines for failing findings that have a location."""
     lines = []
     for server in report.servers:
         for f in server.findings:
-            if f.status not in ("fail", "error") or not f.file:
+            klass = judgement.klass(f)
+            if klass not in (*LEVELS, "not_run") or not f.file:
                 continue
-            level = "error" if f.severity == "error" and not f.pre_existing else "warning"
+            level = LEVELS.get(klass) or ("error" if f.severity == "error" else "warning")
             props = f"file={escape_property(f.file)}"
             if f.line:
                 props += f",line={f.line}"
@@ -150,17 +157,18 @@ def _finish(workspace: Path, out_dir: Path, code: int) -> int:
     if number:  # for the publish workflow, which checks it against the run's head SHA
         (out_dir / "pr-number.txt").write_text(f"{number}\n", encoding="ascii")
     report = Report.model_validate_json(report_path.read_text(encoding="utf-8"))
-    for line in annotations(report):
+    judgement = judge_recorded(report)  # as the review wrote it: its own config waivers, no overrides
+    for line in annotations(report, judgement):
         print(line)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as out:
-            out.write(render_markdown(report)[:SUMMARY_LIMIT])
+            out.write(render_markdown(report, judgement)[:SUMMARY_LIMIT])
     servers = [s.name for s in report.servers if is_safe(s.name)]
     _set_outputs(
         {
-            "verdict": report.verdict,
-            "complete": "true" if report.complete else "false",
+            "verdict": judgement.verdict,
+            "complete": "true" if judgement.complete else "false",
             "report": report_path.relative_to(workspace).as_posix(),
             "dir": out_dir.relative_to(workspace).as_posix(),
             "servers": json.dumps(servers, ensure_ascii=True, separators=(",", ":")),
@@ -184,7 +192,7 @@ def _github_argv(mode: str) -> list[str]:
     argv = [mode, "--repo", repo]
     event = _event()
     number = action_input("pr") or _event_number(event)
-    if mode in ("publish", "command") or (mode == "merge" and number):
+    if mode in ("publish", "command", "new-head") or (mode == "merge" and number):
         argv += ["--pr", number]
     if mode == "command":
         comment = event.get("comment") if isinstance(event.get("comment"), dict) else {}

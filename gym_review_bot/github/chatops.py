@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from gym_review_bot.config import GithubSettings
+from gym_review_bot.github.artifact import finished, review_runs
 from gym_review_bot.github.client import github_errors
 from gym_review_bot.github.commands import WRITE_ROLES, Permissions, parse_command, record
-from gym_review_bot.github.comment import find_bot_comment, md_text
-from gym_review_bot.github.settings import GithubSettings
-from gym_review_bot.github.summary import decode
+from gym_review_bot.github.comment import find_bot_comment
+from gym_review_bot.render.safety import md_inert as md_text
+from gym_review_bot.render.summary import decode
 
 REFUSAL = (
     "Thanks for the suggestion, {who}. Only maintainers (write, maintain or admin permission) can override "
@@ -47,8 +49,8 @@ def _override(repo: Any, pr: Any, source: Any, command: Any, settings: GithubSet
         return _reply(pr, f"No failing {command.check_id} in the latest review matches; nothing overridden.")
     text = (
         f"Override of {command.check_id} recorded ({len(failing)} finding(s)); it counts once the review is "
-        f"published again, and only while its author keeps write access.\n\n"
-        + record(source.id, command.check_id, failing, source.user.login)
+        f"published again, only while its author keeps write access and the command comment stays as it is "
+        f"(editing or deleting it withdraws the override).\n\n" + record(source, command, failing)
     )
     _reply(pr, text)
     _recheck(repo, pr, settings)
@@ -56,11 +58,12 @@ def _override(repo: Any, pr: Any, source: Any, command: Any, settings: GithubSet
 
 
 def _recheck(repo: Any, pr: Any, settings: GithubSettings) -> str:
-    runs = [r for r in repo.get_workflow_runs(head_sha=pr.head.sha) if r.path == settings.workflow]
-    if not runs:
-        return _reply(pr, "There is no review run for the current head to re-run yet.")
-    runs[0].rerun()
-    return f"re-running run {runs[0].id}"
+    """Re-run this PR's own review run of its current head (found by head commit, repository and branch)."""
+    run = finished(review_runs(repo, pr, settings))
+    if run is None:
+        return _reply(pr, "There is no finished review run for the current head to re-run yet.")
+    run.rerun()
+    return f"re-running run {run.id}"
 
 
 def _reply(pr: Any, text: str) -> str:

@@ -8,20 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gym_review_bot.argtypes import OneLineParser
+from gym_review_bot.argtypes import OneLineParser, repo_name
 
 if TYPE_CHECKING:
-    from gym_review_bot.github.settings import GithubSettings
+    from gym_review_bot.catalogue import Catalogue
+    from gym_review_bot.config import GithubSettings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
-
-
-def _repo_name(value: str) -> str:
-    owner, _, name = value.partition("/")
-    ok = owner and name and all(c.isalnum() or c in "-_." for c in owner + name)
-    if not ok:
-        raise argparse.ArgumentTypeError(f"expected OWNER/NAME, got {value!r}")
-    return value
 
 
 def _pr_number(value: str) -> int:
@@ -33,7 +26,7 @@ def _pr_number(value: str) -> int:
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     def target(name: str, help_text: str, pr: bool = True) -> OneLineParser:
         parser = commands.add_parser(name, help=help_text)
-        parser.add_argument("--repo", dest="gh_repo", type=_repo_name, required=True, metavar="OWNER/NAME")
+        parser.add_argument("--repo", dest="gh_repo", type=repo_name, required=True, metavar="OWNER/NAME")
         if pr:
             parser.add_argument("--pr", type=_pr_number, required=True, metavar="N", help="the pull request number")
         parser.add_argument(
@@ -58,6 +51,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     merge.add_argument(
         "--pr", type=_pr_number, metavar="N", help="the PR (default: every open PR with the ready label)"
     )
+    target("new-head", "new commits on a PR: take the ready and passing labels off, set the status pending")
     command = target("command", "act on a /gym-review comment (recheck, override)")
     command.add_argument("--comment-id", type=_pr_number, required=True, metavar="ID")
     triage = target("triage", "list open PRs touching resources_servers/ with their review state", pr=False)
@@ -74,11 +68,20 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     joined.add_argument("reports", type=Path, nargs="*", metavar="REPORT")
 
 
-def _settings(args: argparse.Namespace) -> GithubSettings:
-    from gym_review_bot.github.settings import load_settings
+def _trusted(args: argparse.Namespace) -> Catalogue:
+    """The registry's rules from the trusted checkout (read with git), as a catalogue; --bot-login applied."""
+    from gym_review_bot.catalogue import Catalogue
+    from gym_review_bot.config import load_trusted_policy
 
-    settings = load_settings(args.config_repo, args.config_ref)
-    return settings.model_copy(update={"bot_login": args.bot_login}) if args.bot_login else settings
+    policy = load_trusted_policy(args.config_repo, args.config_ref).policy
+    if args.bot_login:
+        github = policy.github.model_copy(update={"bot_login": args.bot_login})
+        policy = policy.model_copy(update={"github": github})
+    return Catalogue(policy)  # validates the check ids the file names
+
+
+def _settings(args: argparse.Namespace) -> GithubSettings:
+    return _trusted(args).policy.github
 
 
 def _github_command(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -97,24 +100,48 @@ def _github_command(run: Callable[[argparse.Namespace], int]) -> Callable[[argpa
     return wrapped
 
 
+def _refusal(line: str) -> int:
+    """A refusal (the status says `error` already) is one line on stderr and exit 3; anything else stdout."""
+    if line.startswith("refused") or ": refused: " in line:
+        print(f"gym-review: {line}", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    print(line)
+    return EXIT_OK
+
+
 @_github_command
 def run_publish(args: argparse.Namespace) -> int:
     from gym_review_bot.github.client import connect
     from gym_review_bot.github.publish import publish
 
-    line = publish(connect(), args.gh_repo, args.pr, args.report, _settings(args))
-    print(line)
-    return EXIT_INCOMPLETE if line.startswith("refused") else EXIT_OK
+    return _refusal(publish(connect(), args.gh_repo, args.pr, args.report, _trusted(args)))
 
 
 @_github_command
 def run_merge(args: argparse.Namespace) -> int:
     from gym_review_bot.github.client import connect
+    from gym_review_bot.github.event import labeled
     from gym_review_bot.github.merge import merge_gate, ready_prs
 
-    gh, settings = connect(), _settings(args)
+    catalogue = _trusted(args)
+    settings = catalogue.policy.github
+    event = labeled(args.pr) if args.pr else None
+    if event is not None and event[0] != settings.labels.ready:  # merge runs on every label; only one matters
+        print(f"PR #{args.pr}: the label {event[0][:50]!r} is not the ready label: nothing to do")
+        return EXIT_OK
+    gh = connect()
+    code = EXIT_OK
     for number in [args.pr] if args.pr else ready_prs(gh, args.gh_repo, settings):
-        print(merge_gate(gh, args.gh_repo, number, settings)[1])
+        code = max(code, _refusal(merge_gate(gh, args.gh_repo, number, catalogue, event[1] if event else None).line))
+    return code
+
+
+@_github_command
+def run_new_head(args: argparse.Namespace) -> int:
+    from gym_review_bot.github.client import connect
+    from gym_review_bot.github.newhead import new_head
+
+    print(new_head(connect(), args.gh_repo, args.pr, _settings(args)))
     return EXIT_OK
 
 
@@ -140,7 +167,7 @@ def run_triage(args: argparse.Namespace) -> int:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    from gym_review_bot.github.plan import make_plan
+    from gym_review_bot.plan import make_plan
 
     text = make_plan(args.repo.resolve(), args.base, args.head)
     if args.output:
@@ -150,7 +177,7 @@ def run_plan(args: argparse.Namespace) -> int:
 
 
 def run_merge_reports(args: argparse.Namespace) -> int:
-    from gym_review_bot.github.plan import merge_reports
+    from gym_review_bot.plan import merge_reports
 
     report = merge_reports(args.plan, args.reports)
     args.json.write_text(report.to_json() + "\n", encoding="utf-8")
@@ -161,6 +188,7 @@ def run_merge_reports(args: argparse.Namespace) -> int:
 COMMANDS = {
     "publish": run_publish,
     "merge": run_merge,
+    "new-head": run_new_head,
     "command": run_command,
     "triage": run_triage,
     "plan": run_plan,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,11 +11,16 @@ from datetime import UTC, datetime
 import github
 from github import Auth, Github, GithubException, GithubRetry
 
-from gym_review_bot.discover import UsageError
+from gym_review_bot.errors import UsageError
 
 DEFAULT_API_URL = "https://api.github.com"
 # A primary rate limit that resets later than this is not waited for: the run says when it resets.
 MAX_RATE_LIMIT_WAIT_S = 60.0
+# Retried on 5xx and rate limits: reads, edits and deletes (doing them twice is doing them once) and the
+# POSTs whose repeat is harmless (a status, a label, a review request). Never PUT (a merge): a merge
+# answered 502 is checked by reading the PR again. A comment is created through `once` (no retries):
+# a POST answered 5xx may have been done, so it is looked for before it is sent again.
+RETRIED = frozenset({"GET", "HEAD", "OPTIONS", "PATCH", "DELETE", "POST"})
 
 
 class GithubError(Exception):
@@ -30,7 +36,9 @@ def connect(token: str | None = None, api_url: str | None = None, backoff_s: flo
     token = token if token is not None else os.environ.get("GITHUB_TOKEN", "")
     if not token:
         raise UsageError("GITHUB_TOKEN is not set")
+    quiet()
     retry = GithubRetry(
+        allowed_methods=RETRIED,
         total=4,
         backoff_factor=backoff_s,
         secondary_rate_wait=max(backoff_s, 1.0) * 5,
@@ -47,6 +55,20 @@ def connect(token: str | None = None, api_url: str | None = None, backoff_s: flo
         seconds_between_writes=None,
         timeout=30,
     )
+
+
+def quiet() -> None:
+    """PyGithub logs every retry and failure to stderr (it gives its logger a StreamHandler at INFO), urllib3 its
+    retries; a failure is our one stderr line, so neither logs."""
+    for name in ("github", "urllib3"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.CRITICAL + 1)
+        logger.propagate = False
+
+
+def once(gh: Github) -> Github:
+    """The same client without retries, for a write that must not be sent twice (creating a comment)."""
+    return Github(**{**gh.requester.kwargs, "retry": None})
 
 
 def _reset_time(headers: dict | None) -> str:

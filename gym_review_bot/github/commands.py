@@ -1,14 +1,17 @@
 """Chat-ops from PR comments: `/gym-review recheck` and `/gym-review override GRxxx "reason"`.
 
-The PR's comments are the record. An accepted override gets a reply from the bot that names the
-command comment and the fingerprints it covers; at each publish the bot re-reads its replies, checks
-that the command comment is still there unchanged, and re-checks its author's permission.
+Only a comment's first line is a command, so nothing in a fence or a quote below it ever runs. The
+PR's comments are the record. An accepted override gets a reply from the bot that names the command
+comment, the fingerprints it covers, the reason as it read it and a digest of the comment's text; at
+each publish (and at the merge gate) the bot re-reads its replies, checks that the command comment is
+still there unchanged (an edited one counts as withdrawn), and re-checks its author's permission.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +19,7 @@ from typing import Any
 import re2
 
 from gym_review_bot.github.client import PullRequestGone, github_errors
-from gym_review_bot.github.decision import Waiver
+from gym_review_bot.waiver import Waiver
 
 WRITE_ROLES = {"write", "maintain", "admin"}
 MAINTAIN_ROLES = {"maintain", "admin"}
@@ -35,24 +38,37 @@ class Command:
 
 
 def parse_command(body: str) -> Command | None:
-    """The first `/gym-review` line of a comment; None when the comment holds no command."""
-    for line in (body or "").splitlines()[:50]:
-        match = _COMMAND.match(line.strip("\r"))
-        if not match:
-            continue
-        verb, rest = match.group(1), match.group(2)
-        if verb == "recheck" and not rest.strip():
-            return Command("recheck")
-        if verb == "override":
-            args = _OVERRIDE.match(rest)
-            if args:
-                return Command("override", args.group(1), args.group(2) or "", args.group(3).strip())
+    """The command on a comment's first line; None when that line is not a `/gym-review` command."""
+    first = (body or "").split("\n", 1)[0].rstrip("\r")
+    if first.strip() == "/gym-review":
         return Command("unknown")
-    return None
+    match = _COMMAND.match(first)
+    if not match:
+        return None
+    verb, rest = match.group(1), match.group(2)
+    if verb == "recheck" and not rest.strip():
+        return Command("recheck")
+    if verb == "override":
+        args = _OVERRIDE.match(rest)
+        if args:
+            return Command("override", args.group(1), args.group(2) or "", args.group(3).strip())
+    return Command("unknown")
 
 
-def record(comment_id: int, check_id: str, fingerprints: list[str], by: str) -> str:
-    data = {"comment": comment_id, "id": check_id, "fps": fingerprints, "by": by}
+def body_digest(body: str) -> str:
+    return hashlib.sha256((body or "").encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def record(comment: Any, command: Command, fingerprints: list[str]) -> str:
+    """The hidden record of an accepted override: what was read when it was recorded."""
+    data = {
+        "comment": comment.id,
+        "id": command.check_id,
+        "fps": fingerprints,
+        "by": comment.user.login,
+        "reason": command.reason,
+        "body": body_digest(comment.body),
+    }
     raw = base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode()
     return f"{RECORD_PREFIX}{raw} -->"
 
@@ -66,6 +82,7 @@ def _read_record(body: str) -> dict | None:
     except (binascii.Error, ValueError):
         return None
     ok = isinstance(data, dict) and isinstance(data.get("comment"), int) and isinstance(data.get("fps"), list)
+    ok = ok and all(isinstance(data.get(k), str) for k in ("id", "by", "reason", "body"))
     return data if ok else None
 
 
@@ -86,22 +103,28 @@ class Permissions:
 
 
 def override_waivers(comments: list[Any], bot_login: str, permissions: Permissions) -> dict[str, Waiver]:
-    """Waivers from the bot's override replies whose command comment still stands and whose author may still write."""
+    """Waivers from the bot's override records whose command comment stands unchanged and whose author may still
+    write, with the reason as it was recorded."""
     by_id = {c.id: c for c in comments}
     waivers: dict[str, Waiver] = {}
     for reply in comments:
-        if reply.user is None or reply.user.login != bot_login:
+        if reply.user is None or reply.user.login != bot_login or _edited(reply):
             continue
         data = _read_record(reply.body)
         source = by_id.get(data["comment"]) if data else None
-        if source is None or source.user is None or source.user.login != data.get("by"):
+        if source is None or source.user is None or source.user.login != data["by"]:
             continue
-        command = parse_command(source.body)
-        if command is None or command.verb != "override" or command.check_id != data.get("id"):
+        if body_digest(source.body) != data["body"]:  # edited since it was recorded: withdrawn
             continue
         if permissions.role(source.user.login) not in WRITE_ROLES:
             continue
         for fp in data["fps"]:
             if isinstance(fp, str):
-                waivers[fp] = Waiver(command.check_id, fp, command.reason, source.user.login)
+                waivers[fp] = Waiver(data["id"], data["reason"], "override", fingerprint=fp, by=data["by"])
     return waivers
+
+
+def _edited(comment: Any) -> bool:
+    """A record someone edited after the bot wrote it is not the bot's word any more."""
+    created, updated = getattr(comment, "created_at", None), getattr(comment, "updated_at", None)
+    return created is not None and updated is not None and updated > created

@@ -1,150 +1,129 @@
-"""The one sticky comment: found by marker and author, composed from the report, edited only when it changes."""
+"""The bot's comments on GitHub, each found by its marker and its author: one of each, never two.
+
+Composing the sticky comment is render/sticky.py. GitHub has no conditional write for comments, so a
+comment is created once: a POST answered 5xx may have been done, so it is looked for before it is sent
+again; and when two of the bot's comments carry the same marker (two runs raced), the oldest is kept
+and the others are deleted.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
+import time
+from datetime import datetime
 from typing import Any
 
-from gym_review_bot.github.decision import Decision
-from gym_review_bot.github.summary import (
-    MAX_FAILING,
-    MAX_NEW,
-    CommentSummary,
-    DeltaNote,
-    GateNote,
-    decode,
-    digest,
-    encode,
-)
-from gym_review_bot.models import Report
-from gym_review_bot.render import MARKER, CommentContext, Delta, Links, render_markdown
-from gym_review_bot.render import md_inert as md_text
-from gym_review_bot.render.fit import fit_comment
-from gym_review_bot.render.layout import compute_delta
+from github import GithubException
 
-MAX_COMMENT_CHARS = 65_536  # GitHub's limit for a comment body
-MAX_LISTED = 30  # failing fingerprints listed for overrides
-STATE_WORDS = {"success": "passing", "failure": "changes needed", "error": "incomplete: could not tell"}
+from gym_review_bot.github.client import GithubError, describe, github_errors, once
+from gym_review_bot.render.summary import CommentSummary, decode
+from gym_review_bot.render.words import MARKER
+
+CREATE_ATTEMPTS = 3
+MAX_WAIT_S = 60.0
 
 
-def find_bot_comment(comments: list[Any], bot_login: str) -> Any | None:
-    """The bot's comment: it carries the marker **and** the bot wrote it (a copy by anyone else is ignored)."""
-    for comment in comments:
-        if comment.user is not None and comment.user.login == bot_login and MARKER in (comment.body or ""):
-            return comment
-    return None
+def bot_comments(comments: list[Any], bot_login: str, marker: str = MARKER) -> list[Any]:
+    """The bot's comments carrying the marker, oldest first (a copy by anyone else is ignored)."""
+    mine = [c for c in comments if c.user is not None and c.user.login == bot_login and marker in (c.body or "")]
+    return sorted(mine, key=lambda c: c.id)
 
 
-@dataclass
-class Extras:
-    """What the bot adds to the rendered report: every line is the bot's own wording or escaped."""
-
-    notes: list[str] = field(default_factory=list)
-    gate: GateNote | None = None
-    reviewer_requested: bool = False
-    ready_head: str | None = None
-    run_url: str | None = None
-    repo: str | None = None  # owner/name the event named: file links point at its head SHA
-    server_url: str = "https://github.com"
-    previous: CommentSummary | None = None  # the hidden summary of the bot's comment so far, for the delta
-    first_comment: bool = False  # no comment of the bot's yet: this one carries the guide's link (and keeps it)
-
-
-def delta_note(report: Report, decision: Decision, previous: CommentSummary | None) -> DeltaNote | None:
-    """What changed since the previous review's head; a re-run on the same head repeats the line it showed."""
-    if previous is None or not previous.head:
-        return None
-    if previous.head == report.head_sha:
-        return previous.since
-    delta = compute_delta(previous.head, previous.failing, decision.failing, previous.failing_more)
-    return DeltaNote(
-        head=delta.head,
-        fixed=delta.fixed,
-        new=delta.new[:MAX_NEW],
-        new_more=max(0, len(delta.new) - MAX_NEW),
-        still=delta.still,
-        partial=delta.partial,
-    )
-
-
-def context(
-    report: Report, extras: Extras, since: DeltaNote | None, guide: bool, run: bool, blocking: bool
-) -> CommentContext:
-    delta = Delta(**since.model_dump()) if since else None
-    links = Links(repo=extras.repo, sha=report.head_sha, server=extras.server_url)
-    run_url = extras.run_url if run else None
-    return CommentContext(links=links, delta=delta, run_url=run_url, first_comment=guide, override_help=blocking)
-
-
-def compose(report: Report, decision: Decision, extras: Extras) -> tuple[str, CommentSummary]:
-    """The comment body and its hidden summary; the digest covers everything but timings and the run link."""
-    stable = report.model_copy(deep=True)
-    stable.generated_at = ""
-    for server in stable.servers:
-        server.timings = None
-    tail = _sections(decision, extras)
-    since = delta_note(report, decision, extras.previous)
-    guide = extras.first_comment or bool(extras.previous and extras.previous.guide)
-    summary = CommentSummary(
-        verdict=decision.verdict,
-        complete=decision.complete,
-        head=report.head_sha,
-        state=decision.state,
-        failing=decision.failing[:MAX_FAILING],
-        failing_more=max(0, len(decision.failing) - MAX_FAILING),
-        reviewer_requested=extras.reviewer_requested,
-        gate=extras.gate,
-        ready_head=extras.ready_head,
-        since=since,
-        guide=guide,
-        overridden=[f.fingerprint for f, waiver in decision.waived if waiver.source == "override"][:MAX_FAILING],
-    )
-    blocking = bool(decision.blocking)
-    stable_md = render_markdown(stable, context(stable, extras, since, guide, run=False, blocking=blocking))
-    summary.digest = digest("\0".join((stable_md, tail, summary.model_dump_json(exclude={"digest"}))))
-    end = f"{tail}\n{encode(summary)}\n"  # the merge gate's note goes last (merge.py rewrites it)
-    return fit(report, end, context(report, extras, since, guide, run=True, blocking=blocking)), summary
-
-
-def comment_length(text: str) -> int:
-    """Length as GitHub may count it: UTF-16 code units, never fewer than characters."""
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
-def fit(report: Report, end: str, ctx: CommentContext | None = None) -> str:
-    """The rendered report cut (as the renderer cuts) so the body fits; the hidden summary at the end never is."""
-    return fit_comment(report, limit=MAX_COMMENT_CHARS - comment_length(end), context=ctx) + end
-
-
-def _sections(decision: Decision, extras: Extras) -> str:
-    lines: list[str] = []
-    if decision.waived:
-        lines += ["", f"**Status after overrides:** {STATE_WORDS[decision.state]}", ""]
-        lines += ["**Overridden failures** (count as passing for labels, status and merge):", ""]
-        for finding, waiver in decision.waived:
-            who = "the author, a maintainer" if waiver.source == "maintainer" else md_text(f"@{waiver.by}")
-            lines.append(f"- {md_text(finding.id)} waived by {who}: {md_text(waiver.reason)}")
-    if decision.blocking:
-        # The footer says how to override a check. An override records the fingerprints failing when it
-        # is given, so a check failing once needs none; a check failing several times lists them, so
-        # that one failure of it can be waived (`GRxxx:FINGERPRINT`).
-        per_check = Counter(f.id for f in decision.blocking)
-        several = [f for f in decision.blocking if per_check[f.id] > 1]
-        if several:
-            listed = [f"- {md_text(f.id)}: <code>{md_text(f.fingerprint)}</code>" for f in several[:MAX_LISTED]]
-            if len(several) > MAX_LISTED:
-                listed.append(f"- … and {len(several) - MAX_LISTED} more")
-            lines += ["", "<details><summary>Overriding one failure of a check (maintainers)</summary>", ""]
-            lines += ['`/gym-review override GRxxx:FINGERPRINT "reason"` waives one of these:', ""]
-            lines += [*listed, "", "</details>"]
-    for note in extras.notes:
-        lines += ["", f"> {note}"]
-    if extras.gate:
-        lines += ["", f"**Not merged** (head {extras.gate.head[:12]}):", ""]
-        lines += [f"- {item}" for item in extras.gate.missing]
-    return "\n".join(lines) + "\n" if lines else ""
+def find_bot_comment(comments: list[Any], bot_login: str, marker: str = MARKER) -> Any | None:
+    """The bot's comment: the oldest of its comments carrying the marker."""
+    mine = bot_comments(comments, bot_login, marker)
+    return mine[0] if mine else None
 
 
 def previous_summary(comment: Any | None) -> CommentSummary | None:
     return decode(comment.body) if comment is not None else None
+
+
+def write_comment(
+    gh: Any, repo_name: str, number: int, comments: list[Any], body: str, bot_login: str, marker: str = MARKER
+) -> None:
+    """Edit the bot's comment (the oldest with the marker; others deleted), or create it exactly once."""
+    mine = bot_comments(comments, bot_login, marker)
+    for extra in mine[1:]:
+        _delete(extra)
+    if mine:
+        if mine[0].body != body:
+            mine[0].edit(body)
+        return
+    since = max((c.updated_at for c in comments if c.updated_at is not None), default=None)
+    created = _create_once(gh, repo_name, number, body, bot_login, marker, since)
+    _settle(gh, repo_name, number, body, bot_login, marker, since, created)
+
+
+def _marked_since(
+    gh: Any, repo_name: str, number: int, bot_login: str, marker: str, since: datetime | None
+) -> list[Any]:
+    """The bot's marked comments updated since the listing (one read): what a racing run may have created."""
+    issue = gh.get_repo(repo_name).get_issue(number)
+    with github_errors(f"PR #{number}"):
+        listed = issue.get_comments(since=since) if since is not None else issue.get_comments()
+        return bot_comments(list(listed), bot_login, marker)
+
+
+def _create_once(
+    gh: Any, repo_name: str, number: int, body: str, bot_login: str, marker: str, since: datetime | None
+) -> Any:
+    issue = once(gh).get_repo(repo_name).get_issue(number)
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            return issue.create_comment(body)
+        except GithubException as exc:
+            wait = _retry_after(exc)
+            if wait is not None and attempt + 1 < CREATE_ATTEMPTS:  # a secondary rate limit: nothing was created
+                time.sleep(wait)
+                continue
+            if exc.status < 500:
+                with github_errors(f"PR #{number}"):
+                    raise
+            failure: Exception = exc
+        except (OSError, ValueError) as exc:  # no answer: it may have been created all the same
+            failure = exc
+        found = _marked_since(gh, repo_name, number, bot_login, marker, since)
+        if found:
+            return found[0]
+        time.sleep(min(2**attempt, 8))
+    raise GithubError(f"PR #{number}: creating the comment failed: {describe(failure)}")
+
+
+def _retry_after(exc: GithubException) -> float | None:
+    """Seconds to wait when GitHub refused the request for a (secondary) rate limit and said how long."""
+    headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+    value = headers.get("retry-after")
+    if exc.status in (403, 429) and value is not None and str(value).isdigit():
+        return min(float(value), MAX_WAIT_S)
+    return None
+
+
+def _settle(
+    gh: Any,
+    repo_name: str,
+    number: int,
+    body: str,
+    bot_login: str,
+    marker: str,
+    since: datetime | None,
+    created: Any,
+) -> None:
+    """After a create: when a racing run created one too, keep the oldest (with this body), delete the rest."""
+    mine = _marked_since(gh, repo_name, number, bot_login, marker, since)
+    if len(mine) < 2:
+        return
+    keep = mine[0]
+    for extra in mine[1:]:
+        _delete(extra)
+    if keep.id != created.id and keep.body != body:
+        with github_errors(f"PR #{number}"):
+            keep.edit(body)
+
+
+def _delete(comment: Any) -> None:
+    try:
+        comment.delete()
+    except GithubException as exc:
+        if exc.status != 404:  # already gone: what was wanted
+            with github_errors("deleting a duplicate comment"):
+                raise

@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gym_review_bot.config import GithubSettings
 from gym_review_bot.github.client import github_errors
-from gym_review_bot.github.comment import find_bot_comment, md_text
-from gym_review_bot.github.settings import GithubSettings
-from gym_review_bot.github.summary import decode
+from gym_review_bot.github.comment import find_bot_comment
+from gym_review_bot.render.safety import md_inert as md_text
+from gym_review_bot.render.summary import decode
 
 COLUMNS = ["PR", "Verdict", "Outdated", "Commits since", "Days since review", "Age (days)", "Labels", "Reviewer"]
 

@@ -1,4 +1,4 @@
-"""What the comment's layout is built from: check families, links to the head SHA, the delta, short messages.
+"""What the comment's layout is built from: table cells, links to the head SHA, the delta, short messages.
 
 Nothing here trusts the PR: links are built from the repository and SHA the bot was given and a
 file path that is percent-encoded and refused when it could climb out of the repository.
@@ -10,33 +10,11 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from gym_review_bot.catalogue import FAMILIES, Catalogue
+from gym_review_bot.judge import Judgement, Klass
 from gym_review_bot.models import Finding, Report, ServerReport
+from gym_review_bot.render.words import ICONS, KLASS_ICON, sentence_case
 
-FAMILIES = ("files", "code", "config", "data", "licence", "sandbox", "evidence")
-_FAMILY_OF = {
-    "GR100": "files",
-    "GR117": "files",
-    "GR119": "files",
-    "GR120": "files",
-    "GR101": "code",
-    "GR102": "code",
-    "GR105": "code",
-    "GR108": "code",
-    "GR103": "config",
-    "GR104": "config",
-    "GR118": "config",
-    "GR106": "data",
-    "GR107": "data",
-    "GR110": "data",
-    "GR111": "data",
-    "GR112": "data",
-    "GR116": "data",
-    "GR121": "data",
-    "GR109": "licence",
-    "GR113": "licence",
-    "GR114": "licence",
-    "GR115": "licence",
-}
 GUIDE_URL = "https://github.com/NVIDIA-NeMo/Gym/blob/main/CONTRIBUTING.md"
 RECHECK = "/gym-review recheck"
 OVERRIDE = '/gym-review override GRxxx "reason"'
@@ -47,49 +25,37 @@ _REPO = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _SERVER_URL = re.compile(r"^https://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$")
 _PAGE_URL = re.compile(r"^https://[A-Za-z0-9.:-]{1,260}/[A-Za-z0-9._~/%-]{0,500}$")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
-SHORT_CHARS = 160  # the inline part of a message; the rest is folded with the fix
+# The worst class among a cell's findings decides its icon, in this order.
+_WORST: tuple[Klass, ...] = ("blocking", "not_run", "warning", "waived", "pre_existing")
 
 
-def family(check_id: str) -> str:
-    """The column a check counts in; PR description checks (GR3xx) have their own line."""
-    if check_id in _FAMILY_OF:
-        return _FAMILY_OF[check_id]
-    return {"GR2": "sandbox", "GR3": "pr", "GR4": "evidence"}.get(check_id[:3], "files")
-
-
-def cell_icon(findings: list[Finding], icons: dict[str, str]) -> str:
+def cell_icon(findings: list[Finding], judgement: Judgement) -> str:
     """One table cell: the worst outcome among a family's findings (a check that could not run is never a pass)."""
     if not findings:
         return "–"
-    if any(f.blocks_merge for f in findings):
-        return icons["fail"]
-    if any(f.status == "error" for f in findings):
-        return icons["error"]
-    failing = [f for f in findings if f.status == "fail"]
-    if any(f.waived is None and not f.pre_existing for f in failing):
-        return icons["warn"]
-    if any(f.waived is not None for f in failing):
-        return icons["waived"]
-    if failing:
-        return icons["pre"]
+    klasses = {judgement.klass(f) for f in findings}
+    worst = next((k for k in _WORST if k in klasses), None)
+    if worst is not None:
+        return KLASS_ICON[worst]
     # Part of the family was not looked at (not asked for, or waiting on a failed prerequisite): not a pass.
     unchecked = any(f.skip_kind in ("not_requested", "prerequisite_failed") for f in findings)
-    return icons["pass"] if any(f.status == "pass" for f in findings) and not unchecked else icons["skip"]
+    return ICONS["pass"] if "passed" in klasses and not unchecked else ICONS["skip"]
 
 
-def family_cells(findings: list[Finding], icons: dict[str, str]) -> list[str]:
-    return [cell_icon([f for f in findings if family(f.id) == name], icons) for name in FAMILIES]
+def family_cells(findings: list[Finding], judgement: Judgement, catalogue: Catalogue) -> list[str]:
+    by_family: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_family.setdefault(catalogue.family(f.id) or "", []).append(f)
+    return [cell_icon(by_family.get(name, []), judgement) for name in FAMILIES]
 
 
 def has_problem(server: ServerReport) -> bool:
     return any(f.status in ("fail", "error") for f in server.findings)
 
 
-def servers_in_order(report: Report) -> list[ServerReport]:
+def servers_in_order(report: Report, judgement: Judgement) -> list[ServerReport]:
     """Blocking servers first, then ones with warnings or checks that could not run, then the rest."""
-    rank = {True: 0, False: 1}
-    return sorted(report.servers, key=lambda s: (rank[s.failed], rank[has_problem(s)]))
+    return sorted(report.servers, key=lambda s: (not judgement.server_blocks(s.name), not has_problem(s)))
 
 
 @dataclass(frozen=True)
@@ -142,12 +108,6 @@ class Delta:
     partial: bool = False  # the previous list was truncated: fixed counts at most what it held
 
 
-def current_failing(report: Report) -> list[tuple[str, str]]:
-    """(check id, fingerprint) of every blocking failure, as the merge decision lists them (PR description too)."""
-    findings = [f for s in report.servers for f in s.findings] + (report.pr.findings if report.pr else [])
-    return [(f.id, f.fingerprint) for f in findings if f.blocks_merge]
-
-
 def compute_delta(
     previous_head: str, previous: list[tuple[str, str]], now: list[tuple[str, str]], more: int = 0
 ) -> Delta:
@@ -167,24 +127,12 @@ def short_message(finding: Finding, server_path: str) -> str:
         rest = text[len(finding.file) :]
         if rest[:1] in (":", " ", ","):
             text = rest.lstrip(":, ")
-            text = text[:1].upper() + text[1:]
+            text = sentence_case(text)
     if server_path:
         text = text.replace(server_path.rstrip("/") + "/", "")
     if finding.line and text.startswith(f"Line {finding.line}: "):
         text = text[len(f"Line {finding.line}: ") :]  # the link shows the line
     return text
-
-
-def split_message(text: str) -> tuple[str, str]:
-    """(the first sentence, the rest): the first is shown inline, the rest folded with the fix."""
-    parts = _SENTENCE_END.split(text, maxsplit=1)
-    first = parts[0]
-    rest = parts[1] if len(parts) > 1 else ""
-    if len(first) > SHORT_CHARS:
-        cut = first.rfind(" ", 0, SHORT_CHARS)
-        cut = cut if cut > SHORT_CHARS // 2 else SHORT_CHARS
-        first, rest = first[:cut] + " …", ("… " + first[cut:].lstrip() + (" " + rest if rest else "")).strip()
-    return first, rest
 
 
 def relative(file: str | None, server_path: str) -> str:

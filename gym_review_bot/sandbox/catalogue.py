@@ -1,25 +1,20 @@
-"""The sandbox's checks GR201-GR207, registered as `Check`s like the static ones, and how their findings are made."""
+"""The sandbox's checks GR201-GR206, registered as `Check`s like the static ones, and how their findings are made."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from gym_review_bot.checks.base import Check, CheckError, Outcome, errored, failed, make_finding, passed, skipped
-from gym_review_bot.models import Finding, Location, SkipKind
-
-if TYPE_CHECKING:
-    from gym_review_bot.sandbox.requirements import Requirements
+from gym_review_bot.checks.base import Check, Outcome, errored, make_finding, skipped
+from gym_review_bot.models import Finding, SkipKind
 
 MAX_LISTED = 20
 
 
-def _in_the_sandbox(ctx: object) -> Outcome:
-    """Sandbox checks are judged by the sandbox run (runner.run_sandbox), not from a source tree."""
-    raise CheckError("this check runs in the Docker sandbox")
+# The sandbox cannot build or boot a server whose files cannot be read, or that has no entrypoint or config.
+NEEDS = ("GR100", "GR101", "GR103")
 
 
 def _check(check_id: str, severity: str, title: str, fix: str) -> Check:
-    return Check(check_id, severity, title, fix, _in_the_sandbox)  # type: ignore[arg-type]
+    """A check judged by the sandbox run (runner.run_sandbox), not from a source tree."""
+    return Check(check_id, severity, title, fix, family="sandbox", phase="sandbox", needs=NEEDS)  # type: ignore[arg-type]
 
 
 SANDBOX_CHECKS: list[Check] = [
@@ -61,12 +56,6 @@ SANDBOX_CHECKS: list[Check] = [
         "a value the request carries. Refusal-style tasks, where an empty answer is right, set GR206 to `warning` "
         "in .gym-review.yaml.",
     ),
-    _check(
-        "GR207",
-        "warning",
-        "Dependencies come from the package index",
-        "Depend on released packages from PyPI, pinned by version.",
-    ),
 ]
 BY_ID = {check.id: check for check in SANDBOX_CHECKS}
 CHECK_IDS = [check.id for check in SANDBOX_CHECKS]
@@ -88,23 +77,3 @@ def skipped_findings(reason: str, kind: SkipKind, server: str, ids: list[str] = 
 def error_findings(reason: str, server: str, ids: list[str] = CHECK_IDS) -> list[Finding]:
     """Sandbox checks that should have run and could not (no daemon): `error`, never a pass or a skip."""
     return [sandbox_finding(i, errored(f"Not run: {reason}"), server) for i in ids]
-
-
-def requirements_outcome(reqs: Requirements, allowed: bool) -> Outcome:
-    """GR207, a static check: it reads the requirement files and needs no daemon."""
-    if not reqs.url_dependencies:
-        return passed("Every requirement comes from the package index.")
-    verdict = "honoured because --allow-url-deps was given" if allowed else "not installed in the sandbox build"
-    listed = "\n".join(f"- {u.file}:{u.line}: `{u.text}` {u.reason}" for u in reqs.url_dependencies[:MAX_LISTED])
-    first = reqs.url_dependencies[0]
-    return failed(
-        f"{len(reqs.url_dependencies)} requirement line(s) leave PyPI ({verdict}):\n{listed}",
-        file=first.file,
-        line=first.line,
-        locations=[Location(file=u.file, line=u.line) for u in reqs.url_dependencies],
-        key="\n".join(sorted(u.text for u in reqs.url_dependencies)),
-    )
-
-
-def requirements_finding(reqs: Requirements, allowed: bool, server: str) -> Finding:
-    return sandbox_finding("GR207", requirements_outcome(reqs, allowed), server)

@@ -15,7 +15,7 @@ from typing import Any
 from gym_review_bot.checks.base import Outcome, errored, failed, passed, skipped
 from gym_review_bot.models import Finding, Location, Timings
 from gym_review_bot.sandbox import context, docker_api, probes, testrun
-from gym_review_bot.sandbox.catalogue import CHECK_IDS, requirements_outcome, sandbox_finding
+from gym_review_bot.sandbox.catalogue import CHECK_IDS, sandbox_finding
 from gym_review_bot.sandbox.client import ClientFailed, ReplayClient, start_client
 from gym_review_bot.sandbox.image import base_image, build_run_image
 from gym_review_bot.sandbox.options import SandboxOptions
@@ -504,7 +504,6 @@ def run_sandbox(
     """
     run = _Run(tree, server_name, options, verify_expected, hidden_files)
     reqs = read_requirements(tree, run.server_dir, options.allow_url_deps)
-    run.outcomes["GR207"] = requirements_outcome(reqs, options.allow_url_deps)
     reason = docker_api.unavailable_reason()
     if reason:
         run.error_rest(f"no Docker daemon reachable ({reason})")

@@ -94,7 +94,7 @@ def test_server_and_tests_reach_no_host_address_while_a_bridge_container_does(
     verify = "reward = 0.5 if reached_host() else (1.0 if body.expected_answer in response_text(body) else 0.0)"
     files = answer_server("no_route", verify_body=verify, extra=PROBE.format(targets=targets), test=PROBING_TEST)
     found = run(tmp_path, "no_route", files, options)
-    assert {k: f.status for k, f in found.items()} == {f"GR20{i}": "pass" for i in range(1, 8)}, {
+    assert {k: f.status for k, f in found.items()} == {f"GR20{i}": "pass" for i in range(1, 7)}, {
         k: f.message for k, f in found.items() if f.status != "pass"
     }
     assert listener.peers == []
@@ -169,7 +169,6 @@ def test_a_fault_of_the_sandbox_machinery_is_error_not_a_failure_of_the_pr(
     found = run(tmp_path, "faulty", answer_server("faulty"), options)
     assert found["GR201"].status == "error" and "OverflowError" in found["GR201"].message
     assert all(found[f"GR20{i}"].status == "error" for i in range(1, 7))
-    assert found["GR207"].status == "pass"
 
 
 def test_clean_up_problems_reach_the_report_notes_and_stderr(
@@ -193,4 +192,4 @@ def test_clean_up_problems_reach_the_report_notes_and_stderr(
     result = run_sandbox(tree, "untidy", options)
     assert any("still present after 60 s" in note for note in result.notes)
     assert "still present after 60 s" in capsys.readouterr().err
-    assert not any(f.status == "fail" for f in result.findings if f.id != "GR207")  # not the PR's failure
+    assert not any(f.status == "fail" for f in result.findings)  # not the PR's failure

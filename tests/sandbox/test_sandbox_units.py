@@ -9,7 +9,7 @@ from pathlib import Path
 from conftest import make_git_tree, server_files
 from sandbox_fixtures import answer_server
 
-from gym_review_bot.checks import STATIC_CHECKS
+from gym_review_bot.catalogue import Catalogue
 from gym_review_bot.sandbox.catalogue import SANDBOX_CHECKS, skipped_findings
 from gym_review_bot.sandbox.image import base_image
 from gym_review_bot.sandbox.options import SandboxOptions, add_cli_arguments, options_from_args
@@ -179,12 +179,12 @@ def test_base_image_follows_option_environment_and_python_version(tmp_path: Path
     assert base_image(pinned, SandboxOptions(base_image="opt:2")) == "opt:2"
 
 
-def test_catalogue_and_skipped_findings_cover_gr201_to_gr207() -> None:
+def test_catalogue_and_skipped_findings_cover_gr201_to_gr206() -> None:
     ids = [check.id for check in SANDBOX_CHECKS]
-    assert ids == [f"GR20{i}" for i in range(1, 8)]
+    assert ids == [f"GR20{i}" for i in range(1, 7)]  # GR207 reads requirement files: a static check
     assert {check.id: check.severity for check in SANDBOX_CHECKS} == {
         "GR201": "error", "GR202": "error", "GR203": "error", "GR204": "error", "GR205": "error",
-        "GR206": "error", "GR207": "warning",
+        "GR206": "error",
     }  # fmt: skip
     skipped = skipped_findings("--no-docker was given", "not_requested", "demo")
     assert [f.id for f in skipped] == ids
@@ -196,7 +196,9 @@ def test_sandbox_checks_are_checks_like_the_static_ones() -> None:
     from gym_review_bot.checks.base import Check
 
     assert all(isinstance(c, Check) for c in SANDBOX_CHECKS)
-    assert not {c.id for c in SANDBOX_CHECKS} & {c.id for c in STATIC_CHECKS}
+    static = Catalogue().static_server_checks()
+    assert not {c.id for c in SANDBOX_CHECKS} & {c.id for c in static}
+    assert "GR207" in {c.id for c in static} and all(c.phase == "sandbox" and c.run is None for c in SANDBOX_CHECKS)
     from gym_review_bot.sandbox import replay
 
     assert not hasattr(replay, "Outcome")  # one Outcome class: checks.base.Outcome
@@ -209,7 +211,7 @@ def test_without_a_daemon_the_sandbox_checks_are_errors_not_passes_or_skips(tmp_
     by_id = {f.id: f for f in result.findings}
     for i in range(1, 7):
         assert by_id[f"GR20{i}"].status == "error" and "no Docker daemon reachable" in by_id[f"GR20{i}"].message
-    assert by_id["GR207"].status == "fail"  # read from the checkout, it needs no daemon
+    assert "GR207" not in by_id  # a static check of the requirement files (checks/requirements.py)
     assert result.timings.build_s is None
 
 
@@ -269,19 +271,6 @@ def test_logs_read_from_a_container_are_capped() -> None:
     tail = cap_log(flood, lines=10)
     assert tail.splitlines() == [f"line {i}" for i in range(199_990, 200_000)]
     assert len(cap_log(b"x" * (10 * LOG_CAP_BYTES), lines=10)) <= LOG_CAP_BYTES
-
-
-def test_gr207_finding_lists_every_line_with_its_location(tmp_path: Path) -> None:
-    from gym_review_bot.sandbox.catalogue import requirements_finding
-
-    text = "nemo-gym==0.4.0\n--index-url https://mirror.example.com/simple\nx @ git+https://e.com/x\n"
-    reqs = read_requirements(tree_with(tmp_path, {f"{SERVER}/requirements.txt": text}), SERVER)
-    finding = requirements_finding(reqs, False, "demo")
-    assert (finding.id, finding.severity, finding.status) == ("GR207", "warning", "fail")
-    assert (finding.file, finding.line) == (f"{SERVER}/requirements.txt", 2)
-    assert [loc.line for loc in finding.locations] == [2, 3]
-    assert "not installed in the sandbox build" in finding.message and "How to fix" in finding.message
-    assert "honoured because --allow-url-deps" in requirements_finding(reqs, True, "demo").message
 
 
 def test_build_context_streams_files_and_keeps_symlinks_as_links(tmp_path: Path) -> None:
@@ -349,15 +338,13 @@ def test_replay_sends_what_the_agent_sent_not_what_verify_added(tmp_path: Path) 
 
 def test_gr102_that_could_not_tell_is_settled_only_by_verify_answering() -> None:
     from gym_review_bot.models import Finding
-    from gym_review_bot.review import _settle_gr102
+    from gym_review_bot.review import _settled
 
     def gr102(status: str) -> Finding:
         return Finding(id="GR102", severity="error", status=status, title="t", message="cannot tell", fix="f")
 
-    unsure, failing = gr102("error"), gr102("fail")
-    _settle_gr102([unsure, failing])
-    assert unsure.status == "pass" and "sandbox settled it" in unsure.message
-    assert failing.status == "fail"
+    settled = _settled(gr102("error"))  # review.py settles only a GR102 in `error`, and only when /verify answered
+    assert settled.status == "pass" and "sandbox settled it" in settled.message
 
 
 def test_sandbox_failures_are_pre_existing_only_with_the_same_fingerprint() -> None:
@@ -369,8 +356,8 @@ def test_sandbox_failures_are_pre_existing_only_with_the_same_fingerprint() -> N
         return sandbox_finding("GR203", failed(f"line 2: returned {returned}", file="d.jsonl", key=key), "demo")
 
     head = [gr203("2:1.0", "0.0"), gr203("4:1.0", "0.0")]
-    _mark_pre_existing(head, [gr203("2:1.0", "0.5")])  # the same stale line; the server said something else
-    assert [f.pre_existing for f in head] == [True, False]
+    marked = _mark_pre_existing(head, [gr203("2:1.0", "0.5")])  # the same stale line; the server said otherwise
+    assert [f.pre_existing for f in marked] == [True, False]
 
 
 def test_the_virtualenv_copy_keeps_links_as_links_and_stays_within_its_budget(tmp_path: Path) -> None:

@@ -16,11 +16,6 @@ SUMMARY_PREFIX = "<!-- gym-review-bot:summary "
 _SUMMARY = re.compile(r"<!-- gym-review-bot:summary ([A-Za-z0-9_=-]{1,20000}) -->")
 
 
-class GateNote(BaseModel):
-    head: str
-    missing: list[str] = Field(default_factory=list)
-
-
 class DeltaNote(BaseModel):
     """The "since the last review" line as shown, so a re-run on the same head shows the same line."""
 
@@ -36,7 +31,11 @@ MAX_NEW = 50
 
 
 class CommentSummary(BaseModel):
-    """What the bot last published: read back by publish (no-op detection), merge and triage."""
+    """What the bot last published: a cache read back by publish (no-op detection and the delta line) and triage.
+
+    Anyone with write access can edit the comment, so nothing decides a merge from it: the merge gate
+    re-judges the review's own report, and only compares this summary with that (a disagreement blocks).
+    """
 
     v: int = 1
     verdict: str  # the effective verdict after overrides: pass | fail | error
@@ -47,12 +46,10 @@ class CommentSummary(BaseModel):
     failing_more: int = 0  # how many more failed than listed
     digest: str = ""  # of the comment's stable content: edit only when it changes
     reviewer_requested: bool = False
-    gate: GateNote | None = None  # the merge gate's last refusal, said once per head
-    ready_head: str | None = None  # the head when the ready label was first seen (by the merge gate or publish)
     since: DeltaNote | None = None  # what the comment said changed since the review before it
     guide: bool = False  # the comment carries the guide's link (given on the first comment, then kept)
-    overridden: list[str] = Field(default_factory=list)  # fingerprints a maintainer's override waived, the first
-    # MAX_FAILING: the merge gate checks that each override still stands before it trusts `verdict`
+    overridden: list[str] = Field(default_factory=list)  # fingerprints a maintainer's override waived (the first
+    # MAX_FAILING)
 
 
 def encode(summary: CommentSummary) -> str:

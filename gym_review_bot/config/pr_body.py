@@ -1,19 +1,18 @@
-"""`.gym-review.yaml` `pr_body:`: the required parts of a PR description and the evidence severities.
-
-Outside `checks/` so that `policy.py` can hold it without importing the checks (they import the policy).
-"""
+"""`.gym-review.yaml` `pr_body:`: the required parts of a PR description and the evidence severities."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from typing import Literal
 
-from gym_review_bot.models import Severity
+from pydantic import Field, field_validator
+
+from gym_review_bot.config.strict import Strict
+
+Severity = Literal["error", "warning"]
 
 
-class PartSettings(BaseModel):
+class PartSettings(Strict):
     """One required part of the description: the words that name it and what it must say."""
-
-    model_config = ConfigDict(extra="forbid")
 
     title: str
     severity: Severity = "error"
@@ -26,18 +25,18 @@ class PartSettings(BaseModel):
 
 
 DEFAULT_PARTS: dict[str, PartSettings] = {
-    "GR301": PartSettings(
+    "GR301": PartSettings.model_construct(
         title="The PR describes the environment",
         synonyms=["environment", "overview", "what does this pr do", "what this pr does"],
         weak_synonyms=["description", "summary", "about", "motivation", "context"],
         fix="Add a `## Environment` section saying what the environment is and what the model must do.",
     ),
-    "GR302": PartSettings(
+    "GR302": PartSettings.model_construct(
         title="The PR describes the verification logic",
         synonyms=["verification", "verifier", "verify", "reward function", "reward logic", "grading", "scoring"],
         fix="Add a `## Verification logic` section: how verify() decides the reward, and what earns 0 and 1.",
     ),
-    "GR303": PartSettings(
+    "GR303": PartSettings.model_construct(
         title="The PR describes the prompts/tasks: source and domain",
         synonyms=["prompts", "prompt", "tasks", "task", "dataset", "data source", "data sources", "source data"],
         min_words=2,
@@ -90,7 +89,7 @@ DEFAULT_PARTS: dict[str, PartSettings] = {
         ],
         fix="Add a `## Prompts / tasks` section naming where the prompts come from (source) and their domain.",
     ),
-    "GR304": PartSettings(
+    "GR304": PartSettings.model_construct(
         title="The PR states licences for data and software",
         synonyms=["licence", "license", "licences", "licenses", "licensing", "licencing", "copyright"],
         min_words=1,
@@ -143,12 +142,12 @@ DEFAULT_MODEL_FAMILIES = [
 ]
 
 
-class PrBodySettings(BaseModel):
+class PrBodySettings(Strict):
     """`.gym-review.yaml` `pr_body:` -- the required parts of a PR description and the evidence severities."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    parts: dict[str, PartSettings] = Field(default_factory=dict)  # by check id; merged over the defaults
+    # by check id: a registry's parts are merged over the defaults (a default part it names keeps the
+    # defaults of what it leaves out)
+    parts: dict[str, PartSettings] = Field(default_factory=lambda: dict(DEFAULT_PARTS))
     placeholders: list[str] = Field(default_factory=lambda: list(DEFAULT_PLACEHOLDERS))
     synthetic_words: list[str] = [
         "synthetic",
@@ -168,18 +167,13 @@ class PrBodySettings(BaseModel):
 
     @field_validator("parts", mode="before")
     @classmethod
-    def _complete_parts(cls, value: object) -> object:
-        """A default part named in the settings keeps the defaults of what the settings leave out."""
+    def _merge_defaults(cls, value: object) -> object:
         if not isinstance(value, dict):
             return value
-        return {
+        given = {
             key: {**DEFAULT_PARTS[key].model_dump(), **part}
             if key in DEFAULT_PARTS and isinstance(part, dict)
             else part
             for key, part in value.items()
         }
-
-    @model_validator(mode="after")
-    def _merge_defaults(self) -> PrBodySettings:
-        self.parts = {**DEFAULT_PARTS, **self.parts}
-        return self
+        return {**{key: part.model_dump() for key, part in DEFAULT_PARTS.items()}, **given}

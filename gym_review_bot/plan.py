@@ -8,7 +8,9 @@ from pathlib import Path
 import re2
 from pydantic import ValidationError
 
-from gym_review_bot.discover import UsageError, discover_pr
+from gym_review_bot.discover import discover_pr
+from gym_review_bot.errors import UsageError
+from gym_review_bot.judge import judge, recorded_waivers, sealed
 from gym_review_bot.models import Finding, Report, ServerReport, make_fingerprint
 
 SAFE_NAME = re2.compile(r"^[A-Za-z0-9_.-]+$")
@@ -82,4 +84,7 @@ def merge_reports(plan_path: Path, report_paths: list[Path]) -> Report:
     report = Report(head_sha=plan.get("head"), base_sha=plan.get("base"), servers=servers, notes=notes)
     if first is not None:
         report.pr, report.policy, report.tool_version = first.pr, first.policy, first.tool_version
-    return report.finalize()
+        report.not_reviewed, report.generated_at = first.not_reviewed, first.generated_at
+    # Judged as each job judged its part: with the config waivers the parts record (publish re-judges it all
+    # under the trusted config, and refuses a report that claims what that config does not give).
+    return sealed(report, judge(report, recorded_waivers(report)))[0]

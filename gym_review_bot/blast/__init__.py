@@ -1,0 +1,1 @@
+"""Core-change blast radius: the servers a change to shared code reaches, and a bounded sample of them."""

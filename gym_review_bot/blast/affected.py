@@ -1,0 +1,161 @@
+"""Which servers a change to shared code reaches: those whose Python imports a changed module, directly or
+through other modules of the checkout. Nothing is imported or run: import statements are read from the text
+(one linear scan a file; a full parse of the ~800 files a registry's servers reach took seconds), and
+resolved to files with the same module lookup as GR102's class resolver (`Checkout.module_path`). An
+`import` line inside a string counts too: the reach is over-, never under-estimated."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from functools import cache
+
+from gym_review_bot.checks.checkout import Checkout
+from gym_review_bot.checks.pyclasses import module_name
+from gym_review_bot.discover import SERVERS_DIR, is_server
+
+CORE_DIR = "nemo_gym"
+MAX_FILES_PER_SERVER = 5_000  # a bound on the walk: a server reaching more is reported as such
+MAX_SOURCE_BYTES = 512 * 1024  # as for every Python file the review reads (checks/checkout.MAX_PYTHON_BYTES)
+
+
+@cache
+def _import_statement():  # type: ignore[no-untyped-def]
+    import re2  # linear time on PR text
+
+    # `from <module> import <names>` (names possibly in parentheses over several lines), or `import <modules>`
+    return re2.compile(
+        r"(?m)^[ \t]*(?:from[ \t]+([.\w]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)|import[ \t]+([^\n#;]*))"
+    )
+
+
+def import_statements(text: str) -> list[tuple[str | None, list[str]]]:
+    """(from-module or None, names) of every import statement; dots of a relative import kept on the module."""
+    out = []
+    for match in _import_statement().finditer(text):
+        names = [
+            n.strip().split(" as ")[0].strip() for n in (match.group(2) or match.group(3) or "").strip("()").split(",")
+        ]
+        out.append((match.group(1), [n for n in names if n and n != "\\"]))
+    return out
+
+
+@dataclass
+class Reach:
+    """A server and the changed modules it imports (repository paths), and whether the walk was cut short."""
+
+    server: str
+    modules: set[str] = field(default_factory=set)
+    cut_short: bool = False
+
+
+def shared_modules(changed: list[str], checkout: Checkout) -> list[str]:
+    """The changed Python files other servers can import: nemo_gym/, and libraries under resources_servers/
+    (a directory there that is not a server)."""
+    out = []
+    for path in changed:
+        if not path.endswith(".py"):
+            continue
+        parts = path.split("/")
+        if parts[0] == CORE_DIR:
+            out.append(path)
+        elif parts[0] == SERVERS_DIR and len(parts) > 2 and not is_server(checkout.tree, parts[1]):
+            out.append(path)
+    return sorted(set(out))
+
+
+class ImportGraph:
+    """Each Python file's imports resolved to files of one checkout, memoised."""
+
+    def __init__(self, checkout: Checkout, statements: dict[str, list] | None = None):
+        self.checkout = checkout
+        self._imports: dict[str, set[str]] = {}
+        # import statements by blob id: the merge base and the head share most files, read once for both
+        self._statements = statements if statements is not None else {}
+
+    def imports(self, path: str) -> set[str]:
+        if path not in self._imports:
+            self._imports[path] = self._resolve(path)
+        return self._imports[path]
+
+    def _resolve(self, path: str) -> set[str]:
+        entry = self.checkout.tree.get(path)
+        if entry is None or entry.kind != "file" or entry.missing or entry.size > MAX_SOURCE_BYTES:
+            return set()
+        key = entry.oid or path
+        if key not in self._statements:
+            self._statements[key] = import_statements(self.checkout.tree.read(entry).decode("utf-8", "replace"))
+        found: set[str] = set()
+        package = module_name(path) if path.endswith("/__init__.py") else module_name(posixpath.dirname(path))
+        for source, names in self._statements[key]:  # function-level imports count: they run when code does
+            if source is None:
+                for name in names:
+                    found |= self._module_files(name)
+                continue
+            level = len(source) - len(source.lstrip("."))
+            base = _absolute(package, source.lstrip(".") or None, level)
+            if base is None:
+                continue
+            found |= self._module_files(base)
+            for name in names:  # `from pkg import submodule`
+                if name != "*":
+                    found |= self._module_files(f"{base}.{name}", parents=False)
+        found.discard(path)
+        return found
+
+    def _module_files(self, module: str, parents: bool = True) -> set[str]:
+        """The file of a dotted module and (importing it runs them) its packages' __init__.py files."""
+        names = [module]
+        if parents:
+            parts = module.split(".")
+            names += [".".join(parts[:i]) for i in range(1, len(parts))]
+        return {p for p in (self.checkout.module_path(n) for n in names if n) if p is not None}
+
+    def reach(self, server: str, targets: set[str]) -> Reach:
+        """Which of `targets` a server's Python files import, following imports through the checkout."""
+        result = Reach(server)
+        start = [e.path for e in self.checkout.tree.walk(f"{SERVERS_DIR}/{server}") if e.path.endswith(".py")]
+        seen, stack = set(start), list(start)
+        while stack:
+            if len(seen) > MAX_FILES_PER_SERVER:
+                result.cut_short = True
+                break
+            for imported in self.imports(stack.pop()):
+                if imported not in seen:
+                    seen.add(imported)
+                    stack.append(imported)
+        result.modules = seen & targets
+        return result
+
+
+def _absolute(package: str, module: str | None, level: int) -> str | None:
+    """`from ..x import y` in a module of `package`, as a dotted name (None when it climbs out of the tree)."""
+    if level == 0:
+        return module
+    parts = package.split(".") if package else []
+    if level - 1 > len(parts):
+        return None
+    base = parts[: len(parts) - (level - 1)]
+    return ".".join(base + ([module] if module else [])) or None
+
+
+def affected(checkouts: list[Checkout], changed: list[str], servers: list[str]) -> dict[str, Reach]:
+    """The servers (of those given) that import a changed shared module, at any of the checkouts (the merge
+    base and the head: a PR can add an import as well as change a module). Servers reached by none are left out."""
+    out: dict[str, Reach] = {}
+    statements: dict[str, list] = {}
+    for checkout in checkouts:
+        targets = set(shared_modules(changed, checkout))
+        if not targets:
+            continue
+        checkout.tree.walk("")  # the whole tree at once: every server is walked (one listing, not one each)
+        graph = ImportGraph(checkout, statements)
+        for server in servers:
+            if not is_server(checkout.tree, server):
+                continue
+            reach = graph.reach(server, targets)
+            if reach.modules or reach.cut_short:
+                known = out.setdefault(server, Reach(server))
+                known.modules |= reach.modules
+                known.cut_short = known.cut_short or reach.cut_short
+    return out

@@ -1,0 +1,39 @@
+"""`.gym-review.yaml` `github:`: how the bot behaves on GitHub (read from a trusted commit of the base branch)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from gym_review_bot.config.strict import Strict
+
+
+class Labels(Strict):
+    """The labels the bot keeps on a PR, by their role."""
+
+    changes_requested: str = "gym-review: changes requested"
+    needs_evidence: str = "gym-review: needs evidence"
+    incomplete: str = "gym-review: incomplete"
+    passing: str = "gym-review: passing"
+    ready: str = "ready-to-merge"
+
+    def review_labels(self) -> list[str]:
+        """The four labels the bot keeps in sync (exactly one present); `ready` belongs to maintainers."""
+        return [self.changes_requested, self.needs_evidence, self.incomplete, self.passing]
+
+
+class GithubSettings(Strict):
+    """How the bot behaves on GitHub; every field has a default."""
+
+    bot_login: str = "github-actions[bot]"
+    status_context: str = "gym-review"
+    labels: Labels = Field(default_factory=Labels.model_construct)
+    reviewers: list[str] = Field(default_factory=list)  # round-robin by PR number, the author skipped
+    approvals: int = Field(default=1, ge=0)
+    merge_method: Literal["merge", "squash", "rebase"] = "squash"
+    workflow: str = ".github/workflows/gym-review.yml"  # the only workflow whose report `publish` trusts
+    # the workflow whose runs (on the default branch) set the status the merge gate believes
+    publish_workflow: str = ".github/workflows/gym-review-publish.yml"
+    protected_paths: list[str] = Field(default_factory=lambda: [".github/", ".gym-review.yaml"])
+    max_report_mb: float = Field(default=5, gt=0)
