@@ -123,11 +123,15 @@ def bare_client(client: ReplayClient, bodies: list[bytes], concurrency: int) -> 
     return len(bodies) / (time.monotonic() - start)
 
 
-def bot_client(client: ReplayClient, rollouts: list, concurrency: int) -> tuple[float, int]:
-    """Requests per second of the sandbox's replay (copying in, bounded reads, parsing and comparing included)."""
+def bot_client(client: ReplayClient, tree: GitTree, path: str, concurrency: int) -> tuple[float, int]:
+    """Requests per second of the sandbox's replay as a run does it: the rollouts file streamed in, the
+    client parsing each row, sending it with bounded reads and reporting it, the bot reading each result."""
     client.start_deadline()
     start = time.monotonic()
-    results = client.replay(rollouts, concurrency)
+    entry = tree.get(path)
+    assert entry is not None
+    client.load_rollouts(tree, entry, None)
+    results = client.replay_file(concurrency)
     rps = len(results) / (time.monotonic() - start)
     return rps, sum(r.matches for r in results)
 
@@ -142,11 +146,11 @@ def bench_throughput(opts: SandboxOptions, rollouts: int, rounds: int) -> None:
         bodies = [json.dumps(r.body, separators=(",", ":")).encode() for r in usable]
         with serving(tree, SERVER, opts) as client:
             bare_client(client, bodies[:100], opts.concurrency)  # warm both paths up
-            bot_client(client, usable[:100], opts.concurrency)
+            client.replay(usable[:100], opts.concurrency)
             bare, bot = [], []
             for i in range(rounds):  # interleaved, so drift in the server hits both alike
                 bare.append(bare_client(client, bodies, opts.concurrency))
-                rps, matched = bot_client(client, usable, opts.concurrency)
+                rps, matched = bot_client(client, tree, path, opts.concurrency)
                 bot.append(rps)
                 print(f"round {i + 1}: bare client {bare[-1]:.0f} req/s, sandbox replay {rps:.0f} req/s "
                       f"({matched}/{rollouts} rewards reproduced)")  # fmt: skip

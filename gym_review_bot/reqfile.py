@@ -16,6 +16,7 @@ import tomllib
 from dataclasses import dataclass
 
 import re2
+from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import Requirement
 
 MAX_LINES = 1_000  # logical lines (or pyproject dependencies) read from one file; real ones have a few dozen
@@ -84,6 +85,7 @@ class ReqLine:
     target: str | None = None  # a URL or local path requirement (extras split off)
     extras: tuple[str, ...] = ()  # the extras of a URL or path requirement (a Requirement keeps its own)
     editable: bool = False
+    marker: str | None = None  # the environment marker of a URL or path requirement (packaging accepts it)
     error: str | None = None
 
     @property
@@ -92,6 +94,12 @@ class ReqLine:
 
     def all_extras(self) -> tuple[str, ...]:
         return tuple(sorted(self.requirement.extras)) if self.requirement is not None else self.extras
+
+    def marker_text(self) -> str:
+        """The requirement's environment marker, "" without one."""
+        if self.requirement is not None:
+            return str(self.requirement.marker) if self.requirement.marker else ""
+        return self.marker or ""
 
     def spec(self) -> str | None:
         """Where the requirement comes from: its URL or path, or None for an index requirement."""
@@ -105,6 +113,7 @@ class ReqLine:
             head = str(self.requirement)
         elif self.target is not None:
             head = self.target + (f"[{','.join(self.extras)}]" if self.extras else "")
+            head += f" ; {self.marker}" if self.marker else ""
         else:
             head = ""
         if self.editable:
@@ -187,24 +196,47 @@ def _looks_like_path(spec: str) -> bool:
     return spec.startswith((".", "/", "~", "\\")) or "/" in head or "\\" in head or head.endswith(ARCHIVE_SUFFIXES)
 
 
-def parse_spec(spec: str) -> tuple[Requirement | None, str | None, tuple[str, ...], str | None]:
-    """A requirement's spec as (PEP 508 requirement, URL or path, its extras, error)."""
-    if is_url(spec) or _looks_like_path(spec):
-        if any(c.isspace() for c in spec):
-            return None, None, (), "is a URL or path with whitespace in it"
-        if is_url(spec):
-            return None, spec, (), None
-        path, extras_text = _split_extras(spec)
+def split_marker(spec: str, url: bool | None = None) -> tuple[str, str | None, str | None]:
+    """(requirement, marker, error): pip's split at the first `;` (`; ` for a URL), the marker checked by packaging.
+
+    Only the part before the marker is then judged as a path, a URL or a PEP 508 requirement: what a
+    marker compares against (`platform_system != "a/b"`) is packaging's to read.
+    """
+    separator = "; " if (is_url(spec) if url is None else url) else ";"
+    if separator not in spec:
+        return spec.strip(), None, None
+    head, _, marker_text = spec.partition(separator)
+    marker_text = marker_text.strip()
+    if not marker_text:
+        return head.strip(), None, None
+    try:
+        Marker(marker_text)
+        return head.strip(), marker_text, None
+    except InvalidMarker as exc:
+        return head.strip(), None, f"has an environment marker packaging refuses ({str(exc).splitlines()[0][:160]})"
+
+
+def parse_spec(spec: str) -> tuple[Requirement | None, str | None, tuple[str, ...], str | None, str | None]:
+    """A requirement's spec as (PEP 508 requirement, URL or path, its extras, its marker, error)."""
+    head, marker, error = split_marker(spec)
+    if error:
+        return None, None, (), None, error
+    if is_url(head) or _looks_like_path(head):
+        if any(c.isspace() for c in head):
+            return None, None, (), None, "is a URL or path with whitespace in it"
+        if is_url(head):
+            return None, head, (), marker, None
+        path, extras_text = _split_extras(head)
         extras = tuple(e.strip() for e in extras_text.split(",")) if extras_text else ()
         bad = [e for e in extras if not is_valid_name(e)]
         if bad or any(c in path for c in "[]'\"$`;|&<>"):
             shown = bad[0] if bad else path
-            return None, None, (), f"is not a path with valid extras (`{shown[:60]}` is not a PEP 508 name)"
-        return None, path, tuple(sorted(set(extras))), None
+            return None, None, (), None, f"is not a path with valid extras (`{shown[:60]}` is not a PEP 508 name)"
+        return None, path, tuple(sorted(set(extras))), marker, None
     try:
-        return Requirement(spec), None, (), None
+        return Requirement(head + (f" ; {marker}" if marker else "")), None, (), None, None
     except ValueError as exc:  # InvalidRequirement, and InvalidSpecifier that packaging lets escape
-        return None, None, (), f"is not a valid PEP 508 requirement ({str(exc).splitlines()[0][:160]})"
+        return None, None, (), None, f"is not a valid PEP 508 requirement ({str(exc).splitlines()[0][:160]})"
 
 
 def _parse_options(parser: _Parser, words: list[str]) -> tuple[list[tuple[str, str | None]], list[str]]:
@@ -229,13 +261,21 @@ def parse_line(number: int, text: str) -> ReqLine:
         return ReqLine(number, text, error=f"has an option pip does not accept after a requirement ({exc})")
     if leftover:
         return ReqLine(number, text, error=f"has unexpected text after its options (`{leftover[0][:60]}`)")
-    requirement, target, extras, error = parse_spec(spec)
-    return ReqLine(number, text, tuple(options), requirement, target, extras, error=error)
+    requirement, target, extras, marker, error = parse_spec(spec)
+    return ReqLine(number, text, tuple(options), requirement, target, extras, marker=marker, error=error)
 
 
 def _options_line(number: int, text: str) -> ReqLine:
+    marker = None
+    if text.startswith(("-e", "--editable")):
+        # The marker of `-e path ; marker` is split off before the words are (shlex would drop its quotes).
+        text_part, marker, error = split_marker(text, url="://" in text)
+        if error:
+            return ReqLine(number, text, error=error)
+    else:
+        text_part = text
     try:
-        options, leftover = _parse_options(_LINE_PARSER, shlex.split(text))
+        options, leftover = _parse_options(_LINE_PARSER, shlex.split(text_part))
     except _OptionError as exc:
         return ReqLine(number, text, error=f"is not a pip requirements-file option line ({exc})")
     except ValueError as exc:  # shlex: unbalanced quotes
@@ -251,10 +291,11 @@ def _options_line(number: int, text: str) -> ReqLine:
     spec = " ".join([editables[0], *leftover]).strip()
     if not spec:
         return ReqLine(number, text, error="`-e` needs a path or URL")
-    requirement, target, extras, error = parse_spec(spec)
+    spec += f" ; {marker}" if marker else ""
+    requirement, target, extras, marker, error = parse_spec(spec)
     if requirement is not None and requirement.url is None:
         error = "is an editable install of a name, not of a path or URL (`-e ./path` or `-e name @ path`)"
-    return ReqLine(number, text, (), requirement, target, extras, editable=True, error=error)
+    return ReqLine(number, text, (), requirement, target, extras, editable=True, marker=marker, error=error)
 
 
 @functools.lru_cache(maxsize=16)

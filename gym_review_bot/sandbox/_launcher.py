@@ -4,19 +4,26 @@ This file is copied into the image and run by the image's own Python; it imports
 """
 
 import base64
+import hashlib
 import os
 import runpy
+import secrets
+import select
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 SOURCE_ROOT = "/src"
 WORK_ROOT = "/work"
-JUNIT_PATH = "/tmp/gym-review-junit.xml"
 JUNIT_MARK = "gym-review: junit+ "  # the report follows in base64 chunks, one per line
+END_MARK = "gym-review: junit-end "  # then this line, the last of the container's output
 JUNIT_CHUNK = 8000
 MAX_JUNIT_BYTES = 4 * 1024 * 1024
+# Set in the run image only: there, and only there, the launcher may end every other process of its user.
+SANDBOX_ENV = "GYM_REVIEW_SANDBOX"
 
 
 def mark(event: str) -> None:
@@ -51,25 +58,96 @@ def has_pytest_config(directory: str) -> bool:
     return False
 
 
-def run_tests() -> None:
-    """Run pytest in a child writing a junit report, then print the report for the bot and exit with pytest's code."""
-    argv = [sys.executable, "-m", "pytest", "tests/", "-q", "-rfE", "-p", "no:cacheprovider", "--color=no"]
-    argv += [f"--junitxml={JUNIT_PATH}"]
+def pytest_argv(report_path: str) -> list[str]:
+    """pytest on tests/, its verbosity fixed (the summary line is always printed), its junit report to `report_path`."""
+    argv = [sys.executable, "-m", "pytest", "tests/", "--verbosity=-1", "-rfE", "-p", "no:cacheprovider"]
+    argv += ["--color=no", f"--junitxml={report_path}"]
     directory = os.getcwd()
-    while not has_pytest_config(directory) and directory != WORK_ROOT:
+    while not has_pytest_config(directory) and directory not in (WORK_ROOT, "/"):
         directory = os.path.dirname(directory)
     if not has_pytest_config(directory):
         # Outside NeMo Gym's tree its root config is missing: apply the asyncio mode it sets.
         argv += ["-o", "asyncio_mode=auto"]
-    if os.path.exists(JUNIT_PATH):
-        os.remove(JUNIT_PATH)
-    code = subprocess.call(argv)
+    return argv
+
+
+def collect(argv_for) -> tuple[int, bytes, bool]:
+    """Run pytest in a child; (its exit code, the junit report it wrote, whether the report was over the cap).
+
+    The report path is a FIFO under a fresh directory with random names, read while pytest runs: what
+    reaches it after pytest's process has ended and the other processes are gone is never read.
+    """
+    private = tempfile.mkdtemp(prefix="gym-review-")
+    fifo = os.path.join(private, secrets.token_hex(16) + ".xml")
+    os.mkfifo(fifo, 0o600)
+    fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)  # read and write: a reader is there before pytest opens it
+    report, over = bytearray(), False
+
+    def drain() -> None:
+        nonlocal over
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                return
+            if not chunk:
+                return
+            if len(report) + len(chunk) > MAX_JUNIT_BYTES:
+                over = True
+            else:
+                report.extend(chunk)
+
+    child = subprocess.Popen(argv_for(fifo))
+    while child.poll() is None:
+        if select.select([fd], [], [], 0.2)[0]:
+            drain()
+    drain()
+    end_other_processes()
+    drain()
+    os.close(fd)
+    code = child.returncode
+    return (code if code >= 0 else 128 - code), bytes(report), over
+
+
+def end_other_processes() -> None:
+    """In the sandbox's tests container, kill what the tests left running, so nothing writes after pytest."""
+    if not os.environ.get(SANDBOX_ENV) or os.getuid() == 0 or os.getpid() == 1:
+        return
+    me = os.getpid()
+    for _ in range(100):
+        others = [n for n in os.listdir("/proc") if n.isdigit() and int(n) not in (1, me) and _alive(n)]
+        if not others:
+            return
+        try:
+            os.kill(-1, signal.SIGKILL)  # every process of this user but this one and init
+        except OSError:
+            pass
+        time.sleep(0.05)
+
+
+def _alive(pid: str) -> bool:
+    """Whether a process is more than a zombie (init reaps those)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def report_lines(code: int, report: bytes, over: bool) -> list[str]:
+    """The report as the bot reads it: base64 chunks, then one end line (the container's last output)."""
+    encoded = base64.b64encode(report).decode()
+    lines = [JUNIT_MARK + encoded[i : i + JUNIT_CHUNK] for i in range(0, len(encoded), JUNIT_CHUNK)]
+    digest = hashlib.sha256(report).hexdigest()
+    lines.append(f"{END_MARK}exit={code} bytes={len(report)} sha256={digest} oversize={int(over)}")
+    return lines
+
+
+def run_tests() -> None:
+    """Run pytest, then print its junit report for the bot and exit with pytest's code."""
+    code, report, over = collect(pytest_argv)
     sys.stdout.flush()
-    if os.path.isfile(JUNIT_PATH):
-        with open(JUNIT_PATH, "rb") as fh:
-            report = base64.b64encode(fh.read(MAX_JUNIT_BYTES + 1)).decode()
-        for start in range(0, len(report), JUNIT_CHUNK):
-            print(JUNIT_MARK + report[start : start + JUNIT_CHUNK], flush=True)
+    print("\n" + "\n".join(report_lines(code, report, over)), flush=True)
     sys.exit(code)
 
 

@@ -4,17 +4,28 @@ The container shares its network namespace with the server's and has no other in
 server is on 127.0.0.1. Its main process answers for the model servers the config names (stand-ins
 that record each call and refuse every completion); the bot runs the other modes with `docker exec`:
 
-    standins CALLS_FILE PORT...                       stand-in model servers, until killed
-    get URL TIMEOUT CAP                               one GET: {"status", "error"} as JSON
-    replay URL ITEMS CALLS CONCURRENCY TIMEOUT CAP DEADLINE   POST each item to URL, a JSON line each
+    standins CALLS_FILE PORT...                  stand-in model servers, until killed
+    get URL TIMEOUT CAP                          one GET: {"status", "error"} as JSON
+    replay URL ITEMS CALLS CONC TIMEOUT CAP DEADLINE
+                                                 POST each item ({"line", "body"}) to URL, a JSON line each
+    rollouts URL FILE KEYS CALLS CONC TIMEOUT CAP DEADLINE
+                                                 the same for each row of a stored rollouts file, read
+                                                 one line at a time (KEYS: a JSON list of the keys the
+                                                 agent sent, or -); rows that cannot be replayed are
+                                                 reported with why
+    probe URL FILE KEYS LINES CALLS CONC TIMEOUT CAP DEADLINE
+                                                 an empty and an unrelated response for each listed row
 
-Everything a server sends is read with a byte cap and a total deadline per request.
+Everything a server sends is read with a byte cap and a total deadline per request. A result that got
+a reward lists the paths of the request whose number equals it (`leaks`).
 """
 
+import hashlib
 import http.client
 import json
 import math
 import os
+import secrets
 import socket
 import sys
 import threading
@@ -232,36 +243,250 @@ def count_calls(calls_file):
         return sum(1 for _ in fh)
 
 
-def replay(url, items_file, calls_file, concurrency, timeout, cap, deadline):
+# --- the rows to send ---------------------------------------------------------------------------------
+
+MAX_ROW_BYTES = 64 * 1024 * 1024
+MAX_LEAK_PATHS = 20
+TOLERANCE = 1e-6
+# One is picked per run, and the probe's message id is random: a verify() cannot tell a probe by its text.
+UNRELATED_TEXTS = (
+    "The quick brown fox jumps over the lazy dog. Bananas are yellow.",
+    "Tides are caused mostly by the Moon's gravity. A violin has four strings.",
+    "Honey never spoils if it is sealed. The capital of Mongolia is Ulaanbaatar.",
+    "Penguins cannot fly, but they swim well. Copper turns green as it weathers.",
+)
+
+
+def strip_nulls(value):
+    """Drop keys whose value is null, recursively: stored rollouts carry nulls today's schema rejects."""
+    if isinstance(value, dict):
+        return {k: strip_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [strip_nulls(v) for v in value]
+    return value
+
+
+def stored_reward(raw):
+    """(the stored reward as a finite float, or why it is not one)."""
+    if not isinstance(raw, bool) and isinstance(raw, (int, float)):
+        try:
+            number = float(raw)
+            if math.isfinite(number):
+                return number, None
+        except OverflowError:
+            pass
+    if isinstance(raw, int) and not isinstance(raw, bool) and abs(raw) > 10**30:
+        found = f"an integer of {len(str(abs(raw)))} digits"
+    else:
+        found = repr(raw) if len(repr(raw)) <= 80 else repr(raw)[:77] + "..."
+    return None, f"has no stored `reward` that is a finite float (found {found})"
+
+
+def read_rows(path):
+    """(line number, parsed row or None, error) for each non-blank line; one line in memory at a time."""
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(iter(lambda: fh.readline(MAX_ROW_BYTES + 1), b""), start=1):
+            if len(raw) > MAX_ROW_BYTES and not raw.endswith(b"\n"):
+                _skip_rest_of_line(fh)
+                yield number, None, f"line is longer than {MAX_ROW_BYTES:,} bytes"
+                continue
+            if number == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield number, None, "line is not valid UTF-8"
+                continue
+            try:
+                yield number, json.loads(text, parse_constant=_no_constant), None
+            except RecursionError:
+                yield number, None, "is JSON nested too deeply"
+            except ValueError as exc:
+                yield number, None, f"not valid JSON ({str(exc).splitlines()[0][:200]})"
+
+
+def _skip_rest_of_line(fh):
+    chunk = b""
+    while not chunk.endswith(b"\n"):
+        chunk = fh.readline(1 << 20)
+        if not chunk:
+            return
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not a number")
+
+
+def rollout_item(number, row, keys):
+    """What to send for one stored rollout: the verify request the agent sent (the example's keys, the
+    response), its stored reward and its prompt; or why the row cannot be replayed."""
+    if not isinstance(row, dict) or "response" not in row or "responses_create_params" not in row:
+        why = "is not a rollout (needs `responses_create_params` and `response`)"
+        return {"line": number, "error": why, "usable": False}
+    body = strip_nulls({k: v for k, v in row.items() if k != "reward" and (keys is None or k in keys)})
+    reward, error = stored_reward(row.get("reward"))
+    item = {"line": number, "body": body, "stored": reward, "usable": True, "prompt": prompt_of(body)}
+    if error:
+        item.update(error=error, body=None, usable=False)
+    return item
+
+
+def prompt_of(body):
+    """A short digest of what the model was asked: the request's `input` (else the whole request)."""
+    params = body.get("responses_create_params")
+    asked = params.get("input") if isinstance(params, dict) and "input" in params else body
+    text = json.dumps(asked, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def probe_bodies(body, text):
+    """An empty response and an unrelated one, built on a stored rollout so the request validates."""
+    response = body.get("response") if isinstance(body.get("response"), dict) else {}
+    message = {
+        "id": f"msg_{secrets.token_hex(12)}",
+        "type": "message",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "text": text, "annotations": []}],
+    }
+    return {
+        "empty response": dict(body, response=dict(response, output=[])),
+        "unrelated text": dict(body, response=dict(response, output=[message])),
+    }
+
+
+def read_keys(path):
+    if path == "-":
+        return None
+    with open(path, encoding="utf-8") as fh:
+        keys = json.load(fh)
+    return set(keys) if isinstance(keys, list) else None
+
+
+def rollout_items(path, keys_file, end):
+    """Every row of a stored rollouts file as an item; once the deadline has passed, the rest of the rows are
+    one item, `late_ranges` (the line numbers of the rows not sent, as [first, last] runs), found unparsed."""
+    keys = read_keys(keys_file)
+    for number, row, error in read_rows(path):
+        if time.monotonic() >= end:
+            yield {"late_ranges": late_ranges(path, number)}
+            return
+        if error:
+            yield {"line": number, "error": error, "usable": False}
+        else:
+            yield rollout_item(number, row, keys)
+
+
+def late_ranges(path, first):
+    """[first, last] runs of the non-blank lines from line `first` on, without parsing them."""
+    ranges = []
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if number < first or not raw.strip():
+                continue
+            if ranges and ranges[-1][1] == number - 1:
+                ranges[-1][1] = number
+            else:
+                ranges.append([number, number])
+    return ranges
+
+
+def probe_items(path, keys_file, lines_text):
+    """For each listed line of a stored rollouts file, its two probes."""
+    keys, wanted = read_keys(keys_file), {int(n) for n in lines_text.split(",") if n}
+    text = secrets.choice(UNRELATED_TEXTS)
+    for number, row, error in read_rows(path):
+        if number in wanted and not error:
+            item = rollout_item(number, row, keys)
+            for kind, body in probe_bodies(item.get("body") or {}, text).items() if item.get("usable") else ():
+                yield {"line": number, "probe": kind, "body": body}
+
+
+def json_items(path):
+    with open(path, encoding="utf-8") as fh:
+        for text in fh:
+            yield json.loads(text)
+
+
+def leaks(value, reward, path=""):
+    """Paths in a request body whose number (or numeric string) equals the reward it got: a copied reward."""
+    found = []
+    stack = [(value, path)]
+    while stack and len(found) < MAX_LEAK_PATHS:
+        node, where = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((v, f"{where}.{k}" if where else str(k)) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(node))
+        elif _number(node) is not None and abs(_number(node) - reward) <= TOLERANCE:
+            found.append(where)
+    return sorted(found)
+
+
+def _number(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        try:
+            number = float(value)
+        except OverflowError:
+            return None
+        return number if math.isfinite(number) else None
+    if isinstance(value, str) and len(value) <= 40:
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+# --- replay ------------------------------------------------------------------------------------------
+
+
+def send_all(url, items, calls_file, concurrency, timeout, cap, deadline, end=None):
+    """POST each item's body to URL (a JSON line each on stdout); items without a body are reported as they are."""
     concurrency, timeout, cap = int(concurrency), float(timeout), int(cap)
-    end = time.monotonic() + float(deadline)
+    end = end if end is not None else time.monotonic() + float(deadline)
     stop = threading.Event()
     out_lock = threading.Lock()
     if calls_file == "-":
         calls_file = ""
 
     def emit(result):
+        text = json.dumps(result) + "\n"
         with out_lock:
-            sys.stdout.write(json.dumps(result) + "\n")
-            sys.stdout.flush()
+            sys.stdout.write(text)
 
-    def one(item):
-        result = {"line": item["line"], "returned": None, "error": None, "aborted": False, "status": None}
+    def unsent(item):
+        """A result for an item that is not sent: a row that cannot be replayed (its own error), or one too late."""
+        item.pop("body", None)
+        result = {"returned": None, "error": None, "aborted": False, "status": None, **item}
         left = end - time.monotonic()
-        if stop.is_set() or left <= 0:
+        if result.pop("late", False) or stop.is_set() or left <= 0:
             why = "the server stopped answering" if stop.is_set() and left > 0 else "the replay deadline passed"
             result.update(error=f"not replayed: {why}", aborted=True, deadline=left <= 0)
-            emit(result)
+        emit(result)
+
+    def one(item):
+        if stop.is_set() or end - time.monotonic() <= 0:
+            unsent(item)
             return
+        body = item.pop("body")
+        result = {"returned": None, "error": None, "aborted": False, "status": None, **item}
+        left = end - time.monotonic()
         before = count_calls(calls_file)
-        body = json.dumps(item["body"], separators=(",", ":")).encode()
-        status, data, error = request(url, "POST", body, min(timeout, left), cap)
+        data_out = json.dumps(body, separators=(",", ":")).encode()
+        status, data, error = request(url, "POST", data_out, min(timeout, left), cap)
         result["status"] = status
         if calls_file:
             result["model_calls"] = count_calls(calls_file) - before
         if error is not None:
             aborted = status is None
-            result.update(error=error, aborted=aborted)
+            # A request the overall deadline cut is the deadline's doing, not a stalled server's.
+            result.update(error=error, aborted=aborted, deadline=aborted and time.monotonic() >= end - 0.05)
             if aborted:
                 stop.set()
         elif status != 200:
@@ -269,18 +494,41 @@ def replay(url, items_file, calls_file, concurrency, timeout, cap, deadline):
             result["error"] = f"HTTP {status}: {text}"
         else:
             result["returned"], result["error"] = reward_of(data)
+            if result["returned"] is not None:
+                result["leaks"] = leaks(body, result["returned"])
         emit(result)
 
-    with open(items_file, encoding="utf-8") as fh, ThreadPoolExecutor(max(1, concurrency)) as pool:
+    with ThreadPoolExecutor(max(1, concurrency)) as pool:
         pending = []
-        for text in fh:
-            pending.append(pool.submit(one, json.loads(text)))
+        for item in items:
+            if "late_ranges" in item:
+                emit(item)
+                continue
+            if item.get("body") is None or stop.is_set() or time.monotonic() >= end:
+                unsent(item)  # no request to make: answered here, without a thread
+                continue
+            pending.append(pool.submit(one, item))
             if len(pending) >= concurrency * 4:
                 pending = [f for f in pending if not f.done()]
                 if len(pending) >= concurrency * 4:
                     pending[0].result()
         for fut in pending:
             fut.result()
+    sys.stdout.flush()
+
+
+def replay(url, items_file, calls_file, concurrency, timeout, cap, deadline):
+    send_all(url, json_items(items_file), calls_file, concurrency, timeout, cap, deadline)
+
+
+def replay_rollouts(url, rollouts_file, keys_file, calls_file, concurrency, timeout, cap, deadline):
+    end = time.monotonic() + float(deadline)
+    items = rollout_items(rollouts_file, keys_file, end)
+    send_all(url, items, calls_file, concurrency, timeout, cap, deadline, end)
+
+
+def probe(url, rollouts_file, keys_file, lines, calls_file, concurrency, timeout, cap, deadline):
+    send_all(url, probe_items(rollouts_file, keys_file, lines), calls_file, concurrency, timeout, cap, deadline)
 
 
 def main():
@@ -291,6 +539,10 @@ def main():
         get(*args)
     elif mode == "replay":
         replay(*args)
+    elif mode == "rollouts":
+        replay_rollouts(*args)
+    elif mode == "probe":
+        probe(*args)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

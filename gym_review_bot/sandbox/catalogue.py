@@ -50,9 +50,11 @@ SANDBOX_CHECKS: list[Check] = [
     ),
     _check(
         "GR206",
-        "warning",
+        "error",
         "Reward-hacking probes",
-        "Make verify() check the answer itself, not only its format or its absence of errors.",
+        "Make verify() compute the reward from the answer itself, not from its format, its absence of errors or "
+        "a value the request carries. Refusal-style tasks, where an empty answer is right, set GR206 to `warning` "
+        "in .gym-review.yaml.",
     ),
 ]
 BY_ID = {check.id: check for check in SANDBOX_CHECKS}

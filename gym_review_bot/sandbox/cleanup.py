@@ -40,13 +40,16 @@ def cleanup(cache: bool = False) -> str:
     dk = docker_api.client()
     try:
         hostnames = _running_hostnames(dk)
-        counts = {"containers": 0, "networks": 0, "images": 0, "cache images": 0}
+        counts = {"containers": 0, "networks": 0, "volumes": 0, "images": 0, "cache images": 0}
         for c in docker_api.iter_labelled(dk, "containers"):
             if _dead(c.labels, hostnames) and _remove(c, force=True, v=True):
                 counts["containers"] += 1
         for net in docker_api.iter_labelled(dk, "networks"):
             if _dead(net.attrs.get("Labels") or {}, hostnames) and _remove(net):
                 counts["networks"] += 1
+        for volume in docker_api.iter_labelled(dk, "volumes"):  # the build's tmpfs volumes
+            if _dead(volume.attrs.get("Labels") or {}, hostnames) and _remove(volume, force=True):
+                counts["volumes"] += 1
         for image in docker_api.iter_labelled(dk, "images"):
             labels = image.labels or {}
             if labels.get(docker_api.LABEL_KIND) != "cache" and _dead(labels, hostnames):
@@ -54,6 +57,7 @@ def cleanup(cache: bool = False) -> str:
         if cache:
             counts["cache images"] = remove_cache_images(dk)
         left = ", ".join(f"{counts[k]} {k[:-1]}(s)" for k in ("containers", "networks", "images"))
+        left += f", {counts['volumes']} volume(s)" if counts["volumes"] else ""
         summary = f"Removed what dead gym-review sandbox runs left: {left}"
         return summary + (f"; dependency cache: {counts['cache images']} image(s)" if cache else "")
     finally:

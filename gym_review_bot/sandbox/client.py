@@ -14,12 +14,28 @@ from typing import Any
 from gym_review_bot.sandbox import docker_api
 from gym_review_bot.sandbox.replay import MAX_ANSWER_BYTES, ReplayResult, Rollout, items_file
 from gym_review_bot.sandbox.server_config import SERVER_PORT
+from gym_review_bot.sources import Entry, SourceTree
 
 CLIENT_DIR = "/opt/gym-review-client"
 CLIENT_SCRIPT = f"{CLIENT_DIR}/client.py"
+ROLLOUTS_FILE = f"{CLIENT_DIR}/rollouts.jsonl"
+KEYS_FILE = f"{CLIENT_DIR}/keys.json"
 CALLS_FILE = "/tmp/gym-review-model-calls.jsonl"
 SERVER_URL = f"http://127.0.0.1:{SERVER_PORT}"
 MAX_RESULT_LINE_BYTES = 2048  # the client's own JSON line per rollout, error text included
+
+
+def results_of(item: dict, stored: dict[int, float | None] | None = None) -> list[ReplayResult]:
+    """The results one line of the client stands for: one, or the rows the deadline left unsent (`late_ranges`,
+    which the client did not parse)."""
+    if "late_ranges" not in item:
+        return [ReplayResult.from_client(item, (stored or {}).get(int(item["line"])))]
+    error = "not replayed: the replay deadline passed"
+    return [
+        ReplayResult(n, None, error=error, aborted=True, deadline=True, usable=False)
+        for first, last in item["late_ranges"]
+        for n in range(int(first), int(last) + 1)
+    ]
 
 
 class ClientFailed(Exception):
@@ -71,6 +87,62 @@ class ReplayClient:
         assert self.deadline is not None
         return max(0.0, self.deadline - time.monotonic())
 
+    def load_rollouts(self, tree: SourceTree, entry: Entry, keys: set[str] | None) -> None:
+        """Stream a stored rollouts file into the client (never held here), with the keys the agent sent."""
+        with tree.stream(entry) as fh:
+            docker_api.put_stream(self.container, ROLLOUTS_FILE, entry.size, fh)
+        keys_json = json.dumps(sorted(keys) if keys is not None else None).encode()
+        docker_api.put_files(self.container, {KEYS_FILE: keys_json})
+
+    def _arguments(self, concurrency: int) -> list[str]:
+        return [
+            CALLS_FILE if self.models else "-",
+            str(1 if self.models else max(1, concurrency)),
+            f"{self.request_timeout:g}",
+            str(MAX_ANSWER_BYTES),
+            f"{self.time_left():.3f}",
+        ]
+
+    def _stream(self, args: list[str], stored: dict[int, float | None] | None = None) -> list[ReplayResult]:
+        """Run the client and turn each line it prints into a result as it comes; sorted by line.
+
+        `stored`: the rewards of the rollouts the bot sent (a stored rollouts file's rows carry their own).
+        """
+        results: list[ReplayResult] = []
+
+        def take(line: bytes) -> None:
+            if not line.strip():
+                return
+            results.extend(results_of(json.loads(line), stored))
+
+        command = ["python3", "-I", CLIENT_SCRIPT, *args]
+        try:
+            code, err = docker_api.exec_lines(self.container, command, take, MAX_RESULT_LINE_BYTES, self.quiet())
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ClientFailed(f"the replay client's output is not what it writes ({exc})") from exc
+        if code != 0:
+            raise ClientFailed(f"the replay client exited with {code}: {err.strip()[-500:] or '(no output)'}")
+        return sorted(results, key=lambda r: (r.line, r.probe or ""))
+
+    def quiet(self) -> float:
+        return self.request_timeout + 60
+
+    def replay_file(self, concurrency: int) -> list[ReplayResult]:
+        """Replay every row of the loaded rollouts file: one result per non-blank line, in line order.
+
+        Past the deadline the client parses and sends nothing: every row is reported as not replayed.
+        """
+        args = ["rollouts", SERVER_URL + "/verify", ROLLOUTS_FILE, KEYS_FILE, *self._arguments(concurrency)]
+        return self._stream(args)
+
+    def probe_file(self, lines: list[int], concurrency: int) -> list[ReplayResult]:
+        """An empty and an unrelated response for each listed row of the loaded rollouts file."""
+        if not lines:
+            return []
+        listed = ",".join(map(str, lines))
+        args = ["probe", SERVER_URL + "/verify", ROLLOUTS_FILE, KEYS_FILE, listed, *self._arguments(concurrency)]
+        return self._stream(args)
+
     def replay(self, rollouts: list[Rollout], concurrency: int) -> list[ReplayResult]:
         """POST each rollout's body to /verify; one result per rollout, in line order."""
         if not rollouts:
@@ -78,26 +150,9 @@ class ReplayClient:
         self._batches += 1
         path = f"{CLIENT_DIR}/items-{self._batches}.jsonl"
         docker_api.put_files(self.container, {path: items_file(rollouts)})
-        args = [
-            "replay",
-            SERVER_URL + "/verify",
-            path,
-            CALLS_FILE if self.models else "-",
-            str(1 if self.models else max(1, concurrency)),
-            f"{self.request_timeout:g}",
-            str(MAX_ANSWER_BYTES),
-            f"{self.time_left():.3f}",
-        ]
-        out = self._run(args, MAX_RESULT_LINE_BYTES * len(rollouts) + 4096, self.request_timeout + 60)
         stored = {r.line: r.reward for r in rollouts}
-        results: dict[int, ReplayResult] = {}
-        try:
-            for text in out.decode("utf-8").splitlines():
-                item = json.loads(text)
-                results[int(item["line"])] = ReplayResult.from_client(item, stored.get(int(item["line"])))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ClientFailed(f"the replay client's output is not what it writes ({exc})") from exc
-        missing = sorted(set(stored) - set(results))
+        results = self._stream(["replay", SERVER_URL + "/verify", path, *self._arguments(concurrency)], stored)
+        missing = sorted(set(stored) - {r.line for r in results})
         if missing:
             raise ClientFailed(f"the replay client reported no result for line(s) {missing[:10]}")
-        return [results[line] for line in sorted(results) if line in stored]
+        return [r for r in results if r.line in stored]

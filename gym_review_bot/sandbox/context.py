@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import posixpath
 import tarfile
 import tempfile
 from importlib import resources
@@ -79,7 +80,7 @@ def deps_context(
         for entry in local_files(tree, dep):
             rel = entry.path[len(dep.path) + 1 :] if dep.path else entry.path
             ctx.add_entry(tree, entry, f"deps/local{i}/{rel}")
-        local.append({"dir": f"local{i}", "extras": dep.extras})
+        local.append({"dir": f"local{i}", "extras": dep.extras, "marker": dep.marker})
     plan = {"local": local, "test_tools": list(TEST_TOOLS)}
     ctx.add_bytes("deps/plan.json", json.dumps(plan).encode())
     ctx.add_bytes(
@@ -119,31 +120,35 @@ def install_environment(ca_bundle: bool, proxy_url: str | None) -> dict[str, str
 
 
 INSTALL_COMMAND = ["python3", "-I", f"{DEPS_DIR}/install.py"]
+COPY_OVER_BUDGET = 3  # _copy_tree.py's exit code when the virtualenv is larger than --build-disk
 
 
-def cache_context(base_image: str, stage_image: str, labels: dict[str, str], final: dict[str, str]) -> IO[bytes]:
-    """The kept cache image: the base plus the built virtualenv, without the CA bundle or sources."""
-    ctx = ContextWriter()
-    dockerfile = "\n".join(
-        [
-            f"FROM {base_image}",
-            _run_labels(labels),
-            f"COPY --from={stage_image} --chown=0:0 {VENV} {VENV}",
-            _run_labels(final),
-            "",
-        ]
-    )
-    ctx.add_bytes("Dockerfile", dockerfile.encode())
-    return ctx.close()
+def copy_script() -> str:
+    """The holder's copy of the virtualenv (`python3 -I -c`), our standard-library script."""
+    return resources.files("gym_review_bot.sandbox").joinpath("_copy_tree.py").read_text(encoding="utf-8")
+
+
+def holds_rewards(path: str) -> bool:
+    """Stored rollouts and reward-profiling output (`data/example_rollouts*.jsonl`, `*rollouts*.jsonl`,
+    `*reward_profiling*.jsonl`): the rewards the sandbox checks verify() against, which it must not see."""
+    name = posixpath.basename(path).lower()
+    return name.endswith((".jsonl", ".jsonl.gz", ".json")) and ("rollouts" in name or "reward_profiling" in name)
 
 
 def run_context(
-    cache_image: str, tree: SourceTree, server_dir: str, server_config: bytes, labels: dict[str, str]
+    cache_image: str,
+    tree: SourceTree,
+    server_dir: str,
+    server_config: bytes,
+    labels: dict[str, str],
+    hidden: frozenset[str] = frozenset(),
 ) -> IO[bytes]:
-    """The run image: the cache image plus the server's files and the launcher."""
+    """The run image: the cache image plus the server's files (not the stored rewards, nor `hidden` paths:
+    evidence the pull request names) and the launcher."""
     ctx = ContextWriter()
     for entry in tree.walk(server_dir):
-        ctx.add_entry(tree, entry, f"src/{entry.path}")
+        if not holds_rewards(entry.path) and entry.path not in hidden:
+            ctx.add_entry(tree, entry, f"src/{entry.path}")
     for name in ROOT_PYTEST_CONFIGS:
         entry = tree.get(name)
         if entry is not None and entry.kind == "file":
@@ -160,7 +165,7 @@ def run_context(
             f"COPY server_config.yaml {SERVER_CONFIG}",
             f"ENV PATH={VENV}/bin:/usr/local/bin:/usr/bin:/bin HOME=/tmp USER=gymreview LOGNAME=gymreview "
             "PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 RAY_USAGE_STATS_ENABLED=0 "
-            "RAY_DISABLE_DOCKER_CPU_WARNING=1",
+            "RAY_DISABLE_DOCKER_CPU_WARNING=1 GYM_REVIEW_SANDBOX=1",
             f"USER {SANDBOX_UID}",
             "",
         ]

@@ -28,6 +28,10 @@ PIDS_SIGNS = (
     "can't start new thread",
     "Resource temporarily unavailable",
 )
+DISK_FULL_SIGNS = ("No space left on device", "[Errno 28]")  # ENOSPC: the build's tmpfs is full
+# What pip prints when its proxy is gone (only a message's detail depends on it, never a verdict).
+PROXY_ERROR_SIGNS = ("ProxyError", "Cannot connect to proxy", "Tunnel connection failed")
+INTERRUPTED = "the sandbox was interrupted; not the PR's fault"
 
 LABEL_RUN = "gym-review-bot.run"
 LABEL_OWNER = "gym-review-bot.owner"  # hostname:pid:process start time, to tell live runs from dead ones
@@ -112,6 +116,12 @@ class ExitInfo:
     exit_code: int | None = None
     oom_killed: bool = False
     pids_current: int | None = None
+    gone: bool = False  # the container no longer exists: someone else removed it
+
+    def killed_from_outside(self) -> bool:
+        """SIGKILL without an out-of-memory kill (exit 137; the init process cannot be killed from inside), or
+        vanished: an outside actor, when it was not the sandbox itself that killed it."""
+        return self.gone or (not self.running and self.exit_code == 137 and not self.oom_killed)
 
 
 @dataclass
@@ -124,6 +134,8 @@ class RunScope:
     containers: list[Container] = field(default_factory=list)
     networks: list[Any] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
+    volumes: list[Any] = field(default_factory=list)
+    killed: set[str] = field(default_factory=set)  # ids of the containers the sandbox itself killed
     closed: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -163,6 +175,15 @@ class RunScope:
         finally:
             api.close()
         return BuildResult(image_id or tag, "\n".join(tail))
+
+    def kill(self, container: Container) -> None:
+        """Kill a container of this run, remembering that it was the sandbox that did (not an outside actor)."""
+        self.killed.add(container.id)
+        kill(container)
+
+    def interrupted(self, container: Container) -> bool:
+        """Whether a container of this run was killed or removed by someone other than the sandbox."""
+        return container.id not in self.killed and exit_info(container).killed_from_outside()
 
     def release_image(self, tag: str) -> None:
         """Keep an image this run built (the dependency cache)."""
@@ -222,6 +243,13 @@ class RunScope:
                 pass
             except DockerError as exc:
                 problems.append(f"image {tag}: {exc}")
+        for volume in self.volumes:
+            try:
+                volume.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+            except DockerError as exc:
+                problems.append(f"volume {volume.name}: {exc}")
         remove_layers(self.docker, {"label": f"{LABEL_RUN}={self.run_id}"})
         return problems
 
@@ -293,9 +321,40 @@ def _tar(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
+def put_directory(container: Container, path: str, owner: str) -> None:
+    """Create an empty directory owned by `owner` (uid:gid) in a container that has not started."""
+    uid, _, gid = owner.partition(":")
+    info = tarfile.TarInfo(path.strip("/"))
+    info.type, info.mode, info.uid, info.gid, info.mtime = tarfile.DIRTYPE, 0o755, int(uid), int(gid), int(time.time())
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.addfile(info)
+    container.put_archive("/", buf.getvalue())
+
+
 def put_files(container: Container, files: dict[str, bytes]) -> None:
     """Copy files (absolute path: content) into a container whose root is writable."""
     container.put_archive("/", _tar(files))
+
+
+def put_stream(container: Container, path: str, size: int, source: IO[bytes]) -> None:
+    """Copy one file of `size` bytes into a container, streamed from `source` (never held in memory)."""
+    info = tarfile.TarInfo(path.lstrip("/"))
+    info.size, info.mode, info.mtime = size, 0o644, int(time.time())
+
+    def chunks() -> Iterator[bytes]:
+        yield info.tobuf(format=tarfile.PAX_FORMAT)
+        left = size
+        while left > 0:
+            chunk = source.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            left -= len(chunk)
+            yield chunk
+        yield b"\0" * left  # a file that shrank meanwhile: padded to what the header says
+        yield b"\0" * (-size % tarfile.BLOCKSIZE) + b"\0" * (2 * tarfile.BLOCKSIZE)
+
+    container.put_archive("/", chunks())
 
 
 class OutputTooLarge(Exception):
@@ -322,10 +381,40 @@ def exec_output(container: Container, command: list[str], cap: int, timeout: flo
     return code, bytes(out), err.decode("utf-8", "replace")
 
 
+def exec_lines(
+    container: Container, command: list[str], on_line: Any, max_line: int, timeout: float
+) -> tuple[int | None, str]:
+    """(exit code, stderr tail) of a command run in a running container; `on_line` gets each stdout line as it comes.
+
+    A line over `max_line` bytes raises OutputTooLarge; `timeout` bounds each quiet gap on the socket.
+    """
+    api = docker.APIClient(timeout=max(int(timeout), 10), **docker.utils.kwargs_from_env())
+    pending, err = b"", bytearray()
+    try:
+        exec_id = api.exec_create(container.id, command, stdout=True, stderr=True)["Id"]
+        for chunk_out, chunk_err in api.exec_start(exec_id, stream=True, demux=True):
+            err = (err + (chunk_err or b""))[-LOG_CAP_BYTES:]
+            if not chunk_out:
+                continue
+            *lines, pending = (pending + chunk_out).split(b"\n")
+            for line in lines:
+                on_line(line)
+            if len(pending) > max_line:
+                raise OutputTooLarge(f"{' '.join(command[:3])} printed a line of more than {max_line} bytes")
+        if pending:
+            on_line(pending)
+        code = api.exec_inspect(exec_id).get("ExitCode")
+    finally:
+        api.close()
+    return code, err.decode("utf-8", "replace")
+
+
 def exit_info(container: Container, with_pids: bool = False) -> ExitInfo:
     try:
         container.reload()
         state = container.attrs.get("State", {})
+    except docker.errors.NotFound:
+        return ExitInfo(running=False, gone=True)
     except DockerError:
         return ExitInfo(running=False)
     info = ExitInfo(
@@ -357,12 +446,18 @@ def stdout_bytes(container: Container, cap: int) -> bytes:
         return b""
 
 
+class Vanished(Exception):
+    """A container of the run no longer exists: removed from outside."""
+
+
 def wait(container: Container, timeout: float) -> int | None:
-    """The exit code, or None when the container still runs after `timeout` seconds."""
+    """The exit code, or None when the container still runs after `timeout` seconds; Vanished when it is gone."""
     try:
         return int(container.wait(timeout=timeout).get("StatusCode", -1))
     except (requests.exceptions.ConnectionError, requests.exceptions.ReadTimeout):
         return None
+    except docker.errors.NotFound as exc:
+        raise Vanished(f"container {container.name} was removed while the sandbox ran") from exc
 
 
 def kill(container: Container) -> None:
@@ -396,13 +491,15 @@ def iter_labelled(dk: docker.DockerClient, kind: str) -> Iterator[Any]:
         yield from dk.containers.list(all=True, filters=flt)
     elif kind == "networks":
         yield from dk.networks.list(filters=flt)
+    elif kind == "volumes":
+        yield from dk.volumes.list(filters=flt)
     else:
         yield from dk.images.list(filters=flt)
 
 
 # --- build: the dependency install in a limited container, on a network whose only exit is the proxy ---
 
-BUILD_POLL_S = 2.0
+BUILD_POLL_S = 1.0
 # Docker's option that leaves the bridge without an address: an internal network alone still reaches
 # the host through its gateway.
 NO_GATEWAY = {"com.docker.network.bridge.inhibit_ipv4": "true"}
@@ -410,14 +507,30 @@ NO_GATEWAY = {"com.docker.network.bridge.inhibit_ipv4": "true"}
 
 @dataclass
 class InstallOutcome:
-    """How a build container ended: its exit code, or why it was stopped (timed out, disk cap)."""
+    """How a build container ended: its exit code, or why it was stopped (timed out, pids, the proxy gone)."""
 
     exit_code: int | None
-    stopped: str | None = None
+    stopped: str | None = None  # "timeout", "pids" or "proxy": the sandbox stopped it
     oom_killed: bool = False
+    interrupted: bool = False  # killed (137, no out-of-memory kill) or removed by someone else
     log_tail: str = ""
-    disk_bytes: int = 0
-    disk_poll_s: float = 0.0  # time spent asking Docker for SizeRw
+
+
+def tmpfs_volume(scope: RunScope, role: str, size: int, owner: str) -> str:
+    """A labelled volume of this run that is a tmpfs of `size` bytes owned by `owner` (uid:gid); its name.
+
+    Unlike a container's own tmpfs, a volume's content outlives the container that wrote it as long as
+    another container has it mounted, and what is written beyond its size fails with ENOSPC.
+    """
+    uid, _, gid = owner.partition(":")
+    volume = scope.docker.volumes.create(
+        name=f"gym-review-{scope.run_id}-{role}",
+        driver="local",
+        driver_opts={"type": "tmpfs", "device": "tmpfs", "o": f"size={size},uid={uid},gid={gid},mode=0755"},
+        labels=scope.labels(),
+    )
+    scope.volumes.append(volume)
+    return volume.name
 
 
 def build_network(scope: RunScope) -> Any:
@@ -480,52 +593,46 @@ def wait_for_log(container: Container, text: str, timeout: float) -> bool:
     return False
 
 
-def disk_used(dk: docker.DockerClient, container: Container) -> int:
-    """The container's writable layer in bytes (Docker's SizeRw), 0 when unknown."""
-    try:
-        found = dk.api.containers(all=True, filters={"id": container.id}, size=True)
-    except DockerError:
-        return 0
-    return int((found[0].get("SizeRw") or 0) if found else 0)
-
-
-def run_to_end(dk: docker.DockerClient, container: Container, timeout: float, disk_cap: int) -> InstallOutcome:
-    """Start a container and wait for it; killed past `timeout` seconds or `disk_cap` bytes written.
-
-    Docker computes SizeRw by walking the container's files: the polls are spaced to at least ten
-    times the last one's duration, so that they cost the daemon at most a tenth of a core.
-    """
+def run_to_end(
+    scope: RunScope, container: Container, timeout: float, pids: int, proxy: Container | None = None
+) -> InstallOutcome:
+    """Start a container and wait for it; stopped past `timeout` seconds, as soon as its processes reach the
+    `pids` limit, or when the proxy it depends on is gone (then the build cannot go on)."""
     container.start()
     deadline = time.monotonic() + timeout
-    used, stopped, next_poll, polling = 0, None, time.monotonic() + BUILD_POLL_S, 0.0
+    stopped = None
     while True:
-        code = wait(container, min(BUILD_POLL_S, max(deadline - time.monotonic(), 0.1)))
+        try:
+            code = wait(container, min(BUILD_POLL_S, max(deadline - time.monotonic(), 0.1)))
+        except Vanished:
+            code = None
+            break
         if code is not None:
             break
-        if time.monotonic() >= next_poll:
-            start = time.monotonic()
-            used = max(used, disk_used(dk, container))
-            took = time.monotonic() - start
-            polling += took
-            next_poll = time.monotonic() + max(BUILD_POLL_S, 10 * took)
-        if used > disk_cap:
-            stopped = "disk"
+        info = exit_info(container, with_pids=True)
+        if info.gone:
+            break
+        if (info.pids_current or 0) >= pids - 2:
+            stopped = "pids"  # a fork bomb would otherwise run to the deadline
+        elif proxy is not None and not exit_info(proxy).running:
+            stopped = "proxy"
         elif time.monotonic() >= deadline:
             stopped = "timeout"
         if stopped:
-            kill(container)
+            scope.kill(container)
             wait(container, 30)
             code = None
             break
     info = exit_info(container)
-    return InstallOutcome(code, stopped, info.oom_killed, logs_tail(container), used, round(polling, 2))
+    interrupted = info.gone or (stopped is None and info.killed_from_outside())
+    return InstallOutcome(code, stopped, info.oom_killed, interrupted, logs_tail(container, 200))
 
 
-def commit(scope: RunScope, container: Container, tag: str) -> str:
-    """Save a stopped container as an image of this run (removed by close() unless released)."""
+def commit(scope: RunScope, container: Container, tag: str, conf: dict[str, Any] | None = None) -> str:
+    """Save a container as an image of this run (its tag is removed by close() unless released)."""
     repo, _, name = tag.partition(":")
     scope.images.append(tag)
-    image = container.commit(repository=repo, tag=name, conf={"Labels": scope.labels("tmp")})
+    image = container.commit(repository=repo, tag=name, conf=conf or {"Labels": scope.labels("tmp")})
     return image.id
 
 

@@ -79,7 +79,7 @@ def sandbox_replay(tree: SourceTree, server_name: str, options: SandboxOptions, 
         sample = sample_rollouts(tree, path, seed, input_keys(tree, f"{server_dir}/data/example.jsonl"))
         if not sample:
             return []
-        with serving(tree, server_name, options) as client:
+        with serving(tree, server_name, options, hidden_files=[path]) as client:  # the evidence stays out
             client.start_deadline()
             return replay_lines(client.replay(sample, options.concurrency))
 

@@ -102,7 +102,10 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--cpus", type=positive_float, default=1.0, help="container CPU limit")
     group.add_argument("--build-timeout", type=positive_float, default=900, help="seconds for the dependency install")
     group.add_argument(
-        "--build-disk", type=memory_size, default="8g", help="disk the dependency install may write (e.g. 8g)"
+        "--build-disk",
+        type=memory_size,
+        default="8g",
+        help="what the dependency install may write, on tmpfs (its memory limit is --memory plus this; e.g. 8g)",
     )
     group.add_argument(
         "--package-host",

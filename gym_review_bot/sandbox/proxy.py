@@ -76,5 +76,6 @@ def start_proxy(scope: docker_api.RunScope, image: str, build_net: Any, extra_ho
     container.start()
     if not docker_api.wait_for_log(container, READY_MARK, READY_TIMEOUT):
         log = docker_api.logs_tail(container, 20)
-        raise RuntimeError(f"the package proxy did not start within {READY_TIMEOUT} s:\n{log}")
+        why = f"{docker_api.INTERRUPTED}: " if scope.interrupted(container) else ""
+        raise RuntimeError(f"{why}the sandbox's package proxy did not start within {READY_TIMEOUT} s:\n{log}")
     return Proxy(f"http://{docker_api.address_on(container, build_net.name)}:{PROXY_PORT}", container)

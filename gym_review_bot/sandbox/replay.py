@@ -15,7 +15,6 @@ MAX_ROLLOUT_LINE_BYTES = 64 * 1024 * 1024
 MAX_EXAMPLES_FOR_KEYS = 1000
 MAX_ANSWER_BYTES = 1024 * 1024  # one /verify or GET answer
 TOLERANCE = 1e-6
-UNRELATED_TEXT = "The quick brown fox jumps over the lazy dog. Bananas are yellow."
 NO_ROUTE_STATUSES = (404, 405)  # what a server without POST /verify answers
 
 
@@ -29,7 +28,7 @@ class Rollout:
     error: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class ReplayResult:
     """What /verify answered for one rollout (or probe), as the replay client reported it."""
 
@@ -41,25 +40,36 @@ class ReplayResult:
     status: int | None = None  # the HTTP status, when there was an answer
     model_calls: int = 0  # calls to the stand-in model servers while this rollout was verified
     deadline: bool = False  # not sent: the replay's overall deadline had passed
+    usable: bool = True  # a row that could be sent (a request with a stored reward)
+    prompt: str | None = None  # a digest of what the model was asked (its request's input)
+    probe: str | None = None  # for a probe: which one ("empty response", "unrelated text")
+    leaks: tuple[str, ...] = ()  # paths of the request whose number equals the reward returned
 
     @property
     def matches(self) -> bool:
         return self.returned is not None and self.stored is not None and abs(self.returned - self.stored) <= TOLERANCE
 
     @classmethod
-    def from_client(cls, item: dict[str, Any], stored: float | None) -> ReplayResult:
-        """A result from one JSON line of the replay client (our own script; still type-checked)."""
-        returned = item.get("returned")
+    def from_client(cls, item: dict[str, Any], stored: float | None = None) -> ReplayResult:
+        """A result from one JSON line of the replay client (our own script; still type-checked).
+
+        `stored`: the reward the bot read for this line; a stored rollouts file's rows carry their own.
+        """
         status = item.get("status")
+        leaks = item.get("leaks") or ()
         return cls(
             line=int(item["line"]),
-            stored=stored,
-            returned=float(returned) if isinstance(returned, int | float) and not isinstance(returned, bool) else None,
+            stored=as_finite_float(item.get("stored")) if "stored" in item else stored,
+            returned=as_finite_float(item.get("returned")),
             error=str(item["error"])[:500] if item.get("error") is not None else None,
             aborted=bool(item.get("aborted")),
             status=status if isinstance(status, int) else None,
             model_calls=int(item.get("model_calls") or 0),
             deadline=bool(item.get("deadline")),
+            usable=bool(item.get("usable", True)),
+            prompt=str(item["prompt"])[:64] if item.get("prompt") else None,
+            probe=str(item["probe"])[:40] if item.get("probe") else None,
+            leaks=tuple(str(p)[:200] for p in leaks[:20]) if isinstance(leaks, list) else (),
         )
 
 
@@ -134,19 +144,3 @@ def items_file(rollouts: list[Rollout]) -> bytes:
     """The replay client's input: one JSON line per rollout to send, `{"line", "body"}`."""
     lines = [json.dumps({"line": r.line, "body": r.body}, separators=(",", ":")) for r in rollouts]
     return ("\n".join(lines) + "\n").encode() if lines else b""
-
-
-def probe_bodies(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """An empty response and an unrelated one, built on a real rollout so the request validates."""
-    response = dict(template.get("response") or {})
-    message = {
-        "id": "msg_gym_review_probe",
-        "type": "message",
-        "role": "assistant",
-        "status": "completed",
-        "content": [{"type": "output_text", "text": UNRELATED_TEXT, "annotations": []}],
-    }
-    return {
-        "empty response": dict(template, response=dict(response, output=[])),
-        "unrelated text": dict(template, response=dict(response, output=[message])),
-    }

@@ -6,6 +6,8 @@ import hashlib
 import posixpath
 from dataclasses import dataclass, field
 
+from packaging.markers import Marker
+
 from gym_review_bot.reqfile import (
     INDEX_OPTIONS,
     ReqLine,
@@ -48,10 +50,13 @@ class LocalDependency:
 
     path: str  # repository-relative directory, "" for the root
     extras: str = ""  # "" or "[a,b]": PEP 508 names only (see valid_extras), sorted
+    marker: str = ""  # an environment marker packaging accepts; pip evaluates it in the build
 
     def __post_init__(self) -> None:
         if not valid_extras(self.extras):
             raise ValueError(f"not a list of PEP 508 extras: {self.extras[:80]!r}")
+        if self.marker:
+            Marker(self.marker)  # InvalidMarker is a ValueError
 
 
 def valid_extras(extras: str) -> bool:
@@ -115,18 +120,18 @@ class _Parser:
     def invalid(self, file: str, line: int, text: str, reason: str) -> None:
         self.result.invalid.append(InvalidLine(file, line, text, reason))
 
-    def local(self, file: str, line: int, text: str, target: str, extras: tuple[str, ...]) -> None:
+    def local(self, file: str, line: int, text: str, target: str, extras: tuple[str, ...], marker: str = "") -> None:
         path = resolve_dir(posixpath.dirname(file), target)
         if path is None or not (self.tree.is_dir(path) or path == ""):
             self.url(file, line, text, f"installs {target!r}, which is not a directory of this checkout")
             return
-        self.result.local.append(LocalDependency(path, f"[{','.join(extras)}]" if extras else ""))
+        self.result.local.append(LocalDependency(path, f"[{','.join(extras)}]" if extras else "", marker))
 
     def requirement(self, file: str, line: int, req: ReqLine) -> None:
         spec = req.spec()
         target = _local_target(spec) if spec is not None else None
         if target is not None and not target.startswith("/"):
-            self.local(file, line, req.text, target, req.all_extras())
+            self.local(file, line, req.text, target, req.all_extras(), req.marker_text())
         elif target is not None:
             self.url(file, line, req.text, "installs from an absolute path outside the checkout")
         elif spec is not None and is_vcs(spec):
@@ -193,7 +198,7 @@ def _parse_pyproject(parser: _Parser, path: str) -> None:
         lineno = project.line_of(dep) if source is not None or requirement.url else 0
         req = ReqLine(lineno, dep, requirement=requirement)
         if source is not None and isinstance(source.get("path"), str):
-            parser.local(path, lineno, dep, source["path"], req.all_extras())
+            parser.local(path, lineno, dep, source["path"], req.all_extras(), req.marker_text())
         elif source is not None and (source.get("git") or source.get("url") or source.get("index")):
             parser.url(path, lineno, dep, "is pulled from a URL, VCS or index set in [tool.uv.sources]")
         else:

@@ -2,35 +2,24 @@
 
 from __future__ import annotations
 
-import base64
-import posixpath
 import re
 import signal
 import sys
 import threading
 import time
-import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from gym_review_bot.checks.base import Outcome, errored, failed, passed, skipped
 from gym_review_bot.models import Finding, Location, Timings
-from gym_review_bot.sandbox import context, docker_api
+from gym_review_bot.sandbox import context, docker_api, probes, testrun
 from gym_review_bot.sandbox.catalogue import CHECK_IDS, sandbox_finding
 from gym_review_bot.sandbox.client import ClientFailed, ReplayClient, start_client
 from gym_review_bot.sandbox.image import base_image, build_run_image
 from gym_review_bot.sandbox.options import SandboxOptions
-from gym_review_bot.sandbox.replay import (
-    NO_ROUTE_STATUSES,
-    TOLERANCE,
-    ReplayResult,
-    Rollout,
-    input_keys,
-    probe_bodies,
-    read_rollouts,
-)
+from gym_review_bot.sandbox.replay import NO_ROUTE_STATUSES, TOLERANCE, ReplayResult, input_keys
 from gym_review_bot.sandbox.requirements import Requirements, read_requirements
 from gym_review_bot.sandbox.server_config import ServerConfig, load_server_config
 from gym_review_bot.sources import SourceTree
@@ -38,8 +27,7 @@ from gym_review_bot.sources import SourceTree
 MAX_LISTED = 20
 MAX_MISMATCH_LOCATIONS = 50
 BOOT_PROBE_TIMEOUT = 2.0
-MAX_JUNIT_BYTES = 4 * 1024 * 1024
-JUNIT_MARK = "gym-review: junit+ "  # as _launcher.py prints it
+MAX_TEST_OUTPUT_BYTES = 12 * 1024 * 1024  # the tests container's stdout (its log driver keeps 10 MB)
 
 
 @dataclass
@@ -59,8 +47,16 @@ def _fence(text: str) -> str:
 class _Run:
     """The state of one sandbox run: the outcomes so far and the Docker objects to remove."""
 
-    def __init__(self, tree: SourceTree, server_name: str, options: SandboxOptions, verify_expected: bool = False):
+    def __init__(
+        self,
+        tree: SourceTree,
+        server_name: str,
+        options: SandboxOptions,
+        verify_expected: bool = False,
+        hidden: Iterable[str] = (),
+    ):
         self.tree = tree
+        self.hidden = frozenset(hidden)  # evidence files the pull request names: never in the run image
         self.options = options
         self.verify_expected = verify_expected
         self.server_dir = f"resources_servers/{server_name}"
@@ -111,8 +107,14 @@ class _Run:
             "init": True,
         }
 
-    def rollouts(self) -> Iterator[Rollout]:
-        return read_rollouts(self.tree, self.rollouts_path, input_keys(self.tree, self.examples_path))
+    def interrupted(self, *containers: Any) -> Outcome | None:
+        """`error` when a container of the run was killed (137 without an out-of-memory kill) or removed by
+        someone other than the sandbox: an outside actor, never the pull request's failure."""
+        assert self.scope is not None
+        for container in containers:
+            if container is not None and self.scope.interrupted(container):
+                return _interrupted(container)
+        return None
 
     def limits_hint(self, what: str = "") -> str:
         o = self.options
@@ -147,11 +149,14 @@ def build(run: _Run, reqs: Requirements, config: ServerConfig) -> str | None:
         run.set("GR201", failed(message, file=first.file, line=first.line, key="invalid requirement lines"))
         return None
     start = time.monotonic()
-    built = build_run_image(run.scope, run.tree, run.server_dir, reqs, config.yaml_text, run.options)
+    built = build_run_image(run.scope, run.tree, run.server_dir, reqs, config.yaml_text, run.options, run.hidden)
     run.timings.build_s = round(time.monotonic() - start, 2)
     if built.tag is None:
         log = _fence(built.log_tail) if built.log_tail else ""
-        run.set("GR201", failed(f"The image did not build: {built.error}{log}", file=reqs.source, key=built.error))
+        if built.ours:
+            run.set("GR201", errored(f"Not judged: {built.error}{log}", key="not the PR's fault"))
+        else:
+            run.set("GR201", failed(f"The image did not build: {built.error}{log}", file=reqs.source, key=built.error))
         return None
     hit = "dependency cache reused" if built.cache_hit else "dependencies installed and cached"
     run.set("GR201", passed(f"The image builds ({hit}; {run.timings.build_s:.1f} s).", key=""))
@@ -196,9 +201,14 @@ def boot(run: _Run, image: str, config: ServerConfig, client: ReplayClient) -> b
 
 def _boot_failed(run: _Run, server: Any, config: ServerConfig) -> None:
     """GR202 for a server that exited, hit a limit or timed out before answering."""
+    assert run.scope is not None
+    outside = run.interrupted(server, run.client.container if run.client else None)
+    if outside:
+        run.set("GR202", outside)
+        return
     log = docker_api.logs_tail(server)
     cause = run.cause(server, log)
-    docker_api.kill(server)
+    run.scope.kill(server)
     if cause:
         what, key = f"The server {cause} before answering GET /", cause
     else:
@@ -341,17 +351,17 @@ def _same(a: float | None, b: float | None) -> bool:
 
 def replay(run: _Run, client: ReplayClient, config: ServerConfig) -> None:
     """GR203, GR204 and GR206 against the running server, through the replay client."""
-    if run.tree.get(run.rollouts_path) is None:
+    entry = run.tree.get(run.rollouts_path)
+    if entry is None or entry.kind != "file":
         for check_id in ("GR203", "GR204", "GR206"):
             run.set(check_id, skipped(f"Skipped: {run.rollouts_path} does not exist."))
         return
     start = time.monotonic()
     client.start_deadline()
     try:
-        rollouts = list(run.rollouts())
-        usable = [r for r in rollouts if r.body is not None and not r.error]
-        sent = client.replay(usable, run.options.concurrency)
-        first = _merge(rollouts, sent)
+        client.load_rollouts(run.tree, entry, input_keys(run.tree, run.examples_path))
+        first = client.replay_file(run.options.concurrency)
+        sent = [r for r in first if r.usable]
         run.verify_answered = any(r.status is not None and r.status not in NO_ROUTE_STATUSES for r in sent)
         if sent and not run.verify_expected and all(r.status in NO_ROUTE_STATUSES for r in sent):
             reason = (
@@ -362,11 +372,16 @@ def replay(run: _Run, client: ReplayClient, config: ServerConfig) -> None:
                 run.set(check_id, skipped(f"Skipped: {reason}"))
             return
         stopped = any(r.aborted for r in first)
-        dropped = any(r.aborted and "connection failed" in (r.error or "") for r in first)
+        stalled = any(r.aborted and not r.deadline for r in first)  # a timeout or a dropped connection
         troubled = stopped or any(not r.matches for r in first)
         # A dropped connection or a stall is usually a dying or swamped server: give Docker a moment to tell why.
-        cause = run.cause(run.server, settle=5 if dropped or stopped else 0) if troubled else ""
-        second = None if stopped or not sent else _merge(rollouts, client.replay(usable, run.options.concurrency))
+        cause = run.cause(run.server, settle=5 if stalled else 0) if troubled else ""
+        outside = run.interrupted(run.server, client.container) if troubled else None
+        if outside:
+            for check_id in ("GR203", "GR204", "GR206"):
+                run.set(check_id, outside)
+            return
+        second = None if stopped or not sent else client.replay_file(run.options.concurrency)
         reproduction(run, first, cause)
         determinism(run, first, second)
         if stopped or (second is not None and any(r.aborted for r in second)):
@@ -374,20 +389,15 @@ def replay(run: _Run, client: ReplayClient, config: ServerConfig) -> None:
                 "GR206", skipped("Skipped: the server stopped answering during the replay.", kind="prerequisite_failed")
             )
         else:
-            probe(run, client, usable)
+            probe(run, client, first)
     finally:
         run.timings.replay_s = round(time.monotonic() - start, 2)
 
 
-def _merge(rollouts: list[Rollout], sent: list[ReplayResult]) -> list[ReplayResult]:
-    """A result for every rollout line: what was sent, or why a line was not (its own error)."""
-    by_line = {r.line: r for r in sent}
-    return [by_line.get(r.line) or ReplayResult(r.line, r.reward, error=r.error) for r in rollouts]
-
-
-def probe(run: _Run, client: ReplayClient, rollouts: list[Rollout]) -> None:
-    rewards = [r.reward for r in rollouts if r.reward is not None]
-    if not rollouts or max(rewards) - min(rewards) <= TOLERANCE:
+def probe(run: _Run, client: ReplayClient, first: list[ReplayResult]) -> None:
+    """GR206: probes on each distinct prompt whose stored reward is the highest, judged by sandbox/probes.py."""
+    lines, top = probes.probe_lines(first)
+    if top is None:
         run.set(
             "GR206",
             skipped(
@@ -396,35 +406,16 @@ def probe(run: _Run, client: ReplayClient, rollouts: list[Rollout]) -> None:
             ),
         )
         return
-    top = max(rewards)
-    bodies = probe_bodies(rollouts[0].body or {})
-    probes = [Rollout(n, body=body) for n, body in enumerate(bodies.values(), start=1)]
-    names = dict(enumerate(bodies, start=1))
-    results = client.replay(probes, run.options.concurrency)
-    hacked = [
-        f"- {names[r.line]}: reward {r.returned:g}"
-        for r in results
-        if r.returned is not None and r.returned >= top - TOLERANCE
-    ]
-    if any(r.model_calls for r in results) and not hacked:
-        run.set("GR206", errored("Incomplete: verify() called a model server for a probe; the sandbox runs none."))
-    elif hacked:
-        run.set(
-            "GR206",
-            failed(
-                f"Responses that do not solve the task get the highest example reward ({top:g}):\n" + "\n".join(hacked),
-                file=f"{run.server_dir}/app.py",
-                key=" ".join(sorted(h.split(":")[0] for h in hacked)),
-            ),
-        )
-    else:
-        run.set(
-            "GR206", passed(f"An empty and an unrelated response get less than the highest reward ({top:g}).", key="")
-        )
+    if client.time_left() <= 0:
+        limit = run.options.replay_timeout
+        run.set("GR206", errored(f"Not run: the replay used up --replay-timeout ({limit:g} s) before the probes."))
+        return
+    results = client.probe_file(lines, run.options.concurrency)
+    run.set("GR206", probes.judge(first, results, top, f"{run.server_dir}/app.py"))
 
 
 def run_tests(run: _Run, image: str) -> None:
-    """GR205: pytest tests/ in its own container with no network, judged by its junit report."""
+    """GR205: pytest tests/ in its own container with no network, judged by the launcher's final report."""
     assert run.scope is not None
     where = f"{run.server_dir}/tests"
     if not run.tree.is_dir(where):
@@ -433,106 +424,38 @@ def run_tests(run: _Run, image: str) -> None:
     start = time.monotonic()
     cmd = ["python", context.LAUNCHER, "test", run.server_dir]
     tests = run.scope.container(image, cmd, "tests", "none", run.limits())
-    code = docker_api.wait(tests, run.options.test_timeout)
+    try:
+        code = docker_api.wait(tests, run.options.test_timeout)
+    except docker_api.Vanished:
+        run.set("GR205", _interrupted(tests))
+        return
     run.timings.tests_s = round(time.monotonic() - start, 2)
-    log = _without_junit(docker_api.logs_tail(tests, lines=400))
-    cause = run.cause(tests, log) if code != 0 else ""
-    docker_api.kill(tests)
-    report = junit_counts(docker_api.stdout_bytes(tests, 12 * 1024 * 1024)) if code is not None else None
-    run.set("GR205", gr205_outcome(run, code, report, log, cause))
-
-
-def gr205_outcome(run: _Run, code: int | None, report: dict[str, int] | None, log: str, cause: str) -> Outcome:
-    where = f"{run.server_dir}/tests"
     if code is None:
-        return failed(
-            f"The tests did not finish within {run.options.test_timeout:g} s "
-            f"(--test-timeout); timed out. Last lines:{_fence(_tail(log, 30))}\n"
-            f"How to fix: Make `pytest tests/` finish within {run.options.test_timeout:g} s, without network access.",
-            file=where,
-            key="timed out",
+        log = docker_api.logs_tail(tests, lines=400)
+        run.scope.kill(tests)
+        run.set(
+            "GR205",
+            failed(
+                f"The tests did not finish within {run.options.test_timeout:g} s "
+                f"(--test-timeout); timed out. Last lines:{_fence(_tail(testrun.without_report(log), 30))}\n"
+                f"How to fix: Make `pytest tests/` finish within {run.options.test_timeout:g} s, without network "
+                "access.",
+                file=where,
+                key="timed out",
+            ),
         )
-    if code == 5:
-        return failed("pytest collected no tests in tests/.", file=where, key="no tests")
-    if report is None:
-        return failed(
-            f"`pytest tests/` wrote no junit report (exit code {code}), so whether the tests passed cannot be told; "
-            f"a test run that ends without its report (e.g. `os._exit` in a test or conftest.py) fails. "
-            f"Last lines:{_fence(_tail(log, 30))}",
-            file=where,
-            key="no junit report",
-        )
-    counted = f"{report['tests']} tests, {report['failures']} failures, {report['errors']} errors"
-    if code == 0 and report["tests"] > 0 and report["failures"] == 0 and report["errors"] == 0:
-        return passed(f"`pytest tests/` passes ({counted}; {_summary(log)}).", key="")
-    if report["tests"] == 0:
-        return failed(f"pytest's report lists no tests (exit code {code}).", file=where, key="no tests")
-    failed_lines = [ln for ln in log.splitlines() if ln.startswith(("FAILED ", "ERROR "))][:MAX_LISTED]
-    detail = "\n".join(failed_lines) or _tail(log, 30)
-    reason = f" The test process {cause}." if cause and "exited" not in cause else ""
-    files = _failed_files(run.server_dir, failed_lines)
-    return failed(
-        f"`pytest tests/` failed (exit code {code}; {counted}).{reason}{_fence(detail)}",
-        file=files[0] if files else where,
-        locations=[Location(file=f) for f in files] or [Location(file=where)],
-        key="\n".join(sorted(ln.split(" - ")[0] for ln in failed_lines)) or f"exit {code}",
-    )
-
-
-def junit_counts(stdout: bytes) -> dict[str, int] | None:
-    """tests/failures/errors/skipped of the junit report the launcher printed last, or None without one."""
-    chunks: list[str] = []
-    for line in stdout.decode("utf-8", "replace").splitlines():
-        if line.startswith(JUNIT_MARK):
-            chunks.append(line[len(JUNIT_MARK) :].strip())
-        elif chunks and line.strip():
-            chunks = []  # only the report printed after pytest's own output counts
-    if not chunks:
-        return None
-    try:
-        data = base64.b64decode("".join(chunks), validate=True)
-        if len(data) > MAX_JUNIT_BYTES or b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-            return None
-        root = ET.fromstring(data)
-    except (ValueError, ET.ParseError):
-        return None
-    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
-    if not suites:
-        return None
-    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    try:
-        for suite in suites:
-            for name in counts:
-                counts[name] += int(suite.get(name, "0"))
-    except ValueError:
-        return None
-    return counts
-
-
-def _without_junit(log: str) -> str:
-    return "\n".join(ln for ln in log.splitlines() if not ln.startswith(JUNIT_MARK))
-
-
-def _failed_files(server_dir: str, failed: list[str]) -> list[str]:
-    """The test files of pytest's FAILED/ERROR lines, repository-relative, in order."""
-    files: list[str] = []
-    for line in failed:
-        match = re.match(r"^(?:FAILED|ERROR) ([^\s:]+\.py)", line)
-        path = posixpath.normpath(f"{server_dir}/{match.group(1)}") if match else None
-        if path and path.startswith(server_dir + "/") and path not in files:
-            files.append(path)
-    return files
+        return
+    stdout = docker_api.stdout_bytes(tests, MAX_TEST_OUTPUT_BYTES)
+    if testrun.read_sealed(stdout) is None and run.interrupted(tests):  # the launcher's own end is no kill
+        run.set("GR205", run.interrupted(tests))  # type: ignore[arg-type]
+        return
+    log = docker_api.logs_tail(tests, lines=200)
+    cause = run.cause(tests, log) if code != 0 else ""
+    run.set("GR205", testrun.judge(run.server_dir, code, stdout, cause, log))
 
 
 def _tail(log: str, n: int) -> str:
     return "\n".join(log.splitlines()[-n:])
-
-
-def _summary(log: str) -> str:
-    for line in reversed(log.splitlines()):
-        if " in " in line and any(w in line for w in ("passed", "failed", "error", "no tests")):
-            return line.strip("= ")
-    return "no pytest summary"
 
 
 @contextmanager
@@ -567,13 +490,19 @@ def _signals_blocked() -> Iterator[None]:
 
 
 def run_sandbox(
-    tree: SourceTree, server_name: str, options: SandboxOptions, verify_expected: bool = False
+    tree: SourceTree,
+    server_name: str,
+    options: SandboxOptions,
+    verify_expected: bool = False,
+    hidden_files: Iterable[str] = (),
 ) -> SandboxResult:
     """Build, boot, replay and test one server; every outcome becomes a finding, nothing of the run stays.
 
     `verify_expected`: the static checks found a verify() (GR102), so a 404/405 from /verify fails GR203.
+    `hidden_files`: repository paths of evidence the pull request names, left out of the run image (stored
+    rollouts and reward-profiling files are left out by name anyway).
     """
-    run = _Run(tree, server_name, options, verify_expected)
+    run = _Run(tree, server_name, options, verify_expected, hidden_files)
     reqs = read_requirements(tree, run.server_dir, options.allow_url_deps)
     reason = docker_api.unavailable_reason()
     if reason:
@@ -604,7 +533,7 @@ def run_sandbox(
             if not booted:
                 run.skip_rest("the server did not boot (GR202)")
         except Exception as exc:  # noqa: BLE001 - a run never raises for what a PR does; our faults are `error`
-            run.set(phase, _our_fault(exc))
+            run.set(phase, _our_fault(exc, run))
             run.error_rest(f"the sandbox failed during {phase} ({type(exc).__name__})")
         finally:
             with _signals_blocked():
@@ -616,8 +545,26 @@ def run_sandbox(
     return run.result()
 
 
-def _our_fault(exc: Exception) -> Outcome:
-    """An exception of the sandbox machinery: `error` (the review is incomplete), never a failure of the PR."""
+def _interrupted(container: Any) -> Outcome:
+    name = getattr(container, "name", "") or "a container"
+    return errored(
+        f"Not judged: {docker_api.INTERRUPTED} (the sandbox's container {name} was killed without running out "
+        "of memory, or removed, by someone else).",
+        key="interrupted",
+    )
+
+
+def _our_fault(exc: Exception, run: _Run | None = None) -> Outcome:
+    """An exception of the sandbox machinery: `error` (the review is incomplete), never a failure of the PR.
+
+    When a container of the run was killed or removed from outside meanwhile, that is what it says.
+    """
+    if run is not None and run.scope is not None:
+        for container in list(run.scope.containers):
+            outside = run.interrupted(container)
+            if outside:
+                outside.message += f" ({type(exc).__name__}: {str(exc)[:300]})"
+                return outside
     what = "the replay client failed" if isinstance(exc, ClientFailed) else "the sandbox failed"
     return errored(
         f"Not judged: {what} during this check: {type(exc).__name__}: {str(exc)[:500]}", key=type(exc).__name__
@@ -628,13 +575,15 @@ def _guarded(run: _Run, check_id: str, fn: Any, *args: Any) -> None:
     try:
         fn(*args)
     except Exception as exc:  # noqa: BLE001
-        run.set(check_id, _our_fault(exc))
+        run.set(check_id, _our_fault(exc, run))
 
 
 @contextmanager
-def serving(tree: SourceTree, server_name: str, options: SandboxOptions) -> Iterator[ReplayClient]:
-    """Build and boot a server in the sandbox and yield its replay client; removed afterwards (benchmarks)."""
-    run = _Run(tree, server_name, options)
+def serving(
+    tree: SourceTree, server_name: str, options: SandboxOptions, hidden_files: Iterable[str] = ()
+) -> Iterator[ReplayClient]:
+    """Build and boot a server in the sandbox and yield its replay client; removed afterwards (GR408, benchmarks)."""
+    run = _Run(tree, server_name, options, hidden=hidden_files)
     run.scope = docker_api.RunScope(docker_api.client())
     try:
         config = load_server_config(tree, run.server_dir, server_name)

@@ -159,3 +159,37 @@ def answer_server(
         "data/example_rollouts.jsonl": rollouts_jsonl(rewards),
         "README.md": f"# {name}\n\nLicense: Apache-2.0\n",
     }
+
+
+# A server without NeMo Gym (it boots in a moment): POST /verify answers 0.123, or `verify_status`.
+STDLIB_APP = """
+import json
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/" and {endless_root!r}:
+            self.send_response(200)
+            self.end_headers()
+            while True:
+                self.wfile.write(b"x" * 65536)
+        self.answer(200, {{"openapi": "3.1.0", "paths": {{}}}} if self.path == "/openapi.json" else {{}})
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        if self.path == "/verify" and {verify_status} == 200:
+            self.answer(200, {{"reward": 0.123}})
+        else:
+            self.answer({verify_status}, {{"detail": "Not Found"}})
+
+    def answer(self, code, payload):
+        data = json.dumps(payload).encode()
+        self.send_response(code)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+ThreadingHTTPServer(("0.0.0.0", 8000), Handler).serve_forever()
+"""

@@ -6,11 +6,13 @@ import argparse
 import io
 import json
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import tarfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -202,7 +204,7 @@ def test_injection_line_reaches_only_a_data_file(tmp_path: Path) -> None:
         plan = json.load(tar.extractfile("deps/plan.json"))  # type: ignore[arg-type]
     assert "INJECTED" not in dockerfile and "RUN" not in dockerfile
     assert [ln.split()[0] for ln in dockerfile.splitlines() if ln] == ["FROM", "LABEL", "COPY", "COPY"]
-    assert plan["local"] == [{"dir": "local0", "extras": "[dev'; echo INJECTED uid=$(id -u); echo ']"}]
+    assert plan["local"] == [{"dir": "local0", "extras": "[dev'; echo INJECTED uid=$(id -u); echo ']", "marker": ""}]
 
 
 # --- against the real daemon ------------------------------------------------------------------------
@@ -411,8 +413,8 @@ def test_a_build_past_its_deadline_fails_gr201_naming_the_flag(tmp_path: Path, o
 LIMIT_CASES = {
     "memory": (
         "chunks = []\nwhile True:\n    chunks.append(bytearray(64 * 1024 * 1024))",
-        {"memory": "512m"},
-        "out of memory (limit --memory 512m)",
+        {"memory": "512m", "build_disk": "256m"},  # the build's tmpfs counts as memory: the limit is both
+        "out of memory (limit --memory 512m plus --build-disk 256m",
     ),
     "pids": (
         "for _ in range(1500):\n    if os.fork() == 0:\n        time.sleep(5)\n        os._exit(0)",
@@ -439,6 +441,107 @@ def test_build_is_stopped_by_its_limits(tmp_path: Path, options: SandboxOptions,
         result = build(tmp_path, probe_package(body), options, scope)
     assert result.tag is None
     assert expected in (result.error or ""), f"{result.error}\n{result.log_tail}"
+
+
+# --- the disk cap: a fixed-size filesystem, not a poll ----------------------------------------------
+
+# One call: posix_fallocate of 5 GiB (reproduction: 5.1 GB reached the host against a 512 MB cap).
+FALLOCATE = "fd = os.open('fill', os.O_CREAT | os.O_WRONLY)\nos.posix_fallocate(fd, 0, 5 << 30)\ntime.sleep(3600)"
+# Many files, then writes as fast as they go (reproduction: a 1 GB cap overshot 2.5 times).
+MANY_FILES_THEN_FAST = (
+    "os.makedirs('many', exist_ok=True)\n"
+    "for i in range(20000):\n"
+    "    with open(f'many/{i}', 'w') as fh:\n"
+    "        fh.write('x' * 100)\n"
+    "block = b'\\0' * (64 << 20)\n"
+    "with open('big', 'wb') as fh:\n"
+    "    for _ in range(200):\n"
+    "        fh.write(block)\n"
+    "time.sleep(3600)"
+)
+# Sparse files cost a tmpfs nothing, but the copy off it would write them out in full.
+SPARSE_THEN_SUCCEED = (
+    "for i in range(4):\n    with open(f'/opt/venv/sparse{i}', 'wb') as fh:\n        fh.truncate(2 << 30)\n"
+)
+
+
+class DiskWatch:
+    """The largest growth of the filesystem holding Docker's data, sampled every 50 ms while a build runs."""
+
+    def __init__(self) -> None:
+        dk = docker_api.client()
+        self.root = dk.info()["DockerRootDir"]
+        dk.close()
+        self.start = shutil.disk_usage(self.root).used
+        self.peak = 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        while not self.done.is_set():
+            self.peak = max(self.peak, shutil.disk_usage(self.root).used - self.start)
+            time.sleep(0.05)
+
+    def stop(self) -> int:
+        self.done.set()
+        self.thread.join()
+        return self.peak
+
+
+@docker_test
+@pytest.mark.usefixtures("nothing_left")
+@pytest.mark.parametrize(
+    ("body", "cap"),
+    [(FALLOCATE, "512m"), (MANY_FILES_THEN_FAST, "1g"), (SPARSE_THEN_SUCCEED, "1g")],
+    ids=["fallocate-5g", "many-files-then-fast-writes", "sparse-files-then-success"],
+)
+def test_the_disk_cap_holds_inside_the_build(tmp_path: Path, options: SandboxOptions, body: str, cap: str) -> None:
+    options = options.model_copy(update={"build_disk": cap, "build_timeout": 300})
+    watch = DiskWatch()
+    start = time.monotonic()
+    try:
+        with scope_open() as scope:
+            result = build(tmp_path, probe_package(body), options, scope)
+            volumes = [v.name for v in scope.volumes]
+    finally:
+        growth = watch.stop()
+    assert result.tag is None, result.log_tail
+    assert f"wrote more than {cap} (--build-disk)" in (result.error or ""), f"{result.error}\n{result.log_tail}"
+    assert time.monotonic() - start < 240  # stopped by the filesystem, not by the deadline
+    # Other jobs share this disk: anything they write counts too, so this bounds from above.
+    assert growth <= options.build_disk_bytes() * 1.1, f"the host disk grew by {growth / 2**20:.0f} MiB"
+    dk = docker_api.client()
+    try:
+        assert not [v for v in dk.volumes.list() if v.name in volumes]  # the tmpfs volume is gone too
+    finally:
+        dk.close()
+
+
+FORK_BOMB_QUIET = (
+    "children = []\n"
+    "while True:\n"
+    "    try:\n"
+    "        if os.fork() == 0:\n"
+    "            time.sleep(3600)\n"
+    "            os._exit(0)\n"
+    "    except OSError:\n"
+    "        time.sleep(0.1)  # keep trying, quietly: nothing in the log tells the pids limit"
+)
+
+
+@docker_test
+@pytest.mark.usefixtures("nothing_left")
+def test_a_quiet_fork_bomb_is_stopped_at_the_pids_limit_not_the_deadline(
+    tmp_path: Path, options: SandboxOptions
+) -> None:
+    # Reproduction: a build fork bomb ran to the 900 s build timeout and was named as a timeout.
+    options = options.model_copy(update={"pids": 200, "build_timeout": 300})
+    start = time.monotonic()
+    with scope_open() as scope:
+        result = build(tmp_path, probe_package(FORK_BOMB_QUIET), options, scope)
+    assert result.tag is None and "process/thread limit (--pids 200)" in (result.error or ""), result.error
+    assert time.monotonic() - start < 120
 
 
 @docker_test

@@ -21,9 +21,10 @@ import pytest
 from conftest import make_git_tree, server_files
 from sandbox_fixtures import QUESTIONS, answer_server, rollout, rollouts_jsonl
 
+from gym_review_bot.sandbox.client import results_of
 from gym_review_bot.sandbox.options import SandboxOptions
 from gym_review_bot.sandbox.replay import ReplayResult, Rollout, items_file, read_rollouts
-from gym_review_bot.sandbox.runner import _Run, determinism, gr205_outcome, junit_counts, reproduction
+from gym_review_bot.sandbox.runner import _Run, determinism, reproduction
 
 SCRIPT = str(resources.files("gym_review_bot.sandbox").joinpath("_replay_client.py"))
 SERVER = "resources_servers/demo"
@@ -64,6 +65,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         if answer == "huge":
             self._raw(200, b'{"reward": 1' + b"0" * 400 + b"}")
+            return
+        metadata = body.get("responses_create_params", {}).get("metadata") or {}
+        if "reward" in metadata:  # a verify() that copies the reward the request carries
+            self._send(200, {"reward": float(metadata["reward"])})
             return
         if answer == "judge" and self.model_url:
             try:
@@ -265,27 +270,115 @@ def test_gr203_key_is_lines_and_stored_rewards_not_what_the_server_said(tmp_path
     assert one.outcomes["GR203"].key == two.outcomes["GR203"].key == "5:1.0"
 
 
-def junit(tests: int, failures: int = 0, errors: int = 0) -> bytes:
-    import base64
-
-    xml = f'<testsuites><testsuite name="pytest" tests="{tests}" failures="{failures}" errors="{errors}"/></testsuites>'
-    return ("pytest output\ngym-review: junit+ " + base64.b64encode(xml.encode()).decode() + "\n").encode()
+# --- a stored rollouts file, read by the client one line at a time --------------------------------
 
 
-def test_gr205_passes_only_on_a_junit_report_with_tests_and_no_failures(tmp_path: Path) -> None:
-    run = a_run(tmp_path)
-    assert gr205_outcome(run, 0, junit_counts(junit(3)), "3 passed in 0.1s", "").status == "pass"
-    assert gr205_outcome(run, 1, junit_counts(junit(3, failures=1)), "", "").status == "fail"
-    assert gr205_outcome(run, 0, junit_counts(junit(3, errors=1)), "", "").status == "fail"
-    assert gr205_outcome(run, 0, junit_counts(junit(0)), "", "").status == "fail"
-    # Reproduction: conftest.py with os._exit(0) plus a failing test passed GR205 ("no pytest summary").
-    no_report = gr205_outcome(run, 0, junit_counts(b"collected 1 item\n"), "", "")
-    assert no_report.status == "fail" and "no junit report" in no_report.message
+def replay_file(tmp_path: Path, url: str, text: str, keys: list[str] | None = None, deadline: float = 60) -> list:
+    path, keys_file = tmp_path / "rollouts.jsonl", tmp_path / "keys.json"
+    path.write_text(text)
+    keys_file.write_text(json.dumps(keys))
+    lines, _ = run_client(
+        "rollouts", url + "/verify", str(path), str(keys_file), "-", "3", "10", str(CAP), str(deadline)
+    )
+    return sorted((r for x in lines for r in results_of(x)), key=lambda r: r.line)
 
 
-def test_junit_with_entities_or_garbage_is_no_report() -> None:
-    import base64
+def test_a_rollouts_file_is_replayed_row_by_row_with_its_stored_rewards_and_problems(tmp_path: Path, url: str) -> None:
+    rows = rollouts_jsonl([1.0, 1.0, 0.0, 1.0, 1.0]).splitlines()
+    huge = rows[0].replace('"reward": 1.0', '"reward": 1' + "0" * 400)
+    no_rollout = json.dumps({"responses_create_params": {}, "reward": 1.0})
+    text = "\n".join([rows[0], "", "{not json", no_rollout, huge, rows[4], rows[0]]) + "\n"
+    results = replay_file(tmp_path, url, text, keys=["responses_create_params", "response", "expected_answer"])
+    assert [r.line for r in results] == [1, 3, 4, 5, 6, 7]  # the blank line 2 is no row
+    one, bad_json, not_rollout, big, stale, again = results
+    assert (one.stored, one.returned, one.usable, one.error) == (1.0, 1.0, True, None)
+    assert not bad_json.usable and "not valid JSON" in (bad_json.error or "") and bad_json.status is None
+    assert not not_rollout.usable and "is not a rollout" in (not_rollout.error or "")
+    assert not big.usable and "integer of 401 digits" in (big.error or "")
+    assert (stale.stored, stale.returned) == (1.0, 0.0)  # "It is a gas." is not "water"
+    assert one.prompt and one.prompt == again.prompt != stale.prompt  # the same question, the same prompt
 
-    bomb = b'<!DOCTYPE x [<!ENTITY a "aaaa">]><testsuite tests="1" failures="0" errors="0">&a;</testsuite>'
-    assert junit_counts(b"gym-review: junit+ " + base64.b64encode(bomb) + b"\n") is None
-    assert junit_counts(b"gym-review: junit+ not-base64!!\n") is None
+
+def test_the_rollouts_file_past_the_deadline_is_reported_without_being_sent(tmp_path: Path, url: str) -> None:
+    text = "".join(json.dumps(rollout("q", "slow", "x", 1.0)) + "\n" for _ in range(40))
+    start = time.monotonic()
+    results = replay_file(tmp_path, url, text, deadline=1.5)
+    assert time.monotonic() - start < 6
+    assert len(results) == 40 and sum(r.deadline for r in results) >= 25
+
+
+def test_a_copied_reward_is_found_in_the_request_as_a_leak(tmp_path: Path, url: str) -> None:
+    rows = []
+    for i, (question, answer, text) in enumerate(QUESTIONS):
+        row = rollout(question, answer, text, float(i % 2))
+        row["responses_create_params"]["metadata"] = {"reward": str(float(i % 2)), "id": "7"}
+        rows.append(json.dumps(row))
+    results = replay_file(tmp_path, url, "\n".join(rows) + "\n")
+    assert [r.returned for r in results] == [0.0, 1.0, 0.0, 1.0, 0.0]
+    assert all("responses_create_params.metadata.reward" in r.leaks for r in results)
+    probes_file = tmp_path / "rollouts.jsonl"
+    lines, _ = run_client(
+        "probe", url + "/verify", str(probes_file), str(tmp_path / "keys.json"), "2,4", "-", "2", "10", str(CAP), "30"
+    )
+    probed = [ReplayResult.from_client(x) for x in lines]
+    assert sorted((r.line, r.probe) for r in probed) == [
+        (2, "empty response"), (2, "unrelated text"), (4, "empty response"), (4, "unrelated text"),
+    ]  # fmt: skip
+    assert all(r.returned == 1.0 and "responses_create_params.metadata.reward" in r.leaks for r in probed)
+    from gym_review_bot.sandbox import probes
+
+    outcome = probes.judge(results, probed, 1.0, "app.py")
+    assert outcome.status == "fail" and "Likely leak" in outcome.message
+    assert "`responses_create_params.metadata.reward`" in outcome.message
+    assert "empty response: 1 on every one of the 2 prompts probed" in outcome.message
+
+
+def rows(*stored: tuple[float, str]) -> list[ReplayResult]:
+    """First-replay results: (stored reward, prompt) per line, each reproduced."""
+    return [ReplayResult(i, s, s, prompt=p) for i, (s, p) in enumerate(stored, start=1)]
+
+
+def probed(answers: dict[tuple[int, str], float | None]) -> list[ReplayResult]:
+    return [ReplayResult(line, None, returned, probe=kind) for (line, kind), returned in answers.items()]
+
+
+def test_probes_go_to_every_distinct_top_prompt_not_the_first_rollout() -> None:
+    from gym_review_bot.sandbox import probes
+
+    # Reproduction: probes built on the first rollout only, which earned 0, hid a verify() rewarding anything.
+    first = rows((0.0, "a"), (1.0, "b"), (1.0, "b"), (1.0, "c"), (0.5, "d"))
+    assert probes.probe_lines(first) == ([2, 4], 1.0)
+    assert probes.probe_lines(rows((1.0, "a"), (1.0, "b"))) == ([], None)  # no variance: nothing to judge
+    many = rows(*[(1.0, f"p{i}") for i in range(100)], (0.0, "z"))
+    assert len(probes.probe_lines(many)[0]) == probes.MAX_PROBE_PROMPTS
+
+
+def test_a_probe_fails_gr206_only_when_it_gets_the_top_reward_on_every_prompt() -> None:
+    from gym_review_bot.sandbox import probes
+
+    first = rows((0.0, "a"), (1.0, "b"), (1.0, "c"))
+    every = probed({(2, "empty response"): 1.0, (3, "empty response"): 1.0, (2, "unrelated text"): 0.0,
+                    (3, "unrelated text"): 0.0})  # fmt: skip
+    outcome = probes.judge(first, every, 1.0, "app.py")
+    assert outcome.status == "fail" and "empty response: 1 on every one of the 2 prompts" in outcome.message
+    assert outcome.key == "empty response"
+    some = probed({(2, "empty response"): 1.0, (3, "empty response"): 0.0, (2, "unrelated text"): 0.0,
+                   (3, "unrelated text"): 0.0})  # fmt: skip
+    partial = probes.judge(first, some, 1.0, "app.py")
+    assert partial.status == "pass" and "empty response: 1 on 1 of the 2 prompts probed (lines 2)" in partial.message
+    unknown = probed({(2, "empty response"): None, (3, "empty response"): 0.0, (2, "unrelated text"): 0.0,
+                      (3, "unrelated text"): 0.0})  # fmt: skip
+    unknown[0].aborted = True
+    assert probes.judge(first, unknown, 1.0, "app.py").status == "error"  # a probe that timed out proves nothing
+    assert probes.judge(first, [], 1.0, "app.py").status == "error"
+
+
+def test_a_number_equal_to_the_reward_is_a_leak_only_when_it_tracks_varying_rewards() -> None:
+    from gym_review_bot.sandbox import probes
+
+    first = [ReplayResult(1, 0.0, 0.0, leaks=("x.r", "t")), ReplayResult(2, 1.0, 1.0, leaks=("x.r", "t"))]
+    probe_hits = [ReplayResult(2, None, 1.0, probe="empty response", leaks=("x.r", "t"))]
+    assert probes.leak_paths(first, probe_hits) == ["t", "x.r"]
+    assert probes.leak_paths(first, [ReplayResult(2, None, 0.0, probe="empty response", leaks=())]) == []
+    same = [ReplayResult(1, 1.0, 1.0, leaks=("temperature",)), ReplayResult(2, 1.0, 1.0, leaks=("temperature",))]
+    assert probes.leak_paths(same, [ReplayResult(1, None, 1.0, probe="x", leaks=("temperature",))]) == []

@@ -34,7 +34,7 @@ def sandbox(tmp_path: Path, name: str, files: dict, options: SandboxOptions) -> 
     tree = make_git_tree(tmp_path / "repo", server_files(name, files))
     result = run_sandbox(tree, name, options)
     found = by_id(result.findings)
-    assert sorted(found) == [f"GR20{i}" for i in range(1, 8)]
+    assert sorted(found) == [f"GR20{i}" for i in range(1, 7)]
     return found
 
 
@@ -46,7 +46,7 @@ def test_reproducing_server_passes_every_check(tmp_path: Path, options: SandboxO
     tree = make_git_tree(tmp_path / "repo", server_files("capitals", answer_server("capitals")))
     result = run_sandbox(tree, "capitals", options)
     found = by_id(result.findings)
-    assert statuses(found) == {f"GR20{i}": "pass" for i in range(1, 8)}, {k: f.message for k, f in found.items()}
+    assert statuses(found) == {f"GR20{i}": "pass" for i in range(1, 7)}, {k: f.message for k, f in found.items()}
     t = result.timings
     assert None not in (t.build_s, t.boot_s, t.replay_s, t.tests_s)
 
@@ -175,7 +175,7 @@ def test_verify_cannot_reach_the_outside(tmp_path: Path, options: SandboxOptions
     verify = "reward = 0.5 if reached_outside() else (1.0 if body.expected_answer in response_text(body) else 0.0)"
     files = answer_server("phones_home", verify_body=verify, extra=REACH_OUT)
     found = sandbox(tmp_path, "phones_home", files, options)
-    assert statuses(found) == {f"GR20{i}": "pass" for i in range(1, 8)}, found["GR203"].message
+    assert statuses(found) == {f"GR20{i}": "pass" for i in range(1, 7)}, found["GR203"].message
 
 
 def test_memory_without_bound_is_killed_and_named(tmp_path: Path, options: SandboxOptions) -> None:
@@ -240,8 +240,10 @@ def test_nondeterministic_and_hackable_verify_fail_gr204_and_gr206(tmp_path: Pat
     gr204 = found["GR204"]
     assert gr204.status == "fail" and gr204.line == 2 and "first replay 1, second 0" in gr204.message
     gr206 = found["GR206"]
-    assert gr206.status == "fail" and gr206.severity == "warning"
-    assert "empty response: reward 1" in gr206.message and "unrelated text: reward 1" in gr206.message
+    assert gr206.status == "fail" and gr206.severity == "error", gr206.message
+    # Probed on the three prompts stored with reward 1; the "4" one flips a coin per call, so one probe
+    # kind gets 1 on all three and the other on two (which one depends on the order they are answered).
+    assert "on every one of the 3 prompts probed (lines 1, 2, 4)" in gr206.message, gr206.message
 
 
 JUDGE_CONFIG = """{name}:

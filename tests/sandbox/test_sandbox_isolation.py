@@ -10,7 +10,7 @@ from typing import Any
 import docker
 import pytest
 from conftest import make_git_tree, server_files
-from sandbox_fixtures import answer_server
+from sandbox_fixtures import STDLIB_APP, answer_server
 
 from gym_review_bot.models import Finding
 from gym_review_bot.sandbox.options import SandboxOptions
@@ -94,7 +94,7 @@ def test_server_and_tests_reach_no_host_address_while_a_bridge_container_does(
     verify = "reward = 0.5 if reached_host() else (1.0 if body.expected_answer in response_text(body) else 0.0)"
     files = answer_server("no_route", verify_body=verify, extra=PROBE.format(targets=targets), test=PROBING_TEST)
     found = run(tmp_path, "no_route", files, options)
-    assert {k: f.status for k, f in found.items()} == {f"GR20{i}": "pass" for i in range(1, 8)}, {
+    assert {k: f.status for k, f in found.items()} == {f"GR20{i}": "pass" for i in range(1, 7)}, {
         k: f.message for k, f in found.items() if f.status != "pass"
     }
     assert listener.peers == []
@@ -108,38 +108,6 @@ def test_server_and_tests_reach_no_host_address_while_a_bridge_container_does(
         time.sleep(0.1)
     assert listener.peers, "the control container did not reach the host listener: the test cannot fail"
 
-
-STDLIB_APP = """
-import json
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        if self.path == "/" and {endless_root!r}:
-            self.send_response(200)
-            self.end_headers()
-            while True:
-                self.wfile.write(b"x" * 65536)
-        self.answer(200, {{"openapi": "3.1.0", "paths": {{}}}} if self.path == "/openapi.json" else {{}})
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("content-length") or 0))
-        if self.path == "/verify" and {verify_status} == 200:
-            self.answer(200, {{"reward": 0.123}})
-        else:
-            self.answer({verify_status}, {{"detail": "Not Found"}})
-
-    def answer(self, code, payload):
-        data = json.dumps(payload).encode()
-        self.send_response(code)
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
-ThreadingHTTPServer(("0.0.0.0", 8000), Handler).serve_forever()
-"""
 
 EXITING_CONFTEST = "import os\n\nos._exit(0)\n"
 FAILING = "def test_fails():\n    assert False\n"

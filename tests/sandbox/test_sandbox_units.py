@@ -13,7 +13,7 @@ from gym_review_bot.catalogue import Catalogue
 from gym_review_bot.sandbox.catalogue import SANDBOX_CHECKS, skipped_findings
 from gym_review_bot.sandbox.image import base_image
 from gym_review_bot.sandbox.options import SandboxOptions, add_cli_arguments, options_from_args
-from gym_review_bot.sandbox.replay import probe_bodies, read_rollouts, strip_nulls
+from gym_review_bot.sandbox.replay import read_rollouts, strip_nulls
 from gym_review_bot.sandbox.requirements import read_requirements
 from gym_review_bot.sandbox.runner import run_sandbox
 from gym_review_bot.sandbox.server_config import load_server_config
@@ -184,7 +184,7 @@ def test_catalogue_and_skipped_findings_cover_gr201_to_gr206() -> None:
     assert ids == [f"GR20{i}" for i in range(1, 7)]  # GR207 reads requirement files: a static check
     assert {check.id: check.severity for check in SANDBOX_CHECKS} == {
         "GR201": "error", "GR202": "error", "GR203": "error", "GR204": "error", "GR205": "error",
-        "GR206": "warning",
+        "GR206": "error",
     }  # fmt: skip
     skipped = skipped_findings("--no-docker was given", "not_requested", "demo")
     assert [f.id for f in skipped] == ids
@@ -226,12 +226,21 @@ def test_strip_nulls_is_recursive() -> None:
 
 
 def test_probes_replace_the_output_of_a_real_rollout() -> None:
+    import runpy
+    from importlib import resources
+
     from sandbox_fixtures import rollout
 
-    probes = probe_bodies(rollout("q", "Paris", "It is Paris.", 1.0))
+    script = runpy.run_path(str(resources.files("gym_review_bot.sandbox").joinpath("_replay_client.py")))
+    text = script["UNRELATED_TEXTS"][0]
+    probes = script["probe_bodies"](rollout("q", "Paris", "It is Paris.", 1.0), text)
     assert probes["empty response"]["response"]["output"] == []
-    unrelated = probes["unrelated text"]["response"]["output"][0]["content"][0]["text"]
-    assert "Paris" not in unrelated
+    message = probes["unrelated text"]["response"]["output"][0]
+    assert message["content"][0]["text"] == text and "Paris" not in text
+    assert (
+        message["id"].startswith("msg_")
+        and message["id"] != script["probe_bodies"]({}, text)["unrelated text"]["response"]["output"][0]["id"]
+    )  # a random id each time: a verify() cannot tell a probe by it
     assert probes["empty response"]["expected_answer"] == "Paris"
 
 
@@ -349,3 +358,32 @@ def test_sandbox_failures_are_pre_existing_only_with_the_same_fingerprint() -> N
     head = [gr203("2:1.0", "0.0"), gr203("4:1.0", "0.0")]
     marked = _mark_pre_existing(head, [gr203("2:1.0", "0.5")])  # the same stale line; the server said otherwise
     assert [f.pre_existing for f in marked] == [True, False]
+
+
+def test_the_virtualenv_copy_keeps_links_as_links_and_stays_within_its_budget(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    from importlib import resources
+
+    script = str(resources.files("gym_review_bot.sandbox").joinpath("_copy_tree.py"))
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    (src / "lib" / "pkg").mkdir(parents=True)
+    (src / "lib" / "pkg" / "mod.py").write_text("X = 1\n")
+    os.utime(src / "lib" / "pkg" / "mod.py", (1_000_000, 1_000_000))
+    os.symlink("/etc/passwd", src / "leak")
+    (src / ".gym-review-tmp").mkdir()
+    (src / ".gym-review-tmp" / "scratch").write_text("build leftovers")
+    dst.mkdir()
+    done = subprocess.run([sys.executable, "-I", script, str(src), str(dst), "100000"], capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert os.readlink(dst / "leak") == "/etc/passwd"  # a link, never its target's content
+    assert (dst / "lib" / "pkg" / "mod.py").read_text() == "X = 1\n"
+    assert os.stat(dst / "lib" / "pkg" / "mod.py").st_mtime == 1_000_000  # .pyc files stay valid
+    assert not (dst / ".gym-review-tmp").exists()
+    with open(src / "sparse", "wb") as fh:
+        fh.truncate(1 << 30)  # costs its filesystem nothing, would cost the copy 1 GiB
+    again = tmp_path / "again"
+    again.mkdir()
+    over = subprocess.run([sys.executable, "-I", script, str(src), str(again), "100000"], capture_output=True)
+    assert over.returncode == 3 and b"over the budget" in over.stdout
