@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 
 from gym_review_bot.sandbox import docker_api
-from gym_review_bot.sandbox.image import base_image, ensure_cache, install_limits
+from gym_review_bot.sandbox.image import base_image, ensure_cache, run_limits
 from gym_review_bot.sandbox.options import SandboxOptions
 from gym_review_bot.sandbox.requirements import read_requirements
 from gym_review_bot.sources import SourceTree
@@ -53,7 +53,7 @@ def installed_packages(tree: SourceTree, server: str, options: SandboxOptions) -
         cache = ensure_cache(scope, base_image(tree, options), reqs, tree, options)
         if cache.tag is None:
             return Packages(None, why_none=f"its image does not build: {cache.error}")
-        limits = {**install_limits(options), "working_dir": "/", "read_only": True}
+        limits = {**run_limits(options), "working_dir": "/"}
         command = ["python3", "-I", "-S", "-c", FREEZE_SCRIPT]
         container = scope.container(cache.tag, command, "freeze", "none", limits)
         code = docker_api.wait(container, FREEZE_TIMEOUT_S)

@@ -219,24 +219,34 @@ def proxy_died(scope: docker_api.RunScope, proxy_container: object | None) -> bo
     return not info.running and proxy_container.id not in scope.killed  # type: ignore[attr-defined]
 
 
-def install_limits(options: SandboxOptions, volume: str, tmp_bytes: int) -> dict:
-    """The run-time limits and a read-only root; the install writes only to the virtualenv's tmpfs volume and a
-    small /tmp, which together are --build-disk. Their pages count as the container's memory, so its memory
-    limit is --memory plus --build-disk."""
-    memory = size_bytes(options.memory) + options.build_disk_bytes()
+def run_limits(options: SandboxOptions) -> dict:
+    """The limits of a container that runs on a built image: uid 65534, a read-only root, no capabilities,
+    --pids, --memory and --cpus."""
     return {
         "user": context.SANDBOX_UID,
-        "working_dir": context.DEPS_DIR,
         "read_only": True,
-        "volumes": {volume: {"bind": context.VENV, "mode": "rw"}},
-        "tmpfs": {"/tmp": f"rw,exec,nosuid,nodev,mode=1777,size={tmp_bytes}"},
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
         "pids_limit": options.pids,
-        "mem_limit": memory,
-        "memswap_limit": memory,
+        "mem_limit": options.memory,
+        "memswap_limit": options.memory,
         "nano_cpus": int(options.cpus * 1e9),
         "init": True,
+    }
+
+
+def install_limits(options: SandboxOptions, volume: str, tmp_bytes: int) -> dict:
+    """The run-time limits; the install writes only to the virtualenv's tmpfs volume and a small /tmp, which
+    together are --build-disk. Their pages count as the container's memory, so its memory limit is --memory
+    plus --build-disk."""
+    memory = size_bytes(options.memory) + options.build_disk_bytes()
+    return {
+        **run_limits(options),
+        "working_dir": context.DEPS_DIR,
+        "volumes": {volume: {"bind": context.VENV, "mode": "rw"}},
+        "tmpfs": {"/tmp": f"rw,exec,nosuid,nodev,mode=1777,size={tmp_bytes}"},
+        "mem_limit": memory,
+        "memswap_limit": memory,
     }
 
 
