@@ -185,11 +185,6 @@ class RunScope:
         """Whether a container of this run was killed or removed by someone other than the sandbox."""
         return container.id not in self.killed and exit_info(container).killed_from_outside()
 
-    def release_image(self, tag: str) -> None:
-        """Keep an image this run built (the dependency cache)."""
-        if tag in self.images:
-            self.images.remove(tag)
-
     def container(
         self,
         image: str,

@@ -1,4 +1,6 @@
-"""The one-server NeMo Gym config the sandbox boots: the server's own entry, host 0.0.0.0, a fixed port."""
+"""The one-server NeMo Gym config the sandbox boots: the server's own entry, host 0.0.0.0, a fixed port.
+
+The configs are read by checks/config.py, the one config reader: the sandbox boots what GR103 accepts."""
 
 from __future__ import annotations
 
@@ -8,7 +10,10 @@ from typing import Any
 
 import yaml
 
-from gym_review_bot.safeload import UnsafeInput, load_yaml
+from gym_review_bot.checks.base import CheckError, SkipCheck
+from gym_review_bot.checks.checkout import Checkout
+from gym_review_bot.checks.config import ServerEntry, entrypoint_problem, load_configs, server_entries
+from gym_review_bot.checks.context import ServerContext
 from gym_review_bot.sources import SourceTree
 
 SERVER_PORT = 8000
@@ -43,53 +48,35 @@ def _server_refs(value: Any) -> list[tuple[str, str]]:
     return refs
 
 
-def _candidate_files(tree: SourceTree, server_dir: str, server_name: str) -> list[str]:
-    preferred = f"{server_dir}/configs/{server_name}.yaml"
-    others = [
-        e.path
-        for e in tree.walk(f"{server_dir}/configs")
-        if e.kind == "file" and e.path.endswith((".yaml", ".yml")) and e.path != preferred
-    ]
-    return ([preferred] if tree.get(preferred) else []) + others
-
-
-def _find_entry(doc: Any, server_name: str) -> tuple[str, str, dict] | None:
-    """(top-level key, inner name, entry) of the resources_servers entry, preferring the server's name."""
-    found = []
-    if not isinstance(doc, dict):
-        return None
-    for key, value in doc.items():
-        servers = value.get("resources_servers") if isinstance(value, dict) else None
-        if isinstance(servers, dict):
-            for inner, entry in servers.items():
-                if isinstance(entry, dict):
-                    found.append((str(key), str(inner), entry))
-    found.sort(key=lambda f: (f[1] != server_name, f[0] != server_name))
-    return found[0] if found else None
-
-
 def load_server_config(tree: SourceTree, server_dir: str, server_name: str) -> ServerConfig:
-    for path in _candidate_files(tree, server_dir, server_name):
-        entry = tree.get(path)
-        if entry is None or entry.kind != "file":
-            continue
-        try:
-            doc = load_yaml(tree.read(entry).decode("utf-8"))
-        except (UnsafeInput, yaml.YAMLError, UnicodeDecodeError):
-            continue
-        hit = _find_entry(doc, server_name)
-        if hit:
-            return _build(path, *hit)
+    """The entry to boot, read by the static checks' own reader (GR103's rules: one YAML document, no key twice,
+    an entrypoint naming a file inside the server): configs/<name>.yaml first, then the entry named like the
+    server. A config GR100 or GR103 refuses is not booted either."""
+    ctx = ServerContext(tree, server_name, Checkout(tree))
+    try:
+        configs = load_configs(ctx)
+        entries = server_entries(ctx)
+    except (SkipCheck, CheckError) as exc:
+        return ServerConfig(error=f"its configs cannot be read: {exc}")
+    preferred = f"configs/{server_name}.yaml"
+    entries.sort(key=lambda e: (e.config.rel != preferred, e.name != server_name, e.top != server_name))
+    for entry in entries:
+        if isinstance(entry.body, dict):
+            return _build(ctx, entry)
+    unreadable = [f"{ctx.full(c.rel)}: {c.error}" for c in configs if c.error]
     return ServerConfig(
-        error=f"no config under {server_dir}/configs/ has a `resources_servers` entry to boot",
+        error=f"no config under {server_dir}/configs/ has a `resources_servers` entry to boot"
+        + (f" ({'; '.join(unreadable)})" if unreadable else ""),
     )
 
 
-def _build(path: str, key: str, inner: str, entry: dict) -> ServerConfig:
-    entrypoint = str(entry.get("entrypoint") or "app.py")
+def _build(ctx: ServerContext, config_entry: ServerEntry) -> ServerConfig:
+    path, key, inner, entry = ctx.full(config_entry.config.rel), config_entry.top, config_entry.name, config_entry.body
+    entrypoint = entry.get("entrypoint") or "app.py"
+    why = entrypoint_problem(ctx, entrypoint)
+    if why:
+        return ServerConfig(file=path, key=key, error=f"entrypoint {str(entrypoint)[:100]!r} {why}")
     normalized = posixpath.normpath(entrypoint)
-    if normalized.startswith(("../", "/")) or normalized == "..":
-        return ServerConfig(file=path, key=key, error=f"entrypoint {entrypoint!r} leaves the server directory")
     own = dict(entry, host="0.0.0.0", port=SERVER_PORT)
     doc: dict[str, Any] = {key: {"resources_servers": {inner: own}}}
     refs = sorted({(t, n) for t, n in _server_refs(entry) if n != key})

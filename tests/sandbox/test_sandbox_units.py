@@ -118,7 +118,8 @@ def test_server_config_names_the_servers_verify_depends_on(tmp_path: Path) -> No
         "judge:\n  resources_servers:\n    judge:\n      entrypoint: app.py\n"
         "      judge_model_server:\n        type: responses_api_models\n        name: judge_model\n"
     )
-    cfg = load_server_config(tree_with(tmp_path, {f"{SERVER}/configs/judge.yaml": config}), SERVER, "demo")
+    files = {f"{SERVER}/configs/judge.yaml": config, f"{SERVER}/app.py": ""}
+    cfg = load_server_config(tree_with(tmp_path, files), SERVER, "demo")
     assert cfg.dependencies == ["responses_api_models/judge_model"]
     doc = __import__("yaml").safe_load(cfg.yaml_text)
     # NeMo Gym's ServerClient finds it at host/port: the replay client's stand-in on the shared loopback.
@@ -127,9 +128,22 @@ def test_server_config_names_the_servers_verify_depends_on(tmp_path: Path) -> No
 
 
 def test_server_config_refuses_an_entrypoint_outside_the_server(tmp_path: Path) -> None:
-    config = "x:\n  resources_servers:\n    x:\n      entrypoint: ../../evil.py\n"
-    cfg = load_server_config(tree_with(tmp_path, {f"{SERVER}/configs/x.yaml": config}), SERVER, "x")
+    config = "demo:\n  resources_servers:\n    demo:\n      entrypoint: ../../evil.py\n"
+    cfg = load_server_config(tree_with(tmp_path, {f"{SERVER}/configs/demo.yaml": config}), SERVER, "demo")
     assert cfg.error and "leaves the server directory" in cfg.error
+
+
+def test_the_sandbox_boots_only_what_gr103_accepts(tmp_path: Path) -> None:
+    """One config reader: a config GR103 refuses (a key twice, two documents, an entrypoint naming no file) is
+    not booted either, and the sandbox says why."""
+    twice = "demo:\n  resources_servers:\n    demo:\n      entrypoint: app.py\n      entrypoint: evil.py\n"
+    cfg = load_server_config(
+        tree_with(tmp_path / "a", {f"{SERVER}/configs/demo.yaml": twice, f"{SERVER}/app.py": ""}), SERVER, "demo"
+    )
+    assert cfg.error and "appears twice" in cfg.error and cfg.yaml_text == b""
+    missing = "demo:\n  resources_servers:\n    demo:\n      entrypoint: server.py\n"
+    cfg = load_server_config(tree_with(tmp_path / "b", {f"{SERVER}/configs/demo.yaml": missing}), SERVER, "demo")
+    assert cfg.error and "names no file" in cfg.error
 
 
 def test_server_without_a_config_cannot_be_configured(tmp_path: Path) -> None:
