@@ -191,6 +191,12 @@ def _short(exc: Exception) -> str:
     return str(exc).split("\n")[0][:200]
 
 
+def finite_number(value: Any) -> float | None:
+    """A JSON number (a reward) as a finite float; None for anything else: a bool, a string, NaN, an infinity,
+    or an integer too large for a float. The one finite-number test (number_problem says why not)."""
+    return None if number_problem(value) else float(value)
+
+
 def number_problem(value: Any) -> str | None:
     """Why a JSON value is not a usable finite number (None when it is one)."""
     if isinstance(value, bool) or not isinstance(value, int | float):

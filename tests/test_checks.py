@@ -399,3 +399,20 @@ def test_a_crashing_check_is_an_error_with_the_reason_and_the_rest_still_run() -
     assert findings["GR901"].status == "pass"
     assert findings["GR902"].status == "skip" and "GR900" in findings["GR902"].message
     assert findings["GR902"].skip_kind == "prerequisite_failed"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(1, 1.0), (0.5, 0.5), (-1, -1.0), (True, None), ("1.0", None), (None, None), (float("nan"), None),
+     (float("inf"), None), (10**400, None), ([1], None)],
+)  # fmt: skip
+def test_one_finite_number_test_for_every_reader_of_rewards(value: object, expected: float | None) -> None:
+    """GR107, the sandbox's replay, the rollouts and profiling evidence all read a reward with safeload's test."""
+    from gym_review_bot import safeload
+    from gym_review_bot.evidence import profiling, rollouts
+    from gym_review_bot.sandbox import replay
+
+    assert safeload.finite_number(value) == expected
+    assert (safeload.number_problem(value) is None) == (expected is not None)
+    for module in (replay, rollouts, profiling):
+        assert module.finite_number is safeload.finite_number, module.__name__

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import IO, Any
 
 import orjson
@@ -16,23 +15,18 @@ from gym_review_bot.evidence.rollouts import (
 )
 from gym_review_bot.evidence.stats import EPS, PASS_REWARD, histogram, mean, pass_rate_histogram, std
 from gym_review_bot.models import Evidence
+from gym_review_bot.safeload import finite_number
 
 PROFILE_SUFFIX = "_reward_profiling.jsonl"
 AGENT_SUFFIX = "_agent_metrics.json"
 MAX_AGENT_METRICS_BYTES = 16 * 1024 * 1024
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
 def _rollout_rewards(group: dict[str, Any]) -> list[float] | None:
     infos = group.get("rollout_infos")
     if not isinstance(infos, list):
         return None
-    rewards = [_number(i.get("reward")) for i in infos if isinstance(i, dict)]
+    rewards = [finite_number(i.get("reward")) for i in infos if isinstance(i, dict)]
     return [r for r in rewards if r is not None] or None
 
 
@@ -64,7 +58,7 @@ def profile_from_profiling(stream: IO[bytes], source: str, max_line_bytes: int =
     other_models = repeated = 0
     for item in iter_rollout_lines(stream, max_line_bytes):
         group = item.row
-        group_mean = _number(group.get("mean/reward")) if group else None
+        group_mean = finite_number(group.get("mean/reward")) if group else None
         if group is None or group_mean is None:
             bad += 1
             if len(bad_lines) < MAX_BAD_LINES_NAMED:
@@ -95,7 +89,7 @@ def profile_from_profiling(stream: IO[bytes], source: str, max_line_bytes: int =
         per_rollout = False
         if isinstance(count, int) and not isinstance(count, bool) and count > 0:
             sizes.append(count)
-        spread = _number(group.get("std/reward"))
+        spread = finite_number(group.get("std/reward"))
         zero_variance += spread is not None and spread <= EPS
         rates.append(min(1.0, max(0.0, group_mean)))
     notes = [
@@ -147,6 +141,6 @@ def merge_agent_metrics(evidence: Evidence, raw: bytes) -> None:
     if len(agents) != 1 or evidence.reward_std is not None:
         return  # several agents, or the groups kept every rollout's reward: those numbers are exact
     # the groups' means weigh every prompt alike; the agent's are over rollouts
-    evidence.reward_std = _number(agents[0].get("std/reward"))
-    agent_mean = _number(agents[0].get("mean/reward"))
+    evidence.reward_std = finite_number(agents[0].get("std/reward"))
+    agent_mean = finite_number(agents[0].get("mean/reward"))
     evidence.reward_mean = agent_mean if agent_mean is not None else evidence.reward_mean

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -20,7 +19,7 @@ from gym_review_bot.evidence.stats import (
     std,
 )
 from gym_review_bot.models import Evidence
-from gym_review_bot.safeload import MAX_ROW_BYTES, bounded_lines
+from gym_review_bot.safeload import MAX_ROW_BYTES, bounded_lines, finite_number
 
 ROLLOUT_INDEX = "_ng_rollout_index"
 MAX_LINE_BYTES = MAX_ROW_BYTES  # a longer row is a bad line: parsing it would take ~15 times its size
@@ -55,13 +54,6 @@ def iter_rollout_lines(stream: IO[bytes], max_line_bytes: int = MAX_LINE_BYTES) 
             yield RolloutLine(lineno, error="is not a JSON object")
             continue
         yield RolloutLine(lineno, row=value)
-
-
-def _reward(row: dict[str, Any]) -> float | None:
-    value = row.get("reward")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
 
 
 def _digest(value: Any) -> bytes:
@@ -140,7 +132,7 @@ class RolloutProfile:
 
     def add(self, item: RolloutLine) -> None:
         row = item.row
-        reward = _reward(row) if row is not None else None
+        reward = finite_number(row.get("reward")) if row is not None else None
         if row is None or reward is None or "response" not in row:
             self.bad_count += 1
             if len(self.bad_lines) < MAX_BAD_LINES_NAMED:

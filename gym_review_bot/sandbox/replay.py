@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from gym_review_bot.safeload import iter_jsonl
+from gym_review_bot.safeload import finite_number, iter_jsonl
 from gym_review_bot.sources import SourceTree
 
 MAX_ROLLOUT_LINE_BYTES = 64 * 1024 * 1024
@@ -59,8 +58,8 @@ class ReplayResult:
         leaks = item.get("leaks") or ()
         return cls(
             line=int(item["line"]),
-            stored=as_finite_float(item.get("stored")) if "stored" in item else stored,
-            returned=as_finite_float(item.get("returned")),
+            stored=finite_number(item.get("stored")) if "stored" in item else stored,
+            returned=finite_number(item.get("returned")),
             error=str(item["error"])[:500] if item.get("error") is not None else None,
             aborted=bool(item.get("aborted")),
             status=status if isinstance(status, int) else None,
@@ -71,17 +70,6 @@ class ReplayResult:
             probe=str(item["probe"])[:40] if item.get("probe") else None,
             leaks=tuple(str(p)[:200] for p in leaks[:20]) if isinstance(leaks, list) else (),
         )
-
-
-def as_finite_float(value: Any) -> float | None:
-    """A JSON number as a finite float; None for anything else, a 400-digit integer included."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def strip_nulls(value: Any) -> Any:
@@ -124,7 +112,7 @@ def _rollout(line: int, value: Any, error: str | None, keys: set[str] | None = N
     if not isinstance(value, dict) or "response" not in value or "responses_create_params" not in value:
         return Rollout(line, error="is not a rollout (needs `responses_create_params` and `response`)")
     raw = value.get("reward")
-    reward = as_finite_float(raw)
+    reward = finite_number(raw)
     # A rollout is the verify response: the request plus what verify() added. The agent sent the
     # example's fields and the response; the added fields (reward, scores) are not sent back.
     body = strip_nulls({k: v for k, v in value.items() if k != "reward" and (keys is None or k in keys)})
