@@ -298,6 +298,9 @@ def _dead_owner() -> str:
 
 def test_cleanup_removes_dead_runs_only_and_keeps_the_cache(options: SandboxOptions) -> None:
     dk = docker.from_env()
+    # What dead runs of other processes left on this shared daemon goes first (a killed CLI, another session),
+    # so that the counts below are this test's own.
+    cleanup(cache=False)
     dead = {LABEL_RUN: "deadrun00001", LABEL_OWNER: _dead_owner(), LABEL_KIND: "run"}
     live = {LABEL_RUN: "liverun00001", LABEL_OWNER: owner_label(), LABEL_KIND: "run"}
     dead_net = dk.networks.create("gym-review-test-dead", internal=True, labels=dead)
