@@ -23,7 +23,10 @@ def jsonl(items: list) -> str:
 
 def test_good_server_passes_every_static_check(server_tree) -> None:
     findings = server_tree()
-    assert {i: findings[i].status for i in STATIC_IDS} == {i: "pass" for i in STATIC_IDS}
+    # GR111 judges a reward profile; the good server holds only its 5 example rollouts
+    expected = {i: "skip" if i == "GR111" else "pass" for i in STATIC_IDS}
+    assert {i: findings[i].status for i in STATIC_IDS} == expected
+    assert findings["GR111"].skip_kind == "not_applicable"
     assert all(findings[i].message for i in STATIC_IDS)
 
 
@@ -264,7 +267,7 @@ def test_gr107_input_rows_copied_as_rollouts_fail(server_tree) -> None:
     findings = server_tree({"data/example_rollouts.jsonl": jsonl(rows("data/example.jsonl"))})
     assert findings["GR107"].status == "fail"
     assert "no `response`" in findings["GR107"].message
-    for waiting in ("GR110", "GR111", "GR112"):
+    for waiting in ("GR110", "GR112"):
         assert findings[waiting].status == "skip" and "GR107" in findings[waiting].message
 
 
@@ -292,12 +295,31 @@ def test_gr110_multi_turn_rollout_extending_the_example_passes(server_tree) -> N
     assert server_tree({"data/example_rollouts.jsonl": jsonl(rollouts)})["GR110"].status == "pass"
 
 
-def test_gr111_equal_rewards_warn(server_tree) -> None:
+def test_gr111_is_not_applicable_to_the_example_rollouts(server_tree) -> None:
+    # five example rollouts that all earn 1.0 are not a sample (issue 19): skipped, not a warning
     rollouts = rows()
     for r in rollouts:
         r["reward"] = 1.0
     finding = server_tree({"data/example_rollouts.jsonl": jsonl(rollouts)})["GR111"]
+    assert finding.status == "skip" and finding.skip_kind == "not_applicable"
+    assert "reward profile" in finding.message
+
+
+def test_gr111_judges_a_reward_profile(server_tree) -> None:
+    from gym_review_bot.evidence.synthetic import jsonl as rollout_jsonl
+    from gym_review_bot.evidence.synthetic import rollouts
+
+    flat = rollout_jsonl(rollouts(40, 4, lambda i: 4)).decode()
+    finding = server_tree({"data/profile_rollouts.jsonl": flat})["GR111"]
     assert finding.status == "fail" and finding.severity == "warning"
+    assert finding.file.endswith("data/profile_rollouts.jsonl") and "is 1" in finding.message
+    varied = rollout_jsonl(rollouts(40, 4, lambda i: i % 5)).decode()
+    assert server_tree({"data/profile_rollouts.jsonl": varied})["GR111"].status == "pass"
+    # a file named like an example, or no bigger than the examples, is no profile
+    gone = {"data/profile_rollouts.jsonl": None}
+    assert server_tree({**gone, "data/example_profile_rollouts.jsonl": flat})["GR111"].status == "skip"
+    small = rollout_jsonl(rollouts(5, 1, lambda i: 1)).decode()
+    assert server_tree({**gone, "data/small_rollouts.jsonl": small})["GR111"].status == "skip"
 
 
 @pytest.mark.parametrize("model", ["stub", "synthetic", "example-model", "test", "", None])

@@ -189,7 +189,28 @@ def test_numbers_only_in_the_body_are_self_reported(repo: GitRepo) -> None:
     assert (ev.prompts, ev.responses_per_prompt, ev.reward_mean) == (500, 16, 0.41)
     found = findings(report)
     assert found["GR401"].status == "pass" and "not verified" in found["GR401"].message
-    assert found["GR408"].status == "fail" and found["GR408"].severity == "warning"
+    # nothing to replay, and no sandbox to replay it in: skipped, not failed (issue 19, #1458)
+    assert found["GR408"].status == "skip" and found["GR408"].skip_kind == "not_requested"
+    assert "Nothing to replay" in found["GR408"].message
+
+
+def test_gr408_nothing_to_replay_warns_only_when_the_sandbox_ran(repo: GitRepo) -> None:
+    from gym_review_bot.checks.checkout import Checkout
+    from gym_review_bot.checks.context import ServerContext
+    from gym_review_bot.checks.evidence import EvidenceContext, check_evidence
+    from gym_review_bot.evidence.locate import Located
+
+    repo.git("checkout", "-q", "-b", "pr")
+    repo.server(SERVER, good_server_files(SERVER))
+    repo.commit("add")
+    found = discover_pr(repo.path, "main")
+    ctx = ServerContext(found.head, SERVER, Checkout(found.head))
+    profile = profile_from_profiling(io.BytesIO(b'{"mean/reward": 0.5, "sample": {}}\n'), "p_reward_profiling.jsonl")
+    for sandbox, status in (("run", "fail"), ("not_requested", "skip"), ("unavailable", "skip")):
+        located = Located(evidence=profile)
+        gr408 = {f.id: f for f in check_evidence(EvidenceContext(ctx, located, None, False, sandbox=sandbox))}["GR408"]
+        assert gr408.status == status, sandbox
+        assert status == "skip" or gr408.severity == "warning"
 
 
 def test_reward_profiling_done_proves_nothing(repo: GitRepo) -> None:
@@ -261,6 +282,44 @@ def test_nemo_gyms_other_example_rollouts_are_not_evidence(repo: GitRepo) -> Non
     }
     report = run(repo, files, body="Profiling: see the example rollouts.")
     assert report.servers[0].evidence is None
+
+
+def profile_of_examples(n: int = 5) -> bytes:
+    """NeMo Gym's reward-profiling output for n example prompts, one rollout each (#1458's shape)."""
+    groups = [
+        {"sample": {"responses_create_params": {"input": f"q{i}"}}, "mean/reward": 1.0, "num_rollouts": 1}
+        for i in range(n)
+    ]
+    return b"".join(json.dumps(g).encode() + b"\n" for g in groups)
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        # #1458: a profile of the 5 example rollouts, named as such
+        ("example_rollouts_reward_profiling.jsonl", profile_of_examples()),
+        # #1085: 5 example rollouts under a name holding `example` (not at its start)
+        ("structeval_nonrenderable_example_rollouts.jsonl", jsonl(rollouts(5, 1, lambda i: 1))),
+        # no more rows than the examples, whatever the name
+        ("extra_rollouts.jsonl", jsonl(rollouts(5, 1, lambda i: 1))),
+        ("small_reward_profiling.jsonl", profile_of_examples()),
+    ],
+)
+def test_example_files_are_not_evidence_and_the_checks_skip(repo: GitRepo, name: str, content: bytes) -> None:
+    report = run(repo, {f"{DATA}/{name}": content}, body=None)
+    assert report.servers[0].evidence is None
+    found = findings(report)
+    for cid in ("GR401", "GR402", "GR403", "GR406", "GR408"):
+        assert found[cid].status == "skip" and found[cid].skip_kind == "not_requested", cid
+    # the description that names the file makes it the profile (and the numbers fail, as they should)
+    named = findings(run_again(repo, f"Reward profiling: `data/{name}` with Qwen3-4B."))
+    assert named["GR401"].status == "fail" and name in named["GR401"].message
+
+
+def test_a_description_without_numbers_says_which_files_were_taken_as_examples(repo: GitRepo) -> None:
+    found = findings(run(repo, {f"{DATA}/extra_rollouts.jsonl": jsonl(rollouts(5, 1, lambda i: 1))}, body="Hi."))
+    assert found["GR401"].status == "fail"
+    assert "Taken as examples" in found["GR401"].message and "extra_rollouts.jsonl" in found["GR401"].message
 
 
 def test_with_several_servers_the_body_must_name_each(repo: GitRepo) -> None:

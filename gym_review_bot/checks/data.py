@@ -10,7 +10,8 @@ from typing import Any
 
 from gym_review_bot.checks.base import Check, CheckError, Outcome, SkipCheck, failed, passed
 from gym_review_bot.checks.context import ServerContext
-from gym_review_bot.models import Location
+from gym_review_bot.evidence.locate import example_rows, locate_evidence
+from gym_review_bot.models import Evidence, Location
 from gym_review_bot.safeload import MAX_ROW_BYTES, iter_jsonl, number_problem
 
 MAX_LISTED = 5
@@ -275,18 +276,38 @@ def check_rollouts_match_examples(ctx: ServerContext) -> Outcome:
     return passed(f"Every rollout's input matches a row of {ctx.full(EXAMPLES)}.", file=file)
 
 
+def reward_profile(ctx: ServerContext) -> Evidence | None:
+    """The server's reward profile (NeMo Gym's profiling output, or a rollouts file), chosen by the evidence
+    checks' one rule: the example rollouts, and any file no bigger than them, are examples, not a profile."""
+
+    def find() -> Evidence | None:
+        if ctx.root_problem():  # a symlink or a submodule where the server belongs: GR100 says so
+            raise SkipCheck(f"Not run: waits on GR100: {ctx.path} {ctx.root_problem()}.", "prerequisite_failed")
+        return locate_evidence(ctx.tree, ctx.path, None, ctx.max_file_bytes, example_rows(ctx.policy)).evidence
+
+    return ctx.memo("reward_profile", find)
+
+
 def check_rewards_vary(ctx: ServerContext) -> Outcome:
-    file = ctx.full(ROLLOUTS)
-    rewards = [r.reward for r in summarize(ctx, ROLLOUTS).rollouts]
-    if len(set(rewards)) <= 1:
-        value = rewards[0] if rewards else "?"
-        return failed(
-            f"All {len(rewards)} example rollouts have reward {value}: they show no learning signal. "
-            "Include rollouts that fail as well as ones that succeed.",
-            file=file,
-            key=f"all rewards {value}",
+    profile = reward_profile(ctx)
+    if profile is None:
+        raise SkipCheck(
+            "Not applicable: it judges a reward profile (NeMo Gym's `*_reward_profiling.jsonl`, or a rollouts file "
+            f"with more rows than the {example_rows(ctx.policy)} examples), and the server holds none; the example "
+            "rollouts show the format, and a few rows are not a sample."
         )
-    return passed(f"Rewards vary across the rollouts ({min(rewards):g} to {max(rewards):g}).", file=file)
+    bars = [b for b in profile.reward_histogram if b.count]
+    same = len(bars) == 1 and bars[0].low == bars[0].high and profile.zero_variance_share in (None, 1.0)
+    if same:
+        return failed(
+            f"Every reward in the reward profile {profile.source} is {bars[0].label} ({bars[0].count:,} values): "
+            "it shows no learning signal. Profile prompts that some responses solve and some do not.",
+            file=profile.source,
+            key=f"all rewards {bars[0].label}",
+        )
+    if not bars:
+        raise SkipCheck(f"Not applicable: the reward profile {profile.source} holds no rewards.")
+    return passed(f"Rewards vary across the reward profile {profile.source} ({len(bars)} distinct bars).")
 
 
 def check_real_model(ctx: ServerContext) -> Outcome:
@@ -335,11 +356,10 @@ CHECKS = [
     Check(
         "GR111",
         "warning",
-        "Rollout rewards are not all the same",
-        "Include rollouts that earn different rewards, so the verifier's signal shows.",
+        "The reward profile's rewards are not all the same",
+        "Profile prompts that earn different rewards, so the verifier's signal shows.",
         family="data",
         run=check_rewards_vary,
-        needs=("GR107",),
     ),
     Check(
         "GR112",

@@ -22,7 +22,7 @@ from gym_review_bot.evidence.claims import (
     scope_for_server,
 )
 from gym_review_bot.evidence.curve import MAX_CURVE_BYTES, read_curve
-from gym_review_bot.evidence.locate import Located, locate_evidence
+from gym_review_bot.evidence.locate import Located, example_rows, locate_evidence
 from gym_review_bot.evidence.rollouts import iter_rollout_lines
 from gym_review_bot.models import Evidence, Finding
 
@@ -67,9 +67,15 @@ def _no_evidence(ctx: EvidenceContext) -> Outcome:
         )
     scope = f" {ctx.scope_note}" if ctx.scope_note else ""
     found = f" Found but not usable: {where}." if where else ""
+    examples = ctx.located.examples
+    taken = (
+        f" Taken as examples, not a profile: {'; '.join(examples)} (name the file in the description to use it)."
+        if examples
+        else ""
+    )
     return failed(
         "No reward profile: no NeMo Gym profiling output (`*_reward_profiling.jsonl`), no rollouts file "
-        f"(`*rollouts*.jsonl` besides the example) and no numbers in the PR description.{found}{scope}",
+        f"(`*rollouts*.jsonl` besides the examples) and no numbers in the PR description.{found}{taken}{scope}",
         key="no-evidence",
     )
 
@@ -250,6 +256,11 @@ def _agreement(ctx: EvidenceContext) -> Outcome:
 
 def _replay(ctx: EvidenceContext) -> Outcome:
     ev = _need(ctx)
+    if ctx.located.rollouts_file is None and ctx.sandbox != "run":
+        raise SkipCheck(
+            f"Nothing to replay: the evidence is {ev.source}, which holds no rollouts, and the sandbox did not run.",
+            "not_requested" if ctx.sandbox == "not_requested" else "not_applicable",
+        )
     if ctx.located.rollouts_file is None:
         return failed(
             f"Nothing to replay: the evidence is {ev.source}, which holds no rollouts. Attach the rollouts file so "
@@ -493,7 +504,7 @@ def review_evidence(
             )
         else:
             claims = read_claims(sections)
-    located = locate_evidence(server.tree, server.path, claims, max_evidence_bytes)
+    located = locate_evidence(server.tree, server.path, claims, max_evidence_bytes, example_rows(policy))
     ctx = EvidenceContext(server, located, claims, body is not None, note, policy, sandbox, replay, replay_skip)
     findings = check_evidence(ctx)
     if located.evidence is not None:
