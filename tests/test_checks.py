@@ -330,6 +330,33 @@ def test_gr112_placeholder_model_warns(server_tree, model) -> None:
     assert finding.status == "fail" and finding.line == 1
 
 
+def test_gr112_placeholder_name_with_token_usage_or_reasoning_passes(server_tree) -> None:
+    # NeMo Gym's harness records its model server's name (#2658 deepswe: `policy_model`, #1588 critpt:
+    # `model`); the rows' usage counts and reasoning items show a real model generated them (issue 19, 2)
+    rollouts = rows()
+    for n, r in enumerate(rollouts):
+        r["response"]["model"] = "policy_model"
+        if n % 2:
+            r["response"]["usage"] = {"input_tokens": 3546, "output_tokens": 639, "total_tokens": 4185}
+        else:
+            r["response"]["output"].insert(0, {"type": "reasoning", "summary": [{"type": "summary_text", "text": "x"}]})
+    finding = server_tree({"data/example_rollouts.jsonl": jsonl(rollouts)})["GR112"]
+    assert finding.status == "pass", finding.message
+    assert "reasoning or token usage" in finding.message
+    # zero counts, an empty reasoning item, or a canned tool output are no evidence (#1682 writes those by hand)
+    rollouts[1]["response"]["usage"] = {"input_tokens": 0, "output_tokens": 0}
+    rollouts[2]["response"]["output"][0] = {"type": "function_call_output", "call_id": "c", "output": "{}"}
+    rollouts[4]["response"]["output"][0] = {"type": "reasoning", "summary": []}
+    finding = server_tree({"data/example_rollouts.jsonl": jsonl(rollouts)})["GR112"]
+    assert finding.status == "fail" and "line 2, 3, 5" in finding.message
+    # a name that says the rows are made up stays a failure, usage or not (the wheel's abstention: 100/20)
+    for r in rollouts:
+        r["response"]["model"] = "synthetic-example"
+        r["response"]["usage"] = {"input_tokens": 100, "output_tokens": 20}
+    finding = server_tree({"data/example_rollouts.jsonl": jsonl(rollouts)})["GR112"]
+    assert finding.status == "fail" and "line 1, 2, 3, 4, 5" in finding.message
+
+
 # -- GR108 --------------------------------------------------------------------------------------
 
 

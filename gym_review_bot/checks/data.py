@@ -27,17 +27,30 @@ PLACEHOLDER_MODELS = frozenset(
         "fake", "mock", "placeholder", "example", "synthetic", "random", "oracle", "hardcoded", "human",
     }
 )  # fmt: skip
+# The names NeMo Gym's harness records for its model server (`policy_model` in the configs, `model`): they
+# name no model, but say nothing against one either, so the rows' own evidence decides (issue 19).
+# Every other placeholder (`synthetic-example`, `stub`) says the rows were made by hand, whatever they hold.
+HARNESS_MODEL_NAMES = frozenset({"model", "policy-model", "policymodel"})
 PLACEHOLDER_MODEL_PREFIXES = (
     "example-", "synthetic-", "dummy-", "fake-", "mock-", "placeholder-", "stub-", "test-model",
 )  # fmt: skip
+
+
+def _model_name(model: str) -> str:
+    return "-".join(model.strip().lower().replace("_", " ").split())
 
 
 def is_placeholder_model(model: Any) -> bool:
     """Whether response.model names no real model (not a string, blank, or a known placeholder)."""
     if not isinstance(model, str):
         return True
-    name = "-".join(model.strip().lower().replace("_", " ").split())
+    name = _model_name(model)
     return name in PLACEHOLDER_MODELS or name.startswith(PLACEHOLDER_MODEL_PREFIXES)
+
+
+def is_harness_model_name(model: Any) -> bool:
+    """Whether response.model is the harness's name for its model server, not a claim about the rows."""
+    return isinstance(model, str) and _model_name(model) in HARNESS_MODEL_NAMES
 
 
 @dataclass
@@ -47,6 +60,7 @@ class Rollout:
     input_digest: bytes  # digest of all of its messages: what a finding about it is keyed by
     reward: float
     model: Any
+    generated: str | None = None  # what in the row shows a model generated it (usage counts, reasoning)
 
 
 @dataclass
@@ -143,6 +157,32 @@ def _rollout_problem(value: Any) -> str | None:
     return None
 
 
+def _positive_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def generation_evidence(response: dict[str, Any]) -> str | None:
+    """What in a rollout's response shows that a model generated it, whatever response.model says.
+
+    Token usage (input and output counts, as the model server reports them) or a non-empty reasoning item.
+    It counts only against the harness's own server names (HARNESS_MODEL_NAMES): `synthetic-example` with
+    usage of 100/20 in every row is still hand-written.
+    Tool outputs alone are not evidence: the server's tools write them, and hand-written rollouts carry
+    them too (a canned `function_call_output`). NeMo Gym's harness records its model server's name
+    (`policy_model`, `model`), so the name alone cannot tell."""
+    usage = response.get("usage")
+    if (
+        isinstance(usage, dict)
+        and _positive_count(usage.get("input_tokens"))
+        and _positive_count(usage.get("output_tokens"))
+    ):
+        return "token usage"
+    for item in response.get("output") or ():
+        if isinstance(item, dict) and item.get("type") == "reasoning" and (item.get("summary") or item.get("content")):
+            return "reasoning"
+    return None
+
+
 def _shown(value: Any) -> str:
     text = json.dumps(value)
     return text if len(text) <= 40 else f"{text[:20]}...({len(text):,} characters)"
@@ -168,10 +208,11 @@ def summarize(ctx: ServerContext, rel: str) -> JsonlSummary:
                     continue
                 params = row.value["responses_create_params"]
                 if rel == ROLLOUTS:
-                    model = row.value["response"].get("model")
+                    response = row.value["response"]
                     reward = float(row.value["reward"])
                     matches, digest = _match(_messages(params) or [], keys)
-                    summary.rollouts.append(Rollout(row.line, matches, digest, reward, model))
+                    evidence = generation_evidence(response)
+                    summary.rollouts.append(Rollout(row.line, matches, digest, reward, response.get("model"), evidence))
                 elif key := input_key(params):
                     summary.input_keys.add(key)
                 else:
@@ -313,15 +354,25 @@ def check_rewards_vary(ctx: ServerContext) -> Outcome:
 def check_real_model(ctx: ServerContext) -> Outcome:
     file = ctx.full(ROLLOUTS)
     rollouts = summarize(ctx, ROLLOUTS).rollouts
-    fake = [r for r in rollouts if is_placeholder_model(r.model)]
+    named = [r for r in rollouts if is_placeholder_model(r.model)]
+    fake = [r for r in named if r.generated is None or not is_harness_model_name(r.model)]
     if fake:
         names = sorted({_shown(r.model) for r in fake})
         return _failed_rollouts(
             ctx,
             fake,
-            f"name no real model in response.model ({', '.join(names[:3])}). "
-            "Generate rollouts with a real policy model.",
+            f"name no real model in response.model ({', '.join(names[:3])}). A model server's name (`model`, "
+            "`policy_model`) is accepted only on rows whose token usage or reasoning shows a model generated "
+            "them. Generate rollouts with a real policy model.",
             key="placeholder models: " + "\n".join(names),
+        )
+    if named:
+        names = sorted({_shown(r.model) for r in named})
+        shown = sorted({r.generated for r in named if r.generated})
+        return passed(
+            f"response.model names no model ({', '.join(names[:3])}: the harness's model server name), but every "
+            f"such rollout shows a model generated it ({' or '.join(shown)}).",
+            file=file,
         )
     models = sorted({r.model for r in rollouts})
     return passed(f"Rollouts were generated by {', '.join(models[:3])}.", file=file)
