@@ -119,6 +119,52 @@ def test_gr115_needs_every_line_of_a_multi_line_header(repo: GitRepo) -> None:
     assert add_server(repo, {"app.py": only_first})["GR115"].status == "fail"
 
 
+NEMO_GYM_RULES = (Path(__file__).resolve().parent.parent / "docs" / "nemo-gym.gym-review.yaml").read_text()
+APACHE_BOILERPLATE = """#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+"""
+# The shapes of NeMo Gym's vendored files (#1949 toolsandbox, #2068 iheval, #1976 legal_agent_bench).
+APPLE_MODIFIED = (
+    "# Copyright (C) 2024 Apple Inc. All Rights Reserved.\n# Originally Apple MIT License\n#\n"
+    "# SPDX-FileCopyrightText: Modifications Copyright (c) 2026 NVIDIA CORPORATION & AFFILIATES. All rights reserved.\n"
+    "# SPDX-License-Identifier: Apache-2.0\n#\n# NVIDIA modifications to this file are licensed under Apache-2.0.\n"
+    "import heapq\n"
+)
+GOOGLE_VERBATIM = "# coding=utf-8\n# Copyright 2024 The Google Research Authors.\n" + APACHE_BOILERPLATE + "import re\n"
+HARVEY_MIT = (
+    "# SPDX-FileCopyrightText: Copyright (c) 2026 Harvey AI\n"
+    "# SPDX-FileCopyrightText: Copyright (c) 2026 NVIDIA CORPORATION & AFFILIATES. All rights reserved.\n"
+    "# SPDX-License-Identifier: MIT\nimport json\n"
+)
+
+
+def test_gr115_accepts_the_header_after_an_upstream_notice_where_the_registry_says_so(repo: GitRepo) -> None:
+    # NeMo Gym's copyright CI accepts an Apache licence line within the first 10 lines (issue 19, item 1)
+    open_pr(repo, rules=NEMO_GYM_RULES)
+    vendored = {
+        "vendor/PROVENANCE.md": "Vendored from upstream. License: Apache-2.0.\n",
+        "vendor/evaluation.py": APPLE_MODIFIED,
+        "vendor/instructions.py": GOOGLE_VERBATIM,
+    }
+    found = add_server(repo, vendored)
+    assert found["GR115"].status == "pass", found["GR115"].message
+    # an MIT file with NVIDIA's copyright line has no Apache licence line; a header below line 10 is too late
+    late = "#!/usr/bin/env python\n" + "# upstream notice\n" * 10 + SPDX + "x = 1\n"
+    repo.server("srv", {"vendor/mit.py": HARVEY_MIT, "vendor/late.py": late})
+    signed_commit(repo)
+    f = findings(repo)["GR115"]
+    assert f.status == "fail", f.message
+    assert "2 added file(s) do not carry within their first 10 lines" in f.message
+    assert "vendor/mit.py" in f.message and "vendor/late.py" in f.message and "evaluation.py" not in f.message
+
+
+def test_gr115_wants_the_header_on_the_first_line_by_default(repo: GitRepo) -> None:
+    open_pr(repo)  # ALL_RULES: within_lines left at 1
+    f = add_server(repo, {"vendor/evaluation.py": APPLE_MODIFIED})["GR115"]
+    assert f.status == "fail" and "do not start with" in f.message and "vendor/evaluation.py" in f.message
+
+
 def test_gr115_checks_only_files_the_pr_adds(repo: GitRepo) -> None:
     legacy = nvidia_server()
     legacy["app.py"] = "# an old file without the header\n" + str(legacy["app.py"])

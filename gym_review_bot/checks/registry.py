@@ -66,11 +66,18 @@ def _matches_glob(rel: str, patterns: list[str]) -> bool:
     return any(fnmatchcase(rel if "/" in p else name, p) for p in patterns)
 
 
-def _has_header(lines: list[str], headers: list[list]) -> bool:
+def _has_header(lines: list[str], headers: list[list], within: int) -> bool:
+    """Whether some entry's lines match consecutive lines starting on one of the first `within` lines."""
     return any(
-        len(lines) >= len(entry) and all(rx.search(line) for rx, line in zip(entry, lines, strict=False))
+        len(lines) >= start + len(entry)
+        and all(rx.search(line) for rx, line in zip(entry, lines[start:], strict=False))
+        for start in range(min(within, len(lines)))
         for entry in headers
     )
+
+
+def _where(within: int) -> str:
+    return "start with" if within == 1 else f"carry within their first {within} lines"
 
 
 def check_copyright_header(ctx: ServerContext) -> Outcome:
@@ -88,12 +95,15 @@ def check_copyright_header(ctx: ServerContext) -> Outcome:
         lines = head.splitlines()
         if lines and lines[0].startswith("#!"):
             lines = lines[1:]
-        if not _has_header(lines, headers):
+        if not _has_header(lines, headers, rule.within_lines):
             missing.append(ctx.full(rel))
     if missing:
+        where = (
+            "" if rule.within_lines == 1 else f" (after an upstream notice, within the first {rule.within_lines} lines)"
+        )
         return failed(
-            f"{len(missing)} added file(s) do not start with the copyright header this registry requires: "
-            f"{_listing(missing)}. Start each with one of the accepted headers (see {POLICY_FILE}, "
+            f"{len(missing)} added file(s) do not {_where(rule.within_lines)} the copyright header this registry "
+            f"requires: {_listing(missing)}. Start each with one of the accepted headers{where} (see {POLICY_FILE}, "
             "rules.copyright_header.headers), e.g. `# SPDX-FileCopyrightText: Copyright (c) <year> ...`.",
             file=missing[0],
             locations=[Location(file=path, line=1) for path in missing],

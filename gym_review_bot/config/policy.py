@@ -64,6 +64,9 @@ class CopyrightHeader(Toggle):
     files: list[str] = Field(default_factory=lambda: ["*.py"])
     # Any one entry passes; each entry is a list of regular expressions for consecutive lines.
     headers: list[Annotated[list[HeaderLine], Field(min_length=1)]] = Field(default_factory=list)
+    # An entry may start on any of the first `within_lines` lines (after a `#!` line): a vendored file keeps
+    # its upstream notice first and carries the registry's header below it. 1: the header opens the file.
+    within_lines: int = Field(default=1, ge=1, le=200)
 
     @model_validator(mode="after")
     def _needs_headers(self) -> CopyrightHeader:
