@@ -122,6 +122,13 @@ CASES |= {
     "one statement, synthetic telemetry": (L + "Apache-2.0. All telemetry shipped is synthetic.\n", "pass", "pass"),
     "Data: line with neither": (L + "Code: Apache 2.0\nData: from our partners\n", "pass", "fail"),
     "code names no licence, data does": (L + "Code: ours\nData: MIT\n", "pass", "fail"),
+    # #2194 code_fim: the server's own licence, and the upstream source's (where the tasks come from)
+    "own licence and the upstream's": (
+        L + "Apache 2.0 (the upstream `human-eval-infilling` library is released\nunder the MIT license).\n",
+        "pass",
+        "pass",
+    ),
+    "only the upstream's licence": (L + "The upstream benchmark is released under the MIT license.\n", "pass", "fail"),
 }
 
 

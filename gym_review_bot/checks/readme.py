@@ -12,6 +12,7 @@ from gym_review_bot.checks.base import Check, CheckError, Outcome, failed, passe
 from gym_review_bot.checks.context import ServerContext
 from gym_review_bot.checks.licence import (
     DATASET_LINK,
+    LICENCE_NAME,
     UPSTREAM,
     is_placeholder,
     is_rule_line,
@@ -311,6 +312,17 @@ def _data_lines(lines: list[str]) -> list[tuple[int, str]]:
     return found
 
 
+def _own_and_upstream(body: list[str]) -> bool:
+    """Whether one statement names the server's own licence and its upstream source's, e.g. `Apache 2.0 (the
+    upstream human-eval-infilling library is released under the MIT license)`: the first licenses the code,
+    the upstream's the data taken from it (as a link to the upstream dataset would)."""
+    text = " ".join(line.strip() for line in body)
+    upstream = UPSTREAM.search(text)
+    if upstream is None or LICENCE_NAME.search(upstream.group(0)) is None:
+        return False
+    return LICENCE_NAME.search(text[: upstream.start()] + " " + text[upstream.end() :]) is not None
+
+
 def check_code_and_data(ctx: ServerContext) -> Outcome:
     file, readme = readme_text(ctx)
     licensing = readme_licensing(ctx)
@@ -332,6 +344,8 @@ def check_code_and_data(ctx: ServerContext) -> Outcome:
         data = True
         code = code or any(split_label(line)[0] is None or not MENTIONS_DATA.search(split_label(line)[0] or "")
                            for line in statement)  # fmt: skip
+    if not (code and data) and not bare and not licensing.spdx and _own_and_upstream(body):
+        code = data = True
     if bare:
         data = False
     missing = [what for what, ok in (("the code", code), ("the data", data)) if not ok]
