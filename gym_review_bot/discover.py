@@ -9,6 +9,7 @@ from pathlib import Path
 from gym_review_bot import git
 from gym_review_bot.errors import UsageError
 from gym_review_bot.models import NotReviewed, ServerStatus
+from gym_review_bot.renames import find_renames
 from gym_review_bot.sources import FsTree, GitTree, SourceTree
 
 SERVERS_DIR = "resources_servers"
@@ -20,6 +21,8 @@ MAX_LISTED_FILES = 10
 class ServerTarget:
     name: str
     status: ServerStatus
+    renamed_from: str | None = None  # a rename (status `changed`): the server's name at the merge base
+    reworked: bool = False  # a rename that also changed data/ or verify()'s module: GR118 and evidence apply
 
     @property
     def path(self) -> str:
@@ -39,8 +42,9 @@ class Discovery:
 
     @property
     def added(self) -> list[str]:
-        """The servers the PR adds (all of them, also in a one-server matrix job): evidence is asked of these."""
-        return [t.name for t in (self.pr_servers or self.servers) if t.status == "added"]
+        """The servers the PR adds (all of them, also in a one-server matrix job), and the renames that changed
+        data/ or verify()'s module: evidence is asked of these."""
+        return [t.name for t in (self.pr_servers or self.servers) if t.status == "added" or t.reworked]
 
 
 def is_server(tree: SourceTree, name: str) -> bool:
@@ -108,6 +112,7 @@ def discover_pr(repo: Path, base_ref: str, head_ref: str = "HEAD") -> Discovery:
             outside.append(change.path)
     for name in sorted(touched):
         _classify(found, name)
+    _pair_renames(found, repo)
     files = [n for n in sorted(touched) if _is_file(found.head, n) or (_is_file(found.base, n) and not _in(found, n))]
     if files:
         found.notes.append(_files_note(files))
@@ -121,6 +126,20 @@ def discover_pr(repo: Path, base_ref: str, head_ref: str = "HEAD") -> Discovery:
     if not touched:
         found.notes.append(f"The PR touches no {SERVERS_DIR}/<name>/ directory.")
     return found
+
+
+def _pair_renames(found: Discovery, repo: Path) -> None:
+    """A removed server whose files mostly reappear under an added one: the added one is that server, renamed."""
+    assert found.base is not None and found.base_sha and found.head_sha
+    removed = [t.name for t in found.servers if t.status == "removed"]
+    added = [t.name for t in found.servers if t.status == "added"]
+    for rename in find_renames(repo, found.base_sha, found.head_sha, found.base, found.head, removed, added):
+        gone = f"{SERVERS_DIR}/{rename.old} is removed by this PR; removed servers are not checked."
+        found.notes = [n for n in found.notes if n != gone] + [rename.note()]
+        found.servers = [t for t in found.servers if t.name != rename.old]
+        for target in found.servers:
+            if target.name == rename.new:
+                target.status, target.renamed_from, target.reworked = "changed", rename.old, bool(rename.reworked)
 
 
 def select_servers(found: Discovery, names: list[str]) -> None:

@@ -84,6 +84,25 @@ def changed_files(repo: Path, base: str, head: str) -> list[Change]:
     return changes
 
 
+def changes_with_renames(repo: Path, base: str, head: str, path: str) -> list[tuple[str, str, str]]:
+    """(status with its score, old path, new path) for each file under `path` that differs, with git's rename
+    detection on (`R097`: a rename whose content is 97 % the same; the old path is the new one for A, M, D)."""
+    out = _run(repo, "diff", "--name-status", "-M", "-z", base, head, "--", path)
+    parts = out.decode("utf-8", "replace").split("\0")
+    changes, i = [], 0
+    while i < len(parts) and parts[i]:
+        status = parts[i]
+        if status[0] in "RC" and i + 2 < len(parts):
+            changes.append((status, parts[i + 1], parts[i + 2]))
+            i += 3
+        elif i + 1 < len(parts):
+            changes.append((status, parts[i + 1], parts[i + 1]))
+            i += 2
+        else:
+            break
+    return changes
+
+
 def list_tree(repo: Path, commit: str, paths: tuple[str, ...] = (), recursive: bool = True) -> list[TreeItem]:
     """Every entry of a commit's tree (or only `paths`), recursively, with blob sizes; with `recursive` off,
     a directory's own entries (its subdirectories as `tree` items) without sizes (a size is read from the blob,

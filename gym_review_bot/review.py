@@ -20,6 +20,7 @@ from gym_review_bot.errors import UsageError
 from gym_review_bot.evidence.body import ParsedBody, parse_body
 from gym_review_bot.judge import Judgement, judge, sealed
 from gym_review_bot.models import Finding, PrReport, Report, ServerReport
+from gym_review_bot.renames import RenamedTree
 from gym_review_bot.sandbox.catalogue import error_findings, skipped_findings
 from gym_review_bot.sources import GitTree, SourceTree
 
@@ -172,13 +173,15 @@ def _review_server(
         policy=policy,
         pull=pr.pull,
         allow_url_deps=options.allow_url_deps,
+        renamed_from=target.renamed_from,
+        reworked=target.reworked,
     )
     findings = run_checks(catalogue.static_server_checks(), ctx, target.name, policy)
     sandbox, verify_answered = _run_sandbox(result, findings, found, options, pr)
     if verify_answered:  # GR102 that could not tell (its base class is outside the checkout) is settled
         findings = [_settled(f) if f.id == VERIFY_CHECK and f.status == "error" else f for f in findings]
     findings += sandbox
-    if target.status == "added":  # a changed server is not asked for evidence
+    if target.status == "added" or target.reworked:  # a changed server is not asked for evidence
         max_bytes = int(options.max_evidence_mb * 1024 * 1024)
         replay, replay_skip = _evidence_replay(result.name, findings, found, options)
         result.evidence, evidence = review_evidence(
@@ -186,6 +189,8 @@ def _review_server(
         )
         findings += evidence
     if target.status == "changed" and base is not None:
+        if target.renamed_from:  # the old server seen at the new path: base findings name the head's paths
+            base = Checkout(RenamedTree(base.tree, target.renamed_from, target.name))
         base_ctx = ServerContext(
             base.tree, target.name, base, options.max_file_bytes, policy=policy, allow_url_deps=options.allow_url_deps
         )

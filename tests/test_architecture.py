@@ -9,7 +9,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "gym_review_bot"
 LAYERS = [  # lowest first, as README.md's "Architecture" lists them
     ["errors", "text", "models", "waiver", "git", "sources", "safeload", "reqfile", "argtypes", "schema", "__init__"],
-    ["config", "discover"],
+    ["config", "discover", "renames"],
     ["checks", "evidence", "sandbox"],
     ["catalogue"],
     ["judge", "review", "trust", "plan", "audit", "blast"],

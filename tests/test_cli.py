@@ -43,7 +43,9 @@ def test_pr_adding_a_good_server_passes_with_exit_0(repo: GitRepo, tmp_path: Pat
     [server] = report["servers"]
     assert (server["name"], server["path"], server["status"]) == ("good", "resources_servers/good", "added")
     findings = by_id(server)
-    assert all(findings[f"GR{n}"]["status"] == "pass" for n in range(100, 115))
+    assert all(findings[f"GR{n}"]["status"] == "pass" for n in range(100, 115) if n != 111)
+    # five example rollouts are no reward profile (issue 19): GR111 has nothing to judge
+    assert (findings["GR111"]["status"], findings["GR111"]["skip_kind"]) == ("skip", "not_applicable")
     assert findings["GR207"]["status"] == "pass"  # static: it runs without the sandbox
     assert all(findings[f"GR{n}"]["status"] == "skip" for n in range(201, 207))
     assert all(findings[f"GR{n}"]["skip_kind"] == "not_requested" for n in range(201, 207))
@@ -229,7 +231,7 @@ def test_demo_runs_and_shows_both_servers(tmp_path: Path) -> None:
     assert set(servers) == {"trivia_match", "word_count"}
     assert report["verdict"] == "fail"
     good = by_id(servers["trivia_match"])
-    assert all(good[f"GR{n}"]["status"] == "pass" for n in range(100, 115) if n != 113)
+    assert all(good[f"GR{n}"]["status"] == "pass" for n in range(100, 115) if n not in (111, 113))
     bad = by_id(servers["word_count"])
     failing = {i for i, f in bad.items() if f["status"] == "fail"}
     # one failure in each family: files, app, config, tests, data, requirements, readme; and warnings

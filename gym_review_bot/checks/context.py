@@ -42,6 +42,8 @@ class ServerContext:
     policy: Policy = field(default_factory=default_policy)  # the registry's .gym-review.yaml (the defaults without one)
     pull: PullRequest | None = None  # PR mode only: the base, the added files, the commits
     allow_url_deps: bool = False  # --allow-url-deps: GR207 says such lines are honoured
+    renamed_from: str | None = None  # PR mode, a renamed server: its name at the merge base
+    reworked: bool = False  # a rename that also changed data/ or verify()'s module: GR118 judges it as new
     _memo: dict[str, Any] = field(default_factory=dict)
 
     @property

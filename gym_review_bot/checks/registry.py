@@ -21,6 +21,7 @@ from gym_review_bot.checks.readme import Licensing, readme_licensing, readme_tex
 from gym_review_bot.config import POLICY_FILE
 from gym_review_bot.discover import is_server
 from gym_review_bot.models import Location
+from gym_review_bot.renames import RenamedTree
 from gym_review_bot.safeload import MAX_ROW_BYTES, bounded_lines, parse_json_line
 from gym_review_bot.sources import Entry
 
@@ -249,21 +250,41 @@ def _yaml_value(value: object) -> str:
     return f"`verified: {str(value)[:40]}` ({kind})"
 
 
+def _verified(e: ServerEntry) -> object:
+    return e.body.get("verified") if isinstance(e.body, dict) else None
+
+
+def _verified_before(
+    ctx: ServerContext, pull: PullRequest, entries: list[ServerEntry]
+) -> dict[tuple[str, str, str], object]:
+    """Each entry's `verified` at the merge base, by entry key. A plain rename (ctx.renamed_from, data/ and
+    verify()'s module unchanged) brings its old entries along: matched by key with the old name read as the new,
+    else in order. A rename that changed either is judged as new: nothing before."""
+    tree, renamed = pull.base, ctx.renamed_from is not None and not ctx.reworked
+    if renamed:
+        tree = RenamedTree(pull.base, ctx.renamed_from or "", ctx.name)
+    elif not is_server(pull.base, ctx.name):
+        return {}
+    base_ctx = ServerContext(tree, ctx.name, Checkout(tree), ctx.max_file_bytes)
+    try:
+        old = [(_entry_key(e), _verified(e)) for e in server_entries(base_ctx)]
+    except SkipCheck:  # the base's server is a link: nothing of it was verified
+        return {}
+    before = dict(old)
+    if renamed:
+        swap = (ctx.renamed_from or "", ctx.name)
+        before = {tuple(part.replace(*swap) for part in key): value for key, value in old}  # type: ignore[misc]
+        for e, (_, value) in zip(entries, old, strict=False):
+            before.setdefault(_entry_key(e), value)
+    return before
+
+
 def check_verified_flag(ctx: ServerContext) -> Outcome:
     pull = _pull(ctx, "what a PR does to the `verified` flag")
     entries = server_entries(ctx)
     if not entries:
         raise SkipCheck("Not run: waits on GR103: no config defines a resources_servers entry.", "prerequisite_failed")
-    before: dict[tuple[str, str, str], object] = {}
-    if is_server(pull.base, ctx.name):
-        base_ctx = ServerContext(pull.base, ctx.name, Checkout(pull.base), ctx.max_file_bytes)
-        try:
-            before = {
-                _entry_key(e): e.body.get("verified") if isinstance(e.body, dict) else None
-                for e in server_entries(base_ctx)
-            }
-        except SkipCheck:  # the base's server is a link: nothing of it was verified
-            before = {}
+    before = _verified_before(ctx, pull, entries)
     bad: list[tuple[ServerEntry, str]] = []
     for e in entries:
         value = e.body.get("verified") if isinstance(e.body, dict) else None
