@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from gym_review_bot.checks import quote
 from gym_review_bot.checks.base import Check, CheckError, Outcome, SkipCheck, failed, passed, skipped
 from gym_review_bot.checks.context import ServerContext
 from gym_review_bot.checks.licence import is_placeholder
@@ -275,7 +276,7 @@ def check_domain(ctx: ServerContext) -> Outcome:
             bad.append(
                 (
                     e,
-                    f"{which} has domain `{domain}`, not an allowed value.{guess}",
+                    f"{which} has domain {quote.code(domain)}, not an allowed value.{guess}",
                     line,
                 )
             )
@@ -342,16 +343,17 @@ def check_dataset_licences(ctx: ServerContext) -> Outcome:
         ):
             # an example dataset may leave its licence out, or say `TBD` where NeMo Gym accepts that
             if kind in LICENCE_REQUIRED:
-                bad.append((cfg, line, f"dataset `{_short(str(name))}` ({_short(str(kind))}) declares no `license`"))
+                shown = quote.code(name, MAX_SHOWN)
+                bad.append((cfg, line, f"dataset {shown} ({_short(str(kind))}) declares no `license`"))
         elif is_placeholder(licence):  # the one placeholder list; YAML `false` or a number is one too
-            bad.append((cfg, line, f"dataset `{_short(str(name))}` ({_short(str(kind))}) has placeholder license "
-                        f"`{_short(str(licence))}`"))  # fmt: skip
+            shown = f"{quote.code(name, MAX_SHOWN)} ({_short(str(kind))})"
+            bad.append((cfg, line, f"dataset {shown} has placeholder license {quote.code(licence, MAX_SHOWN)}"))
         elif allowed and str(licence) not in allowed:
-            bad.append((cfg, line, f"dataset `{_short(str(name))}` has license `{_short(str(licence))}`, not one "
-                        "NeMo Gym accepts"))  # fmt: skip
+            shown = f"{quote.code(name, MAX_SHOWN)} has license {quote.code(licence, MAX_SHOWN)}"
+            bad.append((cfg, line, f"dataset {shown}, not one NeMo Gym accepts"))
     if bad:
         listing = (
-            f" Allowed values (nemo_gym/config_types.py): {', '.join(a for a in allowed if a != 'TBD')}."
+            f" Allowed values (nemo_gym/config_types.py): {quote.values([a for a in allowed if a != 'TBD'])}."
             if allowed
             else ""
         )

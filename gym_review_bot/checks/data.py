@@ -261,7 +261,7 @@ def _check_rows(ctx: ServerContext, rel: str, what: str, needs: str) -> Outcome:
     if not rule.accepts(s.rows):
         key = "too few rows" if s.rows < rule.rows else "too many rows"
         return failed(f"{file} has {s.rows} row(s); this registry asks for {rule.wanted()} {what}.", file=file, key=key)
-    return passed(f"{file} has {s.rows} well-formed rows.", file=file)
+    return passed(f"{file} has {s.rows} well-formed rows; this registry asks for {rule.wanted()}.", file=file)
 
 
 def check_examples(ctx: ServerContext) -> Outcome:
@@ -333,9 +333,7 @@ def check_rewards_vary(ctx: ServerContext) -> Outcome:
     profile = reward_profile(ctx)
     if profile is None:
         raise SkipCheck(
-            "Not applicable: it judges a reward profile (NeMo Gym's `*_reward_profiling.jsonl`, or a rollouts file "
-            f"with more rows than the {example_rows(ctx.policy)} examples), and the server holds none; the example "
-            "rollouts show the format, and a few rows are not a sample."
+            f"Not applicable: no reward profile (the {example_rows(ctx.policy)} example rollouts are not a sample)."
         )
     bars = [b for b in profile.reward_histogram if b.count]
     same = len(bars) == 1 and bars[0].low == bars[0].high and profile.zero_variance_share in (None, 1.0)
@@ -382,16 +380,18 @@ CHECKS = [
     Check(
         "GR106",
         "error",
-        "data/example.jsonl has at least 5 example inputs",
-        'Put at least 5 rows in data/example.jsonl, each `{"responses_create_params": {"input": ...}}`.',
+        "data/example.jsonl holds the example inputs",
+        "Put the example inputs in data/example.jsonl (as many rows as the registry asks: 5 by default), each "
+        '`{"responses_create_params": {"input": ...}}`.',
         family="data",
         run=check_examples,
     ),
     Check(
         "GR107",
         "error",
-        "data/example_rollouts.jsonl has at least 5 real rollouts",
-        "Generate at least 5 rollouts from data/example.jsonl (ng_collect_rollouts) and commit them unedited.",
+        "data/example_rollouts.jsonl holds real rollouts",
+        "Generate the rollouts from data/example.jsonl (ng_collect_rollouts; as many as the registry asks: 5 by "
+        "default) and commit them unedited.",
         family="data",
         run=check_rollouts,
     ),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gym_review_bot.checks import quote
 from gym_review_bot.checks.base import Check, Outcome, SkipCheck, failed, passed, skipped
 from gym_review_bot.checks.licence import is_placeholder as is_licence_placeholder
 from gym_review_bot.checks.licence import names_licence, says_synthetic, split_label
@@ -79,7 +80,8 @@ def is_placeholder(text: str, settings: PrBodySettings) -> bool:
 
 
 def _quote(text: str) -> str:
-    one_line = " ".join(text.split())
+    """PR text on one line, its line breaks kept visible (LINE_BREAK): a list stays a list, item by item."""
+    one_line = quote.LINE_BREAK.join(" ".join(line.split()) for line in text.splitlines() if line.strip())
     return one_line if len(one_line) <= MAX_QUOTED else one_line[: MAX_QUOTED - 1] + "…"
 
 
@@ -124,9 +126,11 @@ def licence_problem(part: PartText) -> str | None:
         for line in text.split("\n") if label is None else [text]:
             inner_label, value = split_label(line) if label is None else (label, line)
             if inner_label is not None and value.strip() and is_licence_placeholder(value):
-                return f"`{_quote(f'{inner_label}: {value.strip()}')}` is a placeholder where a licence belongs"
+                return (
+                    f"{quote.code(_quote(f'{inner_label}: {value.strip()}'))} is a placeholder where a licence belongs"
+                )
             if inner_label is None and line.strip() and is_licence_placeholder(line):
-                return f"`{_quote(line)}` is a placeholder where a licence belongs"
+                return f"{quote.code(_quote(line))} is a placeholder where a licence belongs"
     if not names_licence(part.text) and not says_synthetic(part.text):
         return "it names no licence (an SPDX id or name, e.g. Apache-2.0, CC-BY-4.0, or a link to the upstream one)"
     return None

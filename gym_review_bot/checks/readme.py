@@ -8,6 +8,7 @@ from itertools import chain
 
 import re2
 
+from gym_review_bot.checks import quote
 from gym_review_bot.checks.base import Check, CheckError, Outcome, failed, passed
 from gym_review_bot.checks.context import ServerContext
 from gym_review_bot.checks.licence import (
@@ -262,7 +263,7 @@ def check_licensing(ctx: ServerContext) -> Outcome:
         )
     problems = licensing_problems(licensing, _known_licences(ctx))
     if problems:
-        listed = "; ".join(f"line {p.line}: `{p.text[:120]}` {p.why}" for p in problems[:MAX_LISTED])
+        listed = "; ".join(f"line {p.line}: {quote.code(p.text, 120)} {p.why}" for p in problems[:MAX_LISTED])
         more = f" (and {len(problems) - MAX_LISTED} more)" if len(problems) > MAX_LISTED else ""
         return failed(
             f"{file} {listed}{more}. Name the licence (an SPDX id or name, e.g. Apache-2.0, MIT, CC-BY-SA-4.0) "
@@ -351,7 +352,8 @@ def check_code_and_data(ctx: ServerContext) -> Outcome:
     missing = [what for what, ok in (("the code", code), ("the data", data)) if not ok]
     if missing:
         where = licensing.first_line + 1 + bare[0][0] if bare else licensing.first_line
-        said = f" `{body[bare[0][0]].strip()[:120]}` names neither a licence nor a synthetic origin." if bare else ""
+        shown = quote.code(body[bare[0][0]].strip(), 120) if bare else ""
+        said = f" {shown} names neither a licence nor a synthetic origin." if bare else ""
         return failed(
             f"{file} line {where}: the licensing information does not say what licenses "
             f"{' or '.join(missing)}.{said} State both, e.g. `Code: Apache 2.0` and `Data: CC BY 4.0` "

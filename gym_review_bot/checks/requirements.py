@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gym_review_bot.checks import quote
 from gym_review_bot.checks.base import Check, Outcome, failed, passed
 from gym_review_bot.checks.context import ServerContext
 from gym_review_bot.models import Location
@@ -14,7 +15,7 @@ MAX_URLS = 20
 
 def _bad_lines(file: str, bad: list[tuple[int, str, str]], what: str) -> Outcome:
     """A failure naming each bad (line, text, why); keyed by the lines' text, not their numbers."""
-    shown = "; ".join(f"line {n}: `{text[:80]}` {why}" for n, text, why in bad[:MAX_LISTED])
+    shown = "; ".join(f"line {n}: {quote.code(text, 80)} {why}" for n, text, why in bad[:MAX_LISTED])
     return failed(
         f"{file}: {shown}. {what}",
         file=file,
@@ -79,7 +80,8 @@ def check_index_dependencies(ctx: ServerContext) -> Outcome:
     if not reqs.url_dependencies:
         return passed("Every requirement comes from the package index.")
     honoured = "honoured because --allow-url-deps was given" if ctx.allow_url_deps else "not installed in the sandbox"
-    listed = "\n".join(f"- {u.file}:{u.line}: `{u.text}` {u.reason}" for u in reqs.url_dependencies[:MAX_URLS])
+    urls = reqs.url_dependencies[:MAX_URLS]
+    listed = "\n".join(f"- {u.file}:{u.line}: {quote.code(u.text)} {u.reason}" for u in urls)
     first = reqs.url_dependencies[0]
     return failed(
         f"{len(reqs.url_dependencies)} requirement line(s) leave PyPI ({honoured}):\n{listed}",

@@ -22,7 +22,7 @@ def stop_commands(text: str) -> str:
 # --- Markdown -------------------------------------------------------------------------------
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~!])")
-_CODE_SPAN = re.compile(r"(`[^`\n]*`)")
+_BACKTICKS = re.compile(r"`+")
 # What GitHub turns into links: the GFM autolink extension (scheme:// URLs, www., e-mail addresses)
 # and GitHub's own pass over the rendered HTML (@mentions, #123, owner/repo#123, GH-123). cmark-gfm
 # decodes entities before it autolinks, so a zero-width space (as `&#8203;`) in the right place
@@ -32,16 +32,52 @@ _SCHEME = re.compile(r":(?=/)")
 _WWW = re.compile(r"(?i)(www)\.")
 _GH_REF = re.compile(r"(?i)(gh)-(?=\d)")
 _BREAK = "&#8203;"
+_ISSUE_REF = re.compile(r"\\#(?=\d)")
+_MENTION = re.compile(r"@(?=[A-Za-z0-9])")
 _BLOCK_START = re.compile(r"^(\d*)([-+=.)])")  # a list item, an ordered one, a heading underline
 
 
+def code_spans(text: str) -> list[tuple[bool, str]]:
+    """(is code, text) pieces, code spans read as CommonMark does: a run of backticks opens a span that the next
+    run of the same length closes (a run with no match is literal text); a span's content loses one space at
+    each end when it has one at both (and is not all spaces). Linear: each run is looked up once."""
+    runs = [(m.start(), m.end()) for m in _BACKTICKS.finditer(text)]
+    by_length: dict[int, list[int]] = {}
+    for i, (start, end) in enumerate(runs):
+        by_length.setdefault(end - start, []).append(i)
+    cursor = {length: 0 for length in by_length}
+    pieces: list[tuple[bool, str]] = []
+    plain_from, i = 0, 0
+    while i < len(runs):
+        start, end = runs[i]
+        same = by_length[end - start]
+        while cursor[end - start] < len(same) and same[cursor[end - start]] <= i:
+            cursor[end - start] += 1
+        if cursor[end - start] == len(same):
+            i += 1  # no closing run: literal backticks
+            continue
+        close = same[cursor[end - start]]
+        content = text[end : runs[close][0]]
+        if len(content) > 1 and content[0] == " " and content[-1] == " " and content.strip(" "):
+            content = content[1:-1]
+        if start > plain_from:
+            pieces.append((False, text[plain_from:start]))
+        pieces.append((True, content))
+        plain_from, i = runs[close][1], close + 1
+    if plain_from < len(text):
+        pieces.append((False, text[plain_from:]))
+    return pieces
+
+
 def md_inert(value: object) -> str:
-    """Text from a PR, as inline Markdown that GitHub shows literally: no HTML, links, mentions or refs."""
+    """Text from a PR, as inline Markdown that GitHub shows literally: no HTML, links, mentions or refs.
+
+    Its code spans (checks quote PR text in them, checks/quote.py) become <code> holding exactly their text."""
     text = "" if value is None else str(value)
     text = text.replace("\r", " ").replace("\n", " ")
-    parts = _CODE_SPAN.split(text.lstrip())
     inline = "".join(
-        f"<code>{_inert_plain(p[1:-1])}</code>" if _CODE_SPAN.fullmatch(p) else _inert_plain(p) for p in parts
+        f"<code>{_inert_plain(part)}</code>" if is_code else _inert_plain(part)
+        for is_code, part in code_spans(text.lstrip())
     )
     # Where the text starts a line it must not start a block (a list, a heading underline).
     return _BLOCK_START.sub(r"\1\\\2", inline, count=1)
@@ -54,11 +90,11 @@ def _inert_plain(text: str) -> str:
     text = _SCHEME.sub(f":{_BREAK}", text)
     text = _WWW.sub(rf"\1{_BREAK}.", text)
     text = _GH_REF.sub(rf"\1{_BREAK}-", text)
-    # `#` is backslash-escaped above; GitHub's reference pass sees the rendered `#123` all the same.
-    return text.replace("\\#", f"\\#{_BREAK}").replace("@", f"@{_BREAK}")
+    # `#` is backslash-escaped above; GitHub's reference pass sees the rendered `#123` all the same. Only where a
+    # reference or a mention could start (a digit after `#`, a name after `@`): `# Licensing` stays pasteable.
+    return _MENTION.sub(f"@{_BREAK}", _ISSUE_REF.sub(f"\\\\#{_BREAK}", text))
 
 
-_BACKTICKS = re.compile(r"`+")
 _TILDES = re.compile(r"~+")
 
 
