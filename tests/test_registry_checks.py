@@ -316,6 +316,32 @@ def test_gr119_passes_a_completed_readme_without_a_description_heading(server_tr
     assert f.status == "pass", f.message
 
 
+@pytest.mark.parametrize(
+    "links", ["Data links:\n- A: https://example.org/a\n- B: https://example.org/b", "Data links: \nA: x"]
+)
+def test_gr119_accepts_data_links_over_the_lines_below(server_tree, links: str) -> None:
+    # #291 math_with_judge and workplace_assistant: `Data links:` heads its list
+    readme = f"# srv\n\nA trivia server.\n\n{links}\n\nRun `gym env start srv`.\n\n# Licensing\nCode: MIT\nData: MIT\n"
+    assert server_tree({"README.md": readme})["GR119"].status == "pass"
+    blank = readme.replace(links, "Data links:\n")
+    assert "`Data links:` is still a placeholder" in server_tree({"README.md": blank})["GR119"].message
+
+
+def test_gr119_problems_the_base_already_had_are_pre_existing(repo: GitRepo) -> None:
+    # #291 example_multi_step: the base lacked a description and a start command; the PR added the description
+    base = nvidia_server()
+    base["README.md"] = "# Srv\n\nData links: https://example.org/d\n\n# Licensing information\nCode: MIT\nData: MIT\n"
+    open_pr(repo, rules=None, base_server=base)
+    readme = base["README.md"].replace("\n\nData links", "\n\nA trivia server.\n\nData links")
+    repo.server("srv", {"README.md": readme})
+    signed_commit(repo)
+    f = findings(repo)["GR119"]
+    assert f.status == "fail" and f.pre_existing and "description" not in f.message, f.message
+    repo.server("srv", {"README.md": readme + "\nDependencies\n- ?\n"})  # a new problem makes it new
+    signed_commit(repo)
+    assert not findings(repo)["GR119"].pre_existing
+
+
 # -- GR120 ---------------------------------------------------------------------------------------
 
 

@@ -396,6 +396,8 @@ def _placeholder_lines(lines: list[str]) -> list[tuple[int, str]]:
         if in_dependencies and (_is_placeholder(line) or (":" in line and _is_placeholder(line.split(":", 1)[1]))):
             found.append((i + 1, "the `Dependencies` list still has a `?` line"))
         value = _label_value(line, "Data links")
+        if value is not None and not value.strip() and i + 1 < len(lines) and lines[i + 1].strip():
+            value = lines[i + 1].strip().lstrip("-*+ ")  # `Data links:` over its list (or a line): the list is it
         if value is not None and _is_blank_or_placeholder(value):
             found.append((i + 1, "`Data links:` is still a placeholder"))
         if line.strip().lstrip("#* ").rstrip("*: ").lower() == "dependencies":
@@ -428,6 +430,8 @@ def check_readme_completed(ctx: ServerContext) -> Outcome:
             + ". Describe the environment, fill in the scaffold's `?` lines, and document the command that starts it.",
             file=file,
             line=first_line,
+            # one location per problem, keyed by it: a README that had them all at the base is pre-existing
+            locations=[Location(file=file, line=line, key=what) for line, what in problems],
             key="\n".join(what for _, what in problems),
         )
     return passed(
