@@ -481,6 +481,17 @@ def test_repro_gr113_covers_example_datasets(server_tree) -> None:
     assert server_tree(checkout_files=checkout)["GR113"].status == "pass"  # an example may leave its licence out
 
 
+def test_repro_gr113_tbd_is_a_placeholder_on_example_datasets_too(server_tree) -> None:
+    """#2529 equivalence_llm_judge: `license: TBD` on its two `type: example` datasets. NeMo Gym's DatasetConfig
+    accepts the value, but it names no licence: the one placeholder list holds on every dataset type."""
+    config = good_server_files("srv")["configs/srv.yaml"].replace(
+        "        type: example\n", "        type: example\n        license: TBD\n"
+    )
+    checkout = {"nemo_gym/config_types.py": WITH_LICENCES}
+    finding = server_tree({"configs/srv.yaml": config}, checkout_files=checkout)["GR113"]
+    assert finding.status == "fail" and "placeholder license `TBD`" in finding.message, finding.message
+
+
 def test_repro_gr113_is_an_error_when_the_merge_base_config_types_object_is_missing(repo: GitRepo) -> None:
     types = (repo.path / "nemo_gym" / "config_types.py").read_text()
     repo.write({"nemo_gym/config_types.py": types + "\n# a blob only the base has\n"})
