@@ -357,6 +357,21 @@ def test_gr112_placeholder_name_with_token_usage_or_reasoning_passes(server_tree
     assert finding.status == "fail" and "line 1, 2, 3, 4, 5" in finding.message
 
 
+def test_gr112_a_real_name_on_rows_no_model_server_wrote_warns(server_tree) -> None:
+    # #1682 example_mcp_weather: `claude-sonnet-4-6`, ids resp_example_<city>, created_at 0, no usage
+    rollouts = rows()
+    for r in rollouts:
+        r["response"].update({"model": "claude-sonnet-4-6", "created_at": 0, "id": "resp_example_paris"})
+        r["response"].pop("usage", None)
+    finding = server_tree({"data/example_rollouts.jsonl": jsonl(rollouts)})["GR112"]
+    assert finding.status == "fail" and "created_at" in finding.message, finding.message
+    # a creation time or token usage is what a model server writes: either one is enough
+    rollouts[0]["response"]["created_at"] = 1780528244.0
+    for r in rollouts[1:]:
+        r["response"]["usage"] = {"input_tokens": 12, "output_tokens": 30}
+    assert server_tree({"data/example_rollouts.jsonl": jsonl(rollouts)})["GR112"].status == "pass"
+
+
 # -- GR108 --------------------------------------------------------------------------------------
 
 

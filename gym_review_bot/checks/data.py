@@ -61,6 +61,7 @@ class Rollout:
     reward: float
     model: Any
     generated: str | None = None  # what in the row shows a model generated it (usage counts, reasoning)
+    stamped: bool = True  # the response has a creation time (`created_at` a positive number), as a server writes
 
 
 @dataclass
@@ -157,6 +158,10 @@ def _rollout_problem(value: Any) -> str | None:
     return None
 
 
+def _positive_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
 def _positive_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
@@ -212,7 +217,9 @@ def summarize(ctx: ServerContext, rel: str) -> JsonlSummary:
                     reward = float(row.value["reward"])
                     matches, digest = _match(_messages(params) or [], keys)
                     evidence = generation_evidence(response)
-                    summary.rollouts.append(Rollout(row.line, matches, digest, reward, response.get("model"), evidence))
+                    stamped = _positive_number(response.get("created_at"))
+                    model = response.get("model")
+                    summary.rollouts.append(Rollout(row.line, matches, digest, reward, model, evidence, stamped))
                 elif key := input_key(params):
                     summary.input_keys.add(key)
                 else:
@@ -354,16 +361,27 @@ def check_real_model(ctx: ServerContext) -> Outcome:
     rollouts = summarize(ctx, ROLLOUTS).rollouts
     named = [r for r in rollouts if is_placeholder_model(r.model)]
     fake = [r for r in named if r.generated is None or not is_harness_model_name(r.model)]
-    if fake:
-        names = sorted({_shown(r.model) for r in fake})
-        return _failed_rollouts(
-            ctx,
+    # Whatever the name: a response with no token usage, no reasoning and no creation time was written by hand
+    # (#1682 `claude-sonnet-4-6` with ids resp_example_<city> and created_at 0; #2564 `scripted-relief`).
+    unmade = [r for r in rollouts if r.generated is None and not r.stamped]
+    for bad, kind, why in (
+        (
             fake,
-            f"name no real model in response.model ({', '.join(names[:3])}). A model server's name (`model`, "
-            "`policy_model`) is accepted only on rows whose token usage or reasoning shows a model generated "
-            "them. Generate rollouts with a real policy model.",
-            key="placeholder models: " + "\n".join(names),
-        )
+            "placeholder models",
+            "name no real model in response.model ({names}). A model server's name (`model`, `policy_model`) is "
+            "accepted only on rows whose token usage or reasoning shows a model generated them.",
+        ),
+        (
+            unmade,
+            "unmade responses",
+            "show nothing a model server writes (no token usage, no reasoning, `created_at` 0 or absent), whatever "
+            "response.model says ({names}).",
+        ),
+    ):
+        if bad:
+            names = sorted({_shown(r.model) for r in bad})
+            what = why.format(names=", ".join(names[:3])) + " Generate rollouts with a real policy model."
+            return _failed_rollouts(ctx, bad, what, key=f"{kind}: " + "\n".join(names))
     if named:
         names = sorted({_shown(r.model) for r in named})
         shown = sorted({r.generated for r in named if r.generated})
