@@ -41,6 +41,8 @@ def code_spans(text: str) -> list[tuple[bool, str]]:
     """(is code, text) pieces, code spans read as CommonMark does: a run of backticks opens a span that the next
     run of the same length closes (a run with no match is literal text); a span's content loses one space at
     each end when it has one at both (and is not all spaces). Linear: each run is looked up once."""
+    if "`" not in text:
+        return [(False, text)] if text else []
     runs = [(m.start(), m.end()) for m in _BACKTICKS.finditer(text)]
     by_length: dict[int, list[int]] = {}
     for i, (start, end) in enumerate(runs):
@@ -92,7 +94,9 @@ def _inert_plain(text: str) -> str:
     text = _GH_REF.sub(rf"\1{_BREAK}-", text)
     # `#` is backslash-escaped above; GitHub's reference pass sees the rendered `#123` all the same. Only where a
     # reference or a mention could start (a digit after `#`, a name after `@`): `# Licensing` stays pasteable.
-    return _MENTION.sub(f"@{_BREAK}", _ISSUE_REF.sub(f"\\\\#{_BREAK}", text))
+    if "\\#" in text:
+        text = _ISSUE_REF.sub(f"\\\\#{_BREAK}", text)
+    return _MENTION.sub(f"@{_BREAK}", text) if "@" in text else text
 
 
 _TILDES = re.compile(r"~+")
