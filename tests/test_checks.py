@@ -480,3 +480,23 @@ def test_one_finite_number_test_for_every_reader_of_rewards(value: object, expec
     assert (safeload.number_problem(value) is None) == (expected is not None)
     for module in (replay, rollouts, profiling):
         assert module.finite_number is safeload.finite_number, module.__name__
+
+
+def test_one_file_vetting_rule_for_the_checks_and_the_evidence(tmp_path) -> None:
+    """An LFS pointer and a file over its cap are refused by GR100's vetting and by the evidence's, with one rule."""
+    from gym_review_bot.checks.context import LFS_POINTER, file_problem
+    from gym_review_bot.evidence import locate
+    from tests.sandbox.conftest import make_git_tree
+
+    lfs = b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n"
+    tree = make_git_tree(tmp_path / "repo", {"a.jsonl": lfs, "big.jsonl": b"{}\n" * 1000, "ok.jsonl": b"{}\n"})
+    entries = {name: tree.get(name) for name in ("a.jsonl", "big.jsonl", "ok.jsonl")}
+    assert file_problem(tree, entries["a.jsonl"], 10**6, "cap") == LFS_POINTER
+    assert file_problem(tree, entries["a.jsonl"], 10**6, "cap", text=False) == LFS_POINTER
+    assert file_problem(tree, entries["big.jsonl"], 1024 * 1024, "cap (--x)") is None
+    big = file_problem(tree, entries["big.jsonl"], 100, "cap (--x)")
+    assert big and big.startswith("is 0.0 MB, over the ") and big.endswith(" MB cap (--x)")
+    assert file_problem(tree, entries["ok.jsonl"], 10**6, "cap") is None
+    assert LFS_POINTER in locate._vet(tree, entries["a.jsonl"], "a.jsonl", 10**6)
+    assert " MB evidence cap (--max-evidence-mb); " in locate._vet(tree, entries["big.jsonl"], "big.jsonl", 100)
+    assert locate._vet(tree, entries["ok.jsonl"], "ok.jsonl", 10**6) is None

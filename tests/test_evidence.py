@@ -238,7 +238,7 @@ def test_a_git_lfs_pointer_is_evidence_not_in_the_repository(repo: GitRepo) -> N
     pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:" + "a" * 64 + "\nsize 123456789\n"
     found = findings(run(repo, {f"{DATA}/profile_rollouts.jsonl": pointer}, body="Reward profiling: done."))
     assert found["GR401"].status == "fail"
-    assert "Git LFS pointer: the evidence is not in the repository" in found["GR401"].message
+    assert "Git LFS pointer, not the file itself: the evidence is not in the repository" in found["GR401"].message
     assert "reward_profiling.jsonl" in found["GR401"].message  # how to attach it
 
 

@@ -184,12 +184,10 @@ class ServerContext:
     def _vet_content(self, entry: Entry, python: bool = False) -> str | None:
         if python and entry.size > self.max_python_bytes:
             return self._too_big_for_python(entry)
-        if entry.size > self.max_file_bytes:
-            mb = entry.size / 1024 / 1024
-            cap = self.max_file_bytes / 1024 / 1024
-            return f"is {mb:,.1f} MB, over the {cap:g} MB cap (--max-file-mb); not read"
-        with self.tree.stream(entry) as fh:  # the whole file, a chunk at a time: a NUL past the start counts too
-            return _sniff(fh)
+        why = file_problem(self.tree, entry, self.max_file_bytes, "cap (--max-file-mb)")
+        if why == LFS_POINTER:
+            return f"{why}; commit the content (or a small sample)"
+        return f"{why}; not read" if why and entry.size > self.max_file_bytes else why
 
     def find(self, rel: str) -> Entry | None:
         """A file the review may read; None when absent; SkipCheck when GR100 flagged it."""
@@ -211,13 +209,32 @@ class ServerContext:
         return self.tree.read(entry).decode("utf-8", "replace").removeprefix("\ufeff")
 
 
+LFS_POINTER = "is a Git LFS pointer, not the file itself"
+
+
+def file_problem(tree: SourceTree, entry: Entry, max_bytes: int, cap: str, text: bool = True) -> str | None:
+    """Why a file's content cannot be read: the one vetting rule of the checks (GR100) and of the evidence files.
+
+    Over its size cap (`cap` names it, with the flag that sets it), its git object missing, a Git LFS pointer
+    (LFS_POINTER), and, with `text`, NUL bytes or bad UTF-8 anywhere in it (the whole file is read, a chunk
+    at a time). Links, submodules and missing files are the callers' to report: this reads a file's content."""
+    if entry.missing:
+        return damaged_message(entry.path, entry.oid)
+    if entry.size > max_bytes:
+        return f"is {entry.size / 1024 / 1024:,.1f} MB, over the {max_bytes / 1024 / 1024:g} MB {cap}"
+    with tree.stream(entry) as fh:
+        if text:
+            return _sniff(fh)
+        return LFS_POINTER if fh.read(len(LFS_MAGIC)).startswith(LFS_MAGIC) else None
+
+
 def _sniff(fh: IO[bytes]) -> str | None:
     """Why a stream is not plain UTF-8 text (a Git LFS pointer, NUL bytes, bad UTF-8), read once in chunks."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
     while chunk := fh.read(SNIFF_BYTES):
         if offset == 0 and chunk.startswith(LFS_MAGIC):
-            return "is a Git LFS pointer, not the file itself; commit the content (or a small sample)"
+            return LFS_POINTER
         nul = chunk.find(b"\0")
         if nul != -1:
             return f"is binary (contains NUL bytes, the first at byte {offset + nul:,}) where text is required"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 
+from gym_review_bot.checks.context import LFS_POINTER, file_problem
 from gym_review_bot.config import Policy
 from gym_review_bot.evidence.claims import BodyClaims, resolve_named_file
 from gym_review_bot.evidence.profiling import AGENT_SUFFIX, PROFILE_SUFFIX, merge_agent_metrics, profile_from_profiling
@@ -21,7 +22,6 @@ from gym_review_bot.models import Evidence
 from gym_review_bot.safeload import bounded_lines
 from gym_review_bot.sources import Entry, SourceTree
 
-LFS_MAGIC = b"version https://git-lfs.github.com/spec/"
 EXAMPLE_WORD = "example"
 STANDARD_EXAMPLE = "/data/example_rollouts.jsonl"  # every server's own: never worth a note
 HOW_TO_ATTACH = (
@@ -39,21 +39,18 @@ class Located:
 
 
 def _vet(tree: SourceTree, entry: Entry | None, path: str, max_bytes: int) -> str | None:
-    """Why a file cannot serve as evidence, or None."""
+    """Why a file cannot serve as evidence, or None: the checks' own vetting (checks/context.file_problem), on
+    the evidence cap; the content is streamed by its reader, so only a Git LFS pointer is looked for in it."""
     if entry is None:
         return f"{path} does not exist in the head commit"
     if entry.kind != "file":
         return f"{path} is a {entry.kind}, not a file (not followed)"
-    if entry.missing:
-        return f"{path} cannot be read: its git object is missing (a damaged or partial clone)"
-    if entry.size > max_bytes:
-        return (
-            f"{path} is {entry.size / 1024 / 1024:,.1f} MB, over the {max_bytes / 1024 / 1024:g} MB evidence cap "
-            f"(--max-evidence-mb); {HOW_TO_ATTACH}"
-        )
-    if tree.read(entry, len(LFS_MAGIC)).startswith(LFS_MAGIC):
-        return f"{path} is a Git LFS pointer: the evidence is not in the repository; {HOW_TO_ATTACH}"
-    return None
+    why = file_problem(tree, entry, max_bytes, "evidence cap (--max-evidence-mb)", text=False)
+    if why == LFS_POINTER:
+        return f"{path} {why}: the evidence is not in the repository; {HOW_TO_ATTACH}"
+    if why and not entry.missing:
+        return f"{path} {why}; {HOW_TO_ATTACH}"
+    return why
 
 
 def example_rows(policy: Policy) -> int:
