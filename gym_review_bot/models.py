@@ -101,6 +101,17 @@ class Timings(BaseModel):
     tests_s: float | None = None
 
 
+class ReplayCounts(BaseModel):
+    """How the sandbox's first replay of a server's example rollouts went, rollout by rollout."""
+
+    rollouts: int = 0  # non-blank lines of the rollouts file
+    no_model: int = 0  # verify() called no model
+    recorded_judge: int = 0  # verify() called a judge and the rollout's recorded judge calls answered every call
+    judge_prompt_changed: int = 0  # verify() asked the judge something the rollout's recording does not hold
+    not_replayable: int = 0  # not judged: a model call with no recording to answer it, a bad row, no answer
+    layouts: list[str] = Field(default_factory=list)  # the recording layouts the rollouts used
+
+
 class HistogramBin(BaseModel):
     """One bar: values in [low, high) (the last bar includes high; low == high for a single value)."""
 
@@ -155,6 +166,7 @@ class ServerReport(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
     sandbox_ran: bool = False  # the Docker sandbox built and ran this server (whatever it found)
     timings: Timings | None = None
+    replay: ReplayCounts | None = None  # how the example rollouts were replayed, when the sandbox replayed them
     evidence: Evidence | None = None  # added servers only
 
 

@@ -280,8 +280,15 @@ def _run_sandbox(
 
     assert options.sandbox_options is not None
     verify_expected = any(f.id == VERIFY_CHECK and f.status == "pass" for f in static)
-    outcome = run_sandbox(found.head, result.name, options.sandbox_options, verify_expected=verify_expected)
-    result.timings = outcome.timings
+    touched = None
+    if result.status == "changed" and found.base is not None:  # a stale recorded judge is pre-existing when untouched
+        from gym_review_bot.sandbox.replay import judge_inputs_changed
+
+        touched = judge_inputs_changed(found.base, found.head, result.path)
+    outcome = run_sandbox(
+        found.head, result.name, options.sandbox_options, verify_expected=verify_expected, judge_inputs_changed=touched
+    )
+    result.timings, result.replay = outcome.timings, outcome.replay
     result.sandbox_ran = any(f.id == BUILD_CHECK and f.status in ("pass", "fail") for f in outcome.findings)
     pr.notes.extend(outcome.notes)
     return _under_rules(outcome.findings, checks, pr), outcome.verify_answered

@@ -2,7 +2,8 @@
 
 The container shares its network namespace with the server's and has no other interface, so the
 server is on 127.0.0.1. Its main process answers for the model servers the config names (stand-ins
-that record each call and refuse every completion); the bot runs the other modes with `docker exec`:
+that record each call and answer it from the current rollout's recorded judge calls, or refuse it:
+_recorded_judge.py, next to this script); the bot runs the other modes with `docker exec`:
 
     standins CALLS_FILE PORT...                  stand-in model servers, until killed
     get URL TIMEOUT CAP                          one GET: {"status", "error"} as JSON
@@ -22,6 +23,7 @@ a reward lists the paths of the request whose number equals it (`leaks`).
 
 import hashlib
 import http.client
+import itertools
 import json
 import math
 import os
@@ -34,26 +36,45 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+# `python3 -I` leaves the script's directory off sys.path: the recorded judge module sits next to this script.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _recorded_judge  # noqa: E402 - after the path it is found on
+
 MAX_ERROR_TEXT = 300
 STANDIN_REFUSAL = (
     "gym-review-bot sandbox: this model server is a stand-in; model calls cannot be answered during the "
     "replay (the call was recorded)."
 )
+RECORDING_SUFFIX = ".recording.json"  # next to the calls file: the current rollout's recorded judge calls
+MAX_MODEL_REQUEST_BYTES = 64 * 1024 * 1024
 
 
 # --- stand-in model servers ------------------------------------------------------------------------
 
 
 class StandIn(BaseHTTPRequestHandler):
+    """A model server: answers a call from the current rollout's recording (written next to the calls file by the
+    replay), else refuses it.
+
+    Each call is written to the calls file with its outcome: `answered`, `unmatched` (the recording holds
+    no such call; `why` says how it differs), `unanswerable` or `no recording`.
+    """
+
     calls_file = "/tmp/calls.jsonl"
     lock = threading.Lock()
+    current = {"token": None, "recording": None}  # the rollout being replayed and its calls' state
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         pass
 
-    def _record(self):
+    def _record(self, outcome="answered", why=None, token=None):
+        entry = {"port": self.server.server_port, "method": self.command, "path": self.path, "outcome": outcome}
+        if why:
+            entry["why"] = why[:400]
+        if token is not None:
+            entry["token"] = token
         with self.lock, open(self.calls_file, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"port": self.server.server_port, "method": self.command, "path": self.path}) + "\n")
+            fh.write(json.dumps(entry) + "\n")
 
     def _answer(self, code, payload):
         data = json.dumps(payload).encode()
@@ -62,6 +83,9 @@ class StandIn(BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _refuse(self, message):
+        self._answer(503, {"error": {"message": message, "type": "gym_review_stand_in"}})
 
     def do_GET(self):  # noqa: N802 - the base class's naming
         path = urllib.parse.urlsplit(self.path).path.rstrip("/")
@@ -72,14 +96,60 @@ class StandIn(BaseHTTPRequestHandler):
             self._answer(200, {"status": "ok"})
 
     def do_POST(self):  # noqa: N802
-        self._record()
-        length = min(int(self.headers.get("content-length") or 0), 64 * 1024 * 1024)
-        while length > 0:
-            chunk = self.rfile.read(min(length, 65536))
-            if not chunk:
-                break
-            length -= len(chunk)
-        self._answer(503, {"error": {"message": STANDIN_REFUSAL, "type": "gym_review_stand_in"}})
+        length = int(self.headers.get("content-length") or 0)
+        data = self.rfile.read(length) if 0 <= length <= MAX_MODEL_REQUEST_BYTES else b""
+        if length > MAX_MODEL_REQUEST_BYTES:
+            _drain(self.rfile, length)
+        token, recording = current_recording(self.calls_file + RECORDING_SUFFIX)
+        if recording is None:
+            self._record("no recording", token=token)
+            self._refuse(STANDIN_REFUSAL)
+            return
+        try:
+            body = json.loads(data)
+        except (ValueError, RecursionError):
+            body = None
+        with self.lock:
+            answer, why = recording.answer(self.path, body)
+        if answer is not None:
+            self._record(token=token)
+            self._answer(200, answer)
+            return
+        outcome = "unanswerable" if why == _recorded_judge.UNANSWERABLE else "unmatched"
+        self._record(outcome, why, token)
+        self._refuse(f"gym-review-bot sandbox: the recorded judge calls hold no answer to this call: {why}")
+
+
+def _drain(stream, length):
+    while length > 0:
+        chunk = stream.read(min(length, 65536))
+        if not chunk:
+            break
+        length -= len(chunk)
+
+
+def current_recording(path):
+    """(token, Recording) of the rollout being replayed; the same Recording while its token stays, so a
+    recorded call is answered once before it is answered again. (None, None) when there is none."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            written = json.load(fh)
+    except (OSError, ValueError):
+        return None, None
+    token = written.get("token") if isinstance(written, dict) else None
+    with StandIn.lock:
+        if StandIn.current["token"] != token:
+            held = written.get("recording") if isinstance(written, dict) else None
+            StandIn.current = {"token": token, "recording": _recorded_judge.Recording(held) if held else None}
+        return token, StandIn.current["recording"]
+
+
+def set_recording(calls_file, token, recording):
+    """Hand the next rollout's recording (or none) to the stand-ins: written whole, then renamed into place."""
+    path = calls_file + RECORDING_SUFFIX
+    with open(path + ".new", "w", encoding="utf-8") as fh:
+        json.dump({"token": token, "recording": recording}, fh)
+    os.replace(path + ".new", path)
 
 
 def standins(calls_file, ports):
@@ -236,11 +306,32 @@ def _short(value):
     return text[:100]
 
 
-def count_calls(calls_file):
+def calls_since(calls_file, offset):
+    """(the calls file's size, the calls written from `offset` on)."""
     if not calls_file or not os.path.exists(calls_file):
-        return 0
+        return offset, []
     with open(calls_file, "rb") as fh:
-        return sum(1 for _ in fh)
+        fh.seek(offset)
+        data = fh.read()
+    calls = []
+    for line in data.splitlines():
+        try:
+            calls.append(json.loads(line))
+        except ValueError:
+            calls.append({"outcome": "unreadable"})
+    return offset + len(data), calls
+
+
+def judge_summary(calls, token):
+    """What the stand-ins did for one rollout: its calls, how many the recording answered, the first call it
+    holds no answer to and why. Calls of another token (a late call of an earlier rollout) are not its own."""
+    own = [c for c in calls if c.get("token") in (None, token)]
+    answered = sum(1 for c in own if c.get("outcome", "answered") == "answered")
+    summary = {"model_calls": len(own), "judge_answered": answered}
+    unmatched = next((c for c in own if c.get("outcome") == "unmatched"), None)
+    if unmatched is not None:
+        summary["judge_unmatched"] = str(unmatched.get("why") or "the request differs")[:400]
+    return summary
 
 
 # --- the rows to send ---------------------------------------------------------------------------------
@@ -328,6 +419,9 @@ def rollout_item(number, row, keys):
     body = strip_nulls({k: v for k, v in row.items() if k != "reward" and (keys is None or k in keys)})
     reward, error = stored_reward(row.get("reward"))
     item = {"line": number, "body": body, "stored": reward, "usable": True, "prompt": prompt_of(body)}
+    recording = _recorded_judge.recording_of(row)
+    if recording is not None:
+        item["recording"] = recording
     if error:
         item.update(error=error, body=None, usable=False)
     return item
@@ -454,6 +548,7 @@ def send_all(url, items, calls_file, concurrency, timeout, cap, deadline, end=No
     out_lock = threading.Lock()
     if calls_file == "-":
         calls_file = ""
+    tokens = itertools.count(1)
 
     def emit(result):
         text = json.dumps(result) + "\n"
@@ -463,6 +558,7 @@ def send_all(url, items, calls_file, concurrency, timeout, cap, deadline, end=No
     def unsent(item):
         """A result for an item that is not sent: a row that cannot be replayed (its own error), or one too late."""
         item.pop("body", None)
+        item["layout"] = (item.pop("recording", None) or {}).get("layout")
         result = {"returned": None, "error": None, "aborted": False, "status": None, **item}
         left = end - time.monotonic()
         if result.pop("late", False) or stop.is_set() or left <= 0:
@@ -474,15 +570,21 @@ def send_all(url, items, calls_file, concurrency, timeout, cap, deadline, end=No
         if stop.is_set() or end - time.monotonic() <= 0:
             unsent(item)
             return
-        body = item.pop("body")
+        body, recording = item.pop("body"), item.pop("recording", None)
         result = {"returned": None, "error": None, "aborted": False, "status": None, **item}
+        if recording is not None:
+            result["layout"] = recording.get("layout")
         left = end - time.monotonic()
-        before = count_calls(calls_file)
+        if calls_file:  # one rollout at a time (concurrency 1): the stand-ins answer from its recording
+            token = f"{os.getpid()}:{next(tokens)}"
+            set_recording(calls_file, token, recording)
+            before = os.path.getsize(calls_file) if os.path.exists(calls_file) else 0
         data_out = json.dumps(body, separators=(",", ":")).encode()
         status, data, error = request(url, "POST", data_out, min(timeout, left), cap)
         result["status"] = status
         if calls_file:
-            result["model_calls"] = count_calls(calls_file) - before
+            _, calls = calls_since(calls_file, before)
+            result.update(judge_summary(calls, token))
         if error is not None:
             aborted = status is None
             # A request the overall deadline cut is the deadline's doing, not a stalled server's.

@@ -18,6 +18,7 @@ from gym_review_bot.sources import Entry, SourceTree
 
 CLIENT_DIR = "/opt/gym-review-client"
 CLIENT_SCRIPT = f"{CLIENT_DIR}/client.py"
+RECORDED_JUDGE = f"{CLIENT_DIR}/_recorded_judge.py"  # imported by the script: the stand-ins' recorded answers
 ROLLOUTS_FILE = f"{CLIENT_DIR}/rollouts.jsonl"
 KEYS_FILE = f"{CLIENT_DIR}/keys.json"
 CALLS_FILE = "/tmp/gym-review-model-calls.jsonl"
@@ -44,11 +45,15 @@ class ClientFailed(Exception):
 
 def start_client(scope: docker_api.RunScope, image: str, limits: dict[str, Any], standin_ports: list[int]) -> Any:
     """Start the client container, with no network; the server joins its namespace (it holds the loopback)."""
-    script = resources.files("gym_review_bot.sandbox").joinpath("_replay_client.py").read_bytes()
+    package = resources.files("gym_review_bot.sandbox")
+    script = package.joinpath("_replay_client.py").read_bytes()
+    judge = package.joinpath("_recorded_judge.py").read_bytes()
     command = ["python3", "-I", CLIENT_SCRIPT, "standins", CALLS_FILE, *map(str, standin_ports)]
     # Not read-only: Docker copies files only into a writable root; the script writes only to /tmp.
     writable = dict(limits, read_only=False)
-    return scope.container(image, command, "client", "none", writable, files={CLIENT_SCRIPT: script})
+    return scope.container(
+        image, command, "client", "none", writable, files={CLIENT_SCRIPT: script, RECORDED_JUDGE: judge}
+    )
 
 
 class ReplayClient:

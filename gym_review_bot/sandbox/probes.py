@@ -11,7 +11,7 @@ probe, while the rewards vary: it is named as a likely leak.
 
 from __future__ import annotations
 
-from gym_review_bot.checks.base import Outcome, errored, failed, passed
+from gym_review_bot.checks.base import Outcome, errored, failed, passed, skipped
 from gym_review_bot.sandbox.replay import TOLERANCE, ReplayResult
 
 MAX_PROBE_PROMPTS = 25  # two probes each
@@ -82,6 +82,13 @@ def judge(first: list[ReplayResult], results: list[ReplayResult], top: float, fi
             key=" ".join(every + [f"leak:{p}" for p in leaks]),
         )
     undecided = [r for r in results if r.aborted or r.model_calls]
+    if undecided and not any(r.aborted for r in undecided) and any(r.recorded_judge for r in first):
+        # A probe's response was never sent to a judge, so no rollout's recording holds an answer for it.
+        return skipped(
+            f"Skipped: verify() asks a judge model, and {len(undecided)} of {len(results)} probes called it; a probe's "
+            "response has no recorded judge calls (the example rollouts' recordings answered their own), and the "
+            "sandbox runs no model, so the probes cannot be judged."
+        )
     if undecided or not results:
         why = (
             "verify() called a model server for a probe; the sandbox runs none"

@@ -38,11 +38,24 @@ class ReplayResult:
     aborted: bool = False  # a timeout, a dead connection or the replay's deadline: not an answer
     status: int | None = None  # the HTTP status, when there was an answer
     model_calls: int = 0  # calls to the stand-in model servers while this rollout was verified
+    judge_answered: int = 0  # of those, the calls the rollout's recorded judge calls answered
+    judge_unmatched: str | None = None  # the first call the recording holds no answer to: how it differs
+    layout: str | None = None  # the layout of the rollout's recorded judge calls, when it has some
     deadline: bool = False  # not sent: the replay's overall deadline had passed
     usable: bool = True  # a row that could be sent (a request with a stored reward)
     prompt: str | None = None  # a digest of what the model was asked (its request's input)
     probe: str | None = None  # for a probe: which one ("empty response", "unrelated text")
     leaks: tuple[str, ...] = ()  # paths of the request whose number equals the reward returned
+
+    @property
+    def recorded_judge(self) -> bool:
+        """verify() called a model and the rollout's recorded judge calls answered every call."""
+        return self.model_calls > 0 and self.judge_answered == self.model_calls and self.judge_unmatched is None
+
+    @property
+    def judged_here(self) -> bool:
+        """Its reward can be judged: verify() called no model, or the recording answered every call."""
+        return self.model_calls == 0 or self.recorded_judge
 
     @property
     def matches(self) -> bool:
@@ -64,12 +77,31 @@ class ReplayResult:
             aborted=bool(item.get("aborted")),
             status=status if isinstance(status, int) else None,
             model_calls=int(item.get("model_calls") or 0),
+            judge_answered=int(item.get("judge_answered") or 0),
+            judge_unmatched=str(item["judge_unmatched"])[:400] if item.get("judge_unmatched") else None,
+            layout=str(item["layout"])[:80] if item.get("layout") else None,
             deadline=bool(item.get("deadline")),
             usable=bool(item.get("usable", True)),
             prompt=str(item["prompt"])[:64] if item.get("prompt") else None,
             probe=str(item["probe"])[:40] if item.get("probe") else None,
             leaks=tuple(str(p)[:200] for p in leaks[:20]) if isinstance(leaks, list) else (),
         )
+
+
+def judge_inputs_changed(base: SourceTree, head: SourceTree, server_dir: str) -> bool:
+    """Whether a server's Python files, prompt files or configs differ between two trees (by content id, else
+    size): what decides a judge call. A prompt file is any file with `prompt` in its path below the server."""
+
+    def inputs(tree: SourceTree) -> dict[str, tuple[str, str | None, int]]:
+        return {
+            e.path: (e.kind, e.oid, e.size)
+            for e in tree.walk(server_dir)
+            if e.path.endswith((".py", ".yaml", ".yml", ".json", ".j2", ".jinja"))
+            and not e.path.startswith(f"{server_dir}/data/")
+            or "prompt" in e.path[len(server_dir) :].lower()
+        }
+
+    return inputs(base) != inputs(head)
 
 
 def strip_nulls(value: Any) -> Any:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gym_review_bot.checks.base import Outcome, errored, failed, passed, skipped
-from gym_review_bot.models import Finding, Location, Timings
-from gym_review_bot.sandbox import context, docker_api, probes, testrun
+from gym_review_bot.models import Finding, Location, ReplayCounts, Timings
+from gym_review_bot.sandbox import _recorded_judge, context, docker_api, probes, testrun
 from gym_review_bot.sandbox.catalogue import CHECK_IDS, sandbox_finding
 from gym_review_bot.sandbox.client import ClientFailed, ReplayClient, start_client
 from gym_review_bot.sandbox.image import base_image, build_run_image
@@ -38,6 +38,7 @@ class SandboxResult:
     boot_detail: dict[str, float] = field(default_factory=dict)
     verify_answered: bool = False  # POST /verify got an HTTP answer other than 404/405
     notes: list[str] = field(default_factory=list)  # problems of the sandbox itself, e.g. clean-up
+    replay: ReplayCounts | None = None  # how the example rollouts were replayed (the first replay)
 
 
 def _fence(text: str) -> str:
@@ -54,8 +55,12 @@ class _Run:
         options: SandboxOptions,
         verify_expected: bool = False,
         hidden: Iterable[str] = (),
+        judge_inputs_changed: bool | None = None,
     ):
         self.tree = tree
+        # Whether the PR touches the server's Python files, prompt files or configs (None: not a PR, or unknown).
+        self.judge_inputs_changed = judge_inputs_changed
+        self.stale_judge_only = False  # GR203 fails only because the judge was asked what no recording holds
         self.hidden = frozenset(hidden)  # evidence files the pull request names: never in the run image
         self.options = options
         self.verify_expected = verify_expected
@@ -71,6 +76,7 @@ class _Run:
         self.boot_detail: dict[str, float] = {}
         self.verify_answered = False
         self.notes: list[str] = []
+        self.replay: ReplayCounts | None = None
         self._lock = threading.Lock()
 
     def set(self, check_id: str, outcome: Outcome) -> None:
@@ -89,7 +95,9 @@ class _Run:
     def result(self) -> SandboxResult:
         self.error_rest("the sandbox stopped before this check")
         findings = [sandbox_finding(i, self.outcomes[i], self.server_name) for i in CHECK_IDS]
-        return SandboxResult(findings, self.timings, self.boot_detail, self.verify_answered, self.notes)
+        if self.stale_judge_only and self.judge_inputs_changed is False:
+            findings = [_stale_before(f) if f.id == "GR203" and f.status == "fail" else f for f in findings]
+        return SandboxResult(findings, self.timings, self.boot_detail, self.verify_answered, self.notes, self.replay)
 
     def limits(self) -> dict[str, Any]:
         o = self.options
@@ -261,52 +269,108 @@ def _describe(r: ReplayResult) -> str:
     return f"- line {r.line}: stored reward {r.stored:g}, /verify returned {r.returned:g}"
 
 
+def _stale_before(finding: Finding) -> Finding:
+    """A judge prompt that changed before this PR: the PR touches none of the server's code, prompts or configs."""
+    note = (
+        " (Pre-existing: this pull request changes none of the server's Python files, prompt files or configs, so "
+        "the rollouts were already stale for its verify().)"
+    )
+    return finding.model_copy(update={"pre_existing": True, "message": finding.message + note})
+
+
+def _prompt_changed(r: ReplayResult) -> str:
+    return (
+        f"- line {r.line}: the judge prompt changed since these rollouts were recorded: verify() asked the judge "
+        f"something this rollout's recording does not hold ({r.judge_unmatched})"
+    )
+
+
+def replay_counts(first: list[ReplayResult]) -> ReplayCounts:
+    """How each rollout of the first replay was replayed: with no model, from a recorded judge, or not."""
+    replayed = [r for r in first if r.usable and not r.aborted and r.status is not None]
+    no_model = sum(1 for r in replayed if r.model_calls == 0)
+    recorded = sum(1 for r in replayed if r.recorded_judge)
+    changed = sum(1 for r in replayed if r.judge_unmatched is not None)
+    layouts = sorted({r.layout for r in first if r.layout})
+    return ReplayCounts(
+        rollouts=len(first),
+        no_model=no_model,
+        recorded_judge=recorded,
+        judge_prompt_changed=changed,
+        not_replayable=len(first) - no_model - recorded - changed,
+        layouts=layouts,
+    )
+
+
 def reproduction(run: _Run, first: list[ReplayResult], cause: str) -> None:
-    """GR203: each rollout's reward, returned again; one that called a model is never a pass."""
+    """GR203: each rollout's reward, returned again. A rollout that called a model is judged only when its recorded
+    judge calls answered every call; one whose judge was asked something the recording does not hold fails."""
     path = run.rollouts_path
-    called = [r for r in first if r.model_calls > 0]
-    bad = [r for r in first if not r.matches and r.model_calls == 0]
+    changed = [r for r in first if r.judge_unmatched is not None]
+    called = [r for r in first if r.model_calls > 0 and not r.recorded_judge and r.judge_unmatched is None]
+    bad = [r for r in first if not r.matches and r.judged_here and r.judge_unmatched is None]
+    recorded = sum(1 for r in first if r.recorded_judge and r.matches)
     if not first:
         run.set("GR203", skipped(f"Skipped: {path} has no rollouts to replay."))
-    elif bad:
+    elif bad or changed:
         why = f"\nThe server {cause}." if cause else ""
         also = (
-            f"\n{len(called)} more called a model and could not be judged (lines {_lines(called)})." if called else ""
+            f"\n{len(called)} more called a model with no recorded judge calls to answer it and could not be judged "
+            f"(lines {_lines(called)})."
+            if called
+            else ""
         )
         stalled = cause or any(r.aborted for r in bad)
         fix = run.limits_hint() if stalled else None
         if any(r.deadline for r in bad):
             limit = run.options.replay_timeout
             fix = f"Make the replay of every example rollout, twice, finish within --replay-timeout ({limit:g} s)."
-        message = (
-            f"{len(bad)} of {len(first)} example rollouts do not reproduce their stored reward "
-            f"(tolerance {TOLERANCE:g}):\n{_listing(bad, _describe)}{why}{also}"
-        )
+        if changed and not bad:
+            fix = (
+                "Regenerate data/example_rollouts.jsonl with the current verify() and judge prompt (the recorded "
+                "judge calls are stale), or restore the judge prompt they were recorded with."
+            )
+        parts = []
+        if bad:
+            parts.append(
+                f"{len(bad)} of {len(first)} example rollouts do not reproduce their stored reward "
+                f"(tolerance {TOLERANCE:g}):\n{_listing(bad, _describe)}"
+            )
+        if changed:
+            parts.append(
+                f"{len(changed)} of {len(first)} example rollouts: the judge prompt changed since these rollouts "
+                f"were recorded:\n{_listing(changed, _prompt_changed)}"
+            )
+        failing = sorted(bad + changed, key=lambda r: r.line)
+        run.stale_judge_only = not bad
         run.set(
             "GR203",
             failed(
-                message + (f"\nHow to fix: {fix}" if fix else ""),
+                "\n".join(parts) + why + also + (f"\nHow to fix: {fix}" if fix else ""),
                 file=path,
-                line=bad[0].line,
-                locations=[Location(file=path, line=r.line) for r in bad[:MAX_MISMATCH_LOCATIONS]],
+                line=failing[0].line,
+                locations=[Location(file=path, line=r.line) for r in failing[:MAX_MISMATCH_LOCATIONS]],
                 # The same stale rollouts on another commit: line numbers and stored rewards, not what the server said.
-                key=" ".join(f"{r.line}:{r.stored!r}" for r in bad),
+                key=" ".join([f"{r.line}:{r.stored!r}" for r in bad] + [f"{r.line}:judge-prompt" for r in changed]),
             ),
         )
     elif called:
+        layouts = ", ".join(f"`{name}`" for name in _recorded_judge.LAYOUT_NAMES)
         run.set(
             "GR203",
             errored(
                 f"Incomplete: {len(called)} of {len(first)} example rollouts called a model server during verify() "
-                f"(lines {_lines(called)}); the sandbox runs no model (they are stand-ins that refuse every "
-                "completion), so their reward cannot be judged. The other rollouts reproduce their stored reward.",
+                f"(lines {_lines(called)}) and hold no recorded judge calls that answer it; the sandbox runs no "
+                f"model, so their reward cannot be judged. Recorded judge calls are read from these rollout "
+                f"fields: {layouts}. The other rollouts reproduce their stored reward.",
                 file=path,
                 line=called[0].line,
                 key=" ".join(str(r.line) for r in called),
             ),
         )
     else:
-        run.set("GR203", passed(f"All {len(first)} example rollouts reproduce their stored reward.", key=""))
+        how = f" ({recorded} with their recorded judge calls answering verify()'s judge)" if recorded else ""
+        run.set("GR203", passed(f"All {len(first)} example rollouts reproduce their stored reward{how}.", key=""))
 
 
 def determinism(run: _Run, first: list[ReplayResult], second: list[ReplayResult] | None) -> None:
@@ -321,7 +385,7 @@ def determinism(run: _Run, first: list[ReplayResult], second: list[ReplayResult]
         (r, by_line[r.line])
         for r in first
         if r.returned is not None
-        and r.model_calls == 0
+        and r.judged_here
         and r.line in by_line
         and not _same(r.returned, by_line[r.line].returned)
     ]
@@ -382,6 +446,7 @@ def replay(run: _Run, client: ReplayClient, config: ServerConfig) -> None:
                 run.set(check_id, outside)
             return
         second = None if stopped or not sent else client.replay_file(run.options.concurrency)
+        run.replay = replay_counts(first)
         reproduction(run, first, cause)
         determinism(run, first, second)
         if stopped or (second is not None and any(r.aborted for r in second)):
@@ -495,14 +560,17 @@ def run_sandbox(
     options: SandboxOptions,
     verify_expected: bool = False,
     hidden_files: Iterable[str] = (),
+    judge_inputs_changed: bool | None = None,
 ) -> SandboxResult:
     """Build, boot, replay and test one server; every outcome becomes a finding, nothing of the run stays.
 
     `verify_expected`: the static checks found a verify() (GR102), so a 404/405 from /verify fails GR203.
     `hidden_files`: repository paths of evidence the pull request names, left out of the run image (stored
     rollouts and reward-profiling files are left out by name anyway).
+    `judge_inputs_changed`: whether the PR touches the server's Python files, prompt files or configs; when it
+    does not (False), rollouts whose judge was asked what their recording does not hold are a pre-existing GR203.
     """
-    run = _Run(tree, server_name, options, verify_expected, hidden_files)
+    run = _Run(tree, server_name, options, verify_expected, hidden_files, judge_inputs_changed)
     reqs = read_requirements(tree, run.server_dir, options.allow_url_deps)
     reason = docker_api.unavailable_reason()
     if reason:
