@@ -34,7 +34,8 @@ def _not_replayable(finding: Finding) -> Finding:
 
 
 def replay_of(server: ServerReport, reverify: ReverifyMode | None) -> Replay:
-    """The replay mode: not replayable (NeMo Gym's mark), not run, could not (a model was called), or no model."""
+    """The replay mode: not replayable (NeMo Gym's mark), not run, could not (a model was called), with a recorded
+    judge (some rollouts' judge calls were answered from their recording), or no model; with the sandbox's counts."""
     if reverify == "unsupported":
         return Replay(mode="not_replayable", detail="REVERIFY_MODE = UNSUPPORTED")
     found = next((f for f in server.findings if f.id == REPLAY_CHECK), None)
@@ -42,8 +43,15 @@ def replay_of(server: ServerReport, reverify: ReverifyMode | None) -> Replay:
         return Replay(mode="not_run", detail="no replay finding")
     if found.status == "skip":
         return Replay(mode="not_run", detail=_first_line(found.message))
+    counts = server.replay
+    known = {}
+    if counts is not None:
+        known = {
+            "rollouts": counts.rollouts,
+            "recorded_judge": counts.recorded_judge,
+            "could_not": counts.not_replayable,
+        }
     if found.status == "pass" or found.status == "fail":
-        # The recorded-judge replay (issue 20) will say per server how many rollouts a recorded judge answered:
-        # `recorded_judge` and the counts are to be read from that report field once it exists.
-        return Replay(mode="no_model", detail=_first_line(found.message))
-    return Replay(mode="could_not", detail=_first_line(found.message))
+        mode = "recorded_judge" if counts is not None and counts.recorded_judge else "no_model"
+        return Replay(mode=mode, detail=_first_line(found.message), **known)
+    return Replay(mode="could_not", detail=_first_line(found.message), **known)
