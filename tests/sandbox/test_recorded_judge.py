@@ -324,3 +324,26 @@ def test_judge_inputs_are_the_servers_code_prompts_and_configs(tmp_path: Path) -
     for name, changed, expected in (("data", data_only, False), ("prompt", prompt, True), ("code", code, True)):
         head = make_git_tree(tmp_path / name, changed)
         assert judge_inputs_changed(base, head, "resources_servers/demo") is expected, name
+
+
+# --- the report ----------------------------------------------------------------------------------------------
+
+
+def test_the_comments_sandbox_line_says_how_the_rollouts_were_replayed() -> None:
+    from gym_review_bot.models import ReplayCounts, Report, ServerReport, Timings
+    from gym_review_bot.render.markdown import render_markdown
+    from tests.conftest import finalized
+
+    passed = Finding(id="GR203", severity="error", status="pass", title="t", message="All 5 reproduce.")
+    srv = ServerReport(name="s", path="resources_servers/s", status="added", findings=[passed], sandbox_ran=True)
+    srv.timings = Timings(build_s=1.0, boot_s=2.0, replay_s=3.0, tests_s=4.0)
+    srv.replay = ReplayCounts(rollouts=5, recorded_judge=5, layouts=["judge_evaluations"])
+    markdown = render_markdown(finalized(Report(servers=[srv])))
+    assert "tests 4\\.0 s. Replay: 5 rollouts, 5 with a recorded judge." in markdown
+    srv.replay = ReplayCounts(rollouts=6, no_model=1, recorded_judge=2, judge_prompt_changed=2, not_replayable=1)
+    markdown = render_markdown(finalized(Report(servers=[srv])))
+    assert (
+        "Replay: 6 rollouts, 1 with no model, 2 with a recorded judge, 2 whose judge prompt changed, "
+        "1 could not be." in markdown
+    )
+    assert Report.model_validate_json(Report(servers=[srv]).model_dump_json()).servers[0].replay == srv.replay
