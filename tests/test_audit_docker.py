@@ -143,8 +143,8 @@ def test_a_nemo_gym_change_that_breaks_a_base_class_fails_the_servers_that_run_i
 
 def test_a_judge_prompt_edit_reruns_the_judge_server_and_never_passes_it(tmp_path, nothing_left):
     """The wheel's equivalence_llm_judge, whose rollouts record their judge calls. Its prompt edited, it is run
-    again. Until the recorded-judge replay (issue 20) answers its judge, its rollouts cannot be judged (`error`),
-    before and after: then the edit shows as newly failing; today that part is an expected failure."""
+    again: the recorded-judge replay answers its judge in week 1 (a pass), and in week 2 verify() asks the judge
+    what the recording does not hold, so the edit shows as newly failing."""
     repo = answer_registry(tmp_path / "registry", ("answer_a",))
     add_wheel_server(repo, wheel(), "equivalence_llm_judge")
     _, week1, _, _ = audit(repo.path, tmp_path / "week1", *sandbox())
@@ -155,10 +155,9 @@ def test_a_judge_prompt_edit_reruns_the_judge_server_and_never_passes_it(tmp_pat
     judge, before = entry(week2, "equivalence_llm_judge"), entry(week1, "equivalence_llm_judge")
     assert judge["keys"]["server_tree"] != before["keys"]["server_tree"] and not judge["carried"]
     assert judge["verdict"] != "pass" and entry(week2, "answer_a")["carried"]
-    if newly_failing(week2) != ["equivalence_llm_judge"]:
-        pytest.xfail(
-            "a judge prompt edit fails the server only once its judge is replayed from the recording (issue 20)"
-        )
+    assert before["verdict"] == "pass" and before["replay"]["mode"] == "recorded_judge", before["replay"]
+    assert before["replay"]["recorded_judge"] == before["replay"]["rollouts"] == 5
+    assert newly_failing(week2) == ["equivalence_llm_judge"]
     assert "`equivalence_llm_judge`" in section(markdown, "Newly failing")
     assert 'data-server="equivalence_llm_judge"' in html_section(html, "newly-failing")
 

@@ -259,17 +259,22 @@ def _text_of(parts):
 
 
 def text_diff(recorded, now):
-    """Where two texts first differ: 'recorded "…x…", now "…y…"', each side cut to a short snippet."""
-    matcher = difflib.SequenceMatcher(None, recorded, now, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
-        before = max(0, min(i1, j1) - 30)
-        old = recorded[max(0, i1 - 30) : i2 + 30][:MAX_DIFF_SNIPPET]
-        new = now[max(0, j1 - 30) : j2 + 30][:MAX_DIFF_SNIPPET]
-        lead = "…" if before > 0 else ""
-        return f'at character {i1 + 1}: recorded "{lead}{_esc(old)}…", now "{lead}{_esc(new)}…"'
-    return "the texts are equal"
+    """Where two texts first differ: 'recorded "…x…", now "…y…"', each side a short snippet around the change.
+
+    Linear in the texts' length (a common prefix and suffix, no edit distance): a PR's prompt can be long."""
+    if recorded == now:
+        return "the texts are equal"
+    start = 0
+    limit = min(len(recorded), len(now))
+    while start < limit and recorded[start] == now[start]:
+        start += 1
+    end = 0  # the common suffix, not overlapping the prefix
+    while end < limit - start and recorded[-1 - end] == now[-1 - end]:
+        end += 1
+    lead = "…" if start > 30 else ""
+    old = recorded[max(0, start - 30) : len(recorded) - end + 30][:MAX_DIFF_SNIPPET]
+    new = now[max(0, start - 30) : len(now) - end + 30][:MAX_DIFF_SNIPPET]
+    return f'at character {start + 1}: recorded "{lead}{_esc(old)}…", now "{lead}{_esc(new)}…"'
 
 
 def describe(recorded_messages, messages, recorded_params=None, params=None):
