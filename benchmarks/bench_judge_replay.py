@@ -15,7 +15,10 @@ Docker part (--docker): the sandbox run of the three servers the Docker tests us
 xstest, simpleqa; the wheel's files, nemo-gym==0.4.0), printing the replay time and how each rollout was
 replayed.
 
-Run: python benchmarks/bench_judge_replay.py [--repo PATH] [--commit REV] [--docker] [--list]
+Coverage part (--coverage): the sandbox run of the wheel's 11 servers whose rollouts carry `judge_evaluations`;
+each that boots should get a complete GR203 (pass or fail, not `error`).
+
+Run: python benchmarks/bench_judge_replay.py [--repo PATH] [--commit REV] [--docker] [--coverage] [--list]
 """
 
 from __future__ import annotations
@@ -40,6 +43,20 @@ MIRROR = Path("/work/.mirror/NVIDIA-NeMo+Gym/repo")
 MAIN = "07d6b0d"
 TARGET_MAIN = 22
 DOCKER_SERVERS = ("equivalence_llm_judge", "xstest", "simpleqa")
+# The wheel's servers whose rollouts carry `judge_evaluations` (issue 20's list): --coverage runs each.
+EVALUATIONS_SERVERS = (
+    "equivalence_llm_judge",
+    "math_with_judge",
+    "math_with_autograder",
+    "physics_judge",
+    "ugphysics_judge",
+    "polymath",
+    "xstest",
+    "text_to_sql",
+    "terminus_judge",
+    "ns_tools",
+    "labbench2_vlm",
+)
 MODEL_TYPES = ("responses_api_models", "resources_servers")
 
 
@@ -177,7 +194,7 @@ def static_report(label: str, files: DirFiles | GitFiles, listing: bool, target:
 # --- Docker --------------------------------------------------------------------------------------------------
 
 
-def docker_report() -> None:
+def docker_report(names: tuple[str, ...], title: str) -> None:
     from conftest import NEMO_GYM_REQUIREMENT, make_git_tree, server_files, wheel_server
     from docker_support import base_image, ca_bundle
 
@@ -186,8 +203,8 @@ def docker_report() -> None:
     from tests.corpus import wheel_path
 
     options = SandboxOptions(base_image=base_image(), ca_bundle=ca_bundle(), boot_timeout=180, request_timeout=30)
-    print("\n== replay time in the sandbox (the wheel's files, nemo-gym==0.4.0)")
-    for name in DOCKER_SERVERS:
+    print(f"\n== {title} (the wheel's files, nemo-gym==0.4.0)")
+    for name in names:
         files = wheel_server(wheel_path(), name)
         files["requirements.txt"] = NEMO_GYM_REQUIREMENT.encode()
         with tempfile.TemporaryDirectory() as tmp:
@@ -195,7 +212,7 @@ def docker_report() -> None:
             start = time.monotonic()
             result = run_sandbox(tree, name, options)
             took = time.monotonic() - start
-        gr203 = next(f for f in result.findings if f.id == "GR203")
+        found = {f.id: f for f in result.findings}
         r, t = result.replay, result.timings
         how = (
             f"{r.rollouts} rollouts: {r.recorded_judge} recorded judge, {r.no_model} no model, "
@@ -205,8 +222,10 @@ def docker_report() -> None:
         )
         print(
             f"  {name:24} replay (both passes) {t.replay_s} s, boot {t.boot_s} s, whole run {took:.1f} s; "
-            f"GR203 {gr203.status}; {how}"
+            f"GR202 {found['GR202'].status}, GR203 {found['GR203'].status}; {how}"
         )
+        if found["GR203"].status not in ("pass", "skip"):
+            print("    " + found["GR203"].message.split("\nHow to fix")[0].replace("\n", "\n    ")[:600])
 
 
 def main() -> None:
@@ -214,6 +233,7 @@ def main() -> None:
     parser.add_argument("--repo", type=Path, default=MIRROR, help="a NeMo Gym git repository (bare is fine)")
     parser.add_argument("--commit", default=MAIN)
     parser.add_argument("--docker", action="store_true", help="also time the sandbox replay of three servers")
+    parser.add_argument("--coverage", action="store_true", help="run the sandbox on the 11 judge_evaluations servers")
     parser.add_argument("--list", action="store_true", help="one line per judge server")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "tests"))
@@ -226,7 +246,9 @@ def main() -> None:
     else:
         print(f"\n(no NeMo Gym repository at {args.repo}: --repo PATH)")
     if args.docker:
-        docker_report()
+        docker_report(DOCKER_SERVERS, "replay time in the sandbox")
+    if args.coverage:
+        docker_report(EVALUATIONS_SERVERS, "GR203 of the wheel's judge_evaluations servers")
 
 
 if __name__ == "__main__":
