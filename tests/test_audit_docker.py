@@ -147,6 +147,10 @@ def test_a_judge_prompt_edit_reruns_the_judge_server_and_never_passes_it(tmp_pat
     what the recording does not hold, so the edit shows as newly failing."""
     repo = answer_registry(tmp_path / "registry", ("answer_a",))
     add_wheel_server(repo, wheel(), "equivalence_llm_judge")
+    # The wheel's config names two example datasets' licence "TBD" (GR113): named, so week 1 can pass.
+    config = repo.path / "resources_servers/equivalence_llm_judge/configs/equivalence_llm_judge.yaml"
+    config.write_text(config.read_text().replace('license: "TBD"', "license: Apache 2.0"))
+    repo.commit("dataset licences named")
     _, week1, _, _ = audit(repo.path, tmp_path / "week1", *sandbox())
     prompt = repo.path / "resources_servers/equivalence_llm_judge/prompt_templates/equivalence_llm_judge.txt"
     prompt.write_text(prompt.read_text().replace("[[A=B]]", "[[EQUAL]]"))
