@@ -347,3 +347,75 @@ def test_the_comments_sandbox_line_says_how_the_rollouts_were_replayed() -> None
         "1 could not be." in markdown
     )
     assert Report.model_validate_json(Report(servers=[srv]).model_dump_json()).servers[0].replay == srv.replay
+
+
+# --- the other layouts, on the wheel's own rollouts -------------------------------------------------------------
+
+
+def wheel_rows(wheel: Path, name: str) -> list[dict]:
+    from conftest import wheel_server
+
+    text = wheel_server(wheel, name)["data/example_rollouts.jsonl"].decode()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_a_recorded_request_and_response_answers_the_same_request(nemo_gym_wheel: Path) -> None:
+    row = wheel_rows(nemo_gym_wheel, "aalcr")[0]
+    recording = rj.recording_of(row)
+    assert recording is not None and recording["layout"] == "judge_responses_create_params + judge_response"
+    sent = dict(row["judge_responses_create_params"], model="from-the-config", stream=False)
+    answer, why = rj.Recording(recording).answer("/v1/responses", sent)
+    assert why is None and output_of(answer) == rj.output_text(row["judge_response"])
+    sent["input"] = [dict(sent["input"][0], content=sent["input"][0]["content"] + " Be lenient.")]
+    answer, why = rj.Recording(recording).answer("/v1/responses", sent)
+    assert answer is None and "Be lenient." in (why or "")
+
+
+def test_rubric_evaluations_answer_each_item_by_its_user_message(nemo_gym_wheel: Path) -> None:
+    row = wheel_rows(nemo_gym_wheel, "inverse_if")[0]
+    items = row["rubric_evaluations"]
+    recording = rj.Recording(rj.recording_of(row))
+    for item in reversed(items):  # any order
+        sent = {
+            "model": "m",
+            "messages": [{"role": "system", "content": "Grade."}, {"role": "user", "content": item["judge_prompt"]}],
+        }
+        answer, why = recording.answer("/v1/chat/completions", sent)
+        assert why is None and answer["choices"][0]["message"]["content"] == item["judge_response"]
+    changed = {"messages": [{"role": "user", "content": items[0]["judge_prompt"].replace("Question", "Task", 1)}]}
+    answer, why = rj.Recording(rj.recording_of(row)).answer("/v1/chat/completions", changed)
+    assert answer is None and "differs from the recorded prompt" in (why or "")
+
+
+def test_a_delegated_verify_is_answered_with_the_recorded_verify_response(nemo_gym_wheel: Path) -> None:
+    row = wheel_rows(nemo_gym_wheel, "ns_tools")[0]
+    delegated = row["delegated_response"]
+    recording = rj.Recording(rj.recording_of(row))
+    sent = {k: delegated[k] for k in ("responses_create_params", "response", "expected_answer")}
+    answer, why = recording.answer("/verify", sent)
+    assert why is None and answer["reward"] == delegated["reward"]
+    other = dict(sent, expected_answer=str(delegated["expected_answer"]) + "0")
+    answer, why = rj.Recording(rj.recording_of(row)).answer("/verify", other)
+    assert answer is None and "`expected_answer` differs" in (why or "")
+
+
+def test_structured_outputs_go_to_the_call_that_names_their_keys() -> None:
+    row = {
+        "answer_judgment": {"selected_answer": "actor_a", "answer_class": "correct_answer", "rationale": "r1"},
+        "explanation_judgment": {"quality_class": "high", "uses_protected_rationale": False, "rationale": "r2"},
+    }
+    recording = rj.Recording(rj.recording_of(row))
+
+    def asking(*keys: str) -> dict:
+        schema = {"type": "object", "properties": {k: {"type": "string"} for k in keys}}
+        return {
+            "messages": [{"role": "user", "content": "Judge."}],
+            "response_format": {"json_schema": {"schema": schema}},
+        }
+
+    explanation, why = recording.answer(
+        "/v1/chat/completions", asking("quality_class", "uses_protected_rationale", "rationale")
+    )
+    assert why is None and json.loads(explanation["choices"][0]["message"]["content"])["quality_class"] == "high"
+    answer, why = recording.answer("/v1/chat/completions", asking("selected_answer", "answer_class", "rationale"))
+    assert why is None and json.loads(answer["choices"][0]["message"]["content"])["selected_answer"] == "actor_a"
