@@ -35,7 +35,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "sandbox")]
+sys.path.insert(0, str(ROOT))
 
 from gym_review_bot.sandbox import _recorded_judge  # noqa: E402
 
@@ -195,12 +195,11 @@ def static_report(label: str, files: DirFiles | GitFiles, listing: bool, target:
 
 
 def docker_report(names: tuple[str, ...], title: str) -> None:
-    from conftest import NEMO_GYM_REQUIREMENT, make_git_tree, server_files, wheel_server
-    from docker_support import base_image, ca_bundle
-
     from gym_review_bot.sandbox.options import SandboxOptions
     from gym_review_bot.sandbox.runner import run_sandbox
     from tests.corpus import wheel_path
+    from tests.docker_support import base_image, ca_bundle
+    from tests.sandbox.conftest import NEMO_GYM_REQUIREMENT, make_git_tree, server_files, wheel_server
 
     options = SandboxOptions(base_image=base_image(), ca_bundle=ca_bundle(), boot_timeout=180, request_timeout=30)
     print(f"\n== {title} (the wheel's files, nemo-gym==0.4.0)")
@@ -236,7 +235,6 @@ def main() -> None:
     parser.add_argument("--coverage", action="store_true", help="run the sandbox on the 11 judge_evaluations servers")
     parser.add_argument("--list", action="store_true", help="one line per judge server")
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT / "tests"))
     from tests.corpus import corpus_root
 
     static_report("nemo-gym 0.4.0 wheel", DirFiles(corpus_root()), args.list, None)
