@@ -141,10 +141,22 @@ def _output_text(row):
 
 
 def _ordered(row):
+    """arena_judge's two calls, sent at once (asyncio.gather): the candidate first (gen-base), then the baseline
+    first (base-gen). With both answers known, a call is routed by which comes first in it (`first`); else in
+    the order the calls arrive."""
     texts = [row.get(key) for key in ORDERED_TEXT_KEYS]
     if not all(isinstance(t, str) for t in texts):
         return None
-    return {"layout": " + ".join(ORDERED_TEXT_KEYS), "requests": False, "calls": [_call(text=t) for t in texts]}
+    calls = [_call(text=t) for t in texts]
+    candidate, baseline = _policy_text(row.get("response")), row.get("baseline_answer")
+    if candidate and isinstance(baseline, str) and baseline and candidate != baseline:
+        calls[0]["first"], calls[1]["first"] = [candidate, baseline], [baseline, candidate]
+    return {"layout": " + ".join(ORDERED_TEXT_KEYS), "requests": False, "calls": calls}
+
+
+def _policy_text(response):
+    """The output text of the rollout's own (policy) response, a Responses API object."""
+    return output_text(response) if isinstance(response, dict) else ""
 
 
 def _keyed(row):
@@ -416,7 +428,7 @@ class Recording:
             return self._by_prompt(kind, body, prompted)
         if keyed:
             return self._by_keys(kind, body, keyed)
-        return self._in_order(kind)
+        return self._in_order(kind, body)
 
     def _take(self, index, kind):
         answer = wire_answer(self.calls[index], kind)
@@ -477,7 +489,12 @@ class Recording:
             return self._take(best, kind)
         return None, "no recorded structured output names keys this request asks for"
 
-    def _in_order(self, kind):
+    def _in_order(self, kind, body=None):
+        text = _compact(body) if body is not None else ""
+        for i, call in enumerate(self.calls):  # a call whose answers appear in its own order
+            first = call.get("first")
+            if i not in self.used and first and _comes_first(text, *first):
+                return self._take(i, kind)
         for i in range(len(self.calls)):
             if i not in self.used:
                 return self._take(i, kind)
@@ -498,6 +515,12 @@ class Recording:
         index = next(i for i, c in enumerate(self.calls) if c.get("kind") == "verify")
         self.used.add(index)
         return response, None
+
+
+def _comes_first(text, one, other):
+    """`one` appears in the text before `other` (both as JSON string bodies, as a request carries them)."""
+    a, b = text.find(_compact(one)[1:-1]), text.find(_compact(other)[1:-1])
+    return a >= 0 and b >= 0 and a < b
 
 
 def _likeness(old, new):

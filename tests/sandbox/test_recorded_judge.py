@@ -419,3 +419,27 @@ def test_structured_outputs_go_to_the_call_that_names_their_keys() -> None:
     assert why is None and json.loads(explanation["choices"][0]["message"]["content"])["quality_class"] == "high"
     answer, why = recording.answer("/v1/chat/completions", asking("selected_answer", "answer_class", "rationale"))
     assert why is None and json.loads(answer["choices"][0]["message"]["content"])["selected_answer"] == "actor_a"
+
+
+def test_arena_judges_two_concurrent_calls_are_routed_by_which_answer_comes_first() -> None:
+    row = {
+        "response": {"output": [_message("The rain fell like a grudge.")]},
+        "baseline_answer": "Fog rolled over the bayou.",
+        "judgement_gen_base": "A is better: [[A>B]]",
+        "judgement_base_gen": "B is better: [[B>A]]",
+    }
+
+    def asking(first: str, second: str) -> dict:
+        return {"messages": [{"role": "user", "content": f"[Answer 1]\n{first}\n[Answer 2]\n{second}\nWhich?"}]}
+
+    recording = rj.Recording(rj.recording_of(row))
+    swapped, why = recording.answer(
+        "/v1/chat/completions", asking(row["baseline_answer"], "The rain fell like a grudge.")
+    )
+    assert why is None and swapped["choices"][0]["message"]["content"] == row["judgement_base_gen"]
+    direct, why = recording.answer(
+        "/v1/chat/completions", asking("The rain fell like a grudge.", row["baseline_answer"])
+    )
+    assert why is None and direct["choices"][0]["message"]["content"] == row["judgement_gen_base"]
+    answer, why = recording.answer("/v1/chat/completions", asking("x", "y"))
+    assert answer is None and "more judge calls than the 2 recorded" in (why or "")
