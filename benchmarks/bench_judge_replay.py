@@ -205,7 +205,11 @@ def docker_report(names: tuple[str, ...], title: str) -> None:
     print(f"\n== {title} (the wheel's files, nemo-gym==0.4.0)")
     for name in names:
         files = wheel_server(wheel_path(), name)
-        files["requirements.txt"] = NEMO_GYM_REQUIREMENT.encode()
+        # Outside NeMo Gym's tree `-e nemo-gym[dev] @ ../../` is no checkout: the released nemo-gym instead, the
+        # server's other requirements kept (math-verify, datasets, ...).
+        lines = files.get("requirements.txt", b"").decode().splitlines()
+        kept = [line for line in lines if not line.strip().startswith("-e nemo-gym")]
+        files["requirements.txt"] = (NEMO_GYM_REQUIREMENT + "".join(f"{line}\n" for line in kept)).encode()
         with tempfile.TemporaryDirectory() as tmp:
             tree = make_git_tree(Path(tmp) / "repo", server_files(name, files))
             start = time.monotonic()
@@ -223,8 +227,9 @@ def docker_report(names: tuple[str, ...], title: str) -> None:
             f"  {name:24} replay (both passes) {t.replay_s} s, boot {t.boot_s} s, whole run {took:.1f} s; "
             f"GR202 {found['GR202'].status}, GR203 {found['GR203'].status}; {how}"
         )
-        if found["GR203"].status not in ("pass", "skip"):
-            print("    " + found["GR203"].message.split("\nHow to fix")[0].replace("\n", "\n    ")[:600])
+        failed = next((found[c] for c in ("GR201", "GR202", "GR203") if found[c].status in ("fail", "error")), None)
+        if failed is not None:
+            print("    " + failed.message.split("\nHow to fix")[0].replace("\n", "\n    ")[:600])
 
 
 def main() -> None:
@@ -233,6 +238,7 @@ def main() -> None:
     parser.add_argument("--commit", default=MAIN)
     parser.add_argument("--docker", action="store_true", help="also time the sandbox replay of three servers")
     parser.add_argument("--coverage", action="store_true", help="run the sandbox on the 11 judge_evaluations servers")
+    parser.add_argument("--only", nargs="*", default=None, help="with --coverage: these servers only")
     parser.add_argument("--list", action="store_true", help="one line per judge server")
     args = parser.parse_args()
     from tests.corpus import corpus_root
@@ -246,7 +252,8 @@ def main() -> None:
     if args.docker:
         docker_report(DOCKER_SERVERS, "replay time in the sandbox")
     if args.coverage:
-        docker_report(EVALUATIONS_SERVERS, "GR203 of the wheel's judge_evaluations servers")
+        names = tuple(n for n in EVALUATIONS_SERVERS if args.only is None or n in args.only)
+        docker_report(names, "GR203 of the wheel's judge_evaluations servers")
 
 
 if __name__ == "__main__":
