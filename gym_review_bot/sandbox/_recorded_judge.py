@@ -9,8 +9,9 @@ A recording is a list of calls, each with what the judge was asked (a whole requ
 message, or nothing) and what it answered (a response object, or its output text). A call is matched:
 
 - by request, when the layout holds one: after normalising what changes between runs or what verify()
-  fills from its config (ids, timestamps, nulls and empty values, key order, `model`, `stream`, and
-  other transport fields), the messages must be equal, and so must the sampling parameters when the
+  fills from its config (ids, timestamps, nulls and empty values, key order, `model`, `stream`, other
+  transport fields, and the sampling settings of the judge's deployment: temperature, token limits...),
+  the messages must be equal, and so must the other parameters (tools, the output format) when the
   call uses the API the recording was made with (Responses or Chat Completions);
 - by user message, when the layout holds only the prompt (`rubric_evaluations`);
 - by the recorded output's keys, for structured outputs (each answers the call whose request names all
@@ -57,6 +58,31 @@ TRANSPORT_FIELDS = frozenset(
         "prompt_cache_retention",
         "safety_identifier",
         "previous_response_id",
+    }
+)
+# Sampling settings of the judge's deployment, filled from the config (the wheel's math_with_autograder recorded
+# `max_output_tokens: null` and its config now sends 2048): not what the judge is asked.
+SAMPLING_FIELDS = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "top_k",
+        "min_p",
+        "seed",
+        "max_output_tokens",
+        "max_tokens",
+        "max_completion_tokens",
+        "max_tool_calls",
+        "n",
+        "frequency_penalty",
+        "presence_penalty",
+        "repetition_penalty",
+        "top_logprobs",
+        "logprobs",
+        "truncation",
+        "reasoning",
+        "reasoning_effort",
+        "extra_body",
     }
 )
 VOLATILE_KEYS = frozenset({"id", "call_id", "item_id", "response_id", "request_id", "created", "created_at"})
@@ -235,7 +261,7 @@ def canonical(body, kind):
         elif isinstance(given, list):
             messages.extend(_message(m) for m in given)
         rest = {k: v for k, v in body.items() if k not in ("input", "instructions")}
-    params = normalised({k: v for k, v in rest.items() if k not in TRANSPORT_FIELDS})
+    params = normalised({k: v for k, v in rest.items() if k not in TRANSPORT_FIELDS and k not in SAMPLING_FIELDS})
     for key, default in DEFAULTS.items():
         if params.get(key) == default:
             del params[key]

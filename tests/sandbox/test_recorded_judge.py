@@ -289,9 +289,13 @@ def test_volatile_fields_do_not_matter_and_the_prompt_does() -> None:
     other = judge_request(TEMPLATE, "Capital of France?", "Paris", "It is Lyon.")
     answer, why = rj.Recording(rj.recording_of(ROWS[0])).answer("/v1/responses", other)
     assert answer is None and "message 2 (user) differs" in (why or "") and "Lyon" in (why or "")
-    hotter = dict(sent, temperature=0.7)
+    # The deployment's sampling settings are not what the judge is asked; the output format and tools are.
+    hotter = dict(sent, temperature=0.7, max_output_tokens=2048)
     answer, why = rj.Recording(rj.recording_of(ROWS[0])).answer("/v1/responses", hotter)
-    assert answer is None and "`temperature`" in (why or "")
+    assert why is None and output_of(answer) == "[[A=B]]"
+    formatted = dict(sent, text={"format": {"type": "json_schema", "name": "verdict", "schema": {"type": "object"}}})
+    answer, why = rj.Recording(rj.recording_of(ROWS[0])).answer("/v1/responses", formatted)
+    assert answer is None and "`text`" in (why or "")
 
 
 def test_a_diff_snippet_escapes_control_characters_and_quotes() -> None:
