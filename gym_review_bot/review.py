@@ -280,13 +280,19 @@ def _run_sandbox(
 
     assert options.sandbox_options is not None
     verify_expected = any(f.id == VERIFY_CHECK and f.status == "pass" for f in static)
-    touched = None
+    touched = rollouts = None
     if result.status == "changed" and found.base is not None:  # a stale recorded judge is pre-existing when untouched
-        from gym_review_bot.sandbox.replay import judge_inputs_changed
+        from gym_review_bot.sandbox.replay import judge_inputs_changed, rollouts_changed
 
         touched = judge_inputs_changed(found.base, found.head, result.path)
+        rollouts = rollouts_changed(found.base, found.head, result.path)
     outcome = run_sandbox(
-        found.head, result.name, options.sandbox_options, verify_expected=verify_expected, judge_inputs_changed=touched
+        found.head,
+        result.name,
+        options.sandbox_options,
+        verify_expected=verify_expected,
+        judge_inputs_changed=touched,
+        rollouts_changed=rollouts,
     )
     result.timings, result.replay = outcome.timings, outcome.replay
     result.sandbox_ran = any(f.id == BUILD_CHECK and f.status in ("pass", "fail") for f in outcome.findings)

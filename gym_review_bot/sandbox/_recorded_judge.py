@@ -42,6 +42,10 @@ LAYOUT_NAMES = tuple(name for name, _ in LAYOUTS)
 OUTPUT_TEXT_KEYS = ("judge_output", "judge_raw", "judge_text")
 ORDERED_TEXT_KEYS = ("judgement_gen_base", "judgement_base_gen")
 KEYED_OUTPUT_KEYS = ("answer_judgment", "explanation_judgment")
+# Layouts holding the judge's answers only: a changed judge prompt cannot be seen from them.
+PROMPT_BLIND_LAYOUTS = frozenset(
+    (*OUTPUT_TEXT_KEYS, "judge_response", " + ".join(ORDERED_TEXT_KEYS), " + ".join(KEYED_OUTPUT_KEYS))
+)
 # Top-level request fields that are transport, bookkeeping or filled from the model server's config.
 TRANSPORT_FIELDS = frozenset(
     {

@@ -104,6 +104,13 @@ def judge_inputs_changed(base: SourceTree, head: SourceTree, server_dir: str) ->
     return inputs(base) != inputs(head)
 
 
+def rollouts_changed(base: SourceTree, head: SourceTree, server_dir: str) -> bool:
+    """Whether a server's data/example_rollouts.jsonl differs between two trees (by content id, else size)."""
+    path = f"{server_dir}/data/example_rollouts.jsonl"
+    before, after = base.get(path), head.get(path)
+    return (before and (before.kind, before.oid, before.size)) != (after and (after.kind, after.oid, after.size))
+
+
 def strip_nulls(value: Any) -> Any:
     """Drop keys whose value is null, recursively: stored rollouts carry nulls today's schema rejects."""
     if isinstance(value, dict):

@@ -56,10 +56,14 @@ class _Run:
         verify_expected: bool = False,
         hidden: Iterable[str] = (),
         judge_inputs_changed: bool | None = None,
+        rollouts_changed: bool | None = None,
     ):
         self.tree = tree
         # Whether the PR touches the server's Python files, prompt files or configs (None: not a PR, or unknown).
         self.judge_inputs_changed = judge_inputs_changed
+        # A changed server's judge inputs changed, its rollouts did not: a recording of the judge's answers alone
+        # (no request, no prompt) may predate the change, and a changed judge prompt would go unseen.
+        self.recordings_may_predate = bool(judge_inputs_changed) and rollouts_changed is False
         self.stale_judge_only = False  # GR203 fails only because the judge was asked what no recording holds
         self.hidden = frozenset(hidden)  # evidence files the pull request names: never in the run image
         self.options = options
@@ -278,6 +282,18 @@ def _stale_before(finding: Finding) -> Finding:
     return finding.model_copy(update={"pre_existing": True, "message": finding.message + note})
 
 
+def _blind_words(blind: list[ReplayResult]) -> str:
+    """Why rollouts answered from a recording of the judge's answers alone cannot be judged in this PR."""
+    layouts = ", ".join(f"`{name}`" for name in sorted({r.layout or "" for r in blind}))
+    return (
+        f"{len(blind)} example rollouts (lines {_lines(blind)}) hold only the judge's answers ({layouts}), not what "
+        "it was asked, and this pull request changes the server's Python files, prompt files or configs but not "
+        "its rollouts: a changed judge prompt would go unseen, so their reward cannot be judged. Regenerate "
+        "data/example_rollouts.jsonl with the current verify() (or record the judge's requests, "
+        "`judge_evaluations`)."
+    )
+
+
 def _prompt_changed(r: ReplayResult) -> str:
     return (
         f"- line {r.line}: the judge prompt changed since these rollouts were recorded: verify() asked the judge "
@@ -309,6 +325,14 @@ def reproduction(run: _Run, first: list[ReplayResult], cause: str) -> None:
     changed = [r for r in first if r.judge_unmatched is not None]
     called = [r for r in first if r.model_calls > 0 and not r.recorded_judge and r.judge_unmatched is None]
     bad = [r for r in first if not r.matches and r.judged_here and r.judge_unmatched is None]
+    blind = [
+        r
+        for r in first
+        if run.recordings_may_predate
+        and r.recorded_judge
+        and r.matches
+        and r.layout in _recorded_judge.PROMPT_BLIND_LAYOUTS
+    ]
     recorded = sum(1 for r in first if r.recorded_judge and r.matches)
     if not first:
         run.set("GR203", skipped(f"Skipped: {path} has no rollouts to replay."))
@@ -319,7 +343,7 @@ def reproduction(run: _Run, first: list[ReplayResult], cause: str) -> None:
             f"(lines {_lines(called)})."
             if called
             else ""
-        )
+        ) + (f"\n{_blind_words(blind)}" if blind else "")
         stalled = cause or any(r.aborted for r in bad)
         fix = run.limits_hint() if stalled else None
         if any(r.deadline for r in bad):
@@ -354,6 +378,16 @@ def reproduction(run: _Run, first: list[ReplayResult], cause: str) -> None:
                 key=" ".join([f"{r.line}:{r.stored!r}" for r in bad] + [f"{r.line}:judge-prompt" for r in changed]),
             ),
         )
+    elif blind and not called:
+        run.set(
+            "GR203",
+            errored(
+                f"Incomplete: {_blind_words(blind)} The other rollouts reproduce their stored reward.",
+                file=path,
+                line=blind[0].line,
+                key=" ".join(str(r.line) for r in blind),
+            ),
+        )
     elif called:
         layouts = ", ".join(f"`{name}`" for name in _recorded_judge.LAYOUT_NAMES)
         run.set(
@@ -362,7 +396,8 @@ def reproduction(run: _Run, first: list[ReplayResult], cause: str) -> None:
                 f"Incomplete: {len(called)} of {len(first)} example rollouts called a model server during verify() "
                 f"(lines {_lines(called)}) and hold no recorded judge calls that answer it; the sandbox runs no "
                 f"model, so their reward cannot be judged. Recorded judge calls are read from these rollout "
-                f"fields: {layouts}. The other rollouts reproduce their stored reward.",
+                f"fields: {layouts}. The other rollouts reproduce their stored reward."
+                + (f" {_blind_words(blind)}" if blind else ""),
                 file=path,
                 line=called[0].line,
                 key=" ".join(str(r.line) for r in called),
@@ -561,6 +596,7 @@ def run_sandbox(
     verify_expected: bool = False,
     hidden_files: Iterable[str] = (),
     judge_inputs_changed: bool | None = None,
+    rollouts_changed: bool | None = None,
 ) -> SandboxResult:
     """Build, boot, replay and test one server; every outcome becomes a finding, nothing of the run stays.
 
@@ -569,8 +605,10 @@ def run_sandbox(
     rollouts and reward-profiling files are left out by name anyway).
     `judge_inputs_changed`: whether the PR touches the server's Python files, prompt files or configs; when it
     does not (False), rollouts whose judge was asked what their recording does not hold are a pre-existing GR203.
+    `rollouts_changed`: whether the PR changes data/example_rollouts.jsonl; when the judge's inputs changed and the
+    rollouts did not, rollouts whose recording holds only the judge's answers cannot be judged (`error`).
     """
-    run = _Run(tree, server_name, options, verify_expected, hidden_files, judge_inputs_changed)
+    run = _Run(tree, server_name, options, verify_expected, hidden_files, judge_inputs_changed, rollouts_changed)
     reqs = read_requirements(tree, run.server_dir, options.allow_url_deps)
     reason = docker_api.unavailable_reason()
     if reason:

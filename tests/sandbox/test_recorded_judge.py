@@ -177,9 +177,11 @@ def replay_rows(tmp_path: Path, url: str, calls: Path, rows: list[dict], mode: s
     return sorted((r for x in lines for r in results_of(x)), key=lambda r: (r.line, r.probe or ""))
 
 
-def a_run(tmp_path: Path, judge_inputs_changed: bool | None = None) -> _Run:
+def a_run(tmp_path: Path, judge_inputs_changed: bool | None = None, rollouts_changed: bool | None = None) -> _Run:
     tree = make_git_tree(tmp_path / "repo", server_files("demo", answer_server("demo")))
-    return _Run(tree, "demo", SandboxOptions(), judge_inputs_changed=judge_inputs_changed)
+    return _Run(
+        tree, "demo", SandboxOptions(), judge_inputs_changed=judge_inputs_changed, rollouts_changed=rollouts_changed
+    )
 
 
 def gr203_finding(run: _Run, results: list[ReplayResult]) -> Finding:
@@ -242,6 +244,27 @@ def test_a_reward_mismatch_with_a_prompt_change_is_never_pre_existing(tmp_path: 
     results = [ReplayResult(1, 1.0, 0.0), ReplayResult(2, 1.0, None, model_calls=1, judge_unmatched="x")]
     gr203 = gr203_finding(a_run(tmp_path, judge_inputs_changed=False), results)
     assert gr203.status == "fail" and not gr203.pre_existing
+
+
+@pytest.mark.parametrize("layout", ["judge_output", "judgement_gen_base + judgement_base_gen", "judge_response"])
+def test_answers_alone_cannot_show_a_prompt_edit_so_a_pr_changing_the_judge_inputs_but_not_the_rollouts_is_error(
+    tmp_path: Path, layout: str
+) -> None:
+    """A recording of the judge's answers (no request, no prompt) answers whatever verify() asks: when the PR changes
+    the server's code, prompts or configs and keeps the rollouts, the reward it reproduces proves nothing."""
+    results = [ReplayResult(n, 1.0, 1.0, model_calls=1, judge_answered=1, layout=layout) for n in (1, 2)]
+    edited = gr203_finding(a_run(tmp_path / "edited", judge_inputs_changed=True, rollouts_changed=False), results)
+    assert edited.status == "error" and "lines 1, 2" in edited.message and f"`{layout}`" in edited.message
+    regenerated = gr203_finding(a_run(tmp_path / "new", judge_inputs_changed=True, rollouts_changed=True), results)
+    untouched = gr203_finding(a_run(tmp_path / "same", judge_inputs_changed=False, rollouts_changed=False), results)
+    added = gr203_finding(a_run(tmp_path / "added"), results)
+    assert regenerated.status == untouched.status == added.status == "pass"
+    requests = [ReplayResult(n, 1.0, 1.0, model_calls=1, judge_answered=1, layout="judge_evaluations") for n in (1, 2)]
+    seen = gr203_finding(a_run(tmp_path / "requests", judge_inputs_changed=True, rollouts_changed=False), requests)
+    assert seen.status == "pass"  # the requests were matched: the prompt is what they were recorded with
+    wrong = [ReplayResult(1, 1.0, 0.0, model_calls=1, judge_answered=1, layout=layout), results[1]]
+    failing = gr203_finding(a_run(tmp_path / "wrong", judge_inputs_changed=True, rollouts_changed=False), wrong)
+    assert failing.status == "fail" and "(lines 2)" in failing.message  # a wrong reward still fails, blind or not
 
 
 def test_rollouts_without_a_recording_stay_error_naming_the_layouts(
