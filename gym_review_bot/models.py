@@ -198,6 +198,69 @@ class PrReport(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
 
 
+# A sampled server of a core change (blast/): a check passes at the merge base and fails here (breaks); it fails
+# there too (pre_existing); nothing new fails (passes); it could not be judged (error); the sample was not run here.
+BlastOutcome = Literal["breaks", "pre_existing", "passes", "error", "not_run"]
+
+
+class RewardChange(BaseModel):
+    """An example rollout whose replayed reward the change moved: as stored, at the merge base, and here."""
+
+    line: int
+    stored: float | None = None
+    base: float | None = None
+    head: float | None = None  # None: /verify returned no reward (`note` says what it returned)
+    note: Text | None = None
+
+
+class CheckChange(BaseModel):
+    """A check of a sampled server that passes at the merge base and fails here."""
+
+    id: str
+    title: str = ""
+    base: FindingStatus
+    head: FindingStatus
+    message: Text = ""  # the head's message, its first line
+
+
+class SampledServer(BaseModel):
+    """One sampled server of a core change, reviewed here and compared with the merge base."""
+
+    name: Text
+    modules: list[Text] = Field(default_factory=list)  # the changed modules it imports
+    outcome: BlastOutcome
+    breaks: list[CheckChange] = Field(default_factory=list)
+    pre_existing: list[str] = Field(default_factory=list)  # ids failing here that fail at the merge base too
+    not_judged: list[str] = Field(default_factory=list)  # ids that could not run (here, or at the base)
+    rewards: list[RewardChange] = Field(default_factory=list)
+    base_from: Literal["audit", "run", "none"] = "none"  # the base's result: the last audit, a run, not needed
+    reason: Text | None = None  # why it could not be judged, or was not run
+    seconds: float | None = None
+
+
+class AffectedServer(BaseModel):
+    """A server whose Python imports a module the PR changes, directly or through others."""
+
+    name: Text
+    modules: list[Text] = Field(default_factory=list)
+    # its example rollouts need no model (or carry a recorded judge); None: not looked at (the sample was full)
+    replayable: bool | None = None
+    cut_short: bool = False  # its import walk hit the bound: it may import more
+
+
+class BlastRadius(BaseModel):
+    """A core change's reach: the changed shared modules, the servers importing them, the sample judged."""
+
+    modules: list[Text] = Field(default_factory=list)  # changed files of nemo_gym/ or a shared library
+    affected: list[AffectedServer] = Field(default_factory=list)  # in sample order
+    sample_size: int = 0  # github.audit_sample
+    sampled: list[Text] = Field(default_factory=list)
+    not_sampled: list[Text] = Field(default_factory=list)
+    in_pr: list[Text] = Field(default_factory=list)  # affected servers the PR itself changes: reviewed as such
+    results: list[SampledServer] = Field(default_factory=list)  # the sampled servers judged in this report
+    reason: Text | None = None  # why the sample was not judged here (not requested, other jobs judge it)
+
+
 class Report(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -215,6 +278,7 @@ class Report(BaseModel):
     servers: list[ServerReport] = Field(default_factory=list)
     pr: PrReport | None = None  # the PR's own checks (description GR3xx, commits GR120); absent outside PR reviews
     not_reviewed: list[NotReviewed] = Field(default_factory=list)  # touched paths under resources_servers/, not servers
+    blast: BlastRadius | None = None  # a PR changing shared code: the servers it reaches, the sample (GR501)
     notes: list[Text] = Field(default_factory=list)
     policy: PolicySource = Field(default_factory=PolicySource)
 

@@ -37,3 +37,5 @@ class GithubSettings(Strict):
     publish_workflow: str = ".github/workflows/gym-review-publish.yml"
     protected_paths: list[str] = Field(default_factory=lambda: [".github/", ".gym-review.yaml"])
     max_report_mb: float = Field(default=5, gt=0)
+    # a PR changing nemo_gym/ or a shared library: how many of the servers importing it `plan` adds to the matrix
+    audit_sample: int = Field(default=8, ge=0, le=256)
