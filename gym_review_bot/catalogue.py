@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from gym_review_bot.checks import (
     app,
+    blast,
     commits,
     data,
     evidence,
@@ -29,7 +30,7 @@ from gym_review_bot.models import Finding, ServerStatus, Severity
 from gym_review_bot.sandbox.catalogue import SANDBOX_CHECKS
 
 FAMILIES = ("files", "code", "config", "data", "licence", "sandbox", "evidence")  # the comment's columns
-PR_FAMILIES = ("description", "commits")  # the PR line's parts (checks of the PR itself)
+PR_FAMILIES = ("description", "commits", "core")  # the PR's own checks: its description, its commits, its reach
 _FIXED: list[Check] = [
     *files.CHECKS,
     *app.CHECKS,
@@ -41,6 +42,7 @@ _FIXED: list[Check] = [
     *registry.CHECKS,
     *SANDBOX_CHECKS,
     *commits.CHECKS,
+    *blast.CHECKS,
 ]
 _ORDER = {"static": 0, "sandbox": 1}
 

@@ -15,13 +15,13 @@ from types import ModuleType
 from gym_review_bot import __version__
 from gym_review_bot.argtypes import OneLineParser, output_directory, positive_float, pr_body_source
 from gym_review_bot.audit import cli as audit_cli
-from gym_review_bot.discover import discover_local, discover_pr, select_servers
+from gym_review_bot.discover import Discovery, discover_local, discover_pr, select_servers
 from gym_review_bot.errors import UsageError
 from gym_review_bot.git import GitError
 from gym_review_bot.github import cli as github_cli
 from gym_review_bot.judge import Judgement
-from gym_review_bot.models import Report
-from gym_review_bot.review import options_from_flags, review
+from gym_review_bot.models import BlastRadius, Report
+from gym_review_bot.review import ReviewOptions, options_from_flags, review
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 EXIT_CODES = {"pass": EXIT_OK, "fail": EXIT_FINDINGS, "error": EXIT_INCOMPLETE}
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--head", metavar="REF", default="HEAD", help="PR mode: the PR's head commit (default: HEAD)")
     _add_evidence_flags(check)
+    _add_blast_flags(check)
     _add_common(check, sandbox_options)
 
     demo = commands.add_parser("demo", help="review a bundled demo PR in a throwaway git repo")
@@ -114,6 +115,32 @@ def _add_evidence_flags(parser: argparse.ArgumentParser) -> None:
         type=output_directory,
         metavar="DIR",
         help="write PNG charts of each added server's evidence into DIR (needs matplotlib)",
+    )
+
+
+def _add_blast_flags(parser: argparse.ArgumentParser) -> None:
+    from gym_review_bot.blast import DEFAULT_AUDIT_TIMEOUT_S
+
+    blast = parser.add_argument_group("core change (a PR changing nemo_gym/ or a shared library: GR501)")
+    blast.add_argument(
+        "--blast",
+        action="append",
+        metavar="NAME",
+        help="PR mode: review only this server the change reaches (repeatable; a blast job of the matrix), "
+        "compared with the merge base",
+    )
+    blast.add_argument(
+        "--audit",
+        type=Path,
+        metavar="FILE",
+        help="the last audit report: a sampled server's merge-base result is taken from it when it matches",
+    )
+    blast.add_argument(
+        "--audit-timeout",
+        type=positive_float,
+        default=DEFAULT_AUDIT_TIMEOUT_S,
+        metavar="S",
+        help=f"seconds after which no sampled server's review starts (default: {DEFAULT_AUDIT_TIMEOUT_S:g})",
     )
 
 
@@ -200,6 +227,8 @@ def _check_scope(args: argparse.Namespace) -> None:
         raise UsageError("--all cannot be combined with --base or --server")
     if not (args.all or args.base is not None or args.server):
         raise UsageError("say what to review: --base REF (a PR), --all, or --server NAME")
+    if args.blast and (args.base is None or args.server):
+        raise UsageError("--blast needs --base (PR mode) and cannot be combined with --server")
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -216,7 +245,7 @@ def run_check(args: argparse.Namespace) -> int:
         found = discover_local(repo, None if args.all else args.server)
     options.pr_body = _read_pr_body(args.pr_body)
     options.max_evidence_mb = args.max_evidence_mb
-    reviewed = review(found, options)
+    reviewed = review(found, options, _blast(found, options, args) if pr_mode else None)
     report, judgement = reviewed.report, reviewed.judgement
     _emit(report, judgement, args)
     if args.artifacts_dir is not None:
@@ -225,6 +254,21 @@ def run_check(args: argparse.Namespace) -> int:
         for path in write_charts(report, args.artifacts_dir):
             _print(f"chart: {path}")
     return EXIT_CODES.get(judgement.verdict, EXIT_INCOMPLETE)
+
+
+def _blast(found: Discovery, options: ReviewOptions, args: argparse.Namespace) -> BlastRadius | None:
+    """A PR changing shared code: the servers it reaches, and the sample judged (or why not)."""
+    from gym_review_bot.blast.affected import changed_shared
+
+    if not args.blast and not changed_shared(found):
+        return None  # the common case, without loading the sample's machinery
+    from gym_review_bot.blast.baseline import read_audit
+    from gym_review_bot.blast.run import SampleRequest, blast_review
+
+    request = SampleRequest(args.blast, bool(args.server), read_audit(args.audit), args.audit_timeout)
+    radius = blast_review(found, options, request)
+    found.notes += request.notes
+    return radius
 
 
 def run_demo(args: argparse.Namespace) -> int:

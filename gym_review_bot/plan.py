@@ -8,10 +8,15 @@ from pathlib import Path
 import re2
 from pydantic import ValidationError
 
-from gym_review_bot.discover import discover_pr
+from gym_review_bot.blast import BLAST_JOB_NOTE
+from gym_review_bot.checks.base import make_finding
+from gym_review_bot.checks.blast import BLAST_CHECK, breaks_outcome
+from gym_review_bot.checks.blast import CHECKS as BLAST_CHECKS
+from gym_review_bot.checks.pull import PR_SCOPE
+from gym_review_bot.discover import Discovery, discover_pr
 from gym_review_bot.errors import UsageError
 from gym_review_bot.judge import judge, recorded_waivers, sealed
-from gym_review_bot.models import Finding, Report, ServerReport, make_fingerprint
+from gym_review_bot.models import BlastRadius, Finding, Report, SampledServer, ServerReport, make_fingerprint
 from gym_review_bot.text import escape_output
 
 SAFE_NAME = re2.compile(r"^[A-Za-z0-9_.-]+$")
@@ -22,8 +27,9 @@ def is_safe(name: str) -> bool:
     return bool(SAFE_NAME.match(name)) and name not in (".", "..")
 
 
-def make_plan(repo: Path, base: str, head: str) -> str:
-    """JSON: the servers to review (safe names only), the refused ones, and a matrix `include` list."""
+def make_plan(repo: Path, base: str, head: str, audit: Path | None = None) -> str:
+    """JSON: the servers to review (safe names only), the refused ones, and a matrix `include` list; for a PR
+    changing shared code, `blast`: the servers it reaches and the sample the blast jobs review (else null)."""
     found = discover_pr(repo, base, head)
     names = [s.name for s in found.servers if s.status != "removed"]
     safe = [n for n in names if is_safe(n)]
@@ -34,8 +40,40 @@ def make_plan(repo: Path, base: str, head: str) -> str:
         "status": {s.name: s.status for s in found.servers if is_safe(s.name)},
         "refused": [escape_output(n) for n in names if not is_safe(n)],  # shown in the log: no `##[`, no controls
         "include": [{"server": n} for n in safe],
+        "blast": blast_plan(found, audit),
     }
     return json.dumps(plan, separators=(",", ":"), ensure_ascii=True)
+
+
+def blast_plan(found: Discovery, audit_path: Path | None) -> dict | None:
+    """The core change's reach and sample (only safe names reach the matrix), and what the sample costs: its
+    servers x one server's median sandbox time (from the last audit, else the documented default), plus at most
+    as many runs again at the merge base for those no audit result covers."""
+    from gym_review_bot.blast.baseline import base_keys, from_audit, median_seconds, read_audit
+    from gym_review_bot.blast.sample import find_radius
+    from gym_review_bot.config import load_policy
+
+    assert found.base is not None
+    audit = read_audit(audit_path)
+    radius = find_radius(found, load_policy(found.base).policy.github.audit_sample)
+    if radius is None:
+        return None
+    radius.not_sampled += [n for n in radius.sampled if not is_safe(n)]
+    radius.sampled = [n for n in radius.sampled if is_safe(n)]
+    keys = base_keys(found, radius.sampled) if audit is not None else None
+    covered = [n for n in radius.sampled if keys is not None and from_audit(audit, n, keys) is not None]
+    median, source = median_seconds(audit)
+    runs = len(radius.sampled) + len(radius.sampled) - len(covered)
+    cost = {
+        "servers": len(radius.sampled),
+        "median_s": median,
+        "median_from": source,
+        "seconds": round(len(radius.sampled) * median, 1),
+        "base_from_audit": covered,
+        "seconds_at_most": round(runs * median, 1),  # each sampled server failing here also run at the merge base
+    }
+    plan = radius.model_dump(mode="json", exclude={"results", "reason"})
+    return {**plan, "count": len(radius.affected), "cost": cost}
 
 
 def _error_server(name: str, status: str, message: str) -> ServerReport:
@@ -51,6 +89,44 @@ def _error_server(name: str, status: str, message: str) -> ServerReport:
     return ServerReport(name=shown, path=f"resources_servers/{shown}", status=status, findings=[finding])
 
 
+def _job_note(note: str) -> bool:
+    """A job's note on what it reviewed (one of the PR's servers, one sampled server): not the joined report's."""
+    return "reviewed here; the PR also touches" in note or note.startswith(BLAST_JOB_NOTE)
+
+
+def _joined_blast(planned: dict, parts: list[Report]) -> BlastRadius:
+    """The plan's reach and sample with each sampled server's row from its blast job; a sampled server whose job
+    left no row is `error`, never dropped."""
+    try:
+        radius = BlastRadius.model_validate(planned)
+    except ValidationError:
+        raise UsageError("--plan: its `blast` section is not one `gym-review plan` writes") from None
+    rows: dict[str, SampledServer] = {}
+    for part in parts:
+        for row in part.blast.results if part.blast else []:
+            if row.name in radius.sampled and row.name not in rows:
+                rows[row.name] = row
+    missing = "its blast job's report is missing (job failed?)"
+    radius.results = [
+        rows.get(n) or SampledServer(name=n, modules=_modules(radius, n), outcome="error", reason=missing)
+        for n in radius.sampled
+    ]
+    return radius
+
+
+def _modules(radius: BlastRadius, name: str) -> list[str]:
+    return next((s.modules for s in radius.affected if s.name == name), [])
+
+
+def _blast_finding(finding: Finding, radius: BlastRadius) -> Finding:
+    """GR501 of the joined report, from every sampled server's row (a job's own says only what it saw); the
+    severity is the one the jobs gave it under the merge base's rules, and a GR501 the rules turn off stays off."""
+    if finding.id != BLAST_CHECK or finding.skip_kind == "disabled_by_policy":
+        return finding
+    check = next(c for c in BLAST_CHECKS if c.id == BLAST_CHECK)
+    return make_finding(check, breaks_outcome(radius), PR_SCOPE, finding.severity)
+
+
 def merge_reports(plan_path: Path, report_paths: list[Path]) -> Report:
     """One report for the PR: every planned server once; a missing or refused one is `error`, never dropped."""
     try:
@@ -62,6 +138,7 @@ def merge_reports(plan_path: Path, report_paths: list[Path]) -> Report:
     by_name: dict[str, ServerReport] = {}
     notes: list[str] = []
     first: Report | None = None  # the PR description's findings and the policy: the same in every job
+    parts: list[Report] = []
     for path in report_paths:
         try:
             part = Report.model_validate_json(path.read_text(encoding="utf-8"))
@@ -72,7 +149,8 @@ def merge_reports(plan_path: Path, report_paths: list[Path]) -> Report:
             notes.append(f"A per-server report is for another commit and was not used ({path.name}).")
             continue
         first = first or part
-        notes += [n for n in part.notes if n not in notes and "reviewed here; the PR also touches" not in n]
+        parts.append(part)
+        notes += [n for n in part.notes if n not in notes and not _job_note(n)]
         for server in part.servers:
             if server.name in planned and server.name not in by_name:
                 server.status = statuses.get(server.name, server.status)
@@ -86,6 +164,10 @@ def merge_reports(plan_path: Path, report_paths: list[Path]) -> Report:
     if first is not None:
         report.pr, report.policy, report.tool_version = first.pr, first.policy, first.tool_version
         report.not_reviewed, report.generated_at = first.not_reviewed, first.generated_at
+    if plan.get("blast"):
+        report.blast = _joined_blast(plan["blast"], parts)
+        if report.pr is not None:
+            report.pr.findings = [_blast_finding(f, report.blast) for f in report.pr.findings]
     # Judged as each job judged its part: with the config waivers the parts record (publish re-judges it all
     # under the trusted config, and refuses a report that claims what that config does not give).
     return sealed(report, judge(report, recorded_waivers(report)))[0]

@@ -8,18 +8,20 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from gym_review_bot import __version__, git
+from gym_review_bot.blast.affected import changed_shared
 from gym_review_bot.catalogue import Catalogue
 from gym_review_bot.checks.base import Check, apply_rules, run_checks
+from gym_review_bot.checks.blast import BlastContext
 from gym_review_bot.checks.checkout import Checkout
 from gym_review_bot.checks.context import ServerContext
 from gym_review_bot.checks.evidence import review_evidence
-from gym_review_bot.checks.pull import PR_SCOPE, PrContext, PullRequest
+from gym_review_bot.checks.pull import PR_SCOPE, PullRequest
 from gym_review_bot.config import POLICY_FILE, LoadedPolicy, load_policy, policy_notes
 from gym_review_bot.discover import SERVERS_DIR, Discovery, ServerTarget
 from gym_review_bot.errors import UsageError
 from gym_review_bot.evidence.body import ParsedBody, parse_body
 from gym_review_bot.judge import Judgement, judge, sealed
-from gym_review_bot.models import Finding, PrReport, Report, ServerReport
+from gym_review_bot.models import BlastRadius, Finding, PrReport, Report, ServerReport
 from gym_review_bot.renames import RenamedTree
 from gym_review_bot.sandbox.catalogue import error_findings, skipped_findings
 from gym_review_bot.sources import GitTree, SourceTree
@@ -95,8 +97,9 @@ class Reviewed(NamedTuple):
     judgement: Judgement
 
 
-def review(found: Discovery, options: ReviewOptions) -> Reviewed:
-    """Check every discovered server, judge the findings once, and return both."""
+def review(found: Discovery, options: ReviewOptions, blast: BlastRadius | None = None) -> Reviewed:
+    """Check every discovered server, judge the findings once, and return both. `blast`: a PR changing shared
+    code, the servers it reaches and how the sample fared (blast/; GR501); None when it changes none."""
     rules = load_policy(found.base if found.base is not None else found.head)  # never the PR's head
     catalogue = Catalogue(rules.policy)  # unknown check ids in the rules stop here (exit 2)
     head = Checkout(found.head, trusted=found.base)  # policy facts (domains, licences) from the merge base
@@ -105,6 +108,7 @@ def review(found: Discovery, options: ReviewOptions) -> Reviewed:
     pull = _pull_request(found)
     body = parse_body(options.pr_body) if options.pr_body is not None else None
     pr = _PullFacts(rules, catalogue, pull, body, added=found.added)  # the PR's added servers, not only these
+    blast = blast or _unsampled(found)
     servers = [_review_server(target, found, head, base, options, pr) for target in found.servers]
     report = Report(
         tool_version=__version__,
@@ -113,13 +117,22 @@ def review(found: Discovery, options: ReviewOptions) -> Reviewed:
         base_sha=found.base_sha,
         servers=servers,
         not_reviewed=found.not_reviewed,
-        notes=[*found.notes, *_policy_notes(found, rules), *pr.notes],
+        notes=list(dict.fromkeys([*found.notes, *_policy_notes(found, rules), *pr.notes])),  # each once
         policy=rules.source,
+        blast=blast,
     )
-    if found.base is not None:  # a PR: its description and its commits are checked (or skipped, saying why)
-        ctx = PrContext(body, rules.policy, pull)
+    if found.base is not None:  # a PR: its description, its commits and its reach are checked (or skipped, saying why)
+        ctx = BlastContext(body, rules.policy, pull, blast=blast)
         report.pr = PrReport(findings=run_checks(catalogue.pr_checks(), ctx, PR_SCOPE, rules.policy))
     return Reviewed(*sealed(report, judge(report, rules.policy.config_waivers(), catalogue)))
+
+
+def _unsampled(found: Discovery) -> BlastRadius | None:
+    """A PR changing shared code whose reach this run was not asked to judge: GR501 says it was not sampled."""
+    modules = changed_shared(found)
+    if not modules:
+        return None
+    return BlastRadius(modules=modules, reason="the servers this change reaches were not sampled in this run.")
 
 
 def _add_package_hosts(options: ReviewOptions, rules: LoadedPolicy) -> None:

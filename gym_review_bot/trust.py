@@ -11,7 +11,9 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import date
 
+from gym_review_bot.blast.affected import CORE_DIR
 from gym_review_bot.catalogue import Catalogue
+from gym_review_bot.checks.blast import BLAST_CHECK, breaks_outcome
 from gym_review_bot.discover import SERVERS_DIR
 from gym_review_bot.judge import Judgement, judge
 from gym_review_bot.models import Report, ServerReport
@@ -49,6 +51,7 @@ def verify_report(report: Report, catalogue: Catalogue, paths: list[str], today:
     for server in report.servers:
         _complete_server(server, catalogue)
     _once_each(report.pr.findings, [c.id for c in catalogue.pr_checks()], "the PR")
+    _reach_agrees(report, paths)
     _claims_only_what_the_rules_give(report, catalogue)
     judgement = judge(report, catalogue.policy.config_waivers(), catalogue, today)
     _waivers_match(report, judgement)
@@ -101,6 +104,21 @@ def _once_each(findings: list, expected: list[str], where: str) -> None:
         raise Untrusted(f"the report lacks checks for {where}: {', '.join(missing[:MAX_NAMED])}")
     if extra:
         raise Untrusted(f"the report holds unknown or repeated checks for {where}: {', '.join(extra[:MAX_NAMED])}")
+
+
+def _reach_agrees(report: Report, paths: list[str]) -> None:
+    """GR501 (once in report.pr) says what the report's blast radius says, and never "no shared code" for a PR
+    whose file list changes a Python file of nemo_gym/."""
+    assert report.pr is not None
+    found = next(f for f in report.pr.findings if f.id == BLAST_CHECK)
+    if found.skip_kind == "disabled_by_policy":
+        return
+    if found.skip_kind == "not_applicable":
+        if report.blast is not None or any(p.startswith(f"{CORE_DIR}/") and p.endswith(".py") for p in paths):
+            raise Untrusted(f"the report says the PR changes no shared code ({BLAST_CHECK}); it changes {CORE_DIR}/")
+        return
+    if report.blast is None or breaks_outcome(report.blast).status != found.status:
+        raise Untrusted(f"the report's {BLAST_CHECK} disagrees with its blast radius")
 
 
 def _claims_only_what_the_rules_give(report: Report, catalogue: Catalogue) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gym_review_bot.catalogue import Catalogue
+from gym_review_bot.checks.blast import BLAST_CHECK, NO_SHARED_CODE
 from gym_review_bot.judge import judge, sealed
 from gym_review_bot.models import Finding, PrReport, Report, ServerReport, Timings, make_fingerprint
 
@@ -35,6 +36,8 @@ def _finding(catalogue: Catalogue, check_id: str, failing: tuple[str, ...], erro
     if check_id in errors:
         return finding(check_id, "error", "the sandbox timed out", server, severity)
     off = catalogue.disabled(check_id)
+    if check_id == BLAST_CHECK and not off:  # a one-server PR changes no shared code: GR501 does not apply
+        return finding(check_id, "skip", NO_SHARED_CODE, server, severity)
     if off:
         made = finding(check_id, "skip", off, server, severity)
         return made.model_copy(update={"skip_kind": "disabled_by_policy"})

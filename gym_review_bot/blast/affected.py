@@ -10,9 +10,11 @@ import posixpath
 from dataclasses import dataclass, field
 from functools import cache
 
+from gym_review_bot import git
 from gym_review_bot.checks.checkout import Checkout
 from gym_review_bot.checks.pyclasses import module_name
-from gym_review_bot.discover import SERVERS_DIR, is_server
+from gym_review_bot.discover import SERVERS_DIR, Discovery, is_server
+from gym_review_bot.sources import GitTree
 
 CORE_DIR = "nemo_gym"
 MAX_FILES_PER_SERVER = 5_000  # a bound on the walk: a server reaching more is reported as such
@@ -62,6 +64,23 @@ def shared_modules(changed: list[str], checkout: Checkout) -> list[str]:
         elif parts[0] == SERVERS_DIR and len(parts) > 2 and not is_server(checkout.tree, parts[1]):
             out.append(path)
     return sorted(set(out))
+
+
+def changed_paths(found: Discovery) -> list[str]:
+    """Every path a PR changes (renames under both names); none outside PR mode."""
+    if found.base is None or not isinstance(found.head, GitTree) or not (found.base_sha and found.head_sha):
+        return []
+    return [c.path for c in git.changed_files(found.head.repo, found.base_sha, found.head_sha)]
+
+
+def changed_shared(found: Discovery, changed: list[str] | None = None) -> list[str]:
+    """The shared modules a PR changes: nemo_gym/'s, and a library's under resources_servers/ (a directory that is a
+    server neither at the merge base nor at the head: a server the PR adds is no library)."""
+    if found.base is None:
+        return []
+    changed = changed_paths(found) if changed is None else changed
+    at_base = shared_modules(changed, Checkout(found.base))
+    return sorted(set(at_base) & set(shared_modules(changed, Checkout(found.head))))
 
 
 class ImportGraph:

@@ -69,7 +69,7 @@ def errored(message: str, file: str | None = None, line: int | None = None, key:
     return Outcome("error", message, file=file, line=line, locations=locs, key=key)
 
 
-Family = Literal["files", "code", "config", "data", "licence", "sandbox", "evidence", "description", "commits"]
+Family = Literal["files", "code", "config", "data", "licence", "sandbox", "evidence", "description", "commits", "core"]
 Scope = Literal["server", "pr"]  # a finding per server, or one for the whole PR (report.pr)
 Phase = Literal["static", "sandbox"]  # read from the trees, or judged by the Docker sandbox run
 ALL_STATUSES: tuple[ServerStatus, ...] = ("added", "changed", "checked")

@@ -62,6 +62,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     plan.add_argument("--base", required=True, metavar="REF", help="the PR's base ref")
     plan.add_argument("--head", default="HEAD", metavar="REF")
     plan.add_argument("--output", type=Path, metavar="FILE", help="also write the plan to FILE")
+    plan.add_argument(
+        "--audit", type=Path, metavar="FILE", help="the last audit report: the sample's cost and reusable base results"
+    )
     joined = commands.add_parser("merge-reports", help="join per-server reports into one (missing ones are errors)")
     joined.add_argument("--plan", type=Path, required=True, metavar="FILE")
     joined.add_argument("--json", type=Path, required=True, metavar="FILE", help="write the joined report here")
@@ -169,7 +172,7 @@ def run_triage(args: argparse.Namespace) -> int:
 def run_plan(args: argparse.Namespace) -> int:
     from gym_review_bot.plan import make_plan
 
-    text = make_plan(args.repo.resolve(), args.base, args.head)
+    text = make_plan(args.repo.resolve(), args.base, args.head, args.audit)
     if args.output:
         args.output.write_text(text + "\n", encoding="utf-8")
     print(text)

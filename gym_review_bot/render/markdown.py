@@ -17,7 +17,7 @@ from markupsafe import Markup
 from gym_review_bot.catalogue import FAMILIES, PR_FAMILIES, Catalogue
 from gym_review_bot.judge import Judgement
 from gym_review_bot.models import Finding, Report, ServerReport
-from gym_review_bot.render import layout
+from gym_review_bot.render import blast, layout
 from gym_review_bot.render.jinja import environment
 from gym_review_bot.render.layout import Delta, Links
 from gym_review_bot.render.safety import fence, md_inert, split_fenced
@@ -129,8 +129,10 @@ def pr_line(findings: list[Finding], judgement: Judgement, catalogue: Catalogue)
     """The PR's own line under the table: per part (description, commits) its worst outcome and the failing
     ids, or why it was skipped; a part the registry's rules leave out is not shown."""
     parts = []
-    for family, name in zip(PR_FAMILIES, ("PR description", "commits"), strict=True):
+    for family, name in zip(PR_FAMILIES, ("PR description", "commits", "core change"), strict=True):
         own = [f for f in findings if catalogue.family(f.id) == family]
+        if family == "core":
+            continue  # a core change has its own summary line (blast_line)
         if not own or (family != "description" and all(f.skip_kind == "disabled_by_policy" for f in own)):
             continue
         icon = layout.cell_icon(own, judgement)
@@ -218,7 +220,9 @@ def _environment() -> Environment:
         pr_line=pr_line,
         delta_line=delta_line,
     )
+    env.filters.update(blast.FILTERS)
     env.tests["has_problem"] = layout.has_problem
+    env.tests["no_reach"] = blast.no_reach  # GR501 of a PR that changes no shared code: never shown
     env.globals.update(
         headline=headline,
         problems=problems,

@@ -93,9 +93,10 @@ def table(report: Report, judgement: Judgement, color: bool) -> list[str]:
         cells = [_cell(word.center(len(family)), word, color) for word, family in zip(words, FAMILIES, strict=True)]
         lines.append("  ".join([name.ljust(width), *cells]).rstrip())
     if report.pr:
-        for family, label in zip(PR_FAMILIES, ("PR description", "commits"), strict=True):
+        for family, label in zip(PR_FAMILIES, ("PR description", "commits", "core change"), strict=True):
             own = [f for f in report.pr.findings if judgement.catalogue.family(f.id) == family]
-            if own and not all(f.skip_kind == "disabled_by_policy" for f in own):
+            quiet = ("disabled_by_policy", "not_applicable") if family == "core" else ("disabled_by_policy",)
+            if own and not all(f.skip_kind in quiet for f in own):  # no shared code changed: no core line
                 word = CELL_WORDS[layout.cell_icon(own, judgement)]
                 lines.append(f"{label}: {_cell(word, word, color)}")
     return [*lines, ""]
