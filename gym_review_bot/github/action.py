@@ -99,10 +99,12 @@ def _base_ref(event: dict) -> str:
 def _check_argv(out_dir: Path, event: dict) -> list[str]:
     pr = event.get("pull_request") if isinstance(event.get("pull_request"), dict) else {}
     workspace = os.environ.get("GITHUB_WORKSPACE", ".")
-    server = action_input("server")
-    if server and not is_safe(server):
-        raise SystemExit("gym-review action: the server input has characters outside [A-Za-z0-9_.-]")
+    server, blast = action_input("server"), action_input("blast")
+    for name, value in (("server", server), ("blast", blast)):
+        if value and not is_safe(value):
+            raise SystemExit(f"gym-review action: the {name} input has characters outside [A-Za-z0-9_.-]")
     scope = ["--base", _base_ref(event), *(["--server", server] if server else [])]  # PR mode, also per server
+    scope += [*(["--blast", blast] if blast else []), *_audit_flags()]  # one sampled server of a core change
     argv = ["check", "--repo", workspace, *scope, "--json", str(out_dir / "report.json")]
     argv += ["--markdown", str(out_dir / "comment.md"), "--verbose"]  # the run's log is the comment's "logs" link
     docker = action_input("docker", "true").lower()
@@ -117,6 +119,18 @@ def _check_argv(out_dir: Path, event: dict) -> list[str]:
     return argv
 
 
+def _audit_file() -> list[str]:
+    """--audit for the last audit's report, when the workflow fetched one (a plain file in the workspace)."""
+    given = action_input("audit")
+    path = Path(os.environ.get("GITHUB_WORKSPACE", ".")) / given if given else None
+    return ["--audit", str(path)] if path is not None and path.is_file() and not path.is_symlink() else []
+
+
+def _audit_flags() -> list[str]:
+    timeout = action_input("audit-timeout")
+    return _audit_file() + (["--audit-timeout", timeout] if timeout else [])
+
+
 def _out_dir() -> tuple[Path, Path]:
     """A fresh output directory in the workspace (fails if the PR brought one: nothing is written through it)."""
     workspace = Path(os.environ.get("GITHUB_WORKSPACE", "."))
@@ -129,13 +143,16 @@ def _out_dir() -> tuple[Path, Path]:
 
 def run_plan() -> int:
     workspace, out_dir = _out_dir()
+    plan_file = out_dir / "plan.json"
     code = cli.main(
-        ["plan", "--repo", str(workspace), "--base", _base_ref(_event()), "--output", str(out_dir / "plan.json")]
+        ["plan", "--repo", str(workspace), "--base", _base_ref(_event()), "--output", str(plan_file), *_audit_file()]
     )
     if code == cli.EXIT_OK:
-        plan = json.loads((out_dir / "plan.json").read_text(encoding="utf-8"))
+        plan = json.loads(plan_file.read_text(encoding="utf-8"))
         matrix = json.dumps(plan["servers"], ensure_ascii=True, separators=(",", ":"))
-        _set_outputs({"servers": matrix, "plan": (out_dir / "plan.json").relative_to(workspace).as_posix()})
+        sample = json.dumps((plan.get("blast") or {}).get("sampled", []), ensure_ascii=True, separators=(",", ":"))
+        where = plan_file.relative_to(workspace).as_posix()
+        _set_outputs({"servers": matrix, "blast": sample, "plan": where})
     return code
 
 
