@@ -39,7 +39,9 @@ RUN_REQUEST = "class BaseRunRequest(BaseModel):\n    responses_create_params: Ne
 
 
 def sandbox() -> list[str]:
-    return [*audit_sandbox(), "--build-timeout", "1800"]  # a cold install of nemo_gym's dependencies takes minutes
+    # A cold install of nemo_gym's dependencies takes minutes; a boot under a loaded daemon can take two (a boot
+    # that timed out here and not at the base would read as a break).
+    return [*audit_sandbox(), "--build-timeout", "1800", "--boot-timeout", "300", "--request-timeout", "60"]
 
 
 @pytest.fixture(scope="module")

@@ -54,7 +54,7 @@ def reward_changes(head: Finding, base: Finding | None, tree: SourceTree, name: 
         reward, note = here[line]
         kept = stored.get(line)
         then = kept if base_reproduced else before.get(line, (None, None))[0]
-        changes.append(RewardChange(line=line, stored=kept, base=then, head=reward, note=note))
+        changes.append(RewardChange(line=line, stored=kept, base=then, head=reward, note=note and first_line(note, 80)))
     return changes
 
 
