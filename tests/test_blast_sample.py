@@ -342,6 +342,27 @@ def test_gr501_names_the_server_the_check_and_the_rewards_that_moved() -> None:
     assert breaks_outcome(_radius(affected=0)).status == "pass"
 
 
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        ("", ("fail", "warning", None, "pass")),  # a warning by default: the review passes
+        ("severity: {GR501: error}\n", ("fail", "error", None, "fail")),
+        ('severity: {GR501: "off"}\n', ("skip", "warning", "disabled_by_policy", "pass")),
+    ],
+    ids=["default-warning", "error", "off"],
+)
+def test_gr501_is_a_warning_by_default_and_the_merge_bases_rules_set_it(tmp_path, rule, expected) -> None:
+    from gym_review_bot.review import review
+
+    repo = registry(tmp_path)
+    (repo.path / ".gym-review.yaml").write_text(f"github:\n  audit_sample: 4\n{rule}")
+    repo.commit("the registry's rules")
+    found = discover_pr(repo.path, "main", branch(repo, "core", SCHEMA_AND_CONFIG))
+    report = review(found, ReviewOptions(), _radius(_breaking_row())).report
+    [gr501] = [f for f in report.pr.findings if f.id == "GR501"]
+    assert (gr501.status, gr501.severity, gr501.skip_kind, report.verdict) == expected
+
+
 def _job_report(tmp_path: Path, head: str, radius: BlastRadius | None, name: str) -> Path:
     """What a blast job writes: no server of its own, the PR's checks, its row."""
     repo = registry(tmp_path / name)
@@ -411,3 +432,22 @@ def test_the_comment_has_one_summary_line_and_each_sampled_server_folded(tmp_pat
     assert "  - line 2: stored 1, base 1, head 0" in text and "merge base: the last audit's result" in text
     assert "<summary>✅ <code>quiet</code>: no change</summary>" in text
     assert "Not sampled (21): <code>s00</code>" in text
+
+
+def test_the_comments_core_change_parts_escape_the_reports_names_and_reasons(tmp_path) -> None:
+    """A server name or a reason is text from the PR's tree: the templates show it, never as HTML, link or mention."""
+    hostile = SampledServer(
+        name="<img src=x>@team",
+        modules=[f"nemo_gym/m{i}.py" for i in range(12)],
+        outcome="error",
+        reason="**bold** [link](http://example.com)",
+    )
+    radius = _radius(hostile, affected=45)
+    report = merge_reports(_plan_of(tmp_path, radius), [_job_report(tmp_path, "c" * 40, radius, "h")])
+    text = render_markdown(report, judge(report))
+    line = next(ln for ln in text.splitlines() if "**Core change:**" in ln)
+    assert line == "🚫 **Core change:** 45 servers import it, 1 sampled, 1 could not be judged."
+    assert "<img" not in text and "@team" not in text and "[link](http" not in text
+    assert r"could not be judged: \*\*bold\*\* \[link\]" in text
+    assert "<code>nemo\\_gym/m9.py</code>, … (2 more)" in text  # ten modules shown, the rest counted
+    assert "Not sampled (44):" in text and "<code>s39</code>, … (4 more)" in text

@@ -130,9 +130,9 @@ def pr_line(findings: list[Finding], judgement: Judgement, catalogue: Catalogue)
     ids, or why it was skipped; a part the registry's rules leave out is not shown."""
     parts = []
     for family, name in zip(PR_FAMILIES, ("PR description", "commits", "core change"), strict=True):
-        own = [f for f in findings if catalogue.family(f.id) == family]
         if family == "core":
-            continue  # a core change has its own summary line (blast_line)
+            continue  # a core change has its own summary line (blast_line.md.j2)
+        own = [f for f in findings if catalogue.family(f.id) == family]
         if not own or (family != "description" and all(f.skip_kind == "disabled_by_policy" for f in own)):
             continue
         icon = layout.cell_icon(own, judgement)
@@ -221,6 +221,7 @@ def _environment() -> Environment:
         delta_line=delta_line,
     )
     env.filters.update(blast.FILTERS)
+    env.globals.update(blast.GLOBALS)
     env.tests["has_problem"] = layout.has_problem
     env.tests["no_reach"] = blast.no_reach  # GR501 of a PR that changes no shared code: never shown
     env.globals.update(
