@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -46,7 +48,15 @@ def core_commits(repo: Path, main: str, count: int) -> list[tuple[str, str]]:
     return [tuple(line.split(" ", 1)) for line in out.splitlines() if line]  # type: ignore[misc]
 
 
-def plan_once(repo: Path, sha: str) -> tuple[float, dict]:
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def plan_once(repo: Path, sha: str) -> tuple[float, float, dict]:
+    """Wall seconds, CPU seconds (the process and its git children: what the machine's load does not inflate)
+    and the plan."""
+    cpu = children_cpu()
     start = time.perf_counter()
     done = subprocess.run(
         [*gym_review_command(), "plan", "--repo", str(repo), "--base", f"{sha}^", "--head", sha],
@@ -56,7 +66,7 @@ def plan_once(repo: Path, sha: str) -> tuple[float, dict]:
     took = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"plan failed on {sha[:9]}: {done.stderr.strip()}")
-    return took, json.loads(done.stdout)
+    return took, children_cpu() - cpu, json.loads(done.stdout)
 
 
 def main() -> int:
@@ -78,22 +88,26 @@ def main() -> int:
         )
         commits = core_commits(repo, args.main, args.commits)
         print(f"`gym-review plan` on NeMo Gym main ({args.main}): its {len(commits)} most recent nemo_gym/ commits")
-        print(f"{'commit':<10} {'affected':>8} {'seconds':>8}  sample (first {SHOWN_SAMPLE}) · subject")
-        times = []
+        print(f"load average at the start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)")
+        print(f"{'commit':<10} {'affected':>8} {'seconds':>8} {'cpu s':>6}  sample (first {SHOWN_SAMPLE}) · subject")
+        times, cpus = [], []
         for sha, subject in commits:
             runs = [plan_once(repo, sha) for _ in range(args.runs)]
-            took = statistics.median(t for t, _ in runs)
+            took, cpu = statistics.median(t for t, _, _ in runs), statistics.median(c for _, c, _ in runs)
             times.append(took)
-            blast = runs[-1][1]["blast"]
+            cpus.append(cpu)
+            blast = runs[-1][2]["blast"]
             count = blast["count"] if blast else 0
             sample = ", ".join(blast["sampled"][:SHOWN_SAMPLE]) if blast and blast["sampled"] else "-"
             if blast is None:
                 sample = "(no shared Python module changed)"
-            print(f"{sha[:9]:<10} {count:>8} {took:>8.2f}  {sample} · {subject[:60]}")
+            print(f"{sha[:9]:<10} {count:>8} {took:>8.2f} {cpu:>6.2f}  {sample} · {subject[:60]}")
     verdict = "PASS" if max(times) < TARGET_S else "FAIL"
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     print(
         f"\nplan: median {statistics.median(times):.2f} s, max {max(times):.2f} s per commit "
-        f"(target < {TARGET_S:g} s each): {verdict}"
+        f"(target < {TARGET_S:g} s each): {verdict}; CPU (user + system, git included) median "
+        f"{statistics.median(cpus):.2f} s, max {max(cpus):.2f} s"
     )
     return 0 if verdict == "PASS" else 1
 

@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from gym_review_bot import __version__
 from gym_review_bot.argtypes import OneLineParser, output_directory, positive_float, pr_body_source
@@ -19,9 +20,11 @@ from gym_review_bot.discover import Discovery, discover_local, discover_pr, sele
 from gym_review_bot.errors import UsageError
 from gym_review_bot.git import GitError
 from gym_review_bot.github import cli as github_cli
-from gym_review_bot.judge import Judgement
-from gym_review_bot.models import BlastRadius, Report
-from gym_review_bot.review import ReviewOptions, options_from_flags, review
+
+if TYPE_CHECKING:  # the review's machinery (every check) loads only for a command that reviews, not for `plan`
+    from gym_review_bot.judge import Judgement
+    from gym_review_bot.models import BlastRadius, Report
+    from gym_review_bot.review import ReviewOptions
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 EXIT_CODES = {"pass": EXIT_OK, "fail": EXIT_FINDINGS, "error": EXIT_INCOMPLETE}
@@ -232,6 +235,8 @@ def _check_scope(args: argparse.Namespace) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    from gym_review_bot.review import options_from_flags, review
+
     _check_scope(args)
     check_outputs(args)
     pr_mode = args.base is not None
@@ -273,6 +278,7 @@ def _blast(found: Discovery, options: ReviewOptions, args: argparse.Namespace) -
 
 def run_demo(args: argparse.Namespace) -> int:
     from gym_review_bot.demo import demo_repository
+    from gym_review_bot.review import options_from_flags, review
 
     check_outputs(args)
     options = options_from_flags(args, pr_mode=False)

@@ -9,13 +9,8 @@ import re2
 from pydantic import ValidationError
 
 from gym_review_bot.blast import BLAST_JOB_NOTE
-from gym_review_bot.checks.base import make_finding
-from gym_review_bot.checks.blast import BLAST_CHECK, breaks_outcome
-from gym_review_bot.checks.blast import CHECKS as BLAST_CHECKS
-from gym_review_bot.checks.pull import PR_SCOPE
 from gym_review_bot.discover import Discovery, discover_pr
 from gym_review_bot.errors import UsageError
-from gym_review_bot.judge import judge, recorded_waivers, sealed
 from gym_review_bot.models import BlastRadius, Finding, Report, SampledServer, ServerReport, make_fingerprint
 from gym_review_bot.text import escape_output
 
@@ -121,6 +116,11 @@ def _modules(radius: BlastRadius, name: str) -> list[str]:
 def _blast_finding(finding: Finding, radius: BlastRadius) -> Finding:
     """GR501 of the joined report, from every sampled server's row (a job's own says only what it saw); the
     severity is the one the jobs gave it under the merge base's rules, and a GR501 the rules turn off stays off."""
+    from gym_review_bot.checks.base import make_finding
+    from gym_review_bot.checks.blast import BLAST_CHECK, breaks_outcome
+    from gym_review_bot.checks.blast import CHECKS as BLAST_CHECKS
+    from gym_review_bot.checks.pull import PR_SCOPE
+
     if finding.id != BLAST_CHECK or finding.skip_kind == "disabled_by_policy":
         return finding
     check = next(c for c in BLAST_CHECKS if c.id == BLAST_CHECK)
@@ -129,6 +129,8 @@ def _blast_finding(finding: Finding, radius: BlastRadius) -> Finding:
 
 def merge_reports(plan_path: Path, report_paths: list[Path]) -> Report:
     """One report for the PR: every planned server once; a missing or refused one is `error`, never dropped."""
+    from gym_review_bot.judge import judge, recorded_waivers, sealed  # the checks load for merge-reports, not plan
+
     try:
         plan = json.loads(plan_path.read_text(encoding="utf-8"))
         planned, refused = list(plan["servers"]), list(plan.get("refused", []))

@@ -73,3 +73,25 @@ def test_docs_and_unimported_modules_reach_no_server(tmp_path) -> None:
 def test_import_statements_are_read_from_text_with_parentheses_relative_dots_and_aliases() -> None:
     text = "import a.b as c, d\nfrom .x import (\n    y as z,\n    w,\n)\n    from ..p import q  # later\n"
     assert import_statements(text) == [(None, ["a.b", "d"]), (".x", ["y", "w"]), ("..p", ["q"])]
+
+
+def test_import_statements_skip_comments_in_parentheses_and_read_each_statement_of_a_line() -> None:
+    text = (
+        "from util import (  # noqa: E402\n    AnswerJudgment,  # the judge's verdict\n    score,\n)\n"
+        "import os; import matplotlib.pyplot as plt\n"
+        "from a import (b); from c import d\n"
+        "fromage = 'import x'\nimported = 1\nx = 'from y import z'  # not at a line start\n"
+    )
+    assert import_statements(text) == [
+        ("util", ["AnswerJudgment", "score"]),
+        (None, ["os"]),
+        (None, ["matplotlib.pyplot"]),
+        ("a", ["b"]),
+        ("c", ["d"]),
+    ]
+
+
+def test_an_unclosed_parenthesis_ends_the_file_without_reading_a_line_twice() -> None:
+    text = "from a import (b,\n" * 3 + "import c\n"
+    # the first parenthesis runs to the end (Python would refuse the file); nothing after it is a statement
+    assert import_statements(text) == [("a", ["b", "from a import (b", "from a import (b", "import c"])]

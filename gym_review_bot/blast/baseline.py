@@ -30,10 +30,10 @@ DEFAULT_SANDBOX_S = 23.1
 
 def read_audit(path: Path | None) -> AuditReport | None:
     """The last audit report (--audit), or None; UsageError (exit 2) when it cannot be read."""
-    from gym_review_bot.audit.merge import read_report
-
     if path is None:
         return None
+    from gym_review_bot.audit.merge import read_report  # the audit's readers: loaded only for a report to read
+
     if not path.is_file():
         raise UsageError(f"--audit {path}: no such file")
     try:
