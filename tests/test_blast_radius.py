@@ -13,6 +13,9 @@ APP = (
 )
 
 
+BASE_IMPORT = "from nemo_gym.openai_utils import Response\n"
+
+
 def _tree(tmp_path) -> GitRepo:
     repo = GitRepo(tmp_path / "gym")
     repo.write(
@@ -95,3 +98,42 @@ def test_an_unclosed_parenthesis_ends_the_file_without_reading_a_line_twice() ->
     text = "from a import (b,\n" * 3 + "import c\n"
     # the first parenthesis runs to the end (Python would refuse the file); nothing after it is a statement
     assert import_statements(text) == [("a", ["b", "from a import (b", "from a import (b", "import c"])]
+
+
+def test_the_reach_is_read_at_the_merge_base_and_at_the_head(tmp_path) -> None:
+    """A PR can add an import of what it changes (reached at the head only) or drop one (at the merge base only):
+    both count."""
+    repo = _tree(tmp_path)
+    added = _reached(
+        repo,
+        {
+            "nemo_gym/cli.py": "import os\n",
+            "nemo_gym/base_resources_server.py": f"{BASE_IMPORT}from nemo_gym import cli\n",
+        },
+    )
+    assert added == {"uses_base": {"nemo_gym/cli.py", "nemo_gym/base_resources_server.py"}}
+    dropped = _reached(
+        repo, {"nemo_gym/openai_utils.py": "Response = list\n", "nemo_gym/base_resources_server.py": "Response = 1\n"}
+    )
+    assert dropped == {"uses_base": {"nemo_gym/openai_utils.py", "nemo_gym/base_resources_server.py"}}
+
+
+def test_the_reach_runs_none_of_the_prs_code(tmp_path) -> None:
+    """`plan` reads the head's Python as text: a module that would leave a file behind when run leaves none."""
+    import json
+    import subprocess
+    import sys
+
+    repo = _tree(tmp_path)
+    marker = tmp_path / "ran"
+    payload = f"open({str(marker)!r}, 'w').write('ran')\nResponse = list\n"
+    base = repo.git("rev-parse", "HEAD")
+    repo.write({"nemo_gym/openai_utils.py": payload, "resources_servers/uses_base/tests/test_app.py": payload})
+    head = repo.commit("hostile")
+    done = subprocess.run(
+        [sys.executable, "-m", "gym_review_bot", "plan", "--repo", str(repo.path), "--base", base, "--head", head],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["blast"]["count"] == 1 and not marker.exists()
