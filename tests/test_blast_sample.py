@@ -122,6 +122,26 @@ def test_plan_samples_replayable_servers_first_then_most_changed_modules_then_by
     }
 
 
+def test_replayable_reads_the_resources_servers_entry_as_the_sandbox_counts_its_stand_ins(tmp_path) -> None:
+    """Only the resources server's own entry counts (an agent naming the policy model is every server's lot); a
+    reference to itself is no model; configs that cannot be read are not replayable."""
+    from gym_review_bot.blast.sample import replayable
+    from gym_review_bot.sources import GitTree
+
+    agent = "  responses_api_agents:\n    a:\n      model_server:\n        type: responses_api_models\n"
+    agent += "        name: policy\n"
+    itself = "      me:\n        type: resources_servers\n        name: {name}\n"
+    repo = GitRepo(tmp_path / "r")
+    files = _server("with_agent", "import json", NO_JUDGE + agent)
+    files |= _server("self_ref", "import json", NO_JUDGE + itself)
+    files |= _server("duplicate", "import json", NO_JUDGE + "      domain: code\n")
+    files |= _server("bomb", "import json", "a: &a [*a]\n")
+    repo.write(files)
+    tree = GitTree(repo.path, repo.commit("servers"))
+    found = {n: replayable(tree, n) for n in ("with_agent", "self_ref", "duplicate", "bomb")}
+    assert found == {"with_agent": True, "self_ref": True, "duplicate": False, "bomb": False}
+
+
 def test_a_smaller_sample_leaves_the_rest_not_sampled_and_the_prs_own_servers_out(tmp_path) -> None:
     repo = registry(tmp_path, sample=2)
     head = branch(repo, "core", {**SCHEMA_AND_CONFIG, "resources_servers/beta/app.py": "import nemo_gym.schema\n"})

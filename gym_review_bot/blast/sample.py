@@ -9,17 +9,20 @@ name. Servers the PR adds or changes itself are reviewed as such, never sampled.
 
 from __future__ import annotations
 
+import yaml
+
 from gym_review_bot.blast.affected import Reach, affected, changed_paths, changed_shared
 from gym_review_bot.checks.checkout import Checkout
 from gym_review_bot.discover import SERVERS_DIR, Discovery
 from gym_review_bot.git import GitError
 from gym_review_bot.models import AffectedServer, BlastRadius
-from gym_review_bot.safeload import iter_jsonl
-from gym_review_bot.sandbox.server_config import load_server_config
+from gym_review_bot.safeload import UnsafeInput, iter_jsonl, load_yaml_strict
+from gym_review_bot.sandbox.server_config import SERVER_TYPES
 from gym_review_bot.sources import SourceTree
 
 RECORDED_JUDGE_KEYS = ("judge_evaluations",)  # rollouts carrying their judge's answers (issue 20 replays them)
 MAX_ROW_BYTES = 4 * 1024 * 1024  # the first rollout row is read for those keys; a longer one is not replayable
+MAX_CONFIG_BYTES = 1024 * 1024  # a config over this is not read here (the sandbox's own reader decides)
 
 
 def recorded_judge(tree: SourceTree, name: str) -> bool:
@@ -36,13 +39,52 @@ def recorded_judge(tree: SourceTree, name: str) -> bool:
     return False
 
 
+def names_a_server(value: object, itself: str) -> bool:
+    """Whether a config value holds a `{type: <server type>, name: ...}` reference to a server other than
+    `itself` (a model the replay needs), as the sandbox's config counts its stand-ins."""
+    if isinstance(value, dict):
+        name = value.get("name")
+        if value.get("type") in SERVER_TYPES and isinstance(name, str) and name != itself:
+            return True
+        return any(names_a_server(child, itself) for child in value.values())
+    return isinstance(value, list) and any(names_a_server(child, itself) for child in value)
+
+
+def resources_entries(tree: SourceTree, name: str) -> list[tuple[str, object]] | None:
+    """(top-level name, body) of the `resources_servers` entries of the server's configs/*.yaml, its own config's
+    first; None when one of them cannot be read. A quick look for the ranking, not the sandbox's full read (GR100's
+    vetting of every file of the server: a git process a file, most of `plan`'s time): the sandbox decides what
+    boots."""
+    entries: list[tuple[bool, str, object]] = []
+    for entry in tree.walk(f"{SERVERS_DIR}/{name}/configs"):
+        if not entry.path.endswith((".yaml", ".yml")) or entry.path.count("/") != 3:
+            continue
+        if entry.kind != "file" or entry.missing or entry.size > MAX_CONFIG_BYTES:
+            return None
+        try:
+            docs, duplicate = load_yaml_strict(tree.read(entry).decode("utf-8"))
+        except (UnsafeInput, ValueError, yaml.YAMLError, GitError, RecursionError):
+            return None
+        if duplicate is not None or len(docs) != 1 or not isinstance(docs[0], dict):
+            return None
+        own = entry.path.endswith((f"/{name}.yaml", f"/{name}.yml"))
+        for top, section in docs[0].items():
+            servers = section.get("resources_servers") if isinstance(section, dict) else None
+            entries += [(not own, str(top), body) for body in servers.values()] if isinstance(servers, dict) else []
+    return [(top, body) for _, top, body in sorted(entries, key=lambda e: e[0])]
+
+
 def replayable(tree: SourceTree, name: str) -> bool:
-    """Whether the server's example rollouts can be replayed without a model: its config names no model server
-    for the resources server, or its rollouts carry a recorded judge. A config that cannot be booted is not."""
-    config = load_server_config(tree, f"{SERVERS_DIR}/{name}", name)
-    if config.error:
+    """Whether the server's example rollouts can be replayed without a model: its resources-server entry names no
+    other server (a model), or its rollouts carry a recorded judge. Configs that cannot be read are not."""
+    entries = resources_entries(tree, name)
+    if not entries:
         return False
-    return not config.dependencies or recorded_judge(tree, name)
+    try:
+        needs_model = names_a_server(entries[0][1], entries[0][0])
+    except RecursionError:
+        return False
+    return not needs_model or recorded_judge(tree, name)
 
 
 def ranked(reach: dict[str, Reach], tree: SourceTree, size: int, own: set[str]) -> list[AffectedServer]:
@@ -53,9 +95,9 @@ def ranked(reach: dict[str, Reach], tree: SourceTree, size: int, own: set[str]) 
     servers = [AffectedServer(name=r.server, modules=sorted(r.modules), cut_short=r.cut_short) for r in order]
     found = 0
     for server in servers:
-        if found < size:
+        if found < size and server.name not in own:  # the PR's own servers are reviewed as such, never sampled
             server.replayable = replayable(tree, server.name)
-            found += server.replayable and server.name not in own
+            found += server.replayable
     return sorted(servers, key=lambda s: (s.replayable is not True, -len(s.modules), s.name))
 
 
@@ -70,7 +112,7 @@ def find_radius(found: Discovery, size: int, changed: list[str] | None = None) -
     servers = found.head.subdirs(SERVERS_DIR)
     reach = affected([Checkout(found.base), Checkout(found.head)], modules, servers)
     own = {t.name for t in (found.pr_servers or found.servers)}
-    order = ranked(reach, found.head, size, own)
+    order = ranked(reach, found.base, size, own)  # the merge base's configs: the sampled servers are not the PR's
     names = [s.name for s in order if s.name not in own]
     return BlastRadius(
         modules=modules,
