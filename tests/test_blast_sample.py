@@ -71,7 +71,8 @@ def registry(tmp_path: Path, sample: int = 4) -> GitRepo:
     files |= _server("beta", "from nemo_gym.base import Base")
     files |= _server("gamma", "import nemo_gym.schema")
     files |= _server("judge", "from nemo_gym.base import Base", WITH_JUDGE)
-    recorded = json.dumps({"responses_create_params": {}, "reward": 1.0, "judge_evaluations": [{"verdict": "A=B"}]})
+    judged = {"responses_create_params": {"input": "A=B?"}, "response": {"output": []}}  # a judge call as recorded
+    recorded = json.dumps({"responses_create_params": {}, "reward": 1.0, "judge_evaluations": [judged]})
     files |= _server("recorded", "from nemo_gym.base import Base", WITH_JUDGE, recorded + "\n")
     files |= _server("plain", "import json")
     repo.write(files)
@@ -136,10 +137,12 @@ def test_replayable_reads_the_resources_servers_entry_as_the_sandbox_counts_its_
     files |= _server("self_ref", "import json", NO_JUDGE + itself)
     files |= _server("duplicate", "import json", NO_JUDGE + "      domain: code\n")
     files |= _server("bomb", "import json", "a: &a [*a]\n")
+    no_recording = json.dumps({"reward": 1.0, "judge_evaluations": [{"verdict": "A=B"}]})  # no request, no response
+    files |= _server("unreadable", "import json", WITH_JUDGE, no_recording + "\n")
     repo.write(files)
     tree = GitTree(repo.path, repo.commit("servers"))
-    found = {n: replayable(tree, n) for n in ("with_agent", "self_ref", "duplicate", "bomb")}
-    assert found == {"with_agent": True, "self_ref": True, "duplicate": False, "bomb": False}
+    found = {n: replayable(tree, n) for n in ("with_agent", "self_ref", "duplicate", "bomb", "unreadable")}
+    assert found == {"with_agent": True, "self_ref": True, "duplicate": False, "bomb": False, "unreadable": False}
 
 
 def test_a_smaller_sample_leaves_the_rest_not_sampled_and_the_prs_own_servers_out(tmp_path) -> None:

@@ -17,23 +17,24 @@ from gym_review_bot.discover import SERVERS_DIR, Discovery
 from gym_review_bot.git import GitError
 from gym_review_bot.models import AffectedServer, BlastRadius
 from gym_review_bot.safeload import UnsafeInput, iter_jsonl, load_yaml_strict
+from gym_review_bot.sandbox._recorded_judge import recording_of
 from gym_review_bot.sandbox.server_config import SERVER_TYPES
 from gym_review_bot.sources import SourceTree
 
-RECORDED_JUDGE_KEYS = ("judge_evaluations",)  # rollouts carrying their judge's answers (issue 20 replays them)
 MAX_ROW_BYTES = 4 * 1024 * 1024  # the first rollout row is read for those keys; a longer one is not replayable
 MAX_CONFIG_BYTES = 1024 * 1024  # a config over this is not read here (the sandbox's own reader decides)
 
 
 def recorded_judge(tree: SourceTree, name: str) -> bool:
-    """Whether the server's example rollouts carry a recorded judge (their first row tells)."""
+    """Whether the server's example rollouts carry a recorded judge in a layout the replay reads (their first row
+    tells; sandbox/_recorded_judge.py, which the replay's stand-ins answer from)."""
     entry = tree.get(f"{SERVERS_DIR}/{name}/data/example_rollouts.jsonl")
     if entry is None or entry.kind != "file" or entry.missing:
         return False
     try:
         with tree.stream(entry) as fh:
             for row in iter_jsonl(fh, MAX_ROW_BYTES):
-                return isinstance(row.value, dict) and any(key in row.value for key in RECORDED_JUDGE_KEYS)
+                return recording_of(row.value) is not None
     except (GitError, OSError):
         return False
     return False
