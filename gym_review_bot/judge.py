@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from copy import deepcopy
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Literal
@@ -149,7 +150,7 @@ def _count(n: int, noun: str) -> str:
 def sealed(report: Report, judgement: Judgement) -> tuple[Report, Judgement]:
     """A copy of the report carrying the judgement (verdict, complete, summary, and each config waiver recorded
     on the finding it covers; overrides are GitHub's, never written into a report), and the judgement of it."""
-    out = report.model_copy(deep=True)
+    out = deepcopy(report)
     out.verdict, out.complete, out.summary = judgement.verdict, judgement.complete, judgement.summary
     copies = [f for s in out.servers for f in s.findings] + (out.pr.findings if out.pr else [])
     rebound = []

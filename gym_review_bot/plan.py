@@ -11,7 +11,17 @@ from pydantic import ValidationError
 from gym_review_bot.blast import BLAST_JOB_NOTE
 from gym_review_bot.discover import Discovery, discover_pr
 from gym_review_bot.errors import UsageError
-from gym_review_bot.models import BlastRadius, Finding, Report, SampledServer, ServerReport, make_fingerprint
+from gym_review_bot.models import (
+    BlastRadius,
+    Finding,
+    Report,
+    SampledServer,
+    ServerReport,
+    adapter,
+    make_fingerprint,
+    plain,
+    read_report,
+)
 from gym_review_bot.text import escape_output
 
 SAFE_NAME = re2.compile(r"^[A-Za-z0-9_.-]+$")
@@ -67,7 +77,7 @@ def blast_plan(found: Discovery, audit_path: Path | None) -> dict | None:
         "base_from_audit": covered,
         "seconds_at_most": round(runs * median, 1),  # each sampled server failing here also run at the merge base
     }
-    plan = radius.model_dump(mode="json", exclude={"results", "reason"})
+    plan = {k: v for k, v in plain(radius).items() if k not in ("results", "reason")}
     return {**plan, "count": len(radius.affected), "cost": cost}
 
 
@@ -93,7 +103,7 @@ def _joined_blast(planned: dict, parts: list[Report]) -> BlastRadius:
     """The plan's reach and sample with each sampled server's row from its blast job; a sampled server whose job
     left no row is `error`, never dropped."""
     try:
-        radius = BlastRadius.model_validate(planned)
+        radius = adapter(BlastRadius).validate_python(planned)
     except ValidationError:
         raise UsageError("--plan: its `blast` section is not one `gym-review plan` writes") from None
     rows: dict[str, SampledServer] = {}
@@ -143,7 +153,7 @@ def merge_reports(plan_path: Path, report_paths: list[Path]) -> Report:
     parts: list[Report] = []
     for path in report_paths:
         try:
-            part = Report.model_validate_json(path.read_text(encoding="utf-8"))
+            part = read_report(path.read_text(encoding="utf-8"))
         except (OSError, ValueError, ValidationError):
             notes.append(f"A per-server report could not be read ({path.name}).")
             continue

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
@@ -255,12 +255,7 @@ def _mark_pre_existing(findings: list[Finding], base_findings: list[Finding]) ->
     failed_before = {f.fingerprint for f in base_findings if f.status == "fail"}
     problems_before = {(f.id, loc.key) for f in base_findings if f.status == "fail" for loc in f.locations if loc.key}
     return [
-        f.model_copy(
-            update={
-                "pre_existing": True,
-                "message": f.message + " (Pre-existing: the base commit has this same failure.)",
-            }
-        )
+        replace(f, pre_existing=True, message=f.message + " (Pre-existing: the base commit has this same failure.)")
         if f.status == "fail" and (f.fingerprint in failed_before or _problems_within(f, problems_before))
         else f
         for f in findings
@@ -329,4 +324,4 @@ def _settled(finding: Finding) -> Finding:
     message = (
         f"The sandbox settled it: the server answers POST /verify (the static check could not tell: {finding.message})"
     )
-    return finding.model_copy(update={"status": "pass", "message": message})
+    return replace(finding, status="pass", message=message)

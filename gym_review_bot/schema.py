@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from gym_review_bot.models import SCHEMA_VERSION, Report
+from gym_review_bot.models import SCHEMA_VERSION, Report, adapter
 
 SCHEMA_FILE = f"schema/report-{SCHEMA_VERSION}.schema.json"
 
 
 def report_schema_text() -> str:
     """The schema as committed: sorted keys, two-space indent, one trailing newline."""
-    schema = Report.model_json_schema(by_alias=True, mode="serialization")
+    schema = adapter(Report).json_schema(mode="serialization")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = f"https://github.com/gym-review-bot/gym-review-bot/{SCHEMA_FILE}"
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

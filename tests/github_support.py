@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from gym_review_bot.catalogue import Catalogue
@@ -40,7 +41,7 @@ def _finding(catalogue: Catalogue, check_id: str, failing: tuple[str, ...], erro
         return finding(check_id, "skip", NO_SHARED_CODE, server, severity)
     if off:
         made = finding(check_id, "skip", off, server, severity)
-        return made.model_copy(update={"skip_kind": "disabled_by_policy"})
+        return replace(made, skip_kind="disabled_by_policy")
     return finding(check_id, server=server, severity=severity)
 
 

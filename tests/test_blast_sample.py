@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from copy import deepcopy
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,7 @@ from gym_review_bot.models import (
     RewardChange,
     SampledServer,
     ServerReport,
+    plain,
 )
 from gym_review_bot.plan import merge_reports
 from gym_review_bot.render.markdown import render_markdown
@@ -226,7 +229,7 @@ def test_the_audit_timeout_and_a_missing_daemon_leave_rows_error_never_pass(tmp_
     options = ReviewOptions(sandbox="unavailable", sandbox_reason="no Docker daemon reachable (x)")
     rows = judge_sample(found, radius, radius.sampled, options, SampleRequest())
     assert {r.outcome for r in rows} == {"error"}
-    assert breaks_outcome(radius.model_copy(update={"results": rows})).status == "error"
+    assert breaks_outcome(replace(radius, results=rows)).status == "error"
 
 
 def _finding(check_id: str, status: str, message: str = "m", skip_kind: str | None = None) -> Finding:
@@ -404,7 +407,7 @@ def test_merge_reports_judges_gr501_from_every_blast_jobs_row_and_publish_accept
     head = "c" * 40
     planned = _radius(_breaking_row(), SampledServer(name="quiet", outcome="passes"))
     plan_file = _plan_of(tmp_path, planned)
-    one = _job_report(tmp_path, head, planned.model_copy(update={"results": [_breaking_row()]}), "job1")
+    one = _job_report(tmp_path, head, replace(planned, results=[_breaking_row()]), "job1")
     report = merge_reports(plan_file, [one])  # the other sampled server's job left nothing
     [gr501] = [f for f in report.pr.findings if f.id == "GR501"]
     rows = {r.name: r for r in report.blast.results}
@@ -412,7 +415,7 @@ def test_merge_reports_judges_gr501_from_every_blast_jobs_row_and_publish_accept
     assert gr501.status == "fail" and "math_with_judge" in gr501.message and "could not be judged" in gr501.message
     paths = ["nemo_gym/base.py"]
     assert verify_report(report, Catalogue(), paths).verdict == report.verdict
-    forged = report.model_copy(deep=True)
+    forged = deepcopy(report)
     next(f for f in forged.pr.findings if f.id == "GR501").status = "pass"
     with pytest.raises(Untrusted, match="GR501 disagrees with its blast radius"):
         verify_report(forged, Catalogue(), paths)
@@ -422,7 +425,7 @@ def test_publish_refuses_no_shared_code_for_a_pr_changing_nemo_gym(tmp_path) -> 
     report = merge_reports(_plain_plan(tmp_path), [_job_report(tmp_path, "c" * 40, None, "plainjob")])
     gr501 = next(f for f in report.pr.findings if f.id == "GR501")
     assert gr501.skip_kind == "not_requested"  # the job saw the core change, and was given no sample
-    forged = report.model_copy(deep=True)
+    forged = deepcopy(report)
     forged.blast = None
     next(f for f in forged.pr.findings if f.id == "GR501").skip_kind = "not_applicable"
     with pytest.raises(Untrusted, match="changes no shared code"):
@@ -437,7 +440,7 @@ def _plain_plan(tmp_path: Path) -> Path:
 
 def _plan_of(tmp_path: Path, radius: BlastRadius) -> Path:
     path = tmp_path / "plan.json"
-    blast = radius.model_dump(mode="json", exclude={"results", "reason"})
+    blast = {k: v for k, v in plain(radius).items() if k not in ("results", "reason")}
     path.write_text(json.dumps({"head": "c" * 40, "base": "b" * 40, "servers": [], "blast": blast}))
     return path
 

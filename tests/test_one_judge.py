@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -254,7 +254,7 @@ def _forge(case: str):
         report.servers[0].findings = [f for f in report.servers[0].findings if f.id != "GR203"]
         report.summary.passed -= 1
     elif case == "check_twice":
-        report.servers[0].findings.append(failing(report, "GR101").model_copy())
+        report.servers[0].findings.append(replace(failing(report, "GR101")))
         report.summary.passed += 1
     elif case == "severity":
         failing(report, "GR109").severity = "warning"  # the catalogue and the config say error

@@ -16,7 +16,7 @@ from gym_review_bot.config import Policy, parse_policy, policy_notes
 from gym_review_bot.discover import discover_local, discover_pr
 from gym_review_bot.errors import UsageError
 from gym_review_bot.judge import Judgement, judge, sealed
-from gym_review_bot.models import Finding, Report, ServerReport
+from gym_review_bot.models import Finding, Report, ServerReport, plain
 from gym_review_bot.review import Reviewed, ReviewOptions, review
 from tests.conftest import ALL_RULES, GitRepo, good_server_files
 
@@ -253,7 +253,7 @@ def test_without_a_file_the_report_says_defaults(repo: GitRepo) -> None:
     add_failing_server(repo)
     repo.commit("add srv")
     report, judgement = pr_review(repo)
-    assert report.policy.model_dump() == {"source": "defaults", "path": None, "blob_sha": None}
+    assert plain(report.policy) == {"source": "defaults", "path": None, "blob_sha": None}
     assert judgement.klass(gr(report, "GR109")) == "blocking" and report.verdict == "fail"
 
 

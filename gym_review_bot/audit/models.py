@@ -7,11 +7,13 @@ these models (a test keeps it in step).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from gym_review_bot.models import FindingStatus, PolicySource, ServerReport, Text, Timings, Verdict
+from gym_review_bot.models import FindingStatus, PolicySource, ServerReport, Timings, Verdict, valid_unicode
+
+Text = Annotated[str, AfterValidator(valid_unicode)]  # text from a server's files: valid Unicode, as in the report
 
 AUDIT_SCHEMA_VERSION = 1
 AUDIT_KIND = "gym-review-audit"

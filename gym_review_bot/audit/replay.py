@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from gym_review_bot.audit.models import Replay, ReverifyMode
 from gym_review_bot.models import Finding, ServerReport
 
@@ -25,12 +27,11 @@ def mark_not_replayable(server: ServerReport) -> ServerReport:
     findings = [
         _not_replayable(f) if f.id in REPLAYING_CHECKS and f.status in ("fail", "error") else f for f in server.findings
     ]
-    return server.model_copy(update={"findings": findings})
+    return replace(server, findings=findings)
 
 
 def _not_replayable(finding: Finding) -> Finding:
-    update = {"status": "skip", "skip_kind": "not_applicable", "message": NOT_REPLAYABLE, "locations": []}
-    return finding.model_copy(update=update)
+    return replace(finding, status="skip", skip_kind="not_applicable", message=NOT_REPLAYABLE, locations=[])
 
 
 def replay_of(server: ServerReport, reverify: ReverifyMode | None) -> Replay:

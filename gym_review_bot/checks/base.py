@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from gym_review_bot.config import POLICY_FILE, Policy
@@ -165,9 +165,8 @@ def apply_rules(check: Check, finding: Finding, policy: Policy) -> Finding:
     """A finding made outside `run_checks` (the sandbox's) under the registry's rules: a copy, never changed."""
     reason = disabled_reason(check, policy)
     if reason is not None:
-        update = {"status": "skip", "skip_kind": "disabled_by_policy", "message": reason, "locations": []}
-        return finding.model_copy(update=update)
-    return finding.model_copy(update={"severity": severity_of(check, policy)})
+        return replace(finding, status="skip", skip_kind="disabled_by_policy", message=reason, locations=[])
+    return replace(finding, severity=severity_of(check, policy))
 
 
 def _outcome(check: Check, ctx: object, done: dict[str, Finding]) -> Outcome:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from gym_review_bot import cli
 from gym_review_bot.judge import Judgement
-from gym_review_bot.models import Report
+from gym_review_bot.models import Report, read_report
 from gym_review_bot.plan import is_safe
 from gym_review_bot.render.markdown import judge_recorded, render_markdown
 from gym_review_bot.text import LEGACY_COMMAND, ZWSP, escape_chars
@@ -180,7 +180,7 @@ def _finish(workspace: Path, out_dir: Path, code: int) -> int:
     number = _event_number(_event())
     if number:  # for the publish workflow, which checks it against the run's head SHA
         (out_dir / "pr-number.txt").write_text(f"{number}\n", encoding="ascii")
-    report = Report.model_validate_json(report_path.read_text(encoding="utf-8"))
+    report = read_report(report_path.read_text(encoding="utf-8"))
     judgement = judge_recorded(report)  # as the review wrote it: its own config waivers, no overrides
     for line in annotations(report, judgement):
         print(line)

@@ -14,7 +14,7 @@ from gym_review_bot.config import GithubSettings
 from gym_review_bot.github.commands import MAINTAIN_ROLES, Permissions, override_waivers
 from gym_review_bot.github.event import Refused
 from gym_review_bot.judge import Judgement, judge
-from gym_review_bot.models import Report
+from gym_review_bot.models import Report, read_report
 from gym_review_bot.schema import report_schema_text
 from gym_review_bot.trust import Untrusted, verify_report
 from gym_review_bot.waiver import Waiver
@@ -29,7 +29,7 @@ def parse_report(raw: bytes, settings: GithubSettings) -> Report:
     try:
         data = json.loads(raw.decode("utf-8"))
         jsonschema.Draft202012Validator(json.loads(report_schema_text())).validate(data)
-        return Report.model_validate(data)
+        return read_report(data)
     except (ValueError, jsonschema.ValidationError, ValidationError, RecursionError) as exc:
         raise Refused(f"the report is not a valid schema-1 report ({type(exc).__name__})") from None
 

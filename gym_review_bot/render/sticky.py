@@ -7,7 +7,7 @@ github/ finds the comment and writes it.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from gym_review_bot.judge import Judged, Judgement
 from gym_review_bot.models import Report
@@ -63,8 +63,8 @@ def context(
 def compose(report: Report, judgement: Judgement, extras: Extras) -> tuple[str, CommentSummary]:
     """The comment body and its hidden summary; the digest covers everything but timings and the run link."""
     # Shallow copies: the same findings (the judgement knows them), without what changes on every run.
-    servers = [server.model_copy(update={"timings": None}) for server in report.servers]
-    stable = report.model_copy(update={"generated_at": "", "servers": servers})
+    servers = [replace(server, timings=None) for server in report.servers]
+    stable = replace(report, generated_at="", servers=servers)
     tail = _sections(judgement, extras)
     since = delta_note(report, judgement, extras.previous)
     guide = extras.first_comment or bool(extras.previous and extras.previous.guide)

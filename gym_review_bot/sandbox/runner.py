@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gym_review_bot.checks.base import Outcome, errored, failed, passed, skipped
@@ -279,7 +279,7 @@ def _stale_before(finding: Finding) -> Finding:
         " (Pre-existing: this pull request changes none of the server's Python files, prompt files or configs, so "
         "the rollouts were already stale for its verify().)"
     )
-    return finding.model_copy(update={"pre_existing": True, "message": finding.message + note})
+    return replace(finding, pre_existing=True, message=finding.message + note)
 
 
 def _blind_words(blind: list[ReplayResult]) -> str:

@@ -357,7 +357,7 @@ def test_judge_inputs_are_the_servers_code_prompts_and_configs(tmp_path: Path) -
 
 
 def test_the_comments_sandbox_line_says_how_the_rollouts_were_replayed() -> None:
-    from gym_review_bot.models import ReplayCounts, Report, ServerReport, Timings
+    from gym_review_bot.models import ReplayCounts, Report, ServerReport, Timings, read_report
     from gym_review_bot.render.markdown import render_markdown
     from tests.conftest import finalized
 
@@ -373,7 +373,7 @@ def test_the_comments_sandbox_line_says_how_the_rollouts_were_replayed() -> None
         "Replay: 6 rollouts, 1 with no model, 2 with a recorded judge, 2 whose judge prompt changed, "
         "1 could not be." in markdown
     )
-    assert Report.model_validate_json(Report(servers=[srv]).model_dump_json()).servers[0].replay == srv.replay
+    assert read_report(Report(servers=[srv]).to_json()).servers[0].replay == srv.replay
 
 
 # --- the other layouts, on the wheel's own rollouts -------------------------------------------------------------
