@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import optparse
 import shlex
-import tomllib
 from dataclasses import dataclass
 
 import re2
@@ -347,6 +346,8 @@ def _kind(value: object) -> str:
 @functools.lru_cache(maxsize=4)
 def read_pyproject(text: str) -> Pyproject:
     """[project.dependencies] and [tool.uv.sources] of a pyproject.toml, checked for shape at every step."""
+    import tomllib  # only a server with a pyproject.toml needs it
+
     try:
         data = tomllib.loads(text)
     except RecursionError:
