@@ -618,7 +618,7 @@ def run_sandbox(
         phase = "GR201"
         try:
             run.scope = docker_api.RunScope(docker_api.client())
-            config = load_server_config(tree, run.server_dir, server_name)
+            config = load_server_config(tree, server_name)
             image = build(run, reqs, config)
             if image is None:
                 run.skip_rest("the image did not build (GR201)")
@@ -692,7 +692,7 @@ def serving(
     run = _Run(tree, server_name, options, hidden=hidden_files)
     run.scope = docker_api.RunScope(docker_api.client())
     try:
-        config = load_server_config(tree, run.server_dir, server_name)
+        config = load_server_config(tree, server_name)
         image = build(run, read_requirements(tree, run.server_dir, options.allow_url_deps), config)
         if image is None:
             raise RuntimeError(run.outcomes["GR201"].message)

@@ -48,7 +48,7 @@ def _server_refs(value: Any) -> list[tuple[str, str]]:
     return refs
 
 
-def load_server_config(tree: SourceTree, server_dir: str, server_name: str) -> ServerConfig:
+def load_server_config(tree: SourceTree, server_name: str) -> ServerConfig:
     """The entry to boot, read by the static checks' own reader (GR103's rules: one YAML document, no key twice,
     an entrypoint naming a file inside the server): configs/<name>.yaml first, then the entry named like the
     server. A config GR100 or GR103 refuses is not booted either."""
@@ -65,7 +65,7 @@ def load_server_config(tree: SourceTree, server_dir: str, server_name: str) -> S
             return _build(ctx, entry)
     unreadable = [f"{ctx.full(c.rel)}: {c.error}" for c in configs if c.error]
     return ServerConfig(
-        error=f"no config under {server_dir}/configs/ has a `resources_servers` entry to boot"
+        error=f"no config under {ctx.path}/configs/ has a `resources_servers` entry to boot"
         + (f" ({'; '.join(unreadable)})" if unreadable else ""),
     )
 

@@ -104,7 +104,7 @@ def test_pyproject_dependencies_and_uv_path_sources(tmp_path: Path) -> None:
 
 def test_server_config_keeps_only_the_server_entry_on_a_fixed_port(tmp_path: Path) -> None:
     files = server_files("demo", answer_server("demo"))
-    cfg = load_server_config(tree_with(tmp_path, files), SERVER, "demo")
+    cfg = load_server_config(tree_with(tmp_path, files), "demo")
     assert cfg.error is None and cfg.key == "demo" and cfg.entrypoint == "app.py"
     doc = json.loads(json.dumps(__import__("yaml").safe_load(cfg.yaml_text)))
     assert list(doc) == ["demo"]  # the agent entry, which needs a policy model, is left out
@@ -119,7 +119,7 @@ def test_server_config_names_the_servers_verify_depends_on(tmp_path: Path) -> No
         "      judge_model_server:\n        type: responses_api_models\n        name: judge_model\n"
     )
     files = {f"{SERVER}/configs/judge.yaml": config, f"{SERVER}/app.py": ""}
-    cfg = load_server_config(tree_with(tmp_path, files), SERVER, "demo")
+    cfg = load_server_config(tree_with(tmp_path, files), "demo")
     assert cfg.dependencies == ["responses_api_models/judge_model"]
     doc = __import__("yaml").safe_load(cfg.yaml_text)
     # NeMo Gym's ServerClient finds it at host/port: the replay client's stand-in on the shared loopback.
@@ -129,7 +129,7 @@ def test_server_config_names_the_servers_verify_depends_on(tmp_path: Path) -> No
 
 def test_server_config_refuses_an_entrypoint_outside_the_server(tmp_path: Path) -> None:
     config = "demo:\n  resources_servers:\n    demo:\n      entrypoint: ../../evil.py\n"
-    cfg = load_server_config(tree_with(tmp_path, {f"{SERVER}/configs/demo.yaml": config}), SERVER, "demo")
+    cfg = load_server_config(tree_with(tmp_path, {f"{SERVER}/configs/demo.yaml": config}), "demo")
     assert cfg.error and "leaves the server directory" in cfg.error
 
 
@@ -138,16 +138,16 @@ def test_the_sandbox_boots_only_what_gr103_accepts(tmp_path: Path) -> None:
     not booted either, and the sandbox says why."""
     twice = "demo:\n  resources_servers:\n    demo:\n      entrypoint: app.py\n      entrypoint: evil.py\n"
     cfg = load_server_config(
-        tree_with(tmp_path / "a", {f"{SERVER}/configs/demo.yaml": twice, f"{SERVER}/app.py": ""}), SERVER, "demo"
+        tree_with(tmp_path / "a", {f"{SERVER}/configs/demo.yaml": twice, f"{SERVER}/app.py": ""}), "demo"
     )
     assert cfg.error and "appears twice" in cfg.error and cfg.yaml_text == b""
     missing = "demo:\n  resources_servers:\n    demo:\n      entrypoint: server.py\n"
-    cfg = load_server_config(tree_with(tmp_path / "b", {f"{SERVER}/configs/demo.yaml": missing}), SERVER, "demo")
+    cfg = load_server_config(tree_with(tmp_path / "b", {f"{SERVER}/configs/demo.yaml": missing}), "demo")
     assert cfg.error and "names no file" in cfg.error
 
 
 def test_server_without_a_config_cannot_be_configured(tmp_path: Path) -> None:
-    cfg = load_server_config(tree_with(tmp_path, {f"{SERVER}/app.py": ""}), SERVER, "demo")
+    cfg = load_server_config(tree_with(tmp_path, {f"{SERVER}/app.py": ""}), "demo")
     assert cfg.error and "resources_servers" in cfg.error
 
 
