@@ -288,19 +288,13 @@ def _run_sandbox(
 
     assert options.sandbox_options is not None
     verify_expected = any(f.id == VERIFY_CHECK and f.status == "pass" for f in static)
-    touched = rollouts = None
-    if result.status == "changed" and found.base is not None:  # a stale recorded judge is pre-existing when untouched
-        from gym_review_bot.sandbox.replay import judge_inputs_changed, rollouts_changed
+    from gym_review_bot.sandbox.replay import NOT_A_PR, server_change
 
-        touched = judge_inputs_changed(found.base, found.head, result.path)
-        rollouts = rollouts_changed(found.base, found.head, result.path)
+    change = NOT_A_PR
+    if result.status == "changed" and found.base is not None:  # a stale recorded judge is pre-existing when untouched
+        change = server_change(found.base, found.head, result.path)
     outcome = run_sandbox(
-        found.head,
-        result.name,
-        options.sandbox_options,
-        verify_expected=verify_expected,
-        judge_inputs_changed=touched,
-        rollouts_changed=rollouts,
+        found.head, result.name, options.sandbox_options, verify_expected=verify_expected, change=change
     )
     result.timings, result.replay = outcome.timings, outcome.replay
     result.sandbox_ran = any(f.id == BUILD_CHECK and f.status in ("pass", "fail") for f in outcome.findings)

@@ -88,27 +88,39 @@ class ReplayResult:
         )
 
 
-def judge_inputs_changed(base: SourceTree, head: SourceTree, server_dir: str) -> bool:
-    """Whether a server's Python files, prompt files or configs differ between two trees (by content id, else
-    size): what decides a judge call. A prompt file is any file with `prompt` in its path below the server."""
+@dataclass(frozen=True)
+class ServerChange:
+    """What a pull request changes of a server, as far as its recorded judge calls go (None: not a PR, unknown).
 
-    def inputs(tree: SourceTree) -> dict[str, tuple[str, str | None, int]]:
-        return {
-            e.path: (e.kind, e.oid, e.size)
-            for e in tree.walk(server_dir)
-            if e.path.endswith((".py", ".yaml", ".yml", ".json", ".j2", ".jinja"))
-            and not e.path.startswith(f"{server_dir}/data/")
-            or "prompt" in e.path[len(server_dir) :].lower()
-        }
+    `judge_inputs`: its Python files, prompt files or configs (what decides a judge call; a prompt file is any
+    file with `prompt` in its path below the server). `rollouts`: its data/example_rollouts.jsonl."""
 
-    return inputs(base) != inputs(head)
+    judge_inputs: bool | None = None
+    rollouts: bool | None = None
 
 
-def rollouts_changed(base: SourceTree, head: SourceTree, server_dir: str) -> bool:
-    """Whether a server's data/example_rollouts.jsonl differs between two trees (by content id, else size)."""
-    path = f"{server_dir}/data/example_rollouts.jsonl"
-    before, after = base.get(path), head.get(path)
-    return (before and (before.kind, before.oid, before.size)) != (after and (after.kind, after.oid, after.size))
+NOT_A_PR = ServerChange()  # a review of a checkout, or a server the merge base does not have
+
+
+def server_change(base: SourceTree, head: SourceTree, server_dir: str) -> ServerChange:
+    """Both answers from one walk of the server in each tree, files compared by content id (else size)."""
+    rollouts = f"{server_dir}/data/example_rollouts.jsonl"
+
+    def files(tree: SourceTree) -> tuple[dict[str, tuple[str, str | None, int]], tuple[str, str | None, int] | None]:
+        inputs, stored = {}, None
+        for e in tree.walk(server_dir):
+            if e.path == rollouts:
+                stored = (e.kind, e.oid, e.size)
+            if (
+                e.path.endswith((".py", ".yaml", ".yml", ".json", ".j2", ".jinja"))
+                and not e.path.startswith(f"{server_dir}/data/")
+                or "prompt" in e.path[len(server_dir) :].lower()
+            ):
+                inputs[e.path] = (e.kind, e.oid, e.size)
+        return inputs, stored
+
+    (base_inputs, base_rollouts), (head_inputs, head_rollouts) = files(base), files(head)
+    return ServerChange(judge_inputs=base_inputs != head_inputs, rollouts=base_rollouts != head_rollouts)
 
 
 def strip_nulls(value: Any) -> Any:

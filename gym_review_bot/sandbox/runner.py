@@ -19,7 +19,7 @@ from gym_review_bot.sandbox.catalogue import CHECK_IDS, sandbox_finding
 from gym_review_bot.sandbox.client import ClientFailed, ReplayClient, start_client
 from gym_review_bot.sandbox.image import base_image, build_run_image
 from gym_review_bot.sandbox.options import SandboxOptions
-from gym_review_bot.sandbox.replay import NO_ROUTE_STATUSES, TOLERANCE, ReplayResult, input_keys
+from gym_review_bot.sandbox.replay import NO_ROUTE_STATUSES, NOT_A_PR, TOLERANCE, ReplayResult, ServerChange, input_keys
 from gym_review_bot.sandbox.requirements import Requirements, read_requirements
 from gym_review_bot.sandbox.server_config import ServerConfig, load_server_config
 from gym_review_bot.sources import SourceTree
@@ -55,15 +55,14 @@ class _Run:
         options: SandboxOptions,
         verify_expected: bool = False,
         hidden: Iterable[str] = (),
-        judge_inputs_changed: bool | None = None,
-        rollouts_changed: bool | None = None,
+        change: ServerChange = NOT_A_PR,
     ):
         self.tree = tree
         # Whether the PR touches the server's Python files, prompt files or configs (None: not a PR, or unknown).
-        self.judge_inputs_changed = judge_inputs_changed
+        self.judge_inputs_changed = change.judge_inputs
         # A changed server's judge inputs changed, its rollouts did not: a recording of the judge's answers alone
         # (no request, no prompt) may predate the change, and a changed judge prompt would go unseen.
-        self.recordings_may_predate = bool(judge_inputs_changed) and rollouts_changed is False
+        self.recordings_may_predate = bool(change.judge_inputs) and change.rollouts is False
         self.stale_judge_only = False  # GR203 fails only because the judge was asked what no recording holds
         self.hidden = frozenset(hidden)  # evidence files the pull request names: never in the run image
         self.options = options
@@ -595,20 +594,18 @@ def run_sandbox(
     options: SandboxOptions,
     verify_expected: bool = False,
     hidden_files: Iterable[str] = (),
-    judge_inputs_changed: bool | None = None,
-    rollouts_changed: bool | None = None,
+    change: ServerChange = NOT_A_PR,
 ) -> SandboxResult:
     """Build, boot, replay and test one server; every outcome becomes a finding, nothing of the run stays.
 
     `verify_expected`: the static checks found a verify() (GR102), so a 404/405 from /verify fails GR203.
     `hidden_files`: repository paths of evidence the pull request names, left out of the run image (stored
     rollouts and reward-profiling files are left out by name anyway).
-    `judge_inputs_changed`: whether the PR touches the server's Python files, prompt files or configs; when it
-    does not (False), rollouts whose judge was asked what their recording does not hold are a pre-existing GR203.
-    `rollouts_changed`: whether the PR changes data/example_rollouts.jsonl; when the judge's inputs changed and the
-    rollouts did not, rollouts whose recording holds only the judge's answers cannot be judged (`error`).
+    `change`: what the PR changes of the server. When its judge inputs are untouched (False), rollouts whose judge
+    was asked what their recording does not hold are a pre-existing GR203; when they changed and the rollouts did
+    not, rollouts whose recording holds only the judge's answers cannot be judged (`error`).
     """
-    run = _Run(tree, server_name, options, verify_expected, hidden_files, judge_inputs_changed, rollouts_changed)
+    run = _Run(tree, server_name, options, verify_expected, hidden_files, change)
     reqs = read_requirements(tree, run.server_dir, options.allow_url_deps)
     reason = docker_api.unavailable_reason()
     if reason:

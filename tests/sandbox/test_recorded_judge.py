@@ -28,7 +28,7 @@ from gym_review_bot.sandbox import _recorded_judge as rj
 from gym_review_bot.sandbox import probes
 from gym_review_bot.sandbox.client import results_of
 from gym_review_bot.sandbox.options import SandboxOptions
-from gym_review_bot.sandbox.replay import ReplayResult, judge_inputs_changed
+from gym_review_bot.sandbox.replay import ReplayResult, ServerChange, server_change
 from gym_review_bot.sandbox.runner import _Run, determinism, replay_counts, reproduction
 
 SCRIPT = str(resources.files("gym_review_bot.sandbox").joinpath("_replay_client.py"))
@@ -179,9 +179,7 @@ def replay_rows(tmp_path: Path, url: str, calls: Path, rows: list[dict], mode: s
 
 def a_run(tmp_path: Path, judge_inputs_changed: bool | None = None, rollouts_changed: bool | None = None) -> _Run:
     tree = make_git_tree(tmp_path / "repo", server_files("demo", answer_server("demo")))
-    return _Run(
-        tree, "demo", SandboxOptions(), judge_inputs_changed=judge_inputs_changed, rollouts_changed=rollouts_changed
-    )
+    return _Run(tree, "demo", SandboxOptions(), change=ServerChange(judge_inputs_changed, rollouts_changed))
 
 
 def gr203_finding(run: _Run, results: list[ReplayResult]) -> Finding:
@@ -342,7 +340,7 @@ def test_a_null_or_empty_layout_key_is_no_recording() -> None:
     assert rj.recording_of({"judge_evaluations": [{"responses_create_params": {}, "response": "text"}]}) is None
 
 
-def test_judge_inputs_are_the_servers_code_prompts_and_configs(tmp_path: Path) -> None:
+def test_judge_inputs_are_the_servers_code_prompts_and_configs_and_the_rollouts_are_told_apart(tmp_path: Path) -> None:
     files = server_files("demo", answer_server("demo"))
     base = make_git_tree(tmp_path / "base", files)
     data_only = dict(files, **{"resources_servers/demo/data/example_rollouts.jsonl": "{}\n"})
@@ -350,7 +348,10 @@ def test_judge_inputs_are_the_servers_code_prompts_and_configs(tmp_path: Path) -
     code = dict(files, **{"resources_servers/demo/app.py": files["resources_servers/demo/app.py"] + "\n# x\n"})
     for name, changed, expected in (("data", data_only, False), ("prompt", prompt, True), ("code", code, True)):
         head = make_git_tree(tmp_path / name, changed)
-        assert judge_inputs_changed(base, head, "resources_servers/demo") is expected, name
+        change = server_change(base, head, "resources_servers/demo")
+        assert change.judge_inputs is expected, name
+        assert change.rollouts is (name == "data"), name  # only the first rewrites data/example_rollouts.jsonl
+    assert server_change(base, base, "resources_servers/demo") == ServerChange(judge_inputs=False, rollouts=False)
 
 
 # --- the report ----------------------------------------------------------------------------------------------
