@@ -98,17 +98,9 @@ def _sandbox(args: argparse.Namespace):  # noqa: ANN202 - a review.ReviewOptions
 
 
 def _previous(path: Path | None):  # noqa: ANN202 - an AuditReport or None
-    from gym_review_bot.audit.merge import read_report
-    from gym_review_bot.errors import UsageError
+    from gym_review_bot.audit.merge import read_given_report
 
-    if path is None:
-        return None
-    if not path.is_file():
-        raise UsageError(f"--previous {path}: no such file")
-    try:
-        return read_report(path)
-    except UsageError as exc:
-        raise UsageError(f"--previous {exc}") from None
+    return read_given_report(path, "--previous")
 
 
 def _emit(report, args: argparse.Namespace) -> int:  # noqa: ANN001 - an AuditReport

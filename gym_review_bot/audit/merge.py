@@ -61,6 +61,18 @@ def read_report(path: Path) -> AuditReport:
         raise UsageError(f"{path}: not an audit report from `gym-review audit` ({type(exc).__name__})") from None
 
 
+def read_given_report(path: Path | None, flag: str) -> AuditReport | None:
+    """The audit report a command-line flag names, or None when it names none; UsageError naming the flag."""
+    if path is None:
+        return None
+    if not path.is_file():
+        raise UsageError(f"{flag} {path}: no such file")
+    try:
+        return read_report(path)
+    except UsageError as exc:
+        raise UsageError(f"{flag} {exc}") from None
+
+
 def report_files(paths: list[Path]) -> list[Path]:
     """The given files, and every *.json below the given directories (the workflow downloads one per shard)."""
     out: list[Path] = []

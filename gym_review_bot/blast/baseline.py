@@ -19,7 +19,6 @@ from gym_review_bot.audit.models import AuditReport, Keys
 from gym_review_bot.blast.affected import CORE_DIR
 from gym_review_bot.config import load_policy
 from gym_review_bot.discover import SERVERS_DIR, Discovery
-from gym_review_bot.errors import UsageError
 from gym_review_bot.models import ServerReport
 from gym_review_bot.sources import GitTree
 
@@ -32,14 +31,9 @@ def read_audit(path: Path | None) -> AuditReport | None:
     """The last audit report (--audit), or None; UsageError (exit 2) when it cannot be read."""
     if path is None:
         return None
-    from gym_review_bot.audit.merge import read_report  # the audit's readers: loaded only for a report to read
+    from gym_review_bot.audit.merge import read_given_report  # the audit's readers: loaded only for a report to read
 
-    if not path.is_file():
-        raise UsageError(f"--audit {path}: no such file")
-    try:
-        return read_report(path)
-    except UsageError as exc:
-        raise UsageError(f"--audit {exc}") from None
+    return read_given_report(path, "--audit")
 
 
 @dataclass(frozen=True)
