@@ -39,6 +39,16 @@ class Discovery:
     notes: list[str] = field(default_factory=list)
     pr_servers: list[ServerTarget] | None = None  # every server the PR touches, when only some are reviewed
     not_reviewed: list[NotReviewed] = field(default_factory=list)  # touched, but not servers (libraries)
+    _changes: list[git.Change] | None = field(default=None, repr=False, compare=False)
+
+    def changes(self) -> list[git.Change]:
+        """The files the PR changes (git diff of the merge base and the head, renames split into delete + add),
+        listed once; none outside PR mode."""
+        if self._changes is None:
+            self._changes = []
+            if self.base is not None and isinstance(self.head, GitTree) and self.base_sha and self.head_sha:
+                self._changes = git.changed_files(self.head.repo, self.base_sha, self.head_sha)
+        return self._changes
 
     @property
     def added(self) -> list[str]:
@@ -104,7 +114,7 @@ def discover_pr(repo: Path, base_ref: str, head_ref: str = "HEAD") -> Discovery:
     found = Discovery(GitTree(repo, head_sha), GitTree(repo, base_sha), head_sha, base_sha)
     touched: set[str] = set()
     outside: list[str] = []
-    for change in git.changed_files(repo, base_sha, head_sha):
+    for change in found.changes():
         parts = change.path.split("/")
         if parts[0] == SERVERS_DIR and len(parts) > 1:  # a file, link or submodule at resources_servers/<name> too
             touched.add(parts[1])

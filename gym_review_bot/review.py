@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from gym_review_bot import __version__, git
+from gym_review_bot import __version__
 from gym_review_bot.blast.affected import changed_shared
 from gym_review_bot.catalogue import Catalogue
 from gym_review_bot.checks.base import Check, apply_rules, run_checks
@@ -161,8 +161,7 @@ def _pull_request(found: Discovery) -> PullRequest | None:
     if found.base is None or not isinstance(found.head, GitTree) or not (found.base_sha and found.head_sha):
         return None
     # Present at the head and absent at the base: git's "added" (renames split into delete + add).
-    changes = git.changed_files(found.head.repo, found.base_sha, found.head_sha)
-    added = frozenset(c.path for c in changes if c.status == "A" and c.path.startswith(f"{SERVERS_DIR}/"))
+    added = frozenset(c.path for c in found.changes() if c.status == "A" and c.path.startswith(f"{SERVERS_DIR}/"))
     return PullRequest(found.base, added, found.head.repo, found.base_sha, found.head_sha)
 
 

@@ -107,9 +107,7 @@ def shared_modules(changed: list[str], checkout: Checkout) -> list[str]:
 
 def changed_paths(found: Discovery) -> list[str]:
     """Every path a PR changes (renames under both names); none outside PR mode."""
-    if found.base is None or not isinstance(found.head, GitTree) or not (found.base_sha and found.head_sha):
-        return []
-    return [c.path for c in git.changed_files(found.head.repo, found.base_sha, found.head_sha)]
+    return [c.path for c in found.changes()]
 
 
 def changed_shared(found: Discovery, changed: list[str] | None = None) -> list[str]:
