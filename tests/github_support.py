@@ -81,8 +81,9 @@ def failing(report: Report, check_id: str) -> Finding:
 def rules(**github: object) -> Catalogue:
     """The trusted rules publish works under: the defaults with these `github:` settings."""
     from gym_review_bot.config import Policy
+    from gym_review_bot.config.strict import validate
 
-    return Catalogue(Policy.model_validate({"github": github}))
+    return Catalogue(validate(Policy, {"github": github}))
 
 
 def write_report(path: Path, report: Report) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -76,7 +77,7 @@ def test_empty_file_and_no_keys_give_the_guides_defaults() -> None:
     defaults = Policy()
     assert (defaults.examples.rows, defaults.examples.exact) == (5, False)
     assert (defaults.rollouts.rows, defaults.rollouts.exact) == (5, False)
-    assert not any(getattr(defaults.rules, r).enabled for r in type(defaults.rules).model_fields)
+    assert not any(getattr(defaults.rules, r).enabled for r in (f.name for f in dataclasses.fields(defaults.rules)))
 
 
 def test_unknown_top_level_key_names_it_and_the_allowed_keys() -> None:
@@ -447,3 +448,39 @@ def test_a_registrys_own_part_can_be_named_in_severity() -> None:
         "pr_body:\n  parts:\n    EC01: {title: Eval contract, synonyms: [eval contract]}\nseverity: {EC01: warning}\n"
     )
     assert Catalogue(parse_policy(text.encode())).severity("EC01") == "warning"
+
+
+# -- pydantic only at the boundary (issue 15, static speed) -------------------------------------------
+
+NO_FILE_RUN = """
+import argparse, sys
+from datetime import date
+from gym_review_bot.config import load_policy, policy_notes
+from gym_review_bot.config.load import parse_policy
+from gym_review_bot.sandbox.options import add_cli_arguments, options_from_args
+from gym_review_bot.sources import GitTree
+
+loaded = load_policy(GitTree(sys.argv[1], sys.argv[2]))
+assert loaded.policy.examples.rows == 5 and not loaded.policy.rules.dco.enabled, loaded
+assert loaded.source.source == "defaults", loaded.source
+assert policy_notes(loaded.policy, date.today()) == [] and loaded.policy.config_waivers() == []
+parser = argparse.ArgumentParser()
+add_cli_arguments(parser)
+assert options_from_args(parser.parse_args([])).memory == "4g"
+before = "pydantic" in sys.modules
+parse_policy(b"version: 1\\n")  # a file that exists is validated: pydantic loads only now
+print(before, "pydantic" in sys.modules)
+"""
+
+
+def test_without_a_config_file_the_config_layer_and_sandbox_options_never_import_pydantic(repo: GitRepo) -> None:
+    """A run without .gym-review.yaml has nothing to validate: pydantic (a quarter of a second) stays unloaded."""
+    assert not (repo.path / ".gym-review.yaml").exists()
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_FILE_RUN, str(repo.path), repo.git("rev-parse", "HEAD")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False True"  # not loaded before the file; loaded (and seen) by validating one

@@ -13,6 +13,7 @@ from gym_review_bot.catalogue import Catalogue
 from gym_review_bot.checks.base import run_checks
 from gym_review_bot.checks.pull import PR_SCOPE, PrContext
 from gym_review_bot.config import Policy, PrBodySettings, default_policy
+from gym_review_bot.config.strict import validate
 from gym_review_bot.evidence.body import parse_body
 from gym_review_bot.models import Finding
 
@@ -28,7 +29,7 @@ FILLED = {
 
 def review(body: str | None, settings: PrBodySettings | None = None) -> dict[str, Finding]:
     """The PR-description checks (GR3xx and a registry's own parts) on a body, as a review runs them."""
-    policy = default_policy() if settings is None else Policy.model_construct(pr_body=settings)
+    policy = default_policy() if settings is None else Policy(pr_body=settings)
     catalogue = Catalogue(policy)
     checks = [c for c in catalogue.pr_checks() if c.family == "description"]
     parsed = parse_body(body) if body is not None else None
@@ -198,7 +199,8 @@ Data: CC0. Code: Apache 2.0.
 
 def test_a_registrys_own_template_is_mapped_through_the_settings() -> None:
     assert statuses(EVAL_CONTRACT)["GR302"] == "fail"  # the guide's words do not name "How a run is judged"
-    settings = PrBodySettings.model_validate(
+    settings = validate(
+        PrBodySettings,
         {
             "parts": {
                 "GR301": {"title": "Describes what is evaluated", "synonyms": ["what this environment evaluates"]},
@@ -216,7 +218,7 @@ def test_a_registrys_own_template_is_mapped_through_the_settings() -> None:
                 },
             },
             "evidence_severity": {"GR411": "warning"},
-        }
+        },
     )
     found = review(EVAL_CONTRACT, settings)
     assert {k: f.status for k, f in found.items()} == {
@@ -242,7 +244,7 @@ def test_a_registry_can_turn_a_part_off() -> None:
 
 
 def test_a_registry_can_change_only_the_synonyms_of_a_default_part() -> None:
-    settings = PrBodySettings.model_validate({"parts": {"GR302": {"synonyms": ["how a run is judged"]}}})
+    settings = validate(PrBodySettings, {"parts": {"GR302": {"synonyms": ["how a run is judged"]}}})
     assert settings.parts["GR302"].title == "The PR describes the verification logic"
     assert settings.parts["GR302"].severity == "error"
     assert review(EVAL_CONTRACT, settings)["GR302"].status == "pass"
@@ -250,7 +252,7 @@ def test_a_registry_can_change_only_the_synonyms_of_a_default_part() -> None:
 
 def test_settings_refuse_unknown_keys() -> None:
     with pytest.raises(ValueError):
-        PrBodySettings.model_validate({"partz": {}})
+        validate(PrBodySettings, {"partz": {}})
 
 
 def test_without_a_body_every_check_is_skipped_as_not_requested() -> None:

@@ -8,6 +8,7 @@ is killed leaves what it finished (`finished: false`), and the servers it did no
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import threading
@@ -229,7 +230,7 @@ def _built(server: ServerReport) -> bool:
 
 def _own_options(options: ReviewOptions) -> ReviewOptions:
     """A copy for one review (review() adds the registry's package hosts to its sandbox options)."""
-    sandbox = options.sandbox_options.model_copy(deep=True) if options.sandbox_options else None
+    sandbox = copy.deepcopy(options.sandbox_options) if options.sandbox_options else None
     return replace(options, sandbox_options=sandbox)
 
 

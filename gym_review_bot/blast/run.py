@@ -8,6 +8,7 @@ as is one whose review crashed; each run is otherwise bounded by the sandbox's o
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field, replace
 
@@ -147,7 +148,7 @@ def _review_at(
     """The server's review at one commit, as `check --server NAME` would give it, under the merge base's rules."""
     one = [ServerTarget(name, "checked")]
     at = Discovery(tree, base=found.base, head_sha=sha, base_sha=found.base_sha, servers=one)
-    sandbox = options.sandbox_options.model_copy(deep=True) if options.sandbox_options else None
+    sandbox = copy.deepcopy(options.sandbox_options) if options.sandbox_options else None
     reviewed = review(at, replace(options, sandbox_options=sandbox, pr_body=None))
     notes += [n for n in reviewed.report.notes if n not in notes]
     return reviewed.report.servers[0]

@@ -6,20 +6,25 @@ naming the key path and what is allowed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import typing
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
 
 from gym_review_bot.config.policy import POLICY_FILE, Policy, default_policy
+from gym_review_bot.config.strict import validate
 from gym_review_bot.errors import UsageError
 from gym_review_bot.models import PolicySource
 from gym_review_bot.safeload import UnsafeInput, load_yaml
 from gym_review_bot.sources import GitTree, SourceTree
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 MAX_POLICY_BYTES = 256 * 1024
 
@@ -77,8 +82,10 @@ def parse_policy(raw: bytes) -> Policy:
         data = {}
     if not isinstance(data, dict):
         raise UsageError(f"{POLICY_FILE}: the top level must be a mapping of keys (version, examples, rules, ...)")
+    from pydantic import ValidationError  # the boundary: only a file that exists is validated
+
     try:
-        return Policy.model_validate(data)
+        return validate(Policy, data)
     except ValidationError as exc:
         raise UsageError(f"{POLICY_FILE}: {_describe(exc)}") from exc
 
@@ -88,28 +95,32 @@ def _describe(exc: ValidationError) -> str:
     err = exc.errors(include_url=False)[0]
     loc = [str(part) for part in err["loc"]]
     path = ".".join(loc) or "(top level)"
-    if err["type"] == "extra_forbidden":
+    if err["type"] == "unexpected_keyword_argument":  # a key a section (a dataclass) does not have
         allowed = _fields_at(loc[:-1])
         return f"{path}: unknown key; allowed here: {', '.join(allowed)}"
-    if err["type"] == "missing":
+    if err["type"] in ("missing", "missing_keyword_only_argument"):
         return f"{path}: required key is missing"
+    if err["type"] == "dataclass_type":  # a section given something other than a mapping
+        return f"{path}: Input should be a valid dictionary or instance of {err['ctx']['class_name']}"
     message = str(err["msg"]).removeprefix("Value error, ")
     return f"{path}: {message}"
 
 
 def _fields_at(loc: list[str]) -> list[str]:
-    """The keys the model allows at a path (list indexes and dict keys pass through)."""
-    model: Any = Policy
+    """The keys the section allows at a path (list indexes and dict keys pass through)."""
+    section: Any = Policy
     for part in loc:
-        info = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
-        if info is None:
-            continue  # an index into a list of models
-        annotation = info.annotation
-        args = getattr(annotation, "__args__", ())
-        model = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
-        if model is None:
+        annotation = typing.get_type_hints(section).get(part) if _is_section(section) else None
+        if annotation is None:
+            continue  # an index into a list of sections, or a key of a mapping of them
+        section = next((a for a in (annotation, *typing.get_args(annotation)) if _is_section(a)), None)
+        if section is None:
             return []
-    return list(model.model_fields) if model is not None else []
+    return [f.name for f in dataclasses.fields(section)] if section is not None else []
+
+
+def _is_section(annotation: object) -> bool:
+    return isinstance(annotation, type) and dataclasses.is_dataclass(annotation)
 
 
 def policy_notes(policy: Policy, today: date) -> list[str]:

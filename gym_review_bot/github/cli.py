@@ -73,13 +73,14 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
 def _trusted(args: argparse.Namespace) -> Catalogue:
     """The registry's rules from the trusted checkout (read with git), as a catalogue; --bot-login applied."""
+    from dataclasses import replace
+
     from gym_review_bot.catalogue import Catalogue
     from gym_review_bot.config import load_trusted_policy
 
     policy = load_trusted_policy(args.config_repo, args.config_ref).policy
     if args.bot_login:
-        github = policy.github.model_copy(update={"bot_login": args.bot_login})
-        policy = policy.model_copy(update={"github": github})
+        policy = replace(policy, github=replace(policy.github, bot_login=args.bot_login))
     return Catalogue(policy)  # validates the check ids the file names
 
 

@@ -1,14 +1,18 @@
-"""Sandbox settings: one pydantic model, its command-line flags, and how the flags map onto it."""
+"""Sandbox settings: one dataclass, its command-line flags, and how the flags map onto it.
+
+A dataclass, not a pydantic model: every `gym-review check` imports this module for its flags, and pydantic
+costs a quarter of a second; it is imported only to read or write the settings as JSON (`to_json`/`from_json`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import ipaddress
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
-
-from pydantic import BaseModel
 
 from gym_review_bot.argtypes import memory_size, positive_float, positive_int
 
@@ -24,7 +28,8 @@ BASE_IMAGE_ENV_VAR = "GYM_REVIEW_BASE_IMAGE"
 DEFAULT_PYTHON_VERSION = "3.12"
 
 
-class SandboxOptions(BaseModel):
+@dataclass(kw_only=True)
+class SandboxOptions:
     """How the sandbox builds, limits and times a server's container."""
 
     base_image: str | None = None
@@ -40,7 +45,19 @@ class SandboxOptions(BaseModel):
     allow_url_deps: bool = False
     build_timeout: float = 900
     build_disk: str = "8g"
-    package_hosts: list[str] = []
+    package_hosts: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> SandboxOptions:
+        """Settings written by `to_json` (validated: a wrong type is a pydantic.ValidationError)."""
+        import pydantic
+
+        return pydantic.TypeAdapter(cls).validate_json(text)
+
+    def to_json(self) -> str:
+        import pydantic
+
+        return pydantic.TypeAdapter(SandboxOptions).dump_json(self).decode()
 
     def build_disk_bytes(self) -> int:
         return size_bytes(self.build_disk)
@@ -123,6 +140,6 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args: argparse.Namespace) -> SandboxOptions:
-    fields = SandboxOptions.model_fields
-    values = {name: getattr(args, name) for name in fields if getattr(args, name, None) is not None}
+    names = [f.name for f in dataclasses.fields(SandboxOptions)]
+    values = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
     return SandboxOptions(**values)

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import docker
@@ -403,7 +404,7 @@ def test_a_build_past_its_deadline_fails_gr201_naming_the_flag(tmp_path: Path, o
     files = probe_package("time.sleep(3600)")
     files[f"{SERVER}/configs/probe.yaml"] = "probe:\n  resources_servers:\n    probe:\n      entrypoint: app.py\n"
     tree = make_git_tree(tmp_path / "repo", files)
-    result = run_sandbox(tree, "probe", options.model_copy(update={"build_timeout": 20}))
+    result = run_sandbox(tree, "probe", replace(options, build_timeout=20))
     found = {f.id: f for f in result.findings}
     assert found["GR201"].status == "fail"
     assert "did not finish within 20 s (--build-timeout)" in found["GR201"].message, found["GR201"].message
@@ -436,7 +437,7 @@ LIMIT_CASES = {
 @pytest.mark.parametrize("case", list(LIMIT_CASES))
 def test_build_is_stopped_by_its_limits(tmp_path: Path, options: SandboxOptions, case: str) -> None:
     body, changes, expected = LIMIT_CASES[case]
-    options = options.model_copy(update=changes)
+    options = replace(options, **changes)
     with scope_open() as scope:
         result = build(tmp_path, probe_package(body), options, scope)
     assert result.tag is None
@@ -497,7 +498,7 @@ class DiskWatch:
     ids=["fallocate-5g", "many-files-then-fast-writes", "sparse-files-then-success"],
 )
 def test_the_disk_cap_holds_inside_the_build(tmp_path: Path, options: SandboxOptions, body: str, cap: str) -> None:
-    options = options.model_copy(update={"build_disk": cap, "build_timeout": 300})
+    options = replace(options, build_disk=cap, build_timeout=300)
     watch = DiskWatch()
     start = time.monotonic()
     try:
@@ -536,7 +537,7 @@ def test_a_quiet_fork_bomb_is_stopped_at_the_pids_limit_not_the_deadline(
     tmp_path: Path, options: SandboxOptions
 ) -> None:
     # Reproduction: a build fork bomb ran to the 900 s build timeout and was named as a timeout.
-    options = options.model_copy(update={"pids": 200, "build_timeout": 300})
+    options = replace(options, pids=200, build_timeout=300)
     start = time.monotonic()
     with scope_open() as scope:
         result = build(tmp_path, probe_package(FORK_BOMB_QUIET), options, scope)

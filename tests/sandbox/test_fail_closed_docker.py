@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import docker
@@ -193,7 +194,7 @@ from gym_review_bot.sandbox.options import SandboxOptions
 from gym_review_bot.sandbox.runner import run_sandbox
 files = {{rel: Path({src!r}, rel).read_bytes() for rel in {names!r}}}
 tree = make_git_tree(Path({repo!r}), server_files("big_file", files))
-result = run_sandbox(tree, "big_file", SandboxOptions.model_validate_json({options!r}))
+result = run_sandbox(tree, "big_file", SandboxOptions.from_json({options!r}))
 print(json.dumps({{
     "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "replay_s": result.timings.replay_s,
@@ -223,10 +224,10 @@ def test_a_50_mb_rollouts_file_is_streamed_and_the_replay_deadline_holds(
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
         (src / rel).write_text(text)
     limit = 20.0
-    opts = options.model_copy(update={"replay_timeout": limit})
+    opts = replace(options, replay_timeout=limit)
     code = BIG_RUN.format(
         tests=str(Path(__file__).parent), src=str(src), names=sorted(files), repo=str(tmp_path / "repo"),
-        options=opts.model_dump_json(),
+        options=opts.to_json(),
     )  # fmt: skip
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -318,7 +319,7 @@ def test_a_container_killed_or_removed_from_outside_is_error_not_the_prs_failure
     files = answer_server("interrupted", test=SLOW_TEST, rewards=[1.0] * 5)  # what SLOW_APP gives
     files["app.py"] = SLOW_APP.replace("BOOT_DELAY_S", "20" if check == "GR202" else "0")
     thread = act_on(role, action, when)
-    found = run(tmp_path, "interrupted", files, options.model_copy(update={"boot_timeout": 60}))
+    found = run(tmp_path, "interrupted", files, replace(options, boot_timeout=60))
     thread.join(timeout=5)
     outcome = found[check]
     assert outcome.status == "error" and "the sandbox was interrupted; not the PR's fault" in outcome.message, {

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tarfile
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import docker
@@ -130,7 +131,7 @@ def test_verify_and_tests_that_sleep_forever_time_out(tmp_path: Path, options: S
     files = answer_server(
         "sleeper", verify_body="time.sleep(10**9)\n        reward = 0.0", extra="import time", test=SLEEPING_TEST
     )
-    found = sandbox(tmp_path, "sleeper", files, options.model_copy(update={"request_timeout": 3, "test_timeout": 8}))
+    found = sandbox(tmp_path, "sleeper", files, replace(options, request_timeout=3, test_timeout=8))
     gr203 = found["GR203"]
     assert gr203.status == "fail" and "timed out after 3 s" in gr203.message
     assert "answer within 3 s" in gr203.message  # the fix names the limit, not the rollouts
@@ -143,7 +144,7 @@ def test_verify_and_tests_that_sleep_forever_time_out(tmp_path: Path, options: S
 def test_server_that_never_answers_times_out_the_boot(tmp_path: Path, options: SandboxOptions) -> None:
     files = answer_server("silent")
     files["app.py"] = "import time\n\nprint('loading a very large model', flush=True)\ntime.sleep(10**9)\n"
-    found = sandbox(tmp_path, "silent", files, options.model_copy(update={"boot_timeout": 8}))
+    found = sandbox(tmp_path, "silent", files, replace(options, boot_timeout=8))
     gr202 = found["GR202"]
     assert gr202.status == "fail" and "did not answer GET / within 8 s: timed out" in gr202.message
     assert "loading a very large model" in gr202.message
@@ -181,7 +182,7 @@ def test_verify_cannot_reach_the_outside(tmp_path: Path, options: SandboxOptions
 def test_memory_without_bound_is_killed_and_named(tmp_path: Path, options: SandboxOptions) -> None:
     verify = "hog = []\n        while True:\n            hog.append(b'x' * (64 << 20))\n        reward = 0.0"
     files = answer_server("memory_hog", verify_body=verify)
-    found = sandbox(tmp_path, "memory_hog", files, options.model_copy(update={"memory": "2g"}))
+    found = sandbox(tmp_path, "memory_hog", files, replace(options, memory="2g"))
     gr203 = found["GR203"]
     assert gr203.status == "fail" and "out of memory (limit --memory 2g)" in gr203.message, gr203.message
     assert found["GR205"].status == "pass"
@@ -202,7 +203,7 @@ FORK_BOMB = """parent = os.getpid()
 
 def test_forks_without_bound_hit_the_pids_limit(tmp_path: Path, options: SandboxOptions) -> None:
     files = answer_server("fork_bomb", verify_body=FORK_BOMB, extra="import os\nimport time")
-    found = sandbox(tmp_path, "fork_bomb", files, options.model_copy(update={"request_timeout": 10}))
+    found = sandbox(tmp_path, "fork_bomb", files, replace(options, request_timeout=10))
     gr203 = found["GR203"]
     assert gr203.status == "fail" and "process/thread limit (--pids 1024)" in gr203.message, gr203.message
 
@@ -368,7 +369,7 @@ from sandbox_fixtures import answer_server
 from gym_review_bot.sandbox.options import SandboxOptions
 from gym_review_bot.sandbox.runner import run_sandbox
 tree = make_git_tree(Path({repo!r}), server_files("killed", answer_server("killed")))
-run_sandbox(tree, "killed", SandboxOptions.model_validate_json({options!r}))
+run_sandbox(tree, "killed", SandboxOptions.from_json({options!r}))
 """
 
 
@@ -376,9 +377,7 @@ def test_cleanup_removes_what_a_killed_run_left(tmp_path: Path, options: Sandbox
     """SIGKILL leaves no chance to clean up: `cleanup` does it, once the owner is dead."""
     import time
 
-    code = KILLED_RUN.format(
-        tests=str(Path(__file__).parent), repo=str(tmp_path / "repo"), options=options.model_dump_json()
-    )
+    code = KILLED_RUN.format(tests=str(Path(__file__).parent), repo=str(tmp_path / "repo"), options=options.to_json())
     proc = subprocess.Popen([sys.executable, "-c", code])
     dk = docker.from_env()
     try:

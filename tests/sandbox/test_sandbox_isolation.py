@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +151,7 @@ def test_an_endless_answer_to_get_root_is_cut_and_the_boot_times_out(tmp_path: P
     files = stdlib_server("endless_root", endless_root=True)
     tree = make_git_tree(tmp_path / "repo", server_files("endless_root", files))
     start = time.monotonic()
-    result = run_sandbox(tree, "endless_root", options.model_copy(update={"boot_timeout": 8}))
+    result = run_sandbox(tree, "endless_root", replace(options, boot_timeout=8))
     gr202 = {f.id: f for f in result.findings}["GR202"]
     assert gr202.status == "fail" and "did not answer GET / within 8 s" in gr202.message
     assert result.timings.boot_s is not None and result.timings.boot_s < 8 + 5
