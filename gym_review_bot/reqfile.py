@@ -13,10 +13,12 @@ import functools
 import optparse
 import shlex
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import re2
-from packaging.markers import InvalidMarker, Marker
-from packaging.requirements import Requirement
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 MAX_LINES = 1_000  # logical lines (or pyproject dependencies) read from one file; real ones have a few dozen
 MAX_LINE_CHARS = 10_000
@@ -208,6 +210,8 @@ def split_marker(spec: str, url: bool | None = None) -> tuple[str, str | None, s
     marker_text = marker_text.strip()
     if not marker_text:
         return head.strip(), None, None
+    from packaging.markers import InvalidMarker, Marker  # packaging loads only for a line that needs it
+
     try:
         Marker(marker_text)
         return head.strip(), marker_text, None
@@ -232,6 +236,8 @@ def parse_spec(spec: str) -> tuple[Requirement | None, str | None, tuple[str, ..
             shown = bad[0] if bad else path
             return None, None, (), None, f"is not a path with valid extras (`{shown[:60]}` is not a PEP 508 name)"
         return None, path, tuple(sorted(set(extras))), marker, None
+    from packaging.requirements import Requirement
+
     try:
         return Requirement(head + (f" ; {marker}" if marker else "")), None, (), None, None
     except ValueError as exc:  # InvalidRequirement, and InvalidSpecifier that packaging lets escape
@@ -366,6 +372,8 @@ def read_pyproject(text: str) -> Pyproject:
         return Pyproject(
             text, [], {}, f"lists {len(deps):,} dependencies, more than the {MAX_LINES:,} the review reads"
         )
+    from packaging.requirements import Requirement
+
     out: list[tuple[str, Requirement | None, str | None]] = []
     for i, dep in enumerate(deps):
         if not isinstance(dep, str):

@@ -6,8 +6,6 @@ import hashlib
 import posixpath
 from dataclasses import dataclass, field
 
-from packaging.markers import Marker
-
 from gym_review_bot.reqfile import (
     INDEX_OPTIONS,
     ReqLine,
@@ -56,6 +54,8 @@ class LocalDependency:
         if not valid_extras(self.extras):
             raise ValueError(f"not a list of PEP 508 extras: {self.extras[:80]!r}")
         if self.marker:
+            from packaging.markers import Marker  # loaded only for a marker to check
+
             Marker(self.marker)  # InvalidMarker is a ValueError
 
 
