@@ -353,7 +353,8 @@ def plain(value: Any) -> Any:
 
 @functools.cache
 def adapter(model: type) -> Any:
-    """pydantic's validator of a model, built on first use (reading JSON back is the only place that needs it)."""
+    """pydantic's validator of a dataclass (a model, a config section, the sandbox options), built on first use:
+    only reading or writing JSON at a boundary needs it."""
     from pydantic import TypeAdapter
 
     return TypeAdapter(model)

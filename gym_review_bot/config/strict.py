@@ -8,8 +8,9 @@ file is actually read, and it reads the two hooks below (`Strict`'s class settin
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 from typing import Annotated, Any, ClassVar, TypeVar
+
+from gym_review_bot.models import adapter  # the one cached pydantic validator of a dataclass
 
 T = TypeVar("T")
 
@@ -58,11 +59,4 @@ class Rule:
 
 def validate(section: type[T], data: object) -> T:
     """`data` (a mapping read from YAML) as `section`; pydantic.ValidationError when it does not fit."""
-    return _adapter(section).validate_python(data)
-
-
-@cache
-def _adapter(section: type) -> Any:
-    import pydantic
-
-    return pydantic.TypeAdapter(section)
+    return adapter(section).validate_python(data)

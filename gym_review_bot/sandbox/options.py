@@ -50,14 +50,14 @@ class SandboxOptions:
     @classmethod
     def from_json(cls, text: str | bytes) -> SandboxOptions:
         """Settings written by `to_json` (validated: a wrong type is a pydantic.ValidationError)."""
-        import pydantic
+        from gym_review_bot.models import adapter
 
-        return pydantic.TypeAdapter(cls).validate_json(text)
+        return adapter(cls).validate_json(text)
 
     def to_json(self) -> str:
-        import pydantic
+        from gym_review_bot.models import adapter
 
-        return pydantic.TypeAdapter(SandboxOptions).dump_json(self).decode()
+        return adapter(SandboxOptions).dump_json(self).decode()
 
     def build_disk_bytes(self) -> int:
         return size_bytes(self.build_disk)
