@@ -266,6 +266,18 @@ def _lines(results: list[ReplayResult]) -> str:
     return shown + (f" and {len(results) - MAX_LISTED} more" if len(results) > MAX_LISTED else "")
 
 
+def _ranges(results: list[ReplayResult]) -> str:
+    """Line numbers as runs ("3-9, 12"): the rollouts a deadline cut short are usually one long run."""
+    runs: list[list[int]] = []
+    for n in sorted(r.line for r in results):
+        if runs and n <= runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    shown = [f"{a}-{b}" if b > a else str(a) for a, b in runs[:MAX_LISTED]]
+    return ", ".join(shown) + (f" and {len(runs) - MAX_LISTED} more runs" if len(runs) > MAX_LISTED else "")
+
+
 def _describe(r: ReplayResult) -> str:
     if r.error:
         return f"- line {r.line}: {r.error}"
@@ -317,13 +329,20 @@ def replay_counts(first: list[ReplayResult]) -> ReplayCounts:
     )
 
 
-def reproduction(run: _Run, first: list[ReplayResult], cause: str) -> None:
+def reproduction(run: _Run, first: list[ReplayResult], cause: str, out_of_time: bool = False) -> None:
     """GR203: each rollout's reward, returned again. A rollout that called a model is judged only when its recorded
-    judge calls answered every call; one whose judge was asked something the recording does not hold fails."""
+    judge calls answered every call; one whose judge was asked something the recording does not hold fails.
+
+    `out_of_time`: the replay's deadline had passed when the client finished. Then the rollouts it cut short (sent
+    too late, or in flight when it passed) are counted under the deadline, not listed as rewards that differ."""
     path = run.rollouts_path
     changed = [r for r in first if r.judge_unmatched is not None]
     called = [r for r in first if r.model_calls > 0 and not r.recorded_judge and r.judge_unmatched is None]
     bad = [r for r in first if not r.matches and r.judged_here and r.judge_unmatched is None]
+    late: list[ReplayResult] = []
+    if out_of_time or any(r.deadline for r in first):
+        late = [r for r in bad if r.aborted]
+        bad = [r for r in bad if not r.aborted]
     blind = [
         r
         for r in first
@@ -335,8 +354,8 @@ def reproduction(run: _Run, first: list[ReplayResult], cause: str) -> None:
     recorded = sum(1 for r in first if r.recorded_judge and r.matches)
     if not first:
         run.set("GR203", skipped(f"Skipped: {path} has no rollouts to replay."))
-    elif bad or changed:
-        why = f"\nThe server {cause}." if cause else ""
+    elif bad or changed or late:
+        why = f"\nThe server {cause}." if cause and not late else ""
         also = (
             f"\n{len(called)} more called a model with no recorded judge calls to answer it and could not be judged "
             f"(lines {_lines(called)})."
@@ -345,15 +364,21 @@ def reproduction(run: _Run, first: list[ReplayResult], cause: str) -> None:
         ) + (f"\n{_blind_words(blind)}" if blind else "")
         stalled = cause or any(r.aborted for r in bad)
         fix = run.limits_hint() if stalled else None
-        if any(r.deadline for r in bad):
-            limit = run.options.replay_timeout
+        limit = run.options.replay_timeout
+        if late:
             fix = f"Make the replay of every example rollout, twice, finish within --replay-timeout ({limit:g} s)."
-        if changed and not bad:
+        if changed and not bad and not late:
             fix = (
                 "Regenerate data/example_rollouts.jsonl with the current verify() and judge prompt (the recorded "
                 "judge calls are stale), or restore the judge prompt they were recorded with."
             )
         parts = []
+        if late:
+            parts.append(
+                f"The replay passed --replay-timeout ({limit:g} s) before it was done: {len(late)} of {len(first)} "
+                f"example rollouts were cut short or not sent (lines {_ranges(late)}), so their reward was not "
+                "checked."
+            )
         if bad:
             parts.append(
                 f"{len(bad)} of {len(first)} example rollouts do not reproduce their stored reward "
@@ -364,8 +389,8 @@ def reproduction(run: _Run, first: list[ReplayResult], cause: str) -> None:
                 f"{len(changed)} of {len(first)} example rollouts: the judge prompt changed since these rollouts "
                 f"were recorded:\n{_listing(changed, _prompt_changed)}"
             )
-        failing = sorted(bad + changed, key=lambda r: r.line)
-        run.stale_judge_only = not bad
+        failing = sorted(bad + changed, key=lambda r: r.line) or late
+        run.stale_judge_only = not bad and not late
         run.set(
             "GR203",
             failed(
@@ -374,7 +399,11 @@ def reproduction(run: _Run, first: list[ReplayResult], cause: str) -> None:
                 line=failing[0].line,
                 locations=[Location(file=path, line=r.line) for r in failing[:MAX_MISMATCH_LOCATIONS]],
                 # The same stale rollouts on another commit: line numbers and stored rewards, not what the server said.
-                key=" ".join([f"{r.line}:{r.stored!r}" for r in bad] + [f"{r.line}:judge-prompt" for r in changed]),
+                key=" ".join(
+                    [f"{r.line}:{r.stored!r}" for r in bad]
+                    + [f"{r.line}:judge-prompt" for r in changed]
+                    + (["replay-timeout"] if late else [])
+                ),
             ),
         )
     elif blind and not called:
@@ -459,6 +488,7 @@ def replay(run: _Run, client: ReplayClient, config: ServerConfig) -> None:
     try:
         client.load_rollouts(run.tree, entry, input_keys(run.tree, run.examples_path))
         first = client.replay_file(run.options.concurrency)
+        out_of_time = client.time_left() <= 0  # now, before any wait of ours below uses up what is left
         sent = [r for r in first if r.usable]
         run.verify_answered = any(r.status is not None and r.status not in NO_ROUTE_STATUSES for r in sent)
         if sent and not run.verify_expected and all(r.status in NO_ROUTE_STATUSES for r in sent):
@@ -481,7 +511,7 @@ def replay(run: _Run, client: ReplayClient, config: ServerConfig) -> None:
             return
         second = None if stopped or not sent else client.replay_file(run.options.concurrency)
         run.replay = replay_counts(first)
-        reproduction(run, first, cause)
+        reproduction(run, first, cause, out_of_time)
         determinism(run, first, second)
         if stopped or (second is not None and any(r.aborted for r in second)):
             run.set(

@@ -236,7 +236,8 @@ def test_a_50_mb_rollouts_file_is_streamed_and_the_replay_deadline_holds(
     assert report["max_rss_mb"] < 300, report
     assert report["replay_s"] <= limit * 1.1, report
     status, message = report["findings"]["GR203"]
-    assert status == "fail" and "--replay-timeout (20 s)" in message or "deadline" in message, report
+    assert status == "fail" and "--replay-timeout (20 s)" in message, report
+    assert "timed out after" not in message, report  # rollouts the deadline cut short are not listed as mismatches
     assert report["findings"]["GR206"][0] != "pass", report  # nothing passes that was not judged
 
 

@@ -214,6 +214,32 @@ def test_the_replay_has_an_overall_deadline(tmp_path: Path, url: str) -> None:
     assert run.outcomes["GR203"].status == "fail" and "--replay-timeout (2 s)" in run.outcomes["GR203"].message
 
 
+def test_rollouts_cut_short_by_the_deadline_are_counted_under_it_not_listed_as_mismatches(tmp_path: Path) -> None:
+    # Reproduction (a 50 MB file under load): the rollouts in flight when the 20 s deadline passed came back as
+    # "timed out after 0.0018 s" mismatches, 71,444 of them listed, and the deadline went unnamed.
+    in_flight = [ReplayResult(n, 1.0, error="timed out after 0.0018 s", aborted=True) for n in (4, 5)]
+    unsent = [ReplayResult(n, None, error="not replayed", aborted=True, deadline=True, usable=False) for n in (6, 7)]
+    results = [ReplayResult(1, 1.0, 1.0), ReplayResult(2, 1.0, 1.0), ReplayResult(3, 0.0, 1.0), *in_flight, *unsent]
+    run = a_run(tmp_path, replay_timeout=20)
+    reproduction(run, results, cause="", out_of_time=True)
+    gr203 = run.outcomes["GR203"]
+    assert gr203.status == "fail" and "--replay-timeout (20 s)" in gr203.message
+    assert "4 of 7 example rollouts were cut short or not sent (lines 4-7)" in gr203.message
+    assert "timed out after" not in gr203.message  # cut short by the deadline: not a reward that differs
+    assert "1 of 7 example rollouts do not reproduce" in gr203.message and "- line 3:" in gr203.message
+    # The client's own flag is enough, and the in-flight rows alone (none flagged) are enough with the host's clock.
+    flagged, clock = a_run(tmp_path / "f", replay_timeout=20), a_run(tmp_path / "c", replay_timeout=20)
+    reproduction(flagged, results[:2] + unsent, cause="")
+    reproduction(clock, results[:2] + in_flight, cause="", out_of_time=True)
+    for one in (flagged, clock):
+        assert one.outcomes["GR203"].status == "fail" and "--replay-timeout (20 s)" in one.outcomes["GR203"].message
+    # Without the deadline, a timed-out rollout is a stalled server's: listed, with the limits' advice.
+    stalled = a_run(tmp_path / "s", replay_timeout=20)
+    reproduction(stalled, results[:2] + in_flight, cause="")
+    assert "- line 4: timed out after 0.0018 s" in stalled.outcomes["GR203"].message
+    assert "--replay-timeout" not in stalled.outcomes["GR203"].message
+
+
 @pytest.fixture
 def standin(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     port, calls = free_port(), tmp_path / "calls.jsonl"
