@@ -134,6 +134,31 @@ def test_gr102_verify_inherited_through_a_package_reexport_passes(server_tree, t
     assert "inherits from JudgeBase" in findings["GR102"].message
 
 
+def test_gr102_stops_at_the_server_base_and_reads_no_further_nemo_gym_module(tmp_path: Path) -> None:
+    """A class found to be a SimpleResourcesServer is not followed into NeMo Gym's own bases: nothing there
+    changes the answer, and in NeMo Gym's main they are its largest modules (server_utils, reward_profile)."""
+    from gym_review_bot.checks.checkout import Checkout
+    from gym_review_bot.checks.pyclasses import SERVER_BASE_NAMES, ClassRef, ClassResolver
+    from gym_review_bot.sources import FsTree
+
+    nemo = tmp_path / "nemo_gym"
+    nemo.mkdir()
+    (nemo / "base_resources_server.py").write_text(
+        "from nemo_gym.reward_profile import Mixin\n\nclass SimpleResourcesServer(Mixin):\n    pass\n"
+    )
+    (nemo / "reward_profile.py").write_text("class Mixin:\n    pass\n")
+    app = APP_HEADER + "class S(SimpleResourcesServer):\n    async def verify(self, body):\n        return 1\n"
+    (tmp_path / "app.py").write_text(app)
+    checkout = Checkout(FsTree(tmp_path))
+    resolver = ClassResolver(checkout)
+    module = checkout.parse("app.py")
+    assert module is not None
+    server = ClassRef("app.py", next(n for n in module.body if getattr(n, "name", "") == "S"))
+    assert resolver.lineage(server).names == SERVER_BASE_NAMES and resolver.find(server, "verify").hit
+    assert checkout.parse("nemo_gym/base_resources_server.py") is not None  # read: it defines the base
+    assert "nemo_gym/reward_profile.py" not in checkout._modules  # never read
+
+
 def test_gr102_gymnasium_style_server_with_step_and_reset(server_tree) -> None:
     app = (
         "import gymnasium_lib as g\n\nclass Env(g.Thing):\n    async def step(self, a):\n        pass\n"

@@ -139,8 +139,10 @@ def _server_classes(file: str, resolver: ClassResolver, module: ast.Module, fact
     for ref in defined:
         if id(ref.node) in derived_from:
             continue  # a base of another class here (an abstract intermediate): judged through that class
-        steps = resolver.find(ref, "step").hit and resolver.find(ref, "reset").hit
-        if resolver.lineage(ref).names & SERVER_BASE_NAMES or steps:
+        # A server base first: step/reset are looked up (through every base) only for a class that has none.
+        if resolver.lineage(ref).names & SERVER_BASE_NAMES or (
+            resolver.find(ref, "step").hit and resolver.find(ref, "reset").hit
+        ):
             out.classes.append(ref)
     seen: set[int] = set()
     out.classes = [c for c in out.classes if not (id(c.node) in seen or seen.add(id(c.node)))]

@@ -275,7 +275,10 @@ class ClassResolver:
 
     def lineage(self, cls: ClassRef, depth: int = 0) -> Lineage:
         """Names of the server bases along the bases (SimpleResourcesServer), and the bases that could not be
-        followed; memoised per class, so K classes each naming K bases cost K * K steps, not more."""
+        followed; memoised per class, so K classes each naming K bases cost K * K steps, not more.
+
+        The walk ends at a server base: nothing beyond it changes the answer (a server), and its own bases are
+        NeMo Gym's, which would only cost parsing its largest modules."""
         key = (cls.path, id(cls.node))
         if key in self._lineages:
             return self._lineages[key] or Lineage()
@@ -283,7 +286,8 @@ class ClassResolver:
             return Lineage(unresolved=[TOO_DEEP])
         self._lineages[key] = None
         out = Lineage(names={cls.name} & SERVER_BASE_NAMES)
-        for base in self.bases(cls) if len(self._lineages) < MAX_LOOKUPS else []:
+        follow = not out.names and len(self._lineages) < MAX_LOOKUPS
+        for base in self.bases(cls) if follow else []:
             if isinstance(base, ClassRef):
                 found = self.lineage(base, depth + 1)
                 out.names |= found.names
