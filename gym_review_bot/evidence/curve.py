@@ -7,9 +7,8 @@ import io
 import math
 from typing import Any
 
-import orjson
-
 from gym_review_bot.models import CurvePoint
+from gym_review_bot.safeload import parse_json_line
 
 MAX_CURVE_BYTES = 2 * 1024 * 1024
 MAX_POINTS = 10_000
@@ -53,8 +52,8 @@ def _from_csv(text: str) -> list[CurvePoint]:
 
 def _from_json(raw: bytes) -> list[CurvePoint]:
     try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        value = parse_json_line(raw)
+    except ValueError:  # TooDeep too
         return []
     points: list[CurvePoint] = []
     if isinstance(value, dict):  # {"step": [...], "accuracy": [...]}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import IO, Any
 
-import orjson
-
 from gym_review_bot.evidence.rollouts import (
     MAX_BAD_LINES_NAMED,
     MAX_LINE_BYTES,
@@ -15,7 +13,7 @@ from gym_review_bot.evidence.rollouts import (
 )
 from gym_review_bot.evidence.stats import EPS, PASS_REWARD, histogram, mean, pass_rate_histogram, std
 from gym_review_bot.models import Evidence
-from gym_review_bot.safeload import finite_number
+from gym_review_bot.safeload import finite_number, parse_json_line
 
 PROFILE_SUFFIX = "_reward_profiling.jsonl"
 AGENT_SUFFIX = "_agent_metrics.json"
@@ -133,8 +131,8 @@ def merge_agent_metrics(evidence: Evidence, raw: bytes) -> None:
         evidence.notes.append("The agent metrics file is too large to read; ignored.")
         return
     try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        value = parse_json_line(raw)
+    except ValueError:  # TooDeep too
         evidence.notes.append("The agent metrics file is not valid JSON; ignored.")
         return
     agents = [a for a in value if isinstance(a, dict)] if isinstance(value, list) else []

@@ -19,7 +19,7 @@ from gym_review_bot.evidence.stats import (
     std,
 )
 from gym_review_bot.models import Evidence
-from gym_review_bot.safeload import MAX_ROW_BYTES, bounded_lines, finite_number
+from gym_review_bot.safeload import MAX_ROW_BYTES, finite_number, iter_jsonl
 
 ROLLOUT_INDEX = "_ng_rollout_index"
 MAX_LINE_BYTES = MAX_ROW_BYTES  # a longer row is a bad line: parsing it would take ~15 times its size
@@ -38,22 +38,14 @@ class RolloutLine:
 
 
 def iter_rollout_lines(stream: IO[bytes], max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[RolloutLine]:
-    """Lines as rows; never holds more than one line (bounded) in memory."""
-    for lineno, raw in bounded_lines(stream, max_line_bytes):
-        if raw is None:
-            yield RolloutLine(lineno, error=f"is longer than {max_line_bytes:,} bytes")
-            continue
-        if not raw.strip():
-            continue
-        try:
-            value = orjson.loads(raw)  # refuses NaN, Infinity, invalid UTF-8 and runaway nesting
-        except orjson.JSONDecodeError as exc:
-            yield RolloutLine(lineno, error=f"is not valid JSON ({str(exc).splitlines()[0][:120]})")
-            continue
-        if not isinstance(value, dict):
-            yield RolloutLine(lineno, error="is not a JSON object")
-            continue
-        yield RolloutLine(lineno, row=value)
+    """Lines as rows, read by the one JSON Lines reader (safeload.iter_jsonl); one line in memory at a time."""
+    for item in iter_jsonl(stream, max_line_bytes):
+        if item.error is not None:
+            yield RolloutLine(item.line, error=item.error)
+        elif not isinstance(item.value, dict):
+            yield RolloutLine(item.line, error="is not a JSON object")
+        else:
+            yield RolloutLine(item.line, row=item.value)
 
 
 def _digest(value: Any) -> bytes:
