@@ -39,7 +39,7 @@ class Discovery:
     notes: list[str] = field(default_factory=list)
     pr_servers: list[ServerTarget] | None = None  # every server the PR touches, when only some are reviewed
     not_reviewed: list[NotReviewed] = field(default_factory=list)  # touched, but not servers (libraries)
-    _changes: list[git.Change] | None = field(default=None, repr=False, compare=False)
+    _changes: list[git.Change] | None = field(default=None, init=False, repr=False, compare=False)  # changes()
 
     def changes(self) -> list[git.Change]:
         """The files the PR changes (git diff of the merge base and the head, renames split into delete + add),

@@ -19,6 +19,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import PurePath
 from typing import Any, Literal
 
 from gym_review_bot.text import hash_text
@@ -337,7 +338,8 @@ class Report(Model):
 
 
 def plain(value: Any) -> Any:
-    """A model as JSON values, fields in their declared order: dates as ISO 8601, a non-finite number as null."""
+    """A model (any dataclass) as JSON values, fields in their declared order: dates as ISO 8601, a path as its
+    text, a non-finite number as null. The one JSON writer of the dataclasses."""
     if dataclasses.is_dataclass(value):
         return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, list | tuple):
@@ -348,6 +350,8 @@ def plain(value: Any) -> Any:
         return None
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, PurePath):
+        return str(value)
     return value
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import ipaddress
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -55,9 +56,9 @@ class SandboxOptions:
         return adapter(cls).validate_json(text)
 
     def to_json(self) -> str:
-        from gym_review_bot.models import adapter
+        from gym_review_bot.models import plain
 
-        return adapter(SandboxOptions).dump_json(self).decode()
+        return json.dumps(plain(self))
 
     def build_disk_bytes(self) -> int:
         return size_bytes(self.build_disk)

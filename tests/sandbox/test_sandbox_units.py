@@ -171,6 +171,19 @@ def test_cli_flags_map_onto_options_with_the_issue_defaults() -> None:
     assert SandboxOptions().replay_timeout == 300
 
 
+def test_options_written_as_json_read_back_the_same_and_a_wrong_type_is_refused() -> None:
+    """What a child process is handed: written by models.plain (the one writer), read back by pydantic."""
+    import pydantic
+    import pytest
+
+    options = SandboxOptions(ca_bundle=Path("/etc/ssl/bundle.crt"), package_hosts=["pypi.internal"], cpus=0.5)
+    text = options.to_json()
+    assert json.loads(text)["ca_bundle"] == "/etc/ssl/bundle.crt"
+    assert SandboxOptions.from_json(text) == options
+    with pytest.raises(pydantic.ValidationError):
+        SandboxOptions.from_json(text.replace('"cpus": 0.5', '"cpus": "many"'))
+
+
 def test_ca_bundles_come_from_the_option_and_the_environment(tmp_path: Path, monkeypatch) -> None:
     a, b = tmp_path / "a.pem", tmp_path / "b.pem"
     a.write_text("A"), b.write_text("B")
