@@ -34,9 +34,15 @@ def test_each_bad_line_is_named_with_why_as_a_predicate_of_the_line() -> None:
     assert found[1] is None and found[8] is None and 7 not in found  # a blank line is no row
     assert found[2].startswith("is not valid JSON (")
     assert found[3].startswith("is not valid JSON (")  # strict JSON: NaN is not a number
-    assert "does not fit a float" in found[4]
+    assert "an integer of 401 digits, a number that does not fit a float" in found[4]
     assert found[5] == "is not valid UTF-8"
     assert found[6] == f"is JSON nested more than {MAX_JSON_DEPTH} levels deep"
+
+
+def test_what_json_allows_and_orjson_refuses_is_read_as_json_reads_it() -> None:
+    """An escaped lone surrogate is JSON by its grammar (json reads it; orjson refuses it): a row, not a bad line."""
+    [item] = iter_jsonl(io.BytesIO(b'{"model": "\\ud800"}\n'), CAP)
+    assert item.error is None and item.value == {"model": "\ud800"}
 
 
 def test_the_evidence_reader_is_the_same_reader() -> None:

@@ -197,7 +197,7 @@ def test_a_stored_reward_that_does_not_fit_a_float_is_a_finding_about_its_line(t
     path = f"{SERVER}/data/example_rollouts.jsonl"
     row = json.dumps(rollout("q", "Paris", "It is Paris.", 1.0)).replace('"reward": 1.0', '"reward": 1' + "0" * 400)
     [r] = read_rollouts(make_git_tree(tmp_path / "repo", {path: row + "\n"}), path)
-    assert r.reward is None and "does not fit a float" in (r.error or "")
+    assert r.reward is None and "integer of 401 digits" in (r.error or "")
     run = a_run(tmp_path)
     reproduction(run, [ReplayResult(r.line, None, error=r.error)], cause="")
     gr203 = run.outcomes["GR203"]
