@@ -123,7 +123,7 @@ def _parse_int(digits: str) -> int:
     return int(digits)
 
 
-def parse_json_line(text: str | bytes) -> Any:
+def parse_json_line(raw: bytes) -> Any:
     """One JSON value; a ValueError for NaN/Infinity, a huge integer or invalid UTF-8, TooDeep past
     MAX_JSON_DEPTH levels.
 
@@ -131,16 +131,14 @@ def parse_json_line(text: str | bytes) -> Any:
     from crashing the process). What orjson refuses is read again by json, whose grammar is the rule: it
     accepts an escaped lone surrogate ("\\ud800") that orjson refuses, and its errors say what is wrong."""
     try:
-        value = orjson.loads(text)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        try:
-            decoded = text.decode("utf-8") if isinstance(text, bytes) else text
-            value = json.loads(decoded, parse_constant=_reject_constant, parse_int=_parse_int)
+        try:  # bad UTF-8 raises UnicodeDecodeError, a ValueError
+            value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, parse_int=_parse_int)
         except RecursionError as exc:
             raise TooDeep(f"nested more than {MAX_JSON_DEPTH} levels deep") from exc
     # Only a text with that many brackets can nest that deep: the walk runs when it might matter.
-    opening = (b"[", b"{") if isinstance(text, bytes) else ("[", "{")
-    if text.count(opening[0]) + text.count(opening[1]) > MAX_JSON_DEPTH and deeper_than(value, MAX_JSON_DEPTH):
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and deeper_than(value, MAX_JSON_DEPTH):
         raise TooDeep(f"nested more than {MAX_JSON_DEPTH} levels deep")
     return value
 

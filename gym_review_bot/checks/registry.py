@@ -135,7 +135,7 @@ def check_example_metrics(ctx: ServerContext) -> Outcome:
     if entry.size > MAX_METRICS_BYTES:
         return failed(f"{file} is {entry.size:,} bytes, over the {MAX_METRICS_BYTES:,}-byte cap. {how}", file=file)
     try:
-        metrics = parse_json_line(ctx.tree.read(entry).decode("utf-8"))
+        metrics = parse_json_line(ctx.tree.read(entry))
     except (UnicodeDecodeError, ValueError) as exc:
         return failed(f"{file} is not valid JSON ({str(exc).splitlines()[0][:200]}). {how}", file=file)
     count = metrics.get(METRICS_COUNT_KEY) if isinstance(metrics, dict) else None
